@@ -1,0 +1,106 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from app.models.types import render_migration_item
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+    if app.config["TRUST_PROXY"]:
+        # Behind a reverse proxy the request URL (used to verify Twilio signatures when
+        # PUBLIC_BASE_URL is not set) must be the public one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from app.templating import register_templating
+
+    register_templating(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent.parent / "migrations"),
+        render_as_batch=True,  # SQLite can only ALTER a table by copying it
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+
+    from app.auth.sessions import load_user
+
+    login_manager.user_loader(load_user)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # WAL lets the dispatcher and web requests read while one writes; the busy timeout
+    # makes a second writer wait instead of failing with "database is locked".
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.dev import bp as dev_bp
+    from app.errors import register_error_handlers
+    from app.office import bp as office_bp
+    from app.public import bp as public_bp
+    from app.tech import bp as tech_bp
+    from app.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(office_bp)
+    app.register_blueprint(tech_bp, url_prefix="/tech")
+    app.register_blueprint(public_bp)
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    csrf.exempt(webhooks_bp)  # Twilio signs these instead; see app/webhooks.
+    if app.config["TWILIO_FAKE"]:
+        # The phone simulator exists only while the fake Twilio is active.
+        app.register_blueprint(dev_bp, url_prefix="/dev")
+    register_error_handlers(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.demo import demo_command
+
+    app.cli.add_command(demo_command)

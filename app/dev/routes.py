@@ -1,0 +1,1 @@
+"""The phone simulator (only while the fake Twilio is active)."""

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.user import User
+
+
+class SenderIdentity:
+    """Who an automated text says it is from (rule 2 of the seed)."""
+
+    TECH = "tech"  # the tech's name and profile photo
+    COMPANY = "company"  # the company name only
+    ALL = (TECH, COMPANY)
+
+
+class Company(db.Model):
+    __tablename__ = "companies"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    # The business phone calls to the custom number are forwarded to (E.164).
+    business_phone: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    time_zone: so.Mapped[str] = so.mapped_column(sa.String(64), default="America/Chicago")
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    website: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    logo_filename: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    sender_identity: so.Mapped[str] = so.mapped_column(
+        sa.String(16), default=SenderIdentity.TECH, server_default=SenderIdentity.TECH
+    )
+    # Rule 4: inbound texts outside an in-progress job go to the Point of Contact.
+    poc_user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", use_alter=True, ondelete="SET NULL")
+    )
+    # A text routed to a tech and unread this many minutes is shown to the POC chain too.
+    escalation_minutes: so.Mapped[int | None] = so.mapped_column()
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    poc_user: so.Mapped[User | None] = so.relationship(foreign_keys=[poc_user_id])
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def __repr__(self) -> str:
+        return f"<Company {self.id} {self.name!r}>"

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models.company import Company
+from app.models.types import UTCDateTime, utcnow
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        # Inbound texts find the customer by (company, number): one customer per number.
+        sa.UniqueConstraint("company_id", "mobile_phone"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    mobile_phone: so.Mapped[str] = so.mapped_column(sa.String(20))  # E.164
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    company: so.Mapped[Company] = so.relationship()
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else self.name
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id} {self.name!r}>"

@@ -1,0 +1,235 @@
+"""The custom number, conversations, messages (the outbox is the `messages` table), opt-outs
+and the editable templates of automated texts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models.company import Company
+from app.models.customer import Customer
+from app.models.job import Job
+from app.models.types import UTCDateTime, utcnow
+from app.models.user import User
+
+
+class PhoneNumber(db.Model):
+    """The company's custom SMS number. At most one per company, and never changed from the
+    web (rule 1 of the seed); only the operator's CLI can reassign it."""
+
+    __tablename__ = "phone_numbers"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    e164: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    twilio_sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    locality: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    region: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    company: so.Mapped[Company] = so.relationship(
+        backref=so.backref("phone_number", uselist=False)
+    )
+
+
+class Direction:
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus:
+    # Outbound lifecycle. "pending" rows are the outbox: written with their cause, not yet
+    # handed to Twilio. The rest mirror Twilio's own statuses.
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher; the HTTP call may be in flight
+    QUEUED = "queued"  # Twilio accepted it and returned a SID
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"  # withdrawn before sending (e.g. a stale reminder)
+    # Inbound.
+    RECEIVED = "received"
+
+    FINAL = (DELIVERED, UNDELIVERED, FAILED, CANCELED, RECEIVED)
+
+
+class MessageKind:
+    MANUAL = "manual"  # typed by a person in the inbox or on the tech page
+    JOB_SCHEDULED = "job_scheduled"
+    ON_MY_WAY = "on_my_way"
+    JOB_FINISHED = "job_finished"
+    REMINDER = "reminder"
+    ESTIMATE = "estimate"
+    INVOICE = "invoice"
+    FORWARD = "forward"  # a copy of an inbound text forwarded to a user's own mobile
+    INBOUND = "inbound"
+
+
+class Conversation(db.Model):
+    """All texts between the company's custom number and one outside phone number."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        sa.UniqueConstraint("company_id", "phone"),
+        sa.Index("ix_conversations_company_last", "company_id", "last_message_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE")
+    )
+    # None while the number is not a customer ("unknown number").
+    customer_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20))  # E.164 of the other party
+    # Set when the office reassigns the conversation by hand.
+    assigned_user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    last_message_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    company: so.Mapped[Company] = so.relationship()
+    customer: so.Mapped[Customer | None] = so.relationship()
+    assigned_user: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def is_unknown_number(self) -> bool:
+        return self.customer_id is None
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # The dispatcher's claim query: due outbox rows.
+        sa.Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    direction: so.Mapped[str] = so.mapped_column(sa.String(3))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(24), default=MessageKind.MANUAL)
+    from_phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    to_phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    body: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    media_urls: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16))
+    twilio_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    error_code: so.Mapped[int | None] = so.mapped_column()
+    error_message: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # At most one message per key: "job 42 on my way" is sent once, however often it is asked.
+    dedupe_key: so.Mapped[str | None] = so.mapped_column(sa.String(120), unique=True)
+    job_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    author_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # Outbox bookkeeping.
+    attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    claimed_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # Inbound routing (rule 4): who it went to and why, in words.
+    routing_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    extra: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    read_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    delivered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+    company: so.Mapped[Company] = so.relationship()
+    conversation: so.Mapped[Conversation] = so.relationship()
+    job: so.Mapped[Job | None] = so.relationship()
+    author: so.Mapped[User | None] = so.relationship()
+    recipients: so.Mapped[list[MessageRecipient]] = so.relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
+
+
+class MessageRecipient(db.Model):
+    """A user an inbound text was routed to (rule 4), with their own read state."""
+
+    __tablename__ = "message_recipients"
+    __table_args__ = (sa.UniqueConstraint("message_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    message_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    read_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    message: so.Mapped[Message] = so.relationship(back_populates="recipients")
+    user: so.Mapped[User] = so.relationship()
+
+
+class OptOut(db.Model):
+    """A phone number that texted STOP (or similar) to a company. While the row exists no
+    text of any kind goes from that company to that number."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (sa.UniqueConstraint("company_id", "phone"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE")
+    )
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    keyword: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # "keyword" (the customer texted it) or "carrier" (Twilio answered 21610).
+    source: so.Mapped[str] = so.mapped_column(sa.String(16), default="keyword")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MessageTemplate(db.Model):
+    """A company's editable text for one kind of automated message."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (sa.UniqueConstraint("company_id", "kind"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE")
+    )
+    kind: so.Mapped[str] = so.mapped_column(sa.String(24))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    # For reminders: how long before the job's start it goes out.
+    lead_minutes: so.Mapped[int | None] = so.mapped_column()
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class UnroutedInbound(db.Model):
+    """A text or call to a number no company owns, kept for the operator (quarantine)."""
+
+    __tablename__ = "unrouted_inbound"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    channel: so.Mapped[str] = so.mapped_column(sa.String(8))  # "sms" or "voice"
+    twilio_sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    from_phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    to_phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    body: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,14 @@
+from flask import Blueprint
+
+bp = Blueprint("office", __name__)
+
+from app.office import (  # noqa: E402,F401
+    billing,
+    company,
+    customers,
+    inbox,
+    jobs,
+    settings,
+    team,
+    templates,
+)

@@ -1,0 +1,1 @@
+"""Pages anyone with the link may open: estimates, invoices, profile photos."""

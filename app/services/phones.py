@@ -1,0 +1,47 @@
+"""Phone numbers: everything stored is E.164, parsed and checked by `phonenumbers`."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from app.services.errors import DomainError
+
+DEFAULT_REGION = "US"
+
+
+class InvalidPhone(DomainError):
+    pass
+
+
+def normalize_phone(raw: str, *, region: str = DEFAULT_REGION, field: str | None = None) -> str:
+    """Return `raw` as E.164 ("+15125550100"), or raise InvalidPhone saying why."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("Enter a phone number.", field=field)
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"“{text}” is not a phone number.", field=field) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone(f"“{text}” is not a valid phone number.", field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str | None) -> str:
+    """Human display: national format at home, international otherwise."""
+    if not e164:
+        return ""
+    try:
+        parsed = phonenumbers.parse(e164, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return e164
+    if phonenumbers.region_code_for_number(parsed) == DEFAULT_REGION:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def area_code(e164: str) -> str | None:
+    """The North American area code of an E.164 number, or None outside NANP."""
+    if e164.startswith("+1") and len(e164) == 12:
+        return e164[2:5]
+    return None

@@ -1,0 +1,132 @@
+"""Queueing outbound texts. This is the only way the product sends an SMS.
+
+`queue_text` writes a pending `Message` in the caller's transaction (the outbox); the
+dispatcher (app/sms/dispatcher.py) sends it after the transaction commits. If the
+transaction rolls back, the text was never queued and is never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Customer,
+    Direction,
+    Job,
+    Message,
+    MessageStatus,
+    OptOut,
+    PhoneNumber,
+    User,
+    utcnow,
+)
+from app.services.conversations import conversation_for
+from app.services.errors import DomainError
+
+
+class TextingUnavailable(DomainError):
+    """Why a text cannot be sent. `reason` is one of the REASON_* codes."""
+
+    status_code = 409
+    NO_NUMBER = "no_number"
+    OPTED_OUT = "opted_out"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def company_number(company: Company) -> PhoneNumber | None:
+    return db.session.scalar(sa.select(PhoneNumber).filter_by(company_id=company.id))
+
+
+def is_opted_out(*, company: Company, phone: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(OptOut.id).filter_by(company_id=company.id, phone=phone).limit(1)
+        )
+        is not None
+    )
+
+
+def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | None:
+    """The reason a text to `phone` can't go out now, or None when it can."""
+    if company_number(company) is None:
+        return TextingUnavailable(
+            f"{company.name} has no custom SMS number yet, so texts can't be sent. "
+            "An owner or admin can set one up in Settings → Custom number.",
+            reason=TextingUnavailable.NO_NUMBER,
+        )
+    if is_opted_out(company=company, phone=phone):
+        return TextingUnavailable(
+            "This customer replied STOP and has opted out of texts from your number. "
+            "They can text START to opt back in.",
+            reason=TextingUnavailable.OPTED_OUT,
+        )
+    return None
+
+
+def queue_text(
+    *,
+    company: Company,
+    to_phone: str,
+    body: str,
+    kind: str,
+    customer: Customer | None = None,
+    job: Job | None = None,
+    author: User | None = None,
+    media_urls: Sequence[str] = (),
+    dedupe_key: str | None = None,
+    send_after: datetime | None = None,
+    extra: dict | None = None,
+) -> Message:
+    """Put a text in the outbox, in the caller's transaction.
+
+    With a `dedupe_key`, a second call with the same key returns the first message and
+    queues nothing: that is how "at most once per job" is kept under double taps.
+    Raises TextingUnavailable when the company has no number or the number opted out.
+    """
+    if dedupe_key is not None:
+        existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
+        if existing is not None:
+            return existing
+    blocker = texting_blocker(company=company, phone=to_phone)
+    if blocker is not None:
+        raise blocker
+    number = company_number(company)
+    assert number is not None  # texting_blocker checked it
+    conversation = conversation_for(company=company, phone=to_phone, customer=customer)
+    now = utcnow()
+    message = Message(
+        company_id=company.id,
+        conversation_id=conversation.id,
+        direction=Direction.OUT,
+        kind=kind,
+        from_phone=number.e164,
+        to_phone=to_phone,
+        body=body,
+        media_urls=list(media_urls),
+        status=MessageStatus.PENDING,
+        dedupe_key=dedupe_key,
+        job_id=job.id if job else None,
+        author_id=author.id if author else None,
+        next_attempt_at=send_after or now,
+        extra=extra or {},
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        # Another request queued the same dedupe_key between our check and our insert.
+        if dedupe_key is None:
+            raise
+        return db.session.scalars(sa.select(Message).filter_by(dedupe_key=dedupe_key)).one()
+    conversation.last_message_at = now
+    return message

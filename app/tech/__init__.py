@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("tech", __name__)
+
+from app.tech import routes  # noqa: E402,F401

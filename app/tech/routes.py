@@ -1,0 +1,1 @@
+"""The technician's phone pages."""

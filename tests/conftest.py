@@ -1,0 +1,154 @@
+"""Shared fixtures.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
+Tests that need PostgreSQL are marked `postgres`; tests that need Chromium are marked
+`browser`. Locally a missing PostgreSQL or Chromium skips them with a reason; in CI
+(CI=true) it fails them, so nothing is silently skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db as _db
+from tests.support import skip_or_fail
+
+pytest_plugins = [
+    "tests.fixtures.factories",
+    "tests.fixtures.live",
+]
+
+def _database_url(tmp_root: Path, worker: str) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_root / f'test-{worker}.sqlite3'}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    if worker == "main":
+        return url
+    # One database per xdist worker, created on first use.
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("select 1 from pg_database where datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(sa.text(f'create database "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, worker_id):
+    tmp_root = tmp_path_factory.mktemp("app")
+    url = _database_url(tmp_root, worker_id)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "UPLOAD_FOLDER": str(tmp_root / "uploads"),
+            "PUBLIC_BASE_URL": "http://testserver.local",
+            "TWILIO_FAKE": True,
+            "OUTBOX_THREAD": False,
+            "SERVER_NAME": None,
+        }
+    )
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Every test runs inside an app context and leaves empty tables behind."""
+    with app.app_context():
+        yield
+        _db.session.rollback()
+        _db.session.remove()
+        _empty_tables()
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
+            for table in tables:
+                conn.execute(table.delete())
+            conn.execute(sa.text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def csrf_enabled(app):
+    """Turn CSRF protection on for one test (it is off for the plain test client)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def rate_limits(app):
+    """Turn rate limiting on for one test, with fresh counters."""
+    from app.extensions import limiter
+
+    app.config["RATELIMIT_ENABLED"] = True
+    limiter.enabled = True
+    limiter.reset()
+    yield limiter
+    limiter.reset()
+    limiter.enabled = False
+    app.config["RATELIMIT_ENABLED"] = False
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.usefixtures("_needs_postgres"))
+
+
+@pytest.fixture
+def _needs_postgres():
+    skip_or_fail("needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    # pytest-xdist provides this fixture; without xdist the suite runs as "main".
+    workerinput = getattr(request.config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else "main"
