@@ -107,12 +107,18 @@ def seed_demo() -> tuple[Company, bool]:
     techs: list[User] = []
     for name, email, role, mobile, color in TEAM:
         user = create_user(
-            company=company, name=name, email=email, password=DEMO_PASSWORD, role=role,
+            company=company,
+            name=name,
+            email=email,
+            password=DEMO_PASSWORD,
+            role=role,
             mobile_phone=mobile,
         )
         if role == Role.TECH:
             store_profile_photo(
-                user=user, data=_avatar(name, color), upload_folder=current_app.config["UPLOAD_FOLDER"]
+                user=user,
+                data=_avatar(name, color),
+                upload_folder=current_app.config["UPLOAD_FOLDER"],
             )
             techs.append(user)
 
@@ -145,7 +151,9 @@ def demo_command() -> None:
     """Seed the demo company (idempotent) and print how to log in."""
     company, created = seed_demo()
     db.session.commit()
-    click.echo("Demo company " + ("created" if created else "already present") + f": {company.name}")
+    click.echo(
+        "Demo company " + ("created" if created else "already present") + f": {company.name}"
+    )
     base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"\nOpen {base}/login and use password '{DEMO_PASSWORD}' with:")
     click.echo(f"  owner   {OWNER_EMAIL}")

@@ -11,7 +11,9 @@ from flask_login import current_user
 from app.services.phones import format_phone
 
 
-def local_time(value: datetime | None, tz: ZoneInfo | str, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
+def local_time(
+    value: datetime | None, tz: ZoneInfo | str, fmt: str = "%a %b %-d, %-I:%M %p"
+) -> str:
     if value is None:
         return ""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz

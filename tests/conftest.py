@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.live",
 ]
 
+
 def _database_url(tmp_root: Path, worker: str) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:

@@ -29,8 +29,11 @@ def _empty_database_url(tmp_path) -> str:
 
 def test_upgrade_on_empty_database_matches_models(tmp_path):
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": _empty_database_url(tmp_path), "TESTING": True,
-         "UPLOAD_FOLDER": str(tmp_path / "uploads")}
+        {
+            "SQLALCHEMY_DATABASE_URI": _empty_database_url(tmp_path),
+            "TESTING": True,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
     )
     with app.app_context():
         upgrade()

@@ -33,9 +33,7 @@ class PhoneNumber(db.Model):
     region: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
-    company: so.Mapped[Company] = so.relationship(
-        backref=so.backref("phone_number", uselist=False)
-    )
+    company: so.Mapped[Company] = so.relationship(backref=so.backref("phone_number", uselist=False))
 
 
 class Direction:
@@ -82,9 +80,7 @@ class Conversation(db.Model):
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    company_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("companies.id", ondelete="CASCADE")
-    )
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id", ondelete="CASCADE"))
     # None while the number is not a customer ("unknown number").
     customer_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
@@ -170,9 +166,7 @@ class MessageRecipient(db.Model):
     __table_args__ = (sa.UniqueConstraint("message_id", "user_id"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    message_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("messages.id", ondelete="CASCADE")
-    )
+    message_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("messages.id", ondelete="CASCADE"))
     user_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -190,9 +184,7 @@ class OptOut(db.Model):
     __table_args__ = (sa.UniqueConstraint("company_id", "phone"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    company_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("companies.id", ondelete="CASCADE")
-    )
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id", ondelete="CASCADE"))
     phone: so.Mapped[str] = so.mapped_column(sa.String(20))
     keyword: so.Mapped[str] = so.mapped_column(sa.String(16))
     # "keyword" (the customer texted it) or "carrier" (Twilio answered 21610).
@@ -207,9 +199,7 @@ class MessageTemplate(db.Model):
     __table_args__ = (sa.UniqueConstraint("company_id", "kind"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    company_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("companies.id", ondelete="CASCADE")
-    )
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id", ondelete="CASCADE"))
     kind: so.Mapped[str] = so.mapped_column(sa.String(24))
     body: so.Mapped[str] = so.mapped_column(sa.Text)
     enabled: so.Mapped[bool] = so.mapped_column(default=True)

@@ -8,6 +8,7 @@ from app.office import (  # noqa: E402,F401
     customers,
     inbox,
     jobs,
+    number,
     settings,
     team,
     templates,

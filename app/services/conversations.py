@@ -23,7 +23,9 @@ def conversation_for(
         try:
             with db.session.begin_nested():
                 conversation = Conversation(
-                    company_id=company.id, phone=phone, customer_id=customer.id if customer else None
+                    company_id=company.id,
+                    phone=phone,
+                    customer_id=customer.id if customer else None,
                 )
                 db.session.add(conversation)
         except IntegrityError:

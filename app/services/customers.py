@@ -16,9 +16,7 @@ def _check_phone_free(*, company: Company, phone: str, exclude_id: int | None = 
         stmt = stmt.where(Customer.id != exclude_id)
     other = db.session.scalar(stmt)
     if other is not None:
-        raise DomainError(
-            f"{other.name} already has this mobile number.", field="mobile_phone"
-        )
+        raise DomainError(f"{other.name} already has this mobile number.", field="mobile_phone")
 
 
 def create_customer(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Job, JobStatus, User, utcnow
 from app.services.errors import DomainError
+from app.services.notifications import notify_status_changed
 
 # Which statuses may follow which. Canceled jobs may be reopened as scheduled.
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -79,8 +80,14 @@ def job_set_status(
         values["eta_minutes"] = eta_minutes
     if status == JobStatus.SCHEDULED:
         # Reopened: the old progress no longer describes this visit.
-        values.update(on_my_way_at=None, on_my_way_by_id=None, eta_minutes=None,
-                      started_at=None, finished_at=None, canceled_at=None)
+        values.update(
+            on_my_way_at=None,
+            on_my_way_by_id=None,
+            eta_minutes=None,
+            started_at=None,
+            finished_at=None,
+            canceled_at=None,
+        )
     result = db.session.execute(
         sa.update(Job)
         .where(Job.id == job.id, Job.status == old)
@@ -95,4 +102,6 @@ def job_set_status(
         raise IllegalTransition(
             f"Job #{job.number} was just marked {job.status_label.lower()} by someone else."
         )
-    return Transition(job, old, status, changed=True)
+    transition = Transition(job, old, status, changed=True)
+    notify_status_changed(transition=transition, actor=actor)
+    return transition

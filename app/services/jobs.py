@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Company, Customer, Job, JobAssignment, Role, User
 from app.services.errors import DomainError
+from app.services.notifications import notify_job_booked
 
 
 def _next_number(company: Company) -> int:
@@ -77,4 +78,5 @@ def create_job(
         db.session.add(JobAssignment(job_id=job.id, user_id=tech.id))
     db.session.flush()
     db.session.refresh(job)
+    notify_job_booked(job=job)
     return job

@@ -1,0 +1,1 @@
+"""Office pages: the custom SMS number (choose an area code, provision once)."""

@@ -1,0 +1,1 @@
+"""Public estimate and invoice pages (/e/<token>, /i/<token>)."""

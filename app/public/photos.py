@@ -1,0 +1,1 @@
+"""Public profile photos (for MMS), addressed by an unguessable token."""

@@ -1,1 +1,0 @@
-"""Pages anyone with the link may open: estimates, invoices, profile photos."""

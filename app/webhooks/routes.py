@@ -1,1 +1,0 @@
-"""Twilio webhooks: inbound SMS, voice, status callbacks."""

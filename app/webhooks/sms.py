@@ -1,0 +1,1 @@
+"""POST /webhooks/twilio/sms: inbound texts."""

@@ -1,0 +1,1 @@
+"""POST /webhooks/twilio/status: delivery status callbacks."""

@@ -1,0 +1,1 @@
+"""POST /webhooks/twilio/voice: calls to the custom number."""
