@@ -68,6 +68,8 @@ class MessageKind:
     INVOICE = "invoice"
     FORWARD = "forward"  # a copy of an inbound text forwarded to a user's own mobile
     INBOUND = "inbound"
+    # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
+    NOTICE = "notice"
 
 
 class Conversation(db.Model):

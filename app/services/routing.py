@@ -19,7 +19,17 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Company, Customer, Job, JobAssignment, JobStatus, Role, User
+from app.models import (
+    Company,
+    Customer,
+    Job,
+    JobAssignment,
+    JobStatus,
+    Message,
+    MessageRecipient,
+    Role,
+    User,
+)
 from app.templating import local_time
 
 
@@ -133,3 +143,17 @@ def decide_recipients(*, company: Company, customer: Customer | None) -> Routing
         Rule.IN_PROGRESS_JOB,
         job,
     )
+
+
+def apply_routing(*, message: Message) -> RoutingDecision:
+    """Route a stored inbound message: record its recipients and the reason on it."""
+    company = message.company
+    customer = message.conversation.customer
+    decision = decide_recipients(company=company, customer=customer)
+    message.routing_reason = decision.reason
+    if decision.job is not None and message.job_id is None:
+        message.job_id = decision.job.id
+    for user in decision.recipients:
+        db.session.add(MessageRecipient(message_id=message.id, user_id=user.id))
+    db.session.flush()
+    return decision
