@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import load_config
+from app.config import check_production_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from app.models.types import render_migration_item
 
@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    check_production_config(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))

@@ -7,6 +7,7 @@ and the outbox dispatcher running as a thread inside the development server.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -70,3 +71,29 @@ def load_config(instance_path: str) -> dict[str, object]:
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The configuration would be unsafe in production; the app refuses to start."""
+
+
+def check_production_config(config: dict[str, object] | object) -> None:
+    """In production (APP_ENV=production) refuse the development SECRET_KEY, and the fake
+    Twilio unless ALLOW_FAKE_TWILIO_IN_PRODUCTION is set (a demo or staging install)."""
+    get = config.get  # type: ignore[union-attr]
+    if get("ENV_NAME") != "production":
+        return
+    if get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
+        raise UnsafeConfiguration(
+            "APP_ENV=production needs SECRET_KEY set to a long random value "
+            '(python -c "import secrets; print(secrets.token_hex(32))").'
+        )
+    if get("TWILIO_FAKE") and not get("ALLOW_FAKE_TWILIO_IN_PRODUCTION"):
+        raise UnsafeConfiguration(
+            "APP_ENV=production would use the built-in fake Twilio: set TWILIO_ACCOUNT_SID "
+            "and TWILIO_AUTH_TOKEN, or ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install."
+        )
+    if str(get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        logging.getLogger(__name__).warning(
+            "APP_ENV=production with SQLite: use PostgreSQL (DATABASE_URL) for several workers."
+        )
