@@ -1,5 +1,21 @@
 """All models, importable from one place (Alembic autogenerate sees every table)."""
 
+from app.models.billing import (
+    BillingSettings,
+    DiscountKind,
+    DocumentText,
+    Estimate,
+    EstimateApproval,
+    EstimateOption,
+    EstimateStatus,
+    Invoice,
+    InvoiceStatus,
+    LineItem,
+    OptionStatus,
+    Payment,
+    PaymentMethod,
+    RevokedLink,
+)
 from app.models.company import Company, SenderIdentity
 from app.models.customer import Customer
 from app.models.job import Job, JobAssignment, JobStatus
@@ -19,21 +35,35 @@ from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
 
 __all__ = [
+    "BillingSettings",
     "Company",
     "Conversation",
     "Customer",
     "Direction",
+    "DiscountKind",
+    "DocumentText",
+    "Estimate",
+    "EstimateApproval",
+    "EstimateOption",
+    "EstimateStatus",
     "Invitation",
+    "Invoice",
+    "InvoiceStatus",
     "Job",
     "JobAssignment",
     "JobStatus",
+    "LineItem",
     "Message",
     "MessageKind",
     "MessageRecipient",
     "MessageStatus",
     "MessageTemplate",
     "OptOut",
+    "OptionStatus",
+    "Payment",
+    "PaymentMethod",
     "PhoneNumber",
+    "RevokedLink",
     "Role",
     "SenderIdentity",
     "UnroutedInbound",
