@@ -20,12 +20,12 @@ from app.services.jobs import create_job
 from app.services.photos import store_profile_photo
 
 DEMO_PASSWORD = "demo-password"
-OWNER_EMAIL = "owner@demo.test"
+OWNER_EMAIL = "owner@example.com"
 TEAM = [
-    ("Olivia Office", "office@demo.test", Role.OFFICE, None, None),
-    ("Maria Garcia", "maria@demo.test", Role.TECH, "+15125550141", (46, 125, 50)),
-    ("Dev Patel", "dev@demo.test", Role.TECH, "+15125550142", (21, 101, 192)),
-    ("Sam Lee", "sam@demo.test", Role.TECH, "+15125550143", (173, 20, 87)),
+    ("Olivia Office", "office@example.com", Role.OFFICE, None, None),
+    ("Maria Garcia", "maria@example.com", Role.TECH, "+15125550141", (46, 125, 50)),
+    ("Dev Patel", "dev@example.com", Role.TECH, "+15125550142", (21, 101, 192)),
+    ("Sam Lee", "sam@example.com", Role.TECH, "+15125550143", (173, 20, 87)),
 ]
 CUSTOMERS = [
     ("Avery Johnson", "+15125550101", "1201 Barton Springs Rd, Austin, TX"),
