@@ -21,6 +21,7 @@ from tests.support import skip_or_fail
 pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.live",
+    "tests.fixtures.inbox",
 ]
 
 

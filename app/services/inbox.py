@@ -1,0 +1,395 @@
+"""The office inbox: conversations, their threads, replies, read state and hand assignment.
+
+Read side: `list_conversations` (one query: each conversation with its last message and
+its unread count), `thread_messages`. Write side: `send_reply`, `mark_read`, `reassign`,
+`create_customer_from_conversation`.
+
+"Unread" is per message (`Message.read_at`): an inbound text counts as unread until
+someone of the company opens its conversation. Each recipient also has their own read
+state (`MessageRecipient.read_at`) that the tech page and escalation use.
+
+FORWARD texts (copies of inbound texts sent to a user's own mobile) live in the
+conversation with that user's mobile; they are not part of any customer thread, so the
+inbox leaves them out everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Conversation,
+    Customer,
+    Direction,
+    Job,
+    Message,
+    MessageKind,
+    MessageRecipient,
+    MessageStatus,
+    User,
+    utcnow,
+)
+from app.services.customers import create_customer
+from app.services.errors import DomainError, NotAllowed
+from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
+from app.services.texting import company_number, queue_text
+
+# Ten segments of plain text: long enough for any real reply, short enough that a paste
+# accident doesn't send a novel (and a bill) to a customer.
+MAX_REPLY_CHARS = 1600
+
+# What Twilio's error codes mean, in words the office understands.
+DELIVERY_ERRORS: dict[int, str] = {
+    21211: "The number is not a valid phone number.",
+    21408: "Texting this country is not enabled for your account.",
+    21610: "The customer replied STOP and has opted out of texts.",
+    21612: "This number can't receive texts from your number.",
+    21614: "The number is not a mobile phone, so it can't receive texts.",
+    30003: "The phone was off or out of coverage, and the carrier gave up.",
+    30004: "The customer's phone or carrier blocked the text.",
+    30005: "The number doesn't exist or is no longer in service.",
+    30006: "The number is a landline or its carrier can't receive texts.",
+    30007: "The carrier filtered the text as spam.",
+    30008: "The carrier couldn't deliver it (unknown error).",
+}
+
+NOT_FORWARD = Message.kind != MessageKind.FORWARD
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    conversation: Conversation
+    last_message: Message | None
+    unread: int
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """How an outbound text's status looks next to it: ticks, a word, and any problem."""
+
+    ticks: str
+    label: str
+    problem: str | None = None
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def list_conversations(
+    *, company: Company, query: str = "", only_user: User | None = None, limit: int = 200
+) -> list[ConversationRow]:
+    """The company's conversations, newest first, each with its last message and the
+    number of unread inbound messages, in ONE query.
+
+    `query` matches the customer's name or any run of digits of the number;
+    `only_user` keeps the conversations with a message routed to that user.
+    """
+    last_id = (
+        sa.select(Message.id)
+        .where(Message.conversation_id == Conversation.id, NOT_FORWARD)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    unread = (
+        sa.select(sa.func.count(Message.id))
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.direction == Direction.IN,
+            Message.read_at.is_(None),
+            NOT_FORWARD,
+        )
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    last = so.aliased(Message)
+    stmt = (
+        sa.select(Conversation, last, unread.label("unread"))
+        .join(last, last.id == last_id)
+        .outerjoin(Customer, Customer.id == Conversation.customer_id)
+        .options(so.contains_eager(Conversation.customer))
+        .where(Conversation.company_id == company.id)
+        .order_by(last.created_at.desc(), last.id.desc())
+        .limit(limit)
+    )
+    text = query.strip()
+    if text:
+        conditions = [Customer.name.ilike(f"%{_escape_like(text)}%", escape="\\")]
+        digits = _digits(text)
+        if len(digits) >= 3:
+            conditions.append(Conversation.phone.contains(digits))
+        stmt = stmt.where(sa.or_(*conditions))
+    if only_user is not None:
+        routed_to_user = (
+            sa.select(MessageRecipient.id)
+            .join(Message, Message.id == MessageRecipient.message_id)
+            .where(
+                Message.conversation_id == Conversation.id,
+                MessageRecipient.user_id == only_user.id,
+            )
+            .correlate(Conversation)
+            .exists()
+        )
+        stmt = stmt.where(sa.or_(routed_to_user, Conversation.assigned_user_id == only_user.id))
+    return [
+        ConversationRow(conversation=conversation, last_message=message, unread=count or 0)
+        for conversation, message, count in db.session.execute(stmt).all()
+    ]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_version(rows: list[ConversationRow]) -> str:
+    """A short fingerprint of what the list shows: polling answers "nothing new" when equal."""
+    parts = [
+        f"{r.conversation.id}:{r.last_message.id if r.last_message else 0}:"
+        f"{r.last_message.status if r.last_message else ''}:{r.unread}:"
+        f"{r.conversation.customer_id or 0}"
+        for r in rows
+    ]
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def thread_messages(*, conversation: Conversation) -> list[Message]:
+    """Every message of the conversation in both directions, oldest first (no forwards)."""
+    return list(
+        db.session.scalars(
+            sa.select(Message)
+            .where(Message.conversation_id == conversation.id, NOT_FORWARD)
+            .options(
+                so.selectinload(Message.recipients).joinedload(MessageRecipient.user),
+                so.joinedload(Message.job),
+                so.joinedload(Message.author),
+            )
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+
+
+def thread_version(messages: list[Message]) -> str:
+    parts = [
+        f"{m.id}:{m.status}:{m.error_code or ''}:{m.routing_reason or ''}:{len(m.recipients)}"
+        for m in messages
+    ]
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def unread_total(*, company: Company) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Message.id)).where(
+                Message.company_id == company.id,
+                Message.direction == Direction.IN,
+                Message.read_at.is_(None),
+                NOT_FORWARD,
+            )
+        )
+        or 0
+    )
+
+
+def delivery_state(message: Message) -> DeliveryState:
+    status = message.status
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING):
+        if message.attempts:
+            return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
+        return DeliveryState("…", "Sending")
+    if status == MessageStatus.QUEUED:
+        return DeliveryState("✓", "Sent to carrier")
+    if status == MessageStatus.SENT:
+        return DeliveryState("✓", "Sent")
+    if status == MessageStatus.DELIVERED:
+        return DeliveryState("✓✓", "Delivered")
+    if status == MessageStatus.CANCELED:
+        return DeliveryState("✕", "Not sent", message.error_message or "It was withdrawn.")
+    if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
+        problem = DELIVERY_ERRORS.get(message.error_code or 0) or message.error_message
+        if not problem:
+            problem = "The carrier couldn't deliver it."
+        label = "Not delivered" if status == MessageStatus.UNDELIVERED else "Failed"
+        if message.error_code and message.error_code not in DELIVERY_ERRORS:
+            problem = f"{problem} (error {message.error_code})"
+        return DeliveryState("!", label, problem)
+    return DeliveryState("", status.replace("_", " ").capitalize())
+
+
+def mark_read(*, conversation: Conversation, user: User) -> int:
+    """Opening a conversation reads it: its inbound messages for everyone, and this user's
+    own copies. Returns how many messages became read."""
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.IN,
+            Message.read_at.is_(None),
+        )
+        .values(read_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    mine = sa.select(Message.id).where(Message.conversation_id == conversation.id)
+    db.session.execute(
+        sa.update(MessageRecipient)
+        .where(
+            MessageRecipient.user_id == user.id,
+            MessageRecipient.read_at.is_(None),
+            MessageRecipient.message_id.in_(mine),
+        )
+        .values(read_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.flush()
+    return result.rowcount or 0
+
+
+def send_reply(
+    *, conversation: Conversation, author: User, body: str, idempotency_key: str | None = None
+) -> Message:
+    """Reply from the company's custom number, through the outbox.
+
+    Raises TextingUnavailable (no number, customer opted out) and DomainError (empty or
+    too long). `idempotency_key` (from the form) makes a double-submitted reply one text.
+    """
+    if author.company_id != conversation.company_id:
+        raise NotAllowed("This conversation belongs to another company.")
+    text = (body or "").strip()
+    if not text:
+        raise DomainError("Write a message before sending.", field="body")
+    if len(text) > MAX_REPLY_CHARS:
+        raise DomainError(
+            f"That message is {len(text)} characters; keep it under {MAX_REPLY_CHARS}.",
+            field="body",
+        )
+    company = conversation.company
+    customer = conversation.customer
+    job = in_progress_job(company=company, customer=customer) if customer else None
+    key = None
+    if idempotency_key:
+        key = f"reply:{conversation.id}:{idempotency_key[:64]}"
+    message = queue_text(
+        company=company,
+        to_phone=conversation.phone,
+        body=text,
+        kind=MessageKind.MANUAL,
+        customer=customer,
+        job=job,
+        author=author,
+        dedupe_key=key,
+    )
+    # Replying means the person read what they replied to.
+    mark_read(conversation=conversation, user=author)
+    return message
+
+
+def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:
+    """A NOTICE row in the thread (already read: it's the office's own action)."""
+    number = company_number(conversation.company)
+    now = utcnow()
+    notice = Message(
+        company_id=conversation.company_id,
+        conversation_id=conversation.id,
+        direction=Direction.IN,
+        kind=MessageKind.NOTICE,
+        from_phone=conversation.phone,
+        to_phone=number.e164 if number else "",
+        body=body,
+        status=MessageStatus.RECEIVED,
+        author_id=actor.id,
+        read_at=now,
+        created_at=now,
+        extra={"event": event},
+    )
+    db.session.add(notice)
+    db.session.flush()
+    return notice
+
+
+def reassign(*, conversation: Conversation, to_user: User | None, actor: User) -> Conversation:
+    """Give the conversation to `to_user` (or back to the Point of Contact chain with None).
+
+    The assigned user replaces the Point of Contact for this conversation; an In Progress
+    job's techs still come first (see app/services/routing.py). The texts nobody has read
+    yet are routed to the new user too, so nothing waits in the wrong place.
+    """
+    if actor.company_id != conversation.company_id or not actor.is_office:
+        raise NotAllowed("Only the office can reassign a conversation.")
+    if to_user is not None and (
+        to_user.company_id != conversation.company_id or not to_user.active
+    ):
+        raise DomainError("Pick an active user of your company.", field="user_id")
+    before = conversation.assigned_user_id
+    new_id = to_user.id if to_user is not None else None
+    if before == new_id:
+        return conversation
+    conversation.assigned_user_id = new_id
+    if to_user is None:
+        body = f"{actor.name} handed this conversation back to the Point of Contact."
+    else:
+        body = f"{actor.name} assigned this conversation to {to_user.name}."
+        waiting = list(
+            db.session.scalars(
+                sa.select(Message).where(
+                    Message.conversation_id == conversation.id,
+                    Message.direction == Direction.IN,
+                    Message.kind == MessageKind.INBOUND,
+                    Message.read_at.is_(None),
+                )
+            )
+        )
+        for message in waiting:
+            if add_recipients(message=message, users=[to_user]):
+                forward_to_mobiles(message=message, users=[to_user])
+    _system_event(conversation=conversation, body=body, event="assigned", actor=actor)
+    return conversation
+
+
+def create_customer_from_conversation(
+    *,
+    conversation: Conversation,
+    name: str,
+    actor: User,
+    email: str | None = None,
+    address: str | None = None,
+) -> Customer:
+    """Turn an unknown number into a customer of this company and link the conversation."""
+    if actor.company_id != conversation.company_id or not actor.is_office:
+        raise NotAllowed("Only the office can add customers.")
+    if conversation.customer_id is not None:
+        raise DomainError("This number is already a customer.", field="name")
+    if not (name or "").strip():
+        raise DomainError("Enter the customer's name.", field="name")
+    existing = db.session.scalar(
+        sa.select(Customer).filter_by(
+            company_id=conversation.company_id, mobile_phone=conversation.phone
+        )
+    )
+    # Someone may have added the customer from the Customers page meanwhile: link that one.
+    customer = existing or create_customer(
+        company=conversation.company,
+        name=name,
+        mobile_phone=conversation.phone,
+        email=email,
+        address=address,
+    )
+    conversation.customer_id = customer.id
+    conversation.customer = customer
+    db.session.flush()
+    return customer
+
+
+def related_job(messages: list[Message]) -> Job | None:
+    """The job the thread is about now: the latest message's job."""
+    for message in reversed(messages):
+        if message.job is not None:
+            return message.job
+    return None
