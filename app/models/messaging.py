@@ -31,9 +31,43 @@ class PhoneNumber(db.Model):
     twilio_sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     locality: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     region: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    # Who chose it in the setup page (None when the operator's CLI assigned it).
+    provisioned_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     company: so.Mapped[Company] = so.relationship(backref=so.backref("phone_number", uselist=False))
+    provisioned_by: so.Mapped[User | None] = so.relationship()
+
+
+class NumberSetup(db.Model):
+    """A claim on buying a company's number, committed BEFORE Twilio is asked to buy it.
+
+    One row per company at most (unique `company_id`): a second click, a reload or a second
+    admin cannot insert another, so no second purchase is ever attempted. The row is deleted
+    in the same transaction that records the bought `PhoneNumber`, or when the purchase fails.
+    A row that outlives its request (the process died mid-purchase) is reconciled against
+    Twilio before anyone may try again (app/services/numbers.py).
+    """
+
+    __tablename__ = "number_setups"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    # Unique too: two companies racing for the same available number, one is told at once.
+    e164: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    locality: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    region: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    started_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    company: so.Mapped[Company] = so.relationship()
+    started_by: so.Mapped[User | None] = so.relationship()
 
 
 class Direction:
