@@ -32,6 +32,7 @@ from app.models.messaging import (
     PhoneNumber,
     UnroutedInbound,
 )
+from app.models.notification import SkippedText
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
 
@@ -68,6 +69,7 @@ __all__ = [
     "RevokedLink",
     "Role",
     "SenderIdentity",
+    "SkippedText",
     "UnroutedInbound",
     "User",
     "utcnow",

@@ -37,6 +37,10 @@ class Company(db.Model):
     sender_identity: so.Mapped[str] = so.mapped_column(
         sa.String(16), default=SenderIdentity.TECH, server_default=SenderIdentity.TECH
     )
+    # The Job finished text carries the link of the job's invoice when one has been sent.
+    finished_text_invoice_link: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
     # Rule 4: inbound texts outside an in-progress job go to the Point of Contact.
     poc_user_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("users.id", use_alter=True, ondelete="SET NULL")
