@@ -1,13 +1,24 @@
+"""Sign-up, login/logout and accepting an invitation."""
+
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
 from app.auth import bp
-from app.auth.forms import LoginForm
+from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
+from app.errors import render_error
 from app.extensions import db, limiter
-from app.models import User
+from app.models import Role, User
+from app.services.accounts import (
+    InvitationUnusable,
+    accept_invitation,
+    check_invitation_usable,
+    find_invitation,
+    sign_up,
+)
+from app.services.errors import DomainError
 
 
 def _login_limit() -> str:
@@ -16,6 +27,14 @@ def _login_limit() -> str:
 
 def home_for(user: User) -> str:
     return url_for("tech.index") if user.is_tech else url_for("office.jobs")
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next")
+    # Only paths on this site: "//evil.example" and "/\\evil.example" leave it.
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    return target
 
 
 @bp.get("/")
@@ -40,11 +59,38 @@ def login():
             form.email.errors.append("This account has been deactivated. Ask your account owner.")
         else:
             login_user(user, remember=form.remember.data)
-            target = request.args.get("next")
-            if not target or not target.startswith("/") or target.startswith("//"):
-                target = home_for(user)
-            return redirect(target)
+            return redirect(_safe_next(home_for(user)))
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            owner = sign_up(
+                company_name=form.company_name.data,
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data,
+                time_zone=form.time_zone.data,
+                business_phone=form.business_phone.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            login_user(owner)
+            flash(
+                f"Welcome to ProSMS, {owner.first_name}! Start by choosing your custom number.",
+                "success",
+            )
+            return redirect(url_for("office.settings"))
+    return render_template("auth/signup.html", form=form), 400 if form.errors else 200
 
 
 @bp.post("/logout")
@@ -52,3 +98,41 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str):
+    invitation = find_invitation(token)
+    if invitation is None:
+        abort(404)
+    try:
+        check_invitation_usable(invitation)
+    except InvitationUnusable as error:
+        return render_error(410, error.message)
+    form = AcceptInvitationForm()
+    if request.method == "GET" and invitation.name:
+        form.name.data = invitation.name
+    if form.validate_on_submit():
+        try:
+            user = accept_invitation(
+                invitation=invitation, name=form.name.data, password=form.password.data
+            )
+        except InvitationUnusable as error:
+            db.session.rollback()
+            return render_error(410, error.message)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            # Whoever was logged in on this browser, the person now is the new user.
+            logout_user()
+            login_user(user)
+            flash(f"Welcome to {user.company.name}, {user.first_name}!", "success")
+            return redirect(home_for(user))
+    return render_template(
+        "auth/accept_invite.html",
+        form=form,
+        invitation=invitation,
+        role_label=Role.LABELS.get(invitation.role, invitation.role),
+    ), 400 if form.errors else 200

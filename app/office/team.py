@@ -1,1 +1,242 @@
-"""Office pages: team."""
+"""Office pages: the team (who is on it, invitations, roles, deactivation).
+
+Everyone in the office may look; only an owner or admin may change anything. Each member
+row is one fragment (`_team_member.html`, id `user-<id>`) that its own forms replace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, flash, make_response, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from app.auth.access import manager_required, office_required
+from app.auth.forms import show_domain_error
+from app.extensions import db, htmx
+from app.models import Invitation, Role, User
+from app.office import bp
+from app.services.accounts import (
+    active_owner_count,
+    change_role,
+    deactivate_user,
+    invite_user,
+    manageable_roles,
+    management_refusal,
+    pending_invitations,
+    reactivate_user,
+    revoke_invitation,
+    team_members,
+)
+from app.services.errors import DomainError
+from app.tenancy import get_or_404
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired(message="Enter the email address of the person to invite."),
+            Email(message="Enter a valid email address."),
+            Length(max=255),
+        ],
+        description="They will log in with this address.",
+    )
+    name = StringField("Name (optional)", validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", default=Role.TECH)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role")
+
+
+def _role_choices(actor: User) -> list[tuple[str, str]]:
+    return [(role, Role.LABELS[role]) for role in manageable_roles(actor)]
+
+
+@dataclass(frozen=True)
+class MemberControls:
+    """What the current user may do to one team member (mirrors the service's rules)."""
+
+    can_change_role: bool
+    can_deactivate: bool
+    can_reactivate: bool
+    note: str | None
+
+
+def _controls(actor: User, user: User, owners: int) -> MemberControls:
+    refusal = management_refusal(actor=actor, user=user)
+    if refusal is not None:
+        note = None if actor.role not in Role.MANAGERS else refusal
+        return MemberControls(False, False, False, note)
+    only_owner = user.role == Role.OWNER and user.active and owners <= 1
+    return MemberControls(
+        can_change_role=user.active and not only_owner,
+        can_deactivate=user.active and user.id != actor.id and not only_owner,
+        can_reactivate=not user.active,
+        note="The only owner: make someone else an owner first." if only_owner else None,
+    )
+
+
+def _member_context(user: User, error: str | None = None) -> dict:
+    return {
+        "member": user,
+        "controls": _controls(current_user, user, active_owner_count(current_user.company_id)),
+        "role_choices": _role_choices(current_user),
+        "error": error,
+    }
+
+
+def _invite_link(raw_token: str) -> str:
+    # The link is for another person's browser, so it uses the public address.
+    return current_app.config["PUBLIC_BASE_URL"] + url_for("auth.accept_invite", token=raw_token)
+
+
+def _invitations_context(
+    form: InviteForm | None = None,
+    new_invitation: Invitation | None = None,
+    new_link: str | None = None,
+) -> dict:
+    if form is None:
+        form = InviteForm(formdata=None)
+        form.role.choices = _role_choices(current_user)
+    return {
+        "invite_form": form,
+        "invitations": pending_invitations(current_user.company),
+        "new_invitation": new_invitation,
+        "new_link": new_link,
+        "role_labels": Role.LABELS,
+    }
+
+
+def _team_page(status: int = 200, **invitations_context):
+    owners = active_owner_count(current_user.company_id)
+    members = [
+        (user, _controls(current_user, user, owners)) for user in team_members(current_user.company)
+    ]
+    return render_template(
+        "office/team.html",
+        members=members,
+        role_choices=_role_choices(current_user),
+        **_invitations_context(**invitations_context),
+    ), status
+
+
+@bp.get("/team")
+@office_required
+def team():
+    return _team_page()
+
+
+@bp.post("/team/invitations")
+@manager_required
+def team_invite():
+    form = InviteForm()
+    form.role.choices = _role_choices(current_user)
+    invitation = new_link = None
+    if form.validate_on_submit():
+        try:
+            invitation, raw_token = invite_user(
+                company=current_user.company,
+                inviter=current_user,
+                email=form.email.data,
+                role=form.role.data,
+                name=form.name.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            new_link = _invite_link(raw_token)
+            form = None  # a fresh, empty form for the next invitation
+    status = 400 if form is not None and form.errors else 200
+    # The link is shown once, in this response: it is never stored, so no redirect.
+    if htmx:
+        body = render_template(
+            "office/_invitations.html", **_invitations_context(form, invitation, new_link)
+        )
+    else:
+        body, _ = _team_page(form=form, new_invitation=invitation, new_link=new_link)
+    response = make_response(body, status)
+    # The page holds a one-time secret: keep it out of every cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/team/invitations/<int:invitation_id>/revoke")
+@manager_required
+def team_revoke_invitation(invitation_id: int):
+    invitation = get_or_404(Invitation, invitation_id)
+    message, category, status = f"The invitation for {invitation.email} was withdrawn.", "info", 200
+    try:
+        revoke_invitation(actor=current_user, invitation=invitation)
+    except DomainError as error:
+        db.session.rollback()
+        message, category, status = error.message, "error", error.status_code
+    else:
+        db.session.commit()
+    if htmx:
+        context = _invitations_context()
+        return render_template(
+            "office/_invitations.html", notice=(category, message), **context
+        ), status
+    flash(message, category)
+    return redirect(url_for("office.team"))
+
+
+def _member_action(user: User, action, success: str, **kwargs):
+    """Run one service on a team member; answer with the row (htmx) or the page."""
+    error = None
+    try:
+        action(actor=current_user, user=user, **kwargs)
+    except DomainError as refused:
+        db.session.rollback()
+        error = refused
+    else:
+        db.session.commit()
+    if htmx:
+        return render_template(
+            "office/_team_member.html", **_member_context(user, error and error.message)
+        ), (error.status_code if error else 200)
+    if error:
+        flash(error.message, "error")
+    else:
+        flash(success.format(name=user.name, role=user.role_label), "success")
+    return redirect(url_for("office.team"))
+
+
+@bp.post("/team/<int:user_id>/role")
+@manager_required
+def team_change_role(user_id: int):
+    user = get_or_404(User, user_id)
+    form = RoleForm()
+    form.role.choices = [(role, Role.LABELS[role]) for role in Role.ALL]
+    if not form.validate_on_submit():
+        # Only a stale or hand-made request gets here; the select offers valid roles.
+        if htmx:
+            return render_template(
+                "office/_team_member.html", **_member_context(user, "Choose a role.")
+            ), 400
+        flash("Choose a role.", "error")
+        return redirect(url_for("office.team"))
+    return _member_action(user, change_role, "{name} is now {role}.", role=form.role.data)
+
+
+@bp.post("/team/<int:user_id>/deactivate")
+@manager_required
+def team_deactivate(user_id: int):
+    return _member_action(
+        get_or_404(User, user_id),
+        deactivate_user,
+        "{name} is deactivated and was logged out everywhere.",
+    )
+
+
+@bp.post("/team/<int:user_id>/reactivate")
+@manager_required
+def team_reactivate(user_id: int):
+    return _member_action(get_or_404(User, user_id), reactivate_user, "{name} can log in again.")
