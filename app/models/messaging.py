@@ -175,6 +175,10 @@ class Message(db.Model):
     attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     claimed_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    last_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # Set while an earlier attempt's outcome is unknown (timeout, crashed sender): the
+    # dispatcher looks the text up at Twilio before it would send it again.
+    reconcile_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     # Inbound routing (rule 4): who it went to and why, in words.
     routing_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
     extra: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
