@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, Customer
 from app.services.errors import DomainError
 from app.services.phones import normalize_phone
+
+PER_PAGE = 25
 
 
 def _check_phone_free(*, company: Company, phone: str, exclude_id: int | None = None) -> None:
@@ -17,6 +23,18 @@ def _check_phone_free(*, company: Company, phone: str, exclude_id: int | None = 
     other = db.session.scalar(stmt)
     if other is not None:
         raise DomainError(f"{other.name} already has this mobile number.", field="mobile_phone")
+
+
+def _flush_checking_phone() -> None:
+    # The check above can race a second form saving the same number; the unique
+    # constraint decides, and the loser gets the same message instead of a 500.
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise DomainError(
+            "Another customer already has this mobile number.", field="mobile_phone"
+        ) from None
 
 
 def create_customer(
@@ -39,7 +57,7 @@ def create_customer(
         notes=(notes or "").strip() or None,
     )
     db.session.add(customer)
-    db.session.flush()
+    _flush_checking_phone()
     return customer
 
 
@@ -59,5 +77,32 @@ def update_customer(
     customer.email = (email or "").strip() or None
     customer.address = (address or "").strip() or None
     customer.notes = (notes or "").strip() or None
-    db.session.flush()
+    _flush_checking_phone()
     return customer
+
+
+def customers_page(*, company: Company, q: str = "", page: int = 1) -> Pagination:
+    """Customers by name, filtered by name, email or the digits of their phone."""
+    stmt = sa.select(Customer).where(Customer.company_id == company.id)
+    text = q.strip()
+    if text:
+        conditions = [
+            Customer.name.icontains(text, autoescape=True),
+            Customer.email.icontains(text, autoescape=True),
+        ]
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3:
+            conditions.append(Customer.mobile_phone.contains(digits, autoescape=True))
+        stmt = stmt.where(sa.or_(*conditions))
+    stmt = stmt.order_by(sa.func.lower(Customer.name), Customer.id)
+    return db.paginate(stmt, page=max(page, 1), per_page=PER_PAGE, error_out=False)
+
+
+def customer_choices(company: Company) -> list[Customer]:
+    return list(
+        db.session.scalars(
+            sa.select(Customer)
+            .where(Customer.company_id == company.id)
+            .order_by(sa.func.lower(Customer.name), Customer.id)
+        )
+    )

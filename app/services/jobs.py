@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Customer, Job, JobAssignment, Role, User
+from app.models import Company, Customer, Job, JobAssignment, JobStatus, Role, User
 from app.services.errors import DomainError
-from app.services.notifications import notify_job_booked
+from app.services.notifications import notify_job_booked, notify_job_changed
 
 
 def _next_number(company: Company) -> int:
@@ -79,4 +79,135 @@ def create_job(
     db.session.flush()
     db.session.refresh(job)
     notify_job_booked(job=job)
+    return job
+
+
+def _check_changeable(job: Job, what: str) -> None:
+    # A finished or canceled visit is history: moving it or changing who went would
+    # rewrite what the customer was told. Reopen a canceled job first.
+    if job.status in (JobStatus.FINISHED, JobStatus.CANCELED):
+        raise DomainError(
+            f"Job #{job.number} is {job.status_label.lower()}; its {what} can't be changed."
+        )
+
+
+def _tech_ids(job: Job) -> set[int]:
+    return {a.user_id for a in job.assignments}
+
+
+def _notify_if_changed(
+    *, job: Job, old_start: datetime, old_end: datetime, old_tech_ids: set[int]
+) -> None:
+    """Tell the notifications service, only when the time or the techs really moved, so
+    saving an unchanged form never texts the customer."""
+    if (
+        job.scheduled_start == old_start
+        and job.scheduled_end == old_end
+        and _tech_ids(job) == old_tech_ids
+    ):
+        return
+    notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+
+
+def _set_techs(job: Job, techs: Sequence[User]) -> None:
+    wanted = {t.id for t in techs}
+    for assignment in list(job.assignments):
+        if assignment.user_id not in wanted:
+            job.assignments.remove(assignment)
+    have = _tech_ids(job)
+    for tech in techs:
+        if tech.id not in have:
+            job.assignments.append(JobAssignment(user_id=tech.id, user=tech))
+            have.add(tech.id)
+
+
+def update_job(
+    *,
+    job: Job,
+    actor: User,
+    description: str,
+    scheduled_start: datetime,
+    scheduled_end: datetime,
+    address: str | None = None,
+    notes: str | None = None,
+    techs: Sequence[User] = (),
+) -> Job:
+    """Edit a job's details, time and techs in one go (the office's full edit form).
+
+    `actor` is who edited; the permission check is the caller's (office roles only).
+    """
+    old_start, old_end, old_tech_ids = job.scheduled_start, job.scheduled_end, _tech_ids(job)
+    if (scheduled_start, scheduled_end) != (old_start, old_end):
+        _check_changeable(job, "time")
+    if {t.id for t in techs} != old_tech_ids:
+        _check_changeable(job, "technicians")
+    check_schedule(scheduled_start, scheduled_end)
+    check_techs(company=job.company, techs=techs)
+    description = description.strip()
+    if not description:
+        raise DomainError("Describe the work.", field="description")
+    job.description = description
+    job.address = (address or "").strip() or job.customer.address
+    job.notes = (notes or "").strip() or None
+    job.scheduled_start = scheduled_start
+    job.scheduled_end = scheduled_end
+    _set_techs(job, techs)
+    db.session.flush()
+    _notify_if_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+    return job
+
+
+def reschedule_job(*, job: Job, start: datetime, end: datetime) -> Job:
+    old_start, old_end = job.scheduled_start, job.scheduled_end
+    if (start, end) == (old_start, old_end):
+        return job
+    _check_changeable(job, "time")
+    check_schedule(start, end)
+    job.scheduled_start = start
+    job.scheduled_end = end
+    db.session.flush()
+    _notify_if_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=_tech_ids(job))
+    return job
+
+
+def assign_tech(*, job: Job, tech: User) -> Job:
+    """Put `tech` on the job. Assigning someone already on it changes nothing."""
+    old_tech_ids = _tech_ids(job)
+    if tech.id in old_tech_ids:
+        return job
+    _check_changeable(job, "technicians")
+    check_techs(company=job.company, techs=[tech])
+    job.assignments.append(JobAssignment(user_id=tech.id, user=tech))
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # A second tab assigned the same person a moment ago: the result is the same.
+        db.session.refresh(job)
+        return job
+    _notify_if_changed(
+        job=job,
+        old_start=job.scheduled_start,
+        old_end=job.scheduled_end,
+        old_tech_ids=old_tech_ids,
+    )
+    return job
+
+
+def unassign_tech(*, job: Job, tech: User) -> Job:
+    """Take `tech` off the job. Removing someone who is not on it changes nothing."""
+    old_tech_ids = _tech_ids(job)
+    if tech.id not in old_tech_ids:
+        return job
+    _check_changeable(job, "technicians")
+    for assignment in list(job.assignments):
+        if assignment.user_id == tech.id:
+            job.assignments.remove(assignment)
+    db.session.flush()
+    _notify_if_changed(
+        job=job,
+        old_start=job.scheduled_start,
+        old_end=job.scheduled_end,
+        old_tech_ids=old_tech_ids,
+    )
     return job
