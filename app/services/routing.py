@@ -159,7 +159,10 @@ def office_fallback(company: Company) -> RoutingDecision:
 
 def office_chain(company: Company, conversation: Conversation | None) -> RoutingDecision:
     """The office side of the chain: the hand assignment of this conversation, else POC/owner."""
-    assigned = conversation.assigned_user if conversation is not None else None
+    # By id, not the relationship: a reassignment in this transaction only changed the id.
+    assigned = None
+    if conversation is not None and conversation.assigned_user_id is not None:
+        assigned = db.session.get(User, conversation.assigned_user_id)
     if assigned is not None and _usable(assigned, company):
         return RoutingDecision(
             (assigned,), f"Conversation assigned to {assigned.name}", Rule.ASSIGNED
