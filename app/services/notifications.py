@@ -1,35 +1,466 @@
 """The automated texts (rule 2 of the seed): job scheduled, On My Way, job finished.
 
-Contract used by the job services (the bodies are filled in by the notifications work):
+Contract used by the job services:
 - `notify_job_booked(job=...)` after a job is created;
 - `notify_job_changed(job=..., old_start=..., old_end=..., old_tech_ids=...)` after an edit
   that may have changed the time or the assigned techs;
 - `notify_status_changed(transition=..., actor=...)` after a status change that happened.
 Each queues at most one text through `app.services.texting.queue_text` in the caller's
-transaction.
+transaction, so a rolled-back booking never texts anyone.
+
+At most once: every text has a dedupe key (`job:<id>:on_my_way`, `job:<id>:finished`, ...),
+so two techs, two phones or a retry produce one text. A disabled template sends nothing.
+When the company has no custom number or the customer opted out, the text is skipped and a
+`SkippedText` row says why (shown on the job's timeline); it is also logged.
+
+Identity (Company.sender_identity): with "tech", texts name the technician and On My Way
+carries the tech's profile photo as MMS. With "company", no text names a tech or carries a
+photo: {tech_name} and {tech_first_name} render as "our technician", and a change of tech
+is announced as "Your technician has changed." without a name.
+
+All dates and times are rendered in the company's time zone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from app.models import Job, User
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Invoice,
+    InvoiceStatus,
+    Job,
+    JobStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    SenderIdentity,
+    SkippedText,
+    User,
+    utcnow,
+)
+from app.services.message_templates import get_template, render_text, template_kind
+from app.services.phones import format_phone
+from app.services.texting import TextingUnavailable, queue_text
+from app.sms.segments import SegmentInfo, segment_info
 
 if TYPE_CHECKING:
     from app.services.job_status import Transition
 
+log = logging.getLogger(__name__)
+
+ANONYMOUS_TECH = "our technician"
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _clock(moment: datetime, company: Company) -> str:
+    return moment.astimezone(company.tz).strftime("%-I:%M %p")
+
+
+def arrival_window(start: datetime, end: datetime, company: Company) -> str:
+    """'9:00-11:00 AM', or '11:00 AM-1:00 PM' across noon, in the company's zone.
+
+    A plain hyphen, not an en dash: one en dash would make the whole text UCS-2.
+    """
+    local_start, local_end = start.astimezone(company.tz), end.astimezone(company.tz)
+    if local_start.date() != local_end.date():
+        return f"{_clock(start, company)} onwards"
+    if local_start.strftime("%p") == local_end.strftime("%p"):
+        return f"{local_start.strftime('%-I:%M')}-{_clock(end, company)}"
+    return f"{_clock(start, company)}-{_clock(end, company)}"
+
+
+def job_date(start: datetime, company: Company) -> str:
+    return start.astimezone(company.tz).strftime("%a, %b %-d")
+
+
+def shows_tech(company: Company) -> bool:
+    return company.sender_identity == SenderIdentity.TECH
+
+
+def _names(techs: list[User]) -> str:
+    names = [t.name for t in techs]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def job_values(
+    *, job: Job, tech: User | None = None, change: str = "", eta: str = ""
+) -> dict[str, str]:
+    """Plain strings for every placeholder a job text may use."""
+    company = job.company
+    tech = tech or (job.techs[0] if job.techs else None)
+    if shows_tech(company) and tech is not None:
+        tech_name, tech_first = tech.name, tech.first_name
+    else:
+        tech_name = tech_first = ANONYMOUS_TECH
+    return {
+        "customer_first_name": job.customer.first_name,
+        "customer_name": job.customer.name,
+        "company_name": company.name,
+        "tech_name": tech_name,
+        "tech_first_name": tech_first,
+        "job_date": job_date(job.scheduled_start, company),
+        "job_time": _clock(job.scheduled_start, company),
+        "arrival_window": arrival_window(job.scheduled_start, job.scheduled_end, company),
+        "eta": eta,
+        "job_number": str(job.number),
+        "business_phone": format_phone(company.business_phone) if company.business_phone else "",
+        "change": change,
+    }
+
+
+def eta_text(minutes: int | None) -> str:
+    if not minutes:
+        return "a little while"
+    if minutes < 60:
+        return f"about {minutes} minutes"
+    hours, rest = divmod(minutes, 60)
+    hour_word = "hour" if hours == 1 else "hours"
+    return f"about {hours} {hour_word}" + (f" {rest} minutes" if rest else "")
+
+
+def invoice_link_for(job: Job) -> str:
+    """The public link of the job's latest sent invoice, or '' when there is none.
+
+    Drafts are left out: the office has not shown them to the customer yet.
+    """
+    invoice = db.session.scalar(
+        sa.select(Invoice)
+        .where(
+            Invoice.job_id == job.id,
+            Invoice.company_id == job.company_id,
+            Invoice.status.not_in((InvoiceStatus.DRAFT, InvoiceStatus.VOID)),
+        )
+        .order_by(Invoice.id.desc())
+        .limit(1)
+    )
+    if invoice is None:
+        return ""
+    return f"{current_app.config['PUBLIC_BASE_URL']}/i/{invoice.public_token}"
+
+
+def photo_url(user: User) -> str | None:
+    if not user.photo_filename:
+        return None
+    # Built without a request: the status change may come from a worker or a CLI.
+    adapter = current_app.url_map.bind("localhost")
+    path = adapter.build("public.photo", {"token": user.photo_token})
+    return current_app.config["PUBLIC_BASE_URL"] + path
+
+
+# ----------------------------------------------------------------------------- queueing
+
+
+def queue_automated_text(
+    *,
+    job: Job,
+    kind: str,
+    body: str,
+    dedupe_key: str,
+    media_urls: list[str] | None = None,
+    extra: dict | None = None,
+) -> Message | None:
+    """Queue the text, or record why it could not be (never silently dropped)."""
+    try:
+        return queue_text(
+            company=job.company,
+            to_phone=job.customer.mobile_phone,
+            body=body,
+            kind=kind,
+            customer=job.customer,
+            job=job,
+            media_urls=media_urls or (),
+            dedupe_key=dedupe_key,
+            extra=extra,
+        )
+    except TextingUnavailable as blocked:
+        record_skip(job=job, kind=kind, blocked=blocked, dedupe_key=dedupe_key)
+        return None
+
+
+def record_skip(*, job: Job, kind: str, blocked: TextingUnavailable, dedupe_key: str) -> None:
+    log.info(
+        "automated %s text for job %s not sent (%s): %s",
+        kind,
+        job.id,
+        blocked.reason,
+        blocked.message,
+    )
+    exists = db.session.scalar(sa.select(SkippedText.id).filter_by(dedupe_key=dedupe_key))
+    if exists is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                SkippedText(
+                    company_id=job.company_id,
+                    job_id=job.id,
+                    kind=kind,
+                    reason=blocked.reason,
+                    detail=blocked.message,
+                    dedupe_key=dedupe_key,
+                )
+            )
+    except IntegrityError:
+        pass  # a concurrent request recorded the same skip
+
+
+def skipped_texts(*, job: Job) -> list[SkippedText]:
+    """Automated texts of this job that were not sent, oldest first (for the timeline)."""
+    return list(
+        db.session.scalars(
+            sa.select(SkippedText)
+            .filter_by(company_id=job.company_id, job_id=job.id)
+            .order_by(SkippedText.created_at, SkippedText.id)
+        )
+    )
+
+
+def _enabled_template(job: Job, kind: str):
+    template = get_template(company=job.company, kind=kind)
+    return template if template.enabled else None
+
+
+# ----------------------------------------------------------------------------- hooks
+
 
 def notify_job_booked(*, job: Job) -> None:
-    return None
+    template = _enabled_template(job, MessageKind.JOB_SCHEDULED)
+    if template is None or job.status != JobStatus.SCHEDULED:
+        return
+    values = job_values(job=job, change="You're booked!")
+    queue_automated_text(
+        job=job,
+        kind=MessageKind.JOB_SCHEDULED,
+        body=render_text(body=template.body, values=values),
+        dedupe_key=f"job:{job.id}:scheduled",
+        extra={"trigger": "booked"},
+    )
+
+
+def describe_change(*, job: Job, time_changed: bool, techs_changed: bool) -> str:
+    if techs_changed and shows_tech(job.company) and job.techs:
+        who = _names(job.techs)
+        noun = "technicians are" if len(job.techs) > 1 else "technician is"
+        tech_sentence = f"Your {noun} now {who}."
+    else:
+        tech_sentence = "Your technician has changed."
+    if time_changed and techs_changed:
+        return "Your appointment has a new time. " + tech_sentence
+    if time_changed:
+        return "Your appointment has a new time."
+    return tech_sentence
 
 
 def notify_job_changed(
     *, job: Job, old_start: datetime, old_end: datetime, old_tech_ids: Collection[int]
 ) -> None:
-    return None
+    """Text the customer what changed; nothing when neither the time nor the techs did."""
+    time_changed = (old_start, old_end) != (job.scheduled_start, job.scheduled_end)
+    new_tech_ids = sorted(a.user_id for a in job.assignments)
+    techs_changed = set(old_tech_ids) != set(new_tech_ids)
+    if time_changed:
+        # A reminder queued for the old time must not go out.
+        cancel_stale_reminders(job=job)
+    if not (time_changed or techs_changed) or job.status != JobStatus.SCHEDULED:
+        return
+    if techs_changed and not time_changed and not new_tech_ids:
+        return  # techs only removed: nothing the customer needs to act on
+    template = _enabled_template(job, MessageKind.JOB_SCHEDULED)
+    if template is None:
+        return
+    # A change is keyed by its before and after. The same change reported again (a double
+    # submit, a retried request) matches the latest change text and sends nothing; the
+    # n-th change has its own key, so moving a job back and forth texts each move.
+    before = f"{old_start.isoformat()}|{old_end.isoformat()}|{sorted(old_tech_ids)}"
+    after = f"{job.scheduled_start.isoformat()}|{job.scheduled_end.isoformat()}|{new_tech_ids}"
+    digest = hashlib.sha256(f"{before}>{after}".encode()).hexdigest()[:16]
+    prefix = f"job:{job.id}:changed:"
+    earlier = db.session.scalars(
+        sa.select(Message.dedupe_key)
+        .where(Message.job_id == job.id, Message.dedupe_key.like(prefix + "%"))
+        .order_by(Message.id.desc())
+    ).all()
+    if earlier and earlier[0].endswith(":" + digest):
+        return
+    change = describe_change(job=job, time_changed=time_changed, techs_changed=techs_changed)
+    queue_automated_text(
+        job=job,
+        kind=MessageKind.JOB_SCHEDULED,
+        body=render_text(body=template.body, values=job_values(job=job, change=change)),
+        dedupe_key=f"{prefix}{len(earlier)}:{digest}",
+        extra={"trigger": "changed", "time": time_changed, "techs": techs_changed},
+    )
 
 
 def notify_status_changed(*, transition: Transition, actor: User | None) -> None:
-    return None
+    if not transition.changed:
+        return
+    job = transition.job
+    if transition.new_status == JobStatus.ON_MY_WAY:
+        _on_my_way(job=job, actor=actor)
+    elif transition.new_status == JobStatus.FINISHED:
+        _finished(job=job, actor=actor)
+    elif transition.new_status == JobStatus.CANCELED:
+        cancel_stale_reminders(job=job)
+
+
+def _on_my_way(*, job: Job, actor: User | None) -> None:
+    template = _enabled_template(job, MessageKind.ON_MY_WAY)
+    if template is None:
+        return
+    tech = job.on_my_way_by or actor
+    if tech is not None and tech.is_office and tech not in job.techs and job.techs:
+        tech = job.techs[0]  # the office tapped it for the tech: name the tech
+    values = job_values(job=job, tech=tech, eta=eta_text(job.eta_minutes))
+    media: list[str] = []
+    if shows_tech(job.company) and tech is not None:
+        url = photo_url(tech)
+        if url:
+            media.append(url)
+    queue_automated_text(
+        job=job,
+        kind=MessageKind.ON_MY_WAY,
+        body=render_text(body=template.body, values=values),
+        dedupe_key=f"job:{job.id}:on_my_way",
+        media_urls=media,
+        extra={"tech_id": tech.id if tech else None},
+    )
+
+
+def _finished(*, job: Job, actor: User | None) -> None:
+    cancel_stale_reminders(job=job)
+    template = _enabled_template(job, MessageKind.JOB_FINISHED)
+    if template is None:
+        return
+    link = invoice_link_for(job) if job.company.finished_text_invoice_link else ""
+    values = job_values(job=job, tech=job.on_my_way_by or actor)
+    values["invoice_link"] = link
+    body = render_text(body=template.body, values=values)
+    if link and "{invoice_link}" not in template.body:
+        body = f"{body} Your invoice: {link}"
+    queue_automated_text(
+        job=job,
+        kind=MessageKind.JOB_FINISHED,
+        body=body,
+        dedupe_key=f"job:{job.id}:finished",
+    )
+
+
+# ----------------------------------------------------------------------------- reminders
+
+
+def reminder_key(job: Job) -> str:
+    """One reminder per job and scheduled start: a new time gets a new reminder."""
+    return f"job:{job.id}:reminder:{job.scheduled_start.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def cancel_stale_reminders(*, job: Job) -> int:
+    """Withdraw unsent reminders of `job` that no longer match its time or status."""
+    keep = reminder_key(job) if job.status == JobStatus.SCHEDULED else None
+    query = (
+        sa.update(Message)
+        .where(
+            Message.job_id == job.id,
+            Message.kind == MessageKind.REMINDER,
+            Message.status == MessageStatus.PENDING,
+        )
+        .values(status=MessageStatus.CANCELED, error_message="Job rescheduled or canceled")
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        query = query.where(Message.dedupe_key != keep)
+    return db.session.execute(query).rowcount or 0
+
+
+# ----------------------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class Preview:
+    text: str
+    info: SegmentInfo
+    job: Job | None  # the real job the preview used, or None for sample values
+    media_note: str = ""
+
+
+def next_job_for_preview(company: Company) -> Job | None:
+    return db.session.scalar(
+        sa.select(Job)
+        .where(
+            Job.company_id == company.id,
+            Job.status == JobStatus.SCHEDULED,
+            Job.scheduled_start >= utcnow(),
+        )
+        .order_by(Job.scheduled_start)
+        .limit(1)
+    )
+
+
+def sample_values(company: Company, kind: str) -> dict[str, str]:
+    """Believable values for a company with no upcoming job (and for estimates/invoices)."""
+    start = (utcnow() + timedelta(days=1)).astimezone(company.tz)
+    start = start.replace(hour=9, minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=2)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return {
+        "customer_first_name": "Jordan",
+        "customer_name": "Jordan Rivera",
+        "company_name": company.name,
+        "tech_name": "Sam Lee" if shows_tech(company) else ANONYMOUS_TECH,
+        "tech_first_name": "Sam" if shows_tech(company) else ANONYMOUS_TECH,
+        "job_date": job_date(start, company),
+        "job_time": _clock(start, company),
+        "arrival_window": arrival_window(start, end, company),
+        "eta": eta_text(25),
+        "job_number": "1042",
+        "business_phone": format_phone(company.business_phone) if company.business_phone else "",
+        # Real links are this long, so the segment count is honest.
+        "invoice_link": f"{base}/i/Xb7kP2qLmN4rT8vW1yZ3aC5d",
+        "estimate_link": f"{base}/e/Xb7kP2qLmN4rT8vW1yZ3aC5d",
+        "amount": "$240.00",
+        "due_date": (start + timedelta(days=14)).strftime("%b %-d, %Y"),
+        "document_number": "1001",
+        "change": "You're booked!"
+        if kind == MessageKind.JOB_SCHEDULED
+        else "Your appointment has a new time.",
+    }
+
+
+def preview_text(*, company: Company, kind: str, body: str) -> Preview:
+    """`body` rendered the way a customer would receive it, with its segment count."""
+    template_kind(kind)
+    job = None
+    if kind in (
+        MessageKind.JOB_SCHEDULED,
+        MessageKind.ON_MY_WAY,
+        MessageKind.JOB_FINISHED,
+        MessageKind.REMINDER,
+    ):
+        job = next_job_for_preview(company)
+    values = sample_values(company, kind)
+    if job is not None:
+        values.update(job_values(job=job, change=values["change"], eta=values["eta"]))
+    text = render_text(body=body, values=values)
+    media_note = ""
+    if kind == MessageKind.ON_MY_WAY:
+        media_note = (
+            "Sent with the technician's profile photo (MMS) when they have one."
+            if shows_tech(company)
+            else "No technician name or photo is sent (company name only)."
+        )
+    return Preview(text=text, info=segment_info(text), job=job, media_note=media_note)
