@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.inbox",
     "tests.fixtures.notifications",
     "tests.fixtures.sms",
+    "tests.fixtures.numbers",
 ]
 
 
