@@ -80,6 +80,17 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(connection, name) -> None:
+    # pysqlite only opens a transaction before INSERT/UPDATE/DELETE. A SAVEPOINT issued
+    # outside one starts its own, and RELEASE then COMMITS everything so far: a later
+    # rollback (a failed request) would leave the savepoint's rows behind. Open the real
+    # transaction first so savepoints nest inside it, as on PostgreSQL.
+    raw = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
 def _register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.dev import bp as dev_bp
@@ -103,5 +114,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from app.demo import demo_command
+    from app.sms.cli import outbox_cli
+    from app.sms.dispatcher import install_background_dispatcher
 
     app.cli.add_command(demo_command)
+    app.cli.add_command(outbox_cli)
+    if app.config["OUTBOX_THREAD"] and not app.testing:
+        # `make run`: the dispatcher runs as a thread of the development server.
+        install_background_dispatcher(app)

@@ -129,4 +129,6 @@ def queue_text(
             raise
         return db.session.scalars(sa.select(Message).filter_by(dedupe_key=dedupe_key)).one()
     conversation.last_message_at = now
+    # The in-process dispatcher (make run) is woken when this transaction commits.
+    db.session.info["outbox_wake"] = True
     return message

@@ -1,0 +1,175 @@
+"""Inbound texts: what the SMS webhook does with what Twilio posts.
+
+Find the company by the number texted (`To`), the customer by `From` inside that company
+only, store the text once per `MessageSid` (Twilio retries, the fallback URL and duplicate
+deliveries all end as one row), apply opt-out keywords, then route it (rule 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    OptOut,
+    PhoneNumber,
+    UnroutedInbound,
+    utcnow,
+)
+from app.services.conversations import conversation_for
+from app.services.errors import DomainError
+from app.services.routing import apply_routing, find_customer
+
+# Exactly these words, alone (any case, surrounding spaces ignored). "please cancel tuesday"
+# is an ordinary message.
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+
+class InvalidWebhook(DomainError):
+    status_code = 400
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    message: Message | None  # None when the text went to quarantine
+    created: bool  # False for a repeated delivery of a text already stored
+    keyword: str | None = None
+    unrouted: UnroutedInbound | None = None
+
+
+def keyword_of(body: str) -> str | None:
+    """The opt-out/opt-in/help keyword the whole body is, or None."""
+    word = (body or "").strip().upper()
+    if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS or word in HELP_KEYWORDS:
+        return word
+    return None
+
+
+def media_of(form: Mapping[str, Any]) -> list[dict[str, str]]:
+    """MMS attachments as links (MediaUrlN / MediaContentTypeN). They are never fetched
+    here: the inbox shows them from Twilio's URL."""
+    try:
+        count = int(form.get("NumMedia") or 0)
+    except ValueError:
+        count = 0
+    media = []
+    for index in range(min(count, 10)):
+        url = (form.get(f"MediaUrl{index}") or "").strip()
+        if url.startswith(("https://", "http://")):
+            media.append({"url": url, "content_type": form.get(f"MediaContentType{index}") or ""})
+    return media
+
+
+def receive_sms(*, form: Mapping[str, Any]) -> InboundResult:
+    """Store and route one inbound text (flushes; the webhook commits)."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    to_phone = (form.get("To") or "").strip()
+    from_phone = (form.get("From") or "").strip()
+    if not sid or not to_phone or not from_phone:
+        raise InvalidWebhook("MessageSid, From and To are required.")
+    body = form.get("Body") or ""
+    media = media_of(form)
+
+    number = db.session.scalar(sa.select(PhoneNumber).filter_by(e164=to_phone))
+    if number is None:
+        return _quarantine(sid=sid, from_phone=from_phone, to_phone=to_phone, body=body, form=form)
+
+    existing = db.session.scalar(sa.select(Message).filter_by(twilio_sid=sid))
+    if existing is not None:
+        return InboundResult(existing, created=False, keyword=keyword_of(existing.body))
+
+    company = number.company
+    customer = find_customer(company=company, phone=from_phone)
+    conversation = conversation_for(company=company, phone=from_phone, customer=customer)
+    keyword = keyword_of(body)
+    now = utcnow()
+    message = Message(
+        company_id=company.id,
+        conversation_id=conversation.id,
+        direction=Direction.IN,
+        kind=MessageKind.INBOUND,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body,
+        media_urls=[item["url"] for item in media],
+        status=MessageStatus.RECEIVED,
+        twilio_sid=sid,
+        extra={"media": media, **({"keyword": keyword} if keyword else {})},
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        # The same MessageSid is being stored by a concurrent delivery: theirs wins.
+        winner = db.session.scalars(sa.select(Message).filter_by(twilio_sid=sid)).one()
+        return InboundResult(winner, created=False, keyword=keyword)
+
+    if keyword in OPT_OUT_KEYWORDS:
+        opt_out(company_id=company.id, phone=from_phone, keyword=keyword)
+    elif keyword in OPT_IN_KEYWORDS:
+        opt_in(company_id=company.id, phone=from_phone)
+    conversation.last_message_at = now
+    apply_routing(message=message)
+    db.session.flush()
+    return InboundResult(message, created=True, keyword=keyword)
+
+
+def opt_out(*, company_id: int, phone: str, keyword: str, source: str = "keyword") -> None:
+    """Record that `phone` wants no texts from the company (idempotent, race-safe)."""
+    exists = db.session.scalar(
+        sa.select(OptOut.id).filter_by(company_id=company_id, phone=phone).limit(1)
+    )
+    if exists is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                OptOut(company_id=company_id, phone=phone, keyword=keyword, source=source)
+            )
+    except IntegrityError:
+        pass  # recorded by a concurrent request
+
+
+def opt_in(*, company_id: int, phone: str) -> None:
+    """START/UNSTOP/YES: texts may flow again (this also lifts a carrier-reported opt-out,
+    since Twilio lifts its own block on the same keywords)."""
+    db.session.execute(sa.delete(OptOut).filter_by(company_id=company_id, phone=phone))
+
+
+def _quarantine(
+    *, sid: str, from_phone: str, to_phone: str, body: str, form: Mapping[str, Any]
+) -> InboundResult:
+    """A text to a number no company owns: keep it for the operator, once per SID."""
+    existing = db.session.scalar(sa.select(UnroutedInbound).filter_by(twilio_sid=sid))
+    if existing is not None:
+        return InboundResult(None, created=False, unrouted=existing)
+    payload = {key: form.get(key) for key in form}
+    row = UnroutedInbound(
+        channel="sms",
+        twilio_sid=sid,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body,
+        payload=payload,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        row = db.session.scalars(sa.select(UnroutedInbound).filter_by(twilio_sid=sid)).one()
+        return InboundResult(None, created=False, unrouted=row)
+    return InboundResult(None, created=True, unrouted=row)

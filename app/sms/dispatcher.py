@@ -1,0 +1,309 @@
+"""The outbox dispatcher: sends the texts the rest of the product queued.
+
+Each round claims due `Message` rows in a short transaction (app.services.outbox.claim_due),
+commits, and hands them to a bounded thread pool. Each thread re-checks the opt-out, sends
+through the gateway OUTSIDE any transaction, then records the result in a second short
+transaction. So a slow Twilio answer holds one pool slot, never a lock, and never the
+other texts.
+
+Runs as `flask outbox work` in production (several processes are fine) and as a thread
+of the development server when OUTBOX_THREAD is on (`make run`), woken by `wake()` right
+after a request commits a new text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import Message, OptOut, utcnow
+from app.services import outbox
+from app.services.outbox import OutboxItem
+from app.sms import gateway
+from app.sms.error_codes import error_explanation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=2)
+POLL_INTERVAL = 1.0
+# After a lost answer, give Twilio a moment before looking the text up.
+RECONCILE_DELAY = timedelta(seconds=5)
+# How far before the lost attempt to look, for clocks that disagree a little.
+RECONCILE_SLACK = timedelta(minutes=5)
+OPTED_OUT_REASON = (
+    "Not sent: the customer opted out (replied STOP) before this text went out. "
+    "They can text START to opt back in."
+)
+
+_wake_event = threading.Event()
+
+
+def wake() -> None:
+    """Tell the in-process dispatcher there is something to send now."""
+    _wake_event.set()
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    # `queue_text` marks the session; the text is visible to the dispatcher only now.
+    if session.info.pop("outbox_wake", False):
+        wake()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        concurrency: int | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], datetime] = utcnow,
+        poll_interval: float = POLL_INTERVAL,
+        wake_event: threading.Event | None = None,
+    ) -> None:
+        self.app = app
+        self.concurrency = max(1, concurrency or app.config.get("OUTBOX_CONCURRENCY", 8))
+        self.lease = lease
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.wake_event = wake_event or _wake_event
+        self.stop_event = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="outbox")
+        self._inflight: set[Future[None]] = set()
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Send everything due now (including retries whose time has come), wait for the
+        sends to finish, and return how many texts were attempted."""
+        now = self.clock()
+        total = 0
+        while not self.stop_event.is_set():
+            claimed = self._fill(now)
+            total += claimed
+            if not self._inflight:
+                break
+            self._wait_some(timeout=None)
+        self._drain()
+        return total
+
+    def run_forever(self) -> None:
+        """Keep sending until `stop()`; texts in flight are finished before returning."""
+        log.info("outbox dispatcher started (concurrency %s)", self.concurrency)
+        while not self.stop_event.is_set():
+            try:
+                claimed = self._fill(self.clock())
+            except Exception:  # the database went away for a moment: try again shortly
+                log.exception("outbox: claiming failed")
+                claimed = 0
+                self.stop_event.wait(self.poll_interval)
+            if claimed:
+                continue
+            if self._inflight:
+                self._wait_some(timeout=self.poll_interval)
+            else:
+                self.wake_event.wait(self.poll_interval)
+                self.wake_event.clear()
+        self._drain()
+        log.info("outbox dispatcher stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def close(self) -> None:
+        self._drain()
+        self.pool.shutdown(wait=True)
+
+    def _fill(self, now: datetime) -> int:
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        with self.app.app_context():
+            items = outbox.claim_due(now=now, limit=free, lease=self.lease)
+            db.session.commit()
+        for item in items:
+            future = self.pool.submit(self._process, item)
+            self._inflight.add(future)
+        return len(items)
+
+    def _wait_some(self, timeout: float | None) -> None:
+        done, _pending = wait(self._inflight, timeout=timeout, return_when=FIRST_COMPLETED)
+        self._inflight -= done
+
+    def _drain(self) -> None:
+        if self._inflight:
+            wait(self._inflight)
+            self._inflight.clear()
+
+    # -- one text -------------------------------------------------------------------------------
+
+    def _process(self, item: OutboxItem) -> None:
+        with self.app.app_context():
+            try:
+                self._deliver(item)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("outbox: message %s failed unexpectedly", item.id)
+                # Keep the text; the lease expiry would also bring it back, but sooner is
+                # kinder. The outcome is unknown, so it is looked up before a resend.
+                outbox.record_retry(
+                    item=item,
+                    now=self.clock(),
+                    delay=outbox.retry_delay(
+                        attempts=item.attempts, retry_after=None, message_id=item.id
+                    ),
+                    reason="Sending failed unexpectedly; it will be retried.",
+                    outcome_unknown=True,
+                )
+                db.session.commit()
+
+    def _deliver(self, item: OutboxItem) -> None:
+        opted_out = db.session.scalar(
+            sa.select(OptOut.id).filter_by(company_id=item.company_id, phone=item.to_phone).limit(1)
+        )
+        if opted_out is not None:
+            outbox.record_failure(
+                item=item, now=self.clock(), code=None, reason=OPTED_OUT_REASON, status="canceled"
+            )
+            return
+        # No transaction may stay open across the HTTP call.
+        db.session.rollback()
+
+        if item.twilio_sid:
+            # A status callback already told us Twilio has it.
+            outbox.record_accepted(
+                item=item, sid=item.twilio_sid, twilio_status="queued", now=self.clock()
+            )
+            return
+        if item.reconcile_since is not None:
+            try:
+                found = self._find_at_twilio(item)
+            except gateway.GatewayError as error:
+                self._retry(item, error, outcome_unknown=True)
+                return
+            if found is not None:
+                log.info("outbox: message %s was already at Twilio as %s", item.id, found.sid)
+                outbox.record_accepted(
+                    item=item, sid=found.sid, twilio_status=found.status, now=self.clock()
+                )
+                return
+
+        try:
+            sent = gateway.send_sms(
+                from_=item.from_phone,
+                to=item.to_phone,
+                body=item.body,
+                media_urls=item.media_urls,
+                status_callback=outbox.status_callback_url(item.id),
+            )
+        except gateway.PermanentGatewayError as error:
+            outbox.record_failure(
+                item=item,
+                now=self.clock(),
+                code=error.code,
+                reason=error_explanation(error.code, error.message),
+            )
+            return
+        except gateway.UnknownOutcome as error:
+            self._retry(item, error, outcome_unknown=True)
+            return
+        except gateway.TransientGatewayError as error:
+            self._retry(item, error, outcome_unknown=False)
+            return
+        outbox.record_accepted(item=item, sid=sent.sid, twilio_status=sent.status, now=self.clock())
+
+    def _find_at_twilio(self, item: OutboxItem) -> gateway.RemoteMessage | None:
+        """The text this item already made at Twilio, if an earlier attempt got there.
+        A candidate must match body and media count and not belong to another message."""
+        assert item.reconcile_since is not None
+        remote = gateway.find_messages(
+            from_=item.from_phone,
+            to=item.to_phone,
+            sent_after=item.reconcile_since - RECONCILE_SLACK,
+        )
+        candidates = [
+            r for r in remote if r.body == item.body and r.num_media == len(item.media_urls)
+        ]
+        if not candidates:
+            return None
+        known = set(
+            db.session.scalars(
+                sa.select(Message.twilio_sid).where(
+                    Message.twilio_sid.in_([c.sid for c in candidates])
+                )
+            )
+        )
+        db.session.rollback()
+        unclaimed = [c for c in candidates if c.sid not in known]
+        unclaimed.sort(key=lambda c: (c.date_created is None, c.date_created))
+        return unclaimed[0] if unclaimed else None
+
+    def _retry(
+        self, item: OutboxItem, error: gateway.GatewayError, *, outcome_unknown: bool
+    ) -> None:
+        now = self.clock()
+        if outbox.give_up(item, now):
+            outbox.record_failure(
+                item=item,
+                now=now,
+                code=error.code,
+                reason="Twilio could not take this text for a whole day, so it was not sent. "
+                f"Last answer: {error.message}",
+            )
+            return
+        if isinstance(error, gateway.UnknownOutcome):
+            delay = RECONCILE_DELAY
+        else:
+            delay = outbox.retry_delay(
+                attempts=item.attempts, retry_after=error.retry_after, message_id=item.id
+            )
+        if outcome_unknown:
+            reason = "No answer from Twilio; checking whether the text went before retrying."
+        elif error.status == 429:
+            reason = "Twilio asked us to slow down; the text will be retried."
+        else:
+            reason = f"Twilio is unavailable ({error.message}); the text will be retried."
+        log.info("outbox: message %s retry in %s: %s", item.id, delay, error.message)
+        outbox.record_retry(
+            item=item, now=now, delay=delay, reason=reason, outcome_unknown=outcome_unknown
+        )
+
+
+# -- the development server's thread ---------------------------------------------------------
+
+_background: Dispatcher | None = None
+_background_lock = threading.Lock()
+
+
+def start_background_dispatcher(app: Flask) -> Dispatcher:
+    """Start (once per process) the dispatcher thread used by `make run`."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = Dispatcher(app)
+            thread = threading.Thread(
+                target=_background.run_forever, name="outbox-dispatcher", daemon=True
+            )
+            thread.start()
+    return _background
+
+
+def install_background_dispatcher(app: Flask) -> None:
+    """Start the dispatcher thread with the first request the server handles (not when a
+    CLI command such as `flask db upgrade` merely builds the app)."""
+
+    @app.before_request
+    def _start_outbox_thread() -> None:
+        if _background is None:
+            start_background_dispatcher(app)

@@ -1,0 +1,436 @@
+"""The fake Twilio REST API: a WSGI app answering the paths the product uses, with Twilio's
+JSON shapes and error bodies, so the official SDK cannot tell it from api.twilio.com.
+
+- POST/GET /2010-04-01/Accounts/{sid}/Messages.json, GET .../Messages/{sid}.json
+- GET  /2010-04-01/Accounts/{sid}/AvailablePhoneNumbers/{country}/Local.json
+- POST/GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json, POST .../{sid}.json
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import socket
+import time
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+import phonenumbers
+from phonenumbers import geocoder
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from app.sms.error_codes import INVALID_TO, OPTED_OUT
+from app.sms.fake_twilio.state import FakeMessage, FakeNumber, FakeTwilio, RecordedRequest, new_sid
+
+API = "/2010-04-01/Accounts/<account>"
+URLS = Map(
+    [
+        Rule(f"{API}/Messages.json", endpoint="messages"),
+        Rule(f"{API}/Messages/<sid>.json", endpoint="message"),
+        Rule(f"{API}/AvailablePhoneNumbers/<country>/Local.json", endpoint="available"),
+        Rule(f"{API}/IncomingPhoneNumbers.json", endpoint="incoming"),
+        Rule(f"{API}/IncomingPhoneNumbers/<sid>.json", endpoint="incoming_one"),
+    ]
+)
+DEFAULT_AVAILABLE = 5
+TIMED_OUT = "fake_twilio.timed_out"
+CLIENT_TIMEOUT = "fake_twilio.client_timeout"
+
+
+class TwilioError(Exception):
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def response(self) -> Response:
+        return _json(
+            {
+                "code": self.code,
+                "message": self.message,
+                "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+                "status": self.status,
+            },
+            self.status,
+        )
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload), status=status, headers=headers, mimetype="application/json"
+    )
+
+
+def _date(value: datetime | None) -> str | None:
+    # Twilio's REST API writes dates in RFC 2822 form.
+    return format_datetime(value) if value is not None else None
+
+
+def message_json(message: FakeMessage) -> dict[str, Any]:
+    uri = f"/2010-04-01/Accounts/{message.account_sid}/Messages/{message.sid}"
+    return {
+        "account_sid": message.account_sid,
+        "api_version": "2010-04-01",
+        "body": message.body,
+        "date_created": _date(message.date_created),
+        "date_sent": _date(message.date_sent),
+        "date_updated": _date(message.date_updated),
+        "direction": message.direction,
+        "error_code": message.error_code,
+        "error_message": None,
+        "from": message.from_,
+        "messaging_service_sid": None,
+        "num_media": str(len(message.media_urls)),
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": message.sid,
+        "status": message.status,
+        "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": message.to,
+        "uri": f"{uri}.json",
+    }
+
+
+def number_json(number: FakeNumber) -> dict[str, Any]:
+    return {
+        "account_sid": number.account_sid,
+        "address_requirements": "none",
+        "api_version": "2010-04-01",
+        "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "date_created": _date(number.date_created),
+        "date_updated": _date(number.date_created),
+        "friendly_name": number.friendly_name,
+        "origin": "twilio",
+        "phone_number": number.phone_number,
+        "sid": number.sid,
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": "",
+        "sms_method": number.sms_method,
+        "sms_url": number.sms_url or "",
+        "status_callback": number.status_callback or "",
+        "status_callback_method": "POST",
+        "status": "in-use",
+        "uri": f"/2010-04-01/Accounts/{number.account_sid}/IncomingPhoneNumbers/{number.sid}.json",
+        "voice_caller_id_lookup": False,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": None,
+        "voice_method": number.voice_method,
+        "voice_url": number.voice_url or "",
+    }
+
+
+def _page(key: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
+    return {
+        key: items,
+        "end": max(len(items) - 1, 0),
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": len(items),
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": uri,
+    }
+
+
+def _pretty(e164: str) -> str:
+    return phonenumbers.format_number(
+        phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+
+
+def _place(e164: str) -> tuple[str | None, str | None]:
+    """(locality, region) of a US number, e.g. ("Austin", "TX")."""
+    description = geocoder.description_for_number(phonenumbers.parse(e164), "en")
+    if ", " in description:
+        locality, region = description.rsplit(", ", 1)
+        return locality, region
+    return (description or None), None
+
+
+def available_numbers(area_code: str, count: int, taken: set[str]) -> list[str]:
+    """A deterministic handful of valid local numbers in `area_code` (none for a code that
+    doesn't exist, such as 999 or 555). Numbers with a known town come first."""
+    if not (len(area_code) == 3 and area_code.isdigit()):
+        return []
+    with_town: list[str] = []
+    others: list[str] = []
+    for attempt in range(80):
+        digest = hashlib.sha256(f"{area_code}:{attempt}".encode()).digest()
+        exchange = 200 + int.from_bytes(digest[:2], "big") % 800
+        line = int.from_bytes(digest[2:4], "big") % 10000
+        candidate = f"+1{area_code}{exchange:03d}{line:04d}"
+        if exchange == 555 or candidate in taken or candidate in with_town + others:
+            continue
+        if not phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            continue
+        (with_town if _place(candidate)[1] else others).append(candidate)
+        if len(with_town) >= count:
+            break
+    return (with_town + others)[:count]
+
+
+class FakeTwilioAPI:
+    """WSGI app over a `FakeTwilio` state."""
+
+    def __init__(self, fake: FakeTwilio) -> None:
+        self.fake = fake
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=list(request.args.items(multi=True)),
+            form=list(request.form.items(multi=True)),
+        )
+        with self.fake.lock:
+            self.fake.requests.append(record)
+        response = self.dispatch(request, record)
+        record.status = response.status_code
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request, record: RecordedRequest) -> Response:
+        try:
+            self._authenticate(request)
+            adapter = URLS.bind_to_environ(request.environ)
+            endpoint, values = adapter.match(method=None)
+            if values.pop("account") != self.fake.account_sid:
+                raise TwilioError(20404, "The requested resource was not found", 404)
+            return getattr(self, f"on_{endpoint}")(request, **values)
+        except TwilioError as error:
+            return error.response()
+        except NotFound:
+            return TwilioError(
+                20404, f"The requested resource {request.path} was not found", 404
+            ).response()
+        except HTTPException as error:
+            return _json(
+                {"code": 20001, "message": str(error), "status": error.code}, error.code or 400
+            )
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("Authorization", "")
+        expected = (
+            "Basic "
+            + base64.b64encode(f"{self.fake.account_sid}:{self.fake.auth_token}".encode()).decode()
+        )
+        if header != expected:
+            raise TwilioError(20003, "Authenticate", 401)
+
+    def _fault_or_none(self, request: Request):
+        fault = self.fake.take_fault(request.path)
+        if fault is None:
+            return None
+        if fault.status == 0:
+            return fault
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
+        code = fault.code or (20429 if fault.status == 429 else 20500)
+        message = "Too Many Requests" if fault.status == 429 else "Internal Server Error"
+        return _json(
+            {"code": code, "message": message, "more_info": "", "status": fault.status},
+            fault.status,
+            headers,
+        )
+
+    @staticmethod
+    def _drop(request: Request) -> None:
+        """Close the client's connection without an answer."""
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        raise ConnectionAbortedError("fake Twilio dropped the connection")
+
+    def _slow_down(self, request: Request) -> None:
+        """The configured latency; the in-process client learns it 'timed out' instead of
+        waiting when the latency exceeds its timeout."""
+        latency = self.fake.latency
+        if latency <= 0:
+            return
+        timeout = request.environ.get(CLIENT_TIMEOUT)
+        if timeout is not None and latency >= timeout:
+            request.environ[TIMED_OUT] = True
+            return
+        time.sleep(latency)
+
+    # -- Messages -----------------------------------------------------------------------------
+
+    def on_messages(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self._list_messages(request)
+        if request.method != "POST":
+            raise TwilioError(20004, "Method not allowed", 405)
+        fault = self._fault_or_none(request)
+        if isinstance(fault, Response):
+            return fault
+        if fault is not None and not fault.after_accept:
+            self._drop(request)
+        form = request.form
+        to = form.get("To", "").strip()
+        from_ = form.get("From", "").strip()
+        body = form.get("Body", "")
+        media = form.getlist("MediaUrl")
+        if not to:
+            raise TwilioError(21604, "A 'To' phone number is required.")
+        if not from_:
+            raise TwilioError(21603, "A 'From' phone number is required.")
+        if not body and not media:
+            raise TwilioError(21602, "Message body is required.")
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(to))
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            raise TwilioError(INVALID_TO, f"The 'To' number {to} is not a valid phone number.")
+        code = self.fake.number_errors.get(to)
+        if code is None and (to, from_) in self.fake.carrier_opt_outs:
+            code = OPTED_OUT
+        if code is not None:
+            raise TwilioError(
+                code, _REFUSALS.get(code, "The message could not be sent.").format(to=to)
+            )
+        message = self.fake.accept_outbound(
+            from_=from_,
+            to=to,
+            body=body,
+            media_urls=media,
+            status_callback=form.get("StatusCallback") or None,
+        )
+        if fault is not None:
+            self._drop(request)
+        self._slow_down(request)
+        return _json(message_json(message), 201)
+
+    def _list_messages(self, request: Request) -> Response:
+        args = request.args
+        after = args.get("DateSent>") or args.get("DateSent")
+        since = datetime.fromisoformat(after.replace("Z", "+00:00")) if after else None
+        with self.fake.lock:
+            found = [
+                m
+                for m in self.fake.messages.values()
+                if (not args.get("To") or m.to == args["To"])
+                and (not args.get("From") or m.from_ == args["From"])
+                and (since is None or (m.date_sent or m.date_created) >= since)
+            ]
+        found.sort(key=lambda m: m.date_created, reverse=True)
+        size = int(args.get("PageSize", 50))
+        return _json(_page("messages", [message_json(m) for m in found[:size]], request.path))
+
+    def on_message(self, request: Request, sid: str) -> Response:
+        with self.fake.lock:
+            message = self.fake.messages.get(sid)
+        if message is None:
+            raise TwilioError(20404, f"The requested resource {request.path} was not found", 404)
+        return _json(message_json(message))
+
+    # -- Phone numbers --------------------------------------------------------------------------
+
+    def on_available(self, request: Request, country: str) -> Response:
+        if country != "US":
+            return _json(_page("available_phone_numbers", [], request.path))
+        count = int(request.args.get("PageSize", DEFAULT_AVAILABLE))
+        with self.fake.lock:
+            taken = set(self.fake.numbers)
+        items = []
+        for e164 in available_numbers(request.args.get("AreaCode", ""), min(count, 30), taken):
+            locality, region = _place(e164)
+            items.append(
+                {
+                    "address_requirements": "none",
+                    "beta": False,
+                    "capabilities": {"voice": True, "SMS": True, "MMS": True, "fax": False},
+                    "friendly_name": _pretty(e164),
+                    "iso_country": "US",
+                    "lata": None,
+                    "latitude": None,
+                    "locality": locality,
+                    "longitude": None,
+                    "phone_number": e164,
+                    "postal_code": None,
+                    "rate_center": (locality or "").upper() or None,
+                    "region": region,
+                }
+            )
+        return _json(_page("available_phone_numbers", items, request.path))
+
+    def on_incoming(self, request: Request) -> Response:
+        if request.method == "GET":
+            wanted = request.args.get("PhoneNumber")
+            with self.fake.lock:
+                numbers = [
+                    n for n in self.fake.numbers.values() if not wanted or n.phone_number == wanted
+                ]
+            return _json(
+                _page("incoming_phone_numbers", [number_json(n) for n in numbers], request.path)
+            )
+        if request.method != "POST":
+            raise TwilioError(20004, "Method not allowed", 405)
+        fault = self._fault_or_none(request)
+        if isinstance(fault, Response):
+            return fault
+        if fault is not None:
+            self._drop(request)
+        form = request.form
+        phone = form.get("PhoneNumber", "").strip()
+        if not phone:
+            raise TwilioError(21450, "Either PhoneNumber or AreaCode is required.")
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(phone))
+        except phonenumbers.NumberParseException:
+            valid = False
+        if not valid:
+            raise TwilioError(21421, f"PhoneNumber {phone} is invalid.")
+        locality, region = _place(phone)
+        with self.fake.lock:
+            if phone in self.fake.numbers:
+                raise TwilioError(21422, f"PhoneNumber {phone} is not available.")
+            number = FakeNumber(
+                sid=new_sid("PN"),
+                account_sid=self.fake.account_sid,
+                phone_number=phone,
+                friendly_name=form.get("FriendlyName") or _pretty(phone),
+                sms_url=form.get("SmsUrl") or None,
+                sms_method=form.get("SmsMethod", "POST"),
+                voice_url=form.get("VoiceUrl") or None,
+                voice_method=form.get("VoiceMethod", "POST"),
+                status_callback=form.get("StatusCallback") or None,
+                locality=locality,
+                region=region,
+                date_created=self.fake.clock(),
+            )
+            self.fake.numbers[phone] = number
+        return _json(number_json(number), 201)
+
+    def on_incoming_one(self, request: Request, sid: str) -> Response:
+        with self.fake.lock:
+            number = next((n for n in self.fake.numbers.values() if n.sid == sid), None)
+            if number is None:
+                raise TwilioError(
+                    20404, f"The requested resource {request.path} was not found", 404
+                )
+            if request.method == "POST":
+                form = request.form
+                number.sms_url = form.get("SmsUrl", number.sms_url)
+                number.voice_url = form.get("VoiceUrl", number.voice_url)
+                number.status_callback = form.get("StatusCallback", number.status_callback)
+                number.friendly_name = form.get("FriendlyName", number.friendly_name)
+        return _json(number_json(number))
+
+
+_REFUSALS = {
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number {to} is not a valid mobile number",
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21408: "Permission to send an SMS has not been enabled for the region indicated by "
+    "the 'To' number: {to}.",
+}

@@ -1,0 +1,472 @@
+"""What the fake Twilio remembers: messages, purchased numbers, the API requests it received,
+the fault switches tests turn on, and the callbacks it still has to deliver.
+
+One `FakeTwilio` lives per Flask app (see `app.sms.fake_twilio.fake_twilio`). Everything is
+guarded by one lock because the REST API, the callback thread and the phone simulator touch
+it from different threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from twilio.request_validator import RequestValidator
+from werkzeug.test import Client as WSGIClient
+
+from app.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# How long Twilio takes, in the fake, to move a message along after accepting it.
+SENT_AFTER = timedelta(seconds=0.4)
+DELIVERED_AFTER = timedelta(seconds=1.2)
+OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+OPT_IN_WORDS = {"START", "UNSTOP", "YES"}
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+@dataclass
+class FakeMessage:
+    sid: str
+    account_sid: str
+    from_: str
+    to: str
+    body: str
+    media_urls: list[str]
+    direction: str  # "outbound-api" or "inbound"
+    status: str
+    date_created: datetime
+    status_callback: str | None = None
+    error_code: int | None = None
+    date_sent: datetime | None = None
+    date_updated: datetime | None = None
+
+
+@dataclass
+class FakeNumber:
+    sid: str
+    account_sid: str
+    phone_number: str
+    friendly_name: str
+    sms_url: str | None
+    sms_method: str
+    voice_url: str | None
+    voice_method: str
+    status_callback: str | None
+    locality: str | None
+    region: str | None
+    date_created: datetime
+
+
+@dataclass
+class RecordedRequest:
+    """One REST call the fake answered (or refused), as the SDK sent it."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    form: list[tuple[str, str]]
+    status: int = 0
+
+    def form_dict(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in self.form:
+            out.setdefault(key, []).append(value)
+        return out
+
+
+@dataclass
+class WebhookResult:
+    """What the app answered to a webhook the fake delivered."""
+
+    url: str
+    form: dict[str, str]
+    status: int
+    body: str
+    content_type: str
+
+
+@dataclass
+class _Fault:
+    status: int  # HTTP status, or 0 for a dropped connection
+    code: int | None = None
+    retry_after: int | None = None
+    remaining: int | None = None  # None: until `until`
+    until: datetime | None = None
+    after_accept: bool = False  # drop the connection after the message was stored
+    path_contains: str = "/Messages.json"
+
+
+@dataclass(order=True)
+class _Scheduled:
+    due: datetime
+    seq: int
+    action: Callable[[], Any] = field(compare=False)
+
+
+class FakeTwilio:
+    """The built-in fake Twilio: state, switches and webhook delivery.
+
+    `target_app` is the WSGI app webhooks are delivered to in-process (the Flask app);
+    `public_base_url` returns the URL the app is reachable at, so that what the fake signs is
+    exactly what the app checks.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        target_app: Any,
+        public_base_url: Callable[[], str],
+        clock: Clock = utcnow,
+        auto_advance: bool = False,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.target_app = target_app
+        self.public_base_url = public_base_url
+        self.clock = clock
+        self.auto_advance = auto_advance
+        self.api: Any = None  # the REST WSGI app, set by `fake_twilio()`
+        self.lock = threading.RLock()
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self.reset()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything and turn every switch off (tests call this between tests)."""
+        with self.lock:
+            self.messages: dict[str, FakeMessage] = {}
+            self.numbers: dict[str, FakeNumber] = {}
+            self.requests: list[RecordedRequest] = []
+            self.webhooks: list[WebhookResult] = []
+            self.faults: list[_Fault] = []
+            self.latency = 0.0
+            self.number_errors: dict[str, int] = {}
+            self.undeliverable: dict[str, int] = {}
+            # (customer phone, business number) pairs that texted STOP: Twilio then refuses
+            # to send between them with 21610, whatever the app thinks.
+            self.carrier_opt_outs: set[tuple[str, str]] = set()
+            self.scheduled: list[_Scheduled] = []
+
+    def outbound(self) -> list[FakeMessage]:
+        with self.lock:
+            return [m for m in self.messages.values() if m.direction == "outbound-api"]
+
+    def message_requests(self) -> list[RecordedRequest]:
+        """Every POST to Messages.json, accepted or not, in order."""
+        with self.lock:
+            return [
+                r for r in self.requests if r.method == "POST" and r.path.endswith("/Messages.json")
+            ]
+
+    # -- switches for tests --------------------------------------------------------------
+
+    def fail_next(self, count: int, *, status: int = 500, retry_after: int | None = None) -> None:
+        """The next `count` sends answer `status` (429 with `Retry-After` when given)."""
+        with self.lock:
+            self.faults.append(_Fault(status=status, retry_after=retry_after, remaining=count))
+
+    def fail_until(self, until: datetime, *, status: int = 500) -> None:
+        """Every send answers `status` until the fake's clock reaches `until`."""
+        with self.lock:
+            self.faults.append(_Fault(status=status, until=until))
+
+    def drop_next(self, count: int = 1, *, after_accept: bool = False) -> None:
+        """Drop the connection on the next `count` sends; with `after_accept` the message
+        is stored (and will be sent) first, so the sender can't know whether it went."""
+        with self.lock:
+            self.faults.append(_Fault(status=0, remaining=count, after_accept=after_accept))
+
+    def set_latency(self, seconds: float) -> None:
+        with self.lock:
+            self.latency = seconds
+
+    def refuse_number(self, phone: str, code: int) -> None:
+        """Sends to `phone` fail with Twilio error `code` (21614 landline, 21610 opted out,
+        21211 invalid, 21408 region not enabled)."""
+        with self.lock:
+            self.number_errors[phone] = code
+
+    def make_undeliverable(self, phone: str, code: int = 30003) -> None:
+        """Twilio accepts texts to `phone`, then reports them undelivered with `code`."""
+        with self.lock:
+            self.undeliverable[phone] = code
+
+    def take_fault(self, path: str) -> _Fault | None:
+        """The fault that applies to this request, consuming one use of it."""
+        now = self.clock()
+        with self.lock:
+            for fault in list(self.faults):
+                if fault.path_contains not in path:
+                    continue
+                if fault.until is not None:
+                    if now < fault.until:
+                        return fault
+                    self.faults.remove(fault)
+                    continue
+                if fault.remaining is not None and fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- scheduled callbacks ---------------------------------------------------------------
+
+    def schedule(self, delay: timedelta, action: Callable[[], Any]) -> None:
+        with self.lock:
+            self.scheduled.append(_Scheduled(self.clock() + delay, next(self._seq), action))
+            self.scheduled.sort()
+        if self.auto_advance:
+            self._ensure_thread()
+            self._wake.set()
+
+    def run_due_callbacks(self) -> int:
+        """Deliver every callback whose time has come on the fake's clock. Returns how many."""
+        delivered = 0
+        while True:
+            with self.lock:
+                if not self.scheduled or self.scheduled[0].due > self.clock():
+                    return delivered
+                item = self.scheduled.pop(0)
+            try:
+                item.action()
+            except Exception:  # a broken callback must not stop the others
+                log.exception("fake Twilio: callback failed")
+            delivered += 1
+
+    def run_all_callbacks(self) -> int:
+        """Deliver every pending callback now, whatever its time (tests)."""
+        delivered = 0
+        while True:
+            with self.lock:
+                if not self.scheduled:
+                    return delivered
+                item = self.scheduled.pop(0)
+            item.action()
+            delivered += 1
+
+    def _ensure_thread(self) -> None:
+        with self.lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._callback_loop, name="fake-twilio-callbacks", daemon=True
+            )
+            self._thread.start()
+
+    def _callback_loop(self) -> None:
+        while True:
+            self.run_due_callbacks()
+            with self.lock:
+                wait = (
+                    max(0.0, (self.scheduled[0].due - self.clock()).total_seconds())
+                    if self.scheduled
+                    else 5.0
+                )
+            self._wake.wait(timeout=min(wait, 5.0))
+            self._wake.clear()
+
+    # -- webhooks to the app -----------------------------------------------------------------
+
+    def app_url(self, path: str) -> str:
+        return self.public_base_url().rstrip("/") + path
+
+    def sign(self, url: str, form: dict[str, str]) -> str:
+        return RequestValidator(self.auth_token).compute_signature(url, form)
+
+    def post_webhook(self, url: str, form: dict[str, str]) -> WebhookResult:
+        """POST `form` to `url` signed like Twilio does, handing the request to the app
+        in-process (the URL's scheme, host, path and query are kept, so the signature the
+        app computes matches)."""
+        parts = urlsplit(url)
+        client = WSGIClient(self.target_app)
+        started = time.monotonic()
+        response = client.post(
+            parts.path,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            query_string=parts.query,
+            data=form,
+            headers={"X-Twilio-Signature": self.sign(url, form), "User-Agent": "TwilioProxy/1.1"},
+        )
+        result = WebhookResult(
+            url=url,
+            form=form,
+            status=response.status_code,
+            body=response.get_data(as_text=True),
+            content_type=response.headers.get("Content-Type", ""),
+        )
+        log.debug(
+            "fake Twilio webhook %s -> %s in %.3fs", url, result.status, time.monotonic() - started
+        )
+        with self.lock:
+            self.webhooks.append(result)
+        return result
+
+    # -- outbound lifecycle ----------------------------------------------------------------
+
+    def accept_outbound(
+        self, *, from_: str, to: str, body: str, media_urls: list[str], status_callback: str | None
+    ) -> FakeMessage:
+        now = self.clock()
+        message = FakeMessage(
+            sid=new_sid("MM" if media_urls else "SM"),
+            account_sid=self.account_sid,
+            from_=from_,
+            to=to,
+            body=body,
+            media_urls=list(media_urls),
+            direction="outbound-api",
+            status="queued",
+            date_created=now,
+            date_updated=now,
+            status_callback=status_callback,
+        )
+        with self.lock:
+            self.messages[message.sid] = message
+            undeliverable = self.undeliverable.get(to)
+        self.schedule(SENT_AFTER, lambda: self._advance(message.sid, "sent"))
+        if undeliverable is not None:
+            self.schedule(
+                DELIVERED_AFTER,
+                lambda: self._advance(message.sid, "undelivered", error_code=undeliverable),
+            )
+        else:
+            self.schedule(DELIVERED_AFTER, lambda: self._advance(message.sid, "delivered"))
+        return message
+
+    def _advance(self, sid: str, status: str, *, error_code: int | None = None) -> None:
+        with self.lock:
+            message = self.messages[sid]
+            message.status = status
+            message.date_updated = self.clock()
+            if status == "sent":
+                message.date_sent = message.date_updated
+            if error_code is not None:
+                message.error_code = error_code
+        if message.status_callback:
+            self.post_webhook(message.status_callback, self.status_form(message))
+
+    def status_form(self, message: FakeMessage, status: str | None = None) -> dict[str, str]:
+        status = status or message.status
+        form = {
+            "AccountSid": message.account_sid,
+            "ApiVersion": "2010-04-01",
+            "From": message.from_,
+            "To": message.to,
+            "MessageSid": message.sid,
+            "SmsSid": message.sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+        }
+        if message.error_code is not None and status in {"undelivered", "failed"}:
+            form["ErrorCode"] = str(message.error_code)
+        return form
+
+    # -- the phone simulator's side: texts and calls from an outside phone --------------------
+
+    def number(self, phone: str) -> FakeNumber | None:
+        with self.lock:
+            return self.numbers.get(phone)
+
+    def send_inbound_sms(
+        self,
+        *,
+        from_: str,
+        to: str,
+        body: str,
+        media: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    ) -> WebhookResult:
+        """A phone texts `to`: Twilio posts the message to the number's SMS URL (or the
+        app's own SMS webhook for a number this fake did not sell)."""
+        now = self.clock()
+        sid = new_sid("MM" if media else "SM")
+        message = FakeMessage(
+            sid=sid,
+            account_sid=self.account_sid,
+            from_=from_,
+            to=to,
+            body=body,
+            media_urls=[url for url, _type in media],
+            direction="inbound",
+            status="received",
+            date_created=now,
+            date_updated=now,
+        )
+        word = body.strip().upper()
+        with self.lock:
+            self.messages[sid] = message
+            if word in OPT_OUT_WORDS:
+                self.carrier_opt_outs.add((from_, to))
+            elif word in OPT_IN_WORDS:
+                self.carrier_opt_outs.discard((from_, to))
+        form = {
+            "ToCountry": "US",
+            "ToState": "",
+            "SmsMessageSid": sid,
+            "NumMedia": str(len(media)),
+            "ToCity": "",
+            "FromZip": "",
+            "SmsSid": sid,
+            "FromState": "",
+            "SmsStatus": "received",
+            "FromCity": "",
+            "Body": body,
+            "FromCountry": "US",
+            "To": to,
+            "ToZip": "",
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "ApiVersion": "2010-04-01",
+        }
+        for index, (url, content_type) in enumerate(media):
+            form[f"MediaUrl{index}"] = url
+            form[f"MediaContentType{index}"] = content_type
+        number = self.number(to)
+        url = (number.sms_url if number and number.sms_url else None) or self.app_url(
+            "/webhooks/twilio/sms"
+        )
+        return self.post_webhook(url, form)
+
+    def place_call(self, *, from_: str, to: str) -> WebhookResult:
+        """A phone calls `to`: Twilio asks the number's voice URL what to do (TwiML)."""
+        sid = new_sid("CA")
+        form = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": sid,
+            "CallStatus": "ringing",
+            "Called": to,
+            "Caller": from_,
+            "Direction": "inbound",
+            "From": from_,
+            "To": to,
+            "CallerCountry": "US",
+            "CalledCountry": "US",
+        }
+        number = self.number(to)
+        url = (number.voice_url if number and number.voice_url else None) or self.app_url(
+            "/webhooks/twilio/voice"
+        )
+        return self.post_webhook(url, form)

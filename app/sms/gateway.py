@@ -1,0 +1,396 @@
+"""The one place the product talks to Twilio, always through the official `twilio` SDK.
+
+With real credentials (TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN and TWILIO_FAKE off) the SDK
+talks to api.twilio.com. With TWILIO_FAKE on, the SDK's `http_client` hands each request to
+the built-in fake Twilio: in-process by default, or over real HTTP to TWILIO_API_BASE_URL
+(the fake served on loopback, as the tests do). No other module imports `twilio.rest`.
+
+Failures come back as three kinds of `GatewayError`, because the outbox treats them
+differently:
+- `TransientGatewayError`: 429, 5xx, or the connection could not be made. Nothing was sent;
+  retry later (`retry_after` seconds when Twilio said so).
+- `PermanentGatewayError`: Twilio refused the request (21610, 21211, 21614, ...). Retrying
+  cannot help; `explanation` says why in plain words.
+- `UnknownOutcome`: the request left but no answer came back (a timeout, a dropped
+  connection). Twilio may or may not have accepted it; look before sending again.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.rest import Client
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from app.sms.error_codes import error_explanation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTTP_TIMEOUT = 15.0
+_local = threading.local()
+
+
+class GatewayError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def explanation(self) -> str:
+        return error_explanation(self.code, self.message)
+
+
+class TransientGatewayError(GatewayError):
+    pass
+
+
+class PermanentGatewayError(GatewayError):
+    pass
+
+
+class UnknownOutcome(GatewayError):
+    pass
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RemoteMessage:
+    sid: str
+    status: str
+    to: str
+    from_: str
+    body: str
+    num_media: int
+    date_created: datetime | None
+    error_code: int | None
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    e164: str
+    friendly_name: str
+    locality: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class PurchasedNumber:
+    sid: str
+    e164: str
+    friendly_name: str
+    sms_url: str | None
+    voice_url: str | None
+
+
+# -- HTTP clients handed to the SDK -------------------------------------------------------------
+
+
+class _RecordingTwilioHttpClient(TwilioHttpClient):
+    """The SDK's own client, keeping the last response so `Retry-After` can be read (the
+    SDK's exception carries the status and code, not the headers)."""
+
+    last_response: TwilioResponse | None = None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
+        self.last_response = None
+        self.last_response = super().request(method, self._rewrite(url), *args, **kwargs)
+        return self.last_response
+
+    def _rewrite(self, url: str) -> str:
+        return url
+
+
+class LoopbackHttpClient(_RecordingTwilioHttpClient):
+    """Sends the SDK's requests to `base_url` (the fake Twilio served on loopback) instead
+    of https://api.twilio.com: the SDK fixes the host, so the URL is rewritten here."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def _rewrite(self, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.hostname and parts.hostname.endswith("twilio.com"):
+            return self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return url
+
+
+class InProcessHttpClient(HttpClient):
+    """Hands the SDK's requests to the fake Twilio's WSGI app in this process."""
+
+    last_response: TwilioResponse | None = None
+
+    def __init__(self, wsgi_app: Any, timeout: float) -> None:
+        super().__init__(logging.getLogger("twilio.http_client"), False, timeout)
+        self.wsgi_app = wsgi_app
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        from app.sms.fake_twilio.api import CLIENT_TIMEOUT, TIMED_OUT
+
+        self.last_response = None
+        parts = urlsplit(uri)
+        all_headers = dict(headers or {})
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            all_headers["Authorization"] = f"Basic {token}"
+        builder = EnvironBuilder(
+            path=parts.path,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            method=method.upper(),
+            query_string={k: v for k, v in (params or {}).items() if v is not None},
+            data={k: v for k, v in (data or {}).items() if v is not None} if data else None,
+            headers=all_headers,
+        )
+        environ = builder.get_environ()
+        environ[CLIENT_TIMEOUT] = timeout or self.timeout
+        try:
+            app_iter, status, response_headers = run_wsgi_app(self.wsgi_app, environ, buffered=True)
+        except ConnectionError as error:
+            raise requests.exceptions.ConnectionError(str(error)) from error
+        body = b"".join(app_iter).decode()
+        if environ.get(TIMED_OUT):
+            raise requests.exceptions.ReadTimeout("fake Twilio: read timed out")
+        self.last_response = TwilioResponse(int(status.split()[0]), body, response_headers)
+        return self.last_response
+
+
+def _http_client() -> HttpClient:
+    config = current_app.config
+    timeout = float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
+    base_url = config.get("TWILIO_API_BASE_URL") or ""
+    if config["TWILIO_FAKE"]:
+        key: tuple[Any, ...] = (id(current_app._get_current_object()), "fake", base_url, timeout)  # type: ignore[attr-defined]
+    else:
+        key = ("twilio", base_url, timeout)
+    # One HTTP client per thread: the dispatcher sends from a pool of threads, and each
+    # client remembers its own last response.
+    clients: dict[tuple[Any, ...], HttpClient] = getattr(_local, "clients", None) or {}
+    _local.clients = clients
+    if key not in clients:
+        if base_url:
+            clients[key] = LoopbackHttpClient(base_url, timeout)
+        elif config["TWILIO_FAKE"]:
+            from app.sms.fake_twilio import fake_twilio
+
+            clients[key] = InProcessHttpClient(fake_twilio().api, timeout)
+        else:
+            clients[key] = _RecordingTwilioHttpClient(timeout=timeout)
+    return clients[key]
+
+
+def client() -> Client:
+    """A twilio.rest.Client for the configured account (real Twilio or the fake)."""
+    config = current_app.config
+    return Client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=_http_client()
+    )
+
+
+def _retry_after(twilio_client: Client) -> float | None:
+    response = getattr(twilio_client.http_client, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _translate(error: Exception, twilio_client: Client, *, sent: bool) -> GatewayError:
+    """Turn an SDK or network error into one of the three GatewayErrors. `sent` says whether
+    a lost answer may mean the request took effect (a send, a purchase)."""
+    if isinstance(error, TwilioRestException):
+        status = error.status
+        if status == 429 or status >= 500 or status == 401:
+            # 401: credentials being rotated or mistyped; texts wait until they work.
+            return TransientGatewayError(
+                error.msg or f"Twilio answered {status}",
+                code=error.code if error.code != status else None,
+                status=status,
+                retry_after=_retry_after(twilio_client),
+            )
+        return PermanentGatewayError(
+            error.msg or "Twilio refused the request", code=error.code, status=status
+        )
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return TransientGatewayError(f"Could not reach Twilio: {error}")
+    if isinstance(error, requests.exceptions.ConnectionError) and _refused(error):
+        return TransientGatewayError(f"Could not reach Twilio: {error}")
+    if isinstance(error, requests.exceptions.RequestException):
+        if sent:
+            return UnknownOutcome(f"No answer from Twilio: {error}")
+        return TransientGatewayError(f"No answer from Twilio: {error}")
+    raise error
+
+
+def _refused(error: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never made, so the request cannot have arrived."""
+    text = repr(error)
+    return "NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text
+
+
+# -- Messages ---------------------------------------------------------------------------------
+
+
+def send_sms(
+    *,
+    from_: str,
+    to: str,
+    body: str,
+    media_urls: Sequence[str] = (),
+    status_callback: str | None = None,
+) -> SentMessage:
+    """Send one text through `client.messages.create`. Raises a GatewayError."""
+    twilio_client = client()
+    kwargs: dict[str, Any] = {"from_": from_, "to": to, "body": body}
+    if media_urls:
+        kwargs["media_url"] = list(media_urls)
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+    try:
+        message = twilio_client.messages.create(**kwargs)
+    except (TwilioRestException, requests.exceptions.RequestException) as error:
+        raise _translate(error, twilio_client, sent=True) from error
+    return SentMessage(sid=message.sid, status=message.status or "queued")
+
+
+def find_messages(
+    *, from_: str, to: str, sent_after: datetime, limit: int = 50
+) -> list[RemoteMessage]:
+    """Messages Twilio holds from `from_` to `to` since `sent_after`, newest first (used to
+    learn whether a send whose answer was lost went through)."""
+    twilio_client = client()
+    try:
+        found = twilio_client.messages.list(
+            from_=from_, to=to, date_sent_after=sent_after, limit=limit
+        )
+    except (TwilioRestException, requests.exceptions.RequestException) as error:
+        raise _translate(error, twilio_client, sent=False) from error
+    return [
+        RemoteMessage(
+            sid=m.sid,
+            status=m.status,
+            to=m.to,
+            from_=m.from_,
+            body=m.body or "",
+            num_media=int(m.num_media or 0),
+            date_created=m.date_created,
+            error_code=m.error_code,
+        )
+        for m in found
+    ]
+
+
+# -- Phone numbers ------------------------------------------------------------------------------
+
+
+def search_local_numbers(*, area_code: str, limit: int = 10) -> list[AvailableNumber]:
+    """Local US numbers for sale in `area_code` that can text (SMS and MMS) and take calls."""
+    twilio_client = client()
+    try:
+        found = twilio_client.available_phone_numbers("US").local.list(
+            area_code=area_code,
+            sms_enabled=True,
+            mms_enabled=True,
+            voice_enabled=True,
+            limit=limit,
+        )
+    except (TwilioRestException, requests.exceptions.RequestException) as error:
+        raise _translate(error, twilio_client, sent=False) from error
+    return [
+        AvailableNumber(
+            e164=n.phone_number,
+            friendly_name=n.friendly_name,
+            locality=n.locality or None,
+            region=n.region or None,
+        )
+        for n in found
+    ]
+
+
+def buy_number(
+    *,
+    phone_number: str,
+    sms_url: str,
+    voice_url: str,
+    status_callback: str | None = None,
+    friendly_name: str | None = None,
+) -> PurchasedNumber:
+    """Buy `phone_number` with its webhooks pointed at the app. A lost answer raises
+    UnknownOutcome: call `find_owned_number` before trying again."""
+    twilio_client = client()
+    kwargs: dict[str, Any] = {
+        "phone_number": phone_number,
+        "sms_url": sms_url,
+        "sms_method": "POST",
+        "voice_url": voice_url,
+        "voice_method": "POST",
+    }
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+        kwargs["status_callback_method"] = "POST"
+    if friendly_name:
+        kwargs["friendly_name"] = friendly_name
+    try:
+        number = twilio_client.incoming_phone_numbers.create(**kwargs)
+    except (TwilioRestException, requests.exceptions.RequestException) as error:
+        raise _translate(error, twilio_client, sent=True) from error
+    return _purchased(number)
+
+
+def find_owned_number(phone_number: str) -> PurchasedNumber | None:
+    """The account's number `phone_number`, if the account owns it."""
+    twilio_client = client()
+    try:
+        found = twilio_client.incoming_phone_numbers.list(phone_number=phone_number, limit=1)
+    except (TwilioRestException, requests.exceptions.RequestException) as error:
+        raise _translate(error, twilio_client, sent=False) from error
+    return _purchased(found[0]) if found else None
+
+
+def _purchased(number: Any) -> PurchasedNumber:
+    return PurchasedNumber(
+        sid=number.sid,
+        e164=number.phone_number,
+        friendly_name=number.friendly_name,
+        sms_url=number.sms_url or None,
+        voice_url=number.voice_url or None,
+    )
