@@ -1,0 +1,114 @@
+"""PDFs of estimates and invoices (WeasyPrint), cached on disk per document version.
+
+The PDF is rendered from the same totals as the phone page (app/services/billing.py) with
+a print stylesheet: company branding at the top, a line-item table whose header row
+repeats on every page, rows that never split across pages, and the totals kept together.
+
+Cache: UPLOAD_FOLDER/pdf-cache/<company id>/<kind>-<id>-v<version>-<state>-<brand>.pdf.
+`version` changes with every edit the customer can see; `state` covers what changes
+without an edit (approved, paid so far, void); `brand` is a short hash of the company's
+name, logo and phone, so a new logo makes new PDFs. A repeat download reads the file and
+never calls WeasyPrint. Files are written to a temporary name and renamed, so a reader
+never sees half a PDF, even with several workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from flask import current_app, render_template
+
+from app.models import Estimate, Invoice
+from app.services import billing
+from app.services.texting import company_number
+
+Document = Estimate | Invoice
+
+
+def pdf_filename(document: Document) -> str:
+    return f"{document.label.replace(' #', '-')}.pdf"
+
+
+def _state(document: Document) -> str:
+    if isinstance(document, Estimate):
+        return billing.estimate_display_status(document)
+    return f"{document.status}-{document.paid_cents}"
+
+
+def _brand(document: Document) -> str:
+    company = document.company
+    number = company_number(company)
+    parts = (
+        company.name,
+        company.logo_filename or "",
+        company.business_phone or "",
+        number.e164 if number else "",
+        company.address or "",
+        company.email or "",
+        company.website or "",
+        company.time_zone,
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+
+
+def pdf_cache_path(document: Document) -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "pdf-cache" / str(document.company_id)
+    version = f"v{document.version}-{_state(document)}-{_brand(document)}"
+    return folder / f"{document.kind}-{document.id}-{version}.pdf"
+
+
+def document_html(document: Document) -> str:
+    company = document.company
+    logo_path = None
+    if company.logo_filename:
+        from app.services.company_profile import logo_folder
+
+        candidate = logo_folder(current_app.config["UPLOAD_FOLDER"]) / company.logo_filename
+        logo_path = candidate.resolve().as_uri() if candidate.is_file() else None
+    number = company_number(company)
+    if isinstance(document, Estimate):
+        sections = [(option, billing.option_totals(option)) for option in document.options]
+        extra = {"display_status": billing.estimate_display_status(document)}
+    else:
+        sections = [(None, billing.invoice_totals(document))]
+        extra = {"balance_cents": billing.invoice_balance_cents(document)}
+    return render_template(
+        "public/document_pdf.html",
+        document=document,
+        company=company,
+        sms_number=number.e164 if number else None,
+        logo_path=logo_path,
+        sections=sections,
+        billing=billing,
+        **extra,
+    )
+
+
+def render_pdf_bytes(html: str) -> bytes:
+    """The only call into WeasyPrint (about a quarter of a second per page)."""
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=str(Path(current_app.root_path))).write_pdf()
+
+
+def document_pdf(document: Document) -> bytes:
+    """The PDF of the document as it is now, from the cache when it was rendered before."""
+    path = pdf_cache_path(document)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    data = render_pdf_bytes(document_html(document))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return data
