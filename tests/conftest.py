@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.live",
     "tests.fixtures.inbox",
+    "tests.fixtures.billing",
     "tests.fixtures.notifications",
     "tests.fixtures.sms",
     "tests.fixtures.numbers",
