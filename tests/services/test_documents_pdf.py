@@ -1,0 +1,117 @@
+"""PDFs: the text a customer reads, page breaks for long lists, the per-version cache."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from app.extensions import db
+from app.models import PaymentMethod, utcnow
+from app.services import billing, documents_pdf
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    assert data.startswith(b"%PDF-")
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_estimate_pdf_has_number_every_item_and_total(make, bill):
+    company = make.company(name="Rapid Rooter Plumbing")
+    customer = make.customer(company, name="Dana Whitfield")
+    estimate = bill.estimate(
+        company,
+        customer,
+        tax="8.25",
+        discount="10%",
+        options={
+            "Repair": [("Patch the tank seam", "1", "240.00", True)],
+            "Replace": [
+                ("50 gallon gas water heater", "1", "1,150.00", True),
+                ("Labor", "3.5", "95.00", False),
+                ("Haul away the old unit", "1", "45.00", False),
+            ],
+        },
+    )
+    text = flat(" ".join(pdf_pages(documents_pdf.document_pdf(estimate))))
+    assert f"#{estimate.number}" in text
+    assert "Rapid Rooter Plumbing" in text and "Dana Whitfield" in text
+    for option in estimate.options:
+        assert option.title in text
+        for item in option.items:
+            assert item.description in text
+        assert billing.money(billing.option_totals(option).total_cents) in text
+    # Replace: 1150 + 332.50 + 45 = 1527.50; -10 % = 152.75; tax 8.25 % of (1150 - 115) = 85.39
+    assert billing.option_totals(estimate.options[1]).total_cents == 152750 - 15275 + 8539
+    assert "$1,460.14" in text
+    assert "Internal" not in text  # internal notes never reach the customer
+
+
+def test_sixty_item_invoice_spans_pages_with_repeated_headers(make, bill):
+    company = make.company()
+    lines = [(f"Part number {n:03d} fitting", "2", f"{n}.25", n % 3 != 0) for n in range(1, 61)]
+    invoice = bill.invoice(company, lines=lines, tax="8.875")
+    pages = pdf_pages(documents_pdf.document_pdf(invoice))
+    assert len(pages) > 1
+    for page in pages:
+        # The table header repeats on every page that holds rows.
+        if "Part number" in page:
+            # (The print CSS sets the header in capitals.)
+            assert "DESCRIPTION" in page and "UNIT PRICE" in page and "AMOUNT" in page
+    text = flat(" ".join(pages))
+    for description, *_ in lines:
+        assert text.count(description) == 1  # every line, once: no row lost or split twice
+    total = billing.invoice_totals(invoice).total_cents
+    assert billing.money(total) in flat(pages[-1])
+    assert f"Page {len(pages)} of {len(pages)}" in flat(pages[-1])
+
+
+def test_repeat_download_reads_the_cache_without_weasyprint(make, bill, monkeypatch):
+    invoice = bill.invoice(make.company())
+    calls = []
+    real = documents_pdf.render_pdf_bytes
+
+    def counting(html: str) -> bytes:
+        calls.append(html)
+        return real(html)
+
+    monkeypatch.setattr(documents_pdf, "render_pdf_bytes", counting)
+    first = documents_pdf.document_pdf(invoice)
+    assert len(calls) == 1
+    assert documents_pdf.pdf_cache_path(invoice).is_file()
+
+    def refuse(html: str) -> bytes:
+        raise AssertionError("WeasyPrint called for a cached version")
+
+    monkeypatch.setattr(documents_pdf, "render_pdf_bytes", refuse)
+    assert documents_pdf.document_pdf(invoice) == first
+
+
+def test_a_new_version_or_payment_renders_a_new_pdf(make, bill, monkeypatch):
+    invoice = bill.invoice(make.company(), lines=[("Service call", "1", "100", True)])
+    first = documents_pdf.document_pdf(invoice)
+    first_path = documents_pdf.pdf_cache_path(invoice)
+    billing.add_line_item(
+        document=invoice, description="Wax ring", quantity_milli=1000, unit_price_cents=899
+    )
+    db.session.flush()
+    assert documents_pdf.pdf_cache_path(invoice) != first_path
+    second = documents_pdf.document_pdf(invoice)
+    assert second != first
+    assert "Wax ring" in flat(" ".join(pdf_pages(second)))
+    billing.record_payment(
+        invoice=invoice, amount_cents=10899, method=PaymentMethod.CARD, received_at=utcnow()
+    )
+    paid = flat(" ".join(pdf_pages(documents_pdf.document_pdf(invoice))))
+    assert "PAID" in paid.upper() and "Balance due $0.00" in paid
+
+
+@pytest.mark.parametrize("kind", ["estimate", "invoice"])
+def test_pdf_filename(make, bill, kind):
+    document = getattr(bill, kind)(make.company())
+    assert documents_pdf.pdf_filename(document) == f"{kind.title()}-{document.number}.pdf"
