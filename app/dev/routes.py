@@ -1,1 +1,158 @@
-"""The phone simulator (only while the fake Twilio is active)."""
+"""The phone simulator (only while the fake Twilio is active).
+
+/dev/phone shows an outside phone: the texts it got from the company's custom number and
+its replies. Replies and calls go through the fake Twilio, which signs them and posts them
+to the real webhooks, exactly as Twilio would. Any logged-in user may use it; it shows the
+customers of their own company.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import BadRequest
+
+from app.auth.access import any_role_required
+from app.dev import bp
+from app.dev.forms import PhoneCallForm, PhoneTextForm, PickPhoneForm
+from app.dev.simulator import (
+    CallOutcome,
+    customer_for_phone,
+    delivery_label,
+    linkify,
+    phone_customers,
+    phone_thread,
+    simulate_call,
+    simulate_text,
+)
+from app.extensions import htmx
+from app.models import Customer
+from app.services.errors import DomainError
+from app.services.phones import InvalidPhone, normalize_phone
+from app.services.texting import company_number
+from app.tenancy import get_or_404
+
+
+def _selected_phone(pick: PickPhoneForm) -> tuple[str | None, str | None]:
+    """(E.164 of the phone being shown, problem with a typed number)."""
+    customer_id = request.args.get("customer", type=int)
+    if customer_id:
+        return get_or_404(Customer, customer_id).mobile_phone, None
+    raw = pick.number.data or request.args.get("phone")
+    if not raw:
+        return None, None
+    try:
+        return normalize_phone(raw, field="number"), None
+    except InvalidPhone as error:
+        return None, str(error)
+
+
+def _phone_from_form(value: str | None) -> str:
+    try:
+        return normalize_phone(value or "")
+    except InvalidPhone as error:
+        raise BadRequest(str(error)) from None
+
+
+def _thread_context(phone: str | None) -> dict:
+    company = current_user.company
+    return {
+        "phone": phone,
+        "messages": phone_thread(company=company, phone=phone) if phone else [],
+        "delivery_label": delivery_label,
+        "linkify": linkify,
+    }
+
+
+def _page(
+    *,
+    phone: str | None,
+    problem: str | None = None,
+    text_form: PhoneTextForm | None = None,
+    call: CallOutcome | None = None,
+    status: int = 200,
+):
+    company = current_user.company
+    pick = PickPhoneForm(request.args)
+    number = company_number(company)
+    setup_endpoint = "office.number_setup"
+    return (
+        render_template(
+            "dev/phone.html",
+            title="Phone simulator",
+            pick=pick,
+            problem=problem,
+            customers=phone_customers(company),
+            customer=customer_for_phone(company=company, phone=phone) if phone else None,
+            number=number,
+            setup_url=url_for(setup_endpoint)
+            if setup_endpoint in current_app.view_functions
+            else None,
+            text_form=text_form or PhoneTextForm(phone=phone),
+            call_form=PhoneCallForm(phone=phone),
+            call=call,
+            **_thread_context(phone),
+        ),
+        status,
+    )
+
+
+@bp.get("/phone")
+@any_role_required
+def phone():
+    pick = PickPhoneForm(request.args)
+    selected, problem = _selected_phone(pick)
+    return _page(phone=selected, problem=problem)
+
+
+@bp.get("/phone/thread")
+@any_role_required
+def phone_thread_fragment():
+    selected = _phone_from_form(request.args.get("phone"))
+    return render_template("dev/_thread.html", **_thread_context(selected))
+
+
+@bp.post("/phone/text")
+@any_role_required
+def phone_text():
+    form = PhoneTextForm()
+    selected = _phone_from_form(form.phone.data)
+    if form.validate_on_submit():
+        try:
+            simulate_text(
+                company=current_user.company,
+                phone=selected,
+                body=form.body.data or "",
+                with_photo=bool(form.photo.data),
+            )
+        except DomainError as error:
+            form.body.errors = [str(error)]
+        else:
+            if htmx:
+                fresh = PhoneTextForm(formdata=None, phone=selected)
+                response = make_response(
+                    render_template("dev/_composer.html", text_form=fresh, phone=selected)
+                )
+                # The thread refreshes at once instead of at its next poll.
+                response.headers["HX-Trigger"] = "sim-refresh"
+                return response
+            return redirect(url_for("dev.phone", phone=selected))
+    if htmx:
+        return render_template("dev/_composer.html", text_form=form, phone=selected), 422
+    return _page(phone=selected, text_form=form, status=422)
+
+
+@bp.post("/phone/call")
+@any_role_required
+def phone_call():
+    form = PhoneCallForm()
+    selected = _phone_from_form(form.phone.data)
+    if not form.validate_on_submit():
+        raise BadRequest("Pick a phone first.")
+    try:
+        outcome = simulate_call(company=current_user.company, phone=selected)
+    except DomainError as error:
+        return _page(phone=selected, problem=str(error), status=409)
+    if htmx:
+        return render_template("dev/_call.html", call=outcome)
+    return _page(phone=selected, call=outcome)

@@ -1,0 +1,165 @@
+"""The phone simulator's work: what an outside phone sees, and texting or calling the
+company's custom number from it through the fake Twilio (signed webhooks into the same
+routes Twilio would call)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import url_for
+from markupsafe import Markup, escape
+
+from app.extensions import db
+from app.models import Company, Conversation, Customer, Direction, Message, MessageStatus
+from app.services.errors import DomainError
+from app.services.phones import format_phone
+from app.services.texting import company_number
+from app.sms.fake_twilio import WebhookResult, fake_twilio
+
+THREAD_LIMIT = 200
+SAMPLE_PHOTO = "dev-sample-photo.jpg"
+URL_PATTERN = re.compile(r"https?://[^\s<>\"']+")
+# Outbound texts the phone has not received yet (still in the outbox, or withdrawn).
+NOT_ON_PHONE = (MessageStatus.CANCELED,)
+
+
+class SimulatorUnavailable(DomainError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    result: WebhookResult
+    summary: list[str]
+    twiml: str
+
+
+def phone_customers(company: Company) -> list[Customer]:
+    return list(
+        db.session.scalars(
+            sa.select(Customer).filter_by(company_id=company.id).order_by(Customer.name).limit(500)
+        )
+    )
+
+
+def phone_thread(*, company: Company, phone: str) -> list[Message]:
+    """The texts between the company's number and `phone`, oldest first, as the phone
+    sees them (outbound texts withdrawn before sending never reached it)."""
+    conversation_id = db.session.scalar(
+        sa.select(Conversation.id).filter_by(company_id=company.id, phone=phone)
+    )
+    if conversation_id is None:
+        return []
+    recent = db.session.scalars(
+        sa.select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.status.not_in(NOT_ON_PHONE),
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(THREAD_LIMIT)
+    )
+    return list(reversed(list(recent)))
+
+
+def customer_for_phone(*, company: Company, phone: str) -> Customer | None:
+    return db.session.scalar(
+        sa.select(Customer).filter_by(company_id=company.id, mobile_phone=phone)
+    )
+
+
+def _number_or_raise(company: Company) -> str:
+    number = company_number(company)
+    if number is None:
+        raise SimulatorUnavailable(
+            f"{company.name} has no custom number yet, so there is nothing to text or call."
+        )
+    return number.e164
+
+
+def simulate_text(*, company: Company, phone: str, body: str, with_photo: bool) -> WebhookResult:
+    """`phone` texts the company's custom number (through the fake Twilio's signed webhook)."""
+    to = _number_or_raise(company)
+    body = body.strip()
+    if not body and not with_photo:
+        raise DomainError("Type a message or attach the photo.", field="body")
+    media = []
+    if with_photo:
+        media.append((url_for("static", filename=SAMPLE_PHOTO, _external=True), "image/jpeg"))
+    # Close this request's read transaction: the webhook writes from its own session.
+    db.session.rollback()
+    return fake_twilio().send_inbound_sms(from_=phone, to=to, body=body, media=media)
+
+
+def simulate_call(*, company: Company, phone: str) -> CallOutcome:
+    """`phone` calls the company's custom number; returns what the app told Twilio to do."""
+    to = _number_or_raise(company)
+    db.session.rollback()
+    result = fake_twilio().place_call(from_=phone, to=to)
+    return CallOutcome(result=result, summary=describe_twiml(result), twiml=result.body)
+
+
+def describe_twiml(result: WebhookResult) -> list[str]:
+    """Plain words for a voice webhook's answer ("Rings (512) 555-0100 for 20 seconds")."""
+    if result.status != 200:
+        return [f"The voice webhook answered HTTP {result.status}; Twilio would play an error."]
+    try:
+        root = ET.fromstring(result.body)
+    except ET.ParseError:
+        return ["The voice webhook did not answer TwiML."]
+    lines = []
+    for verb in root:
+        if verb.tag == "Dial":
+            target = (verb.text or "").strip() or " ".join(
+                (child.text or "").strip() for child in verb
+            )
+            extra = []
+            if verb.get("timeout"):
+                extra.append(f"for {verb.get('timeout')} seconds")
+            if verb.get("callerId"):
+                extra.append(f"showing caller ID {format_phone(verb.get('callerId'))}")
+            lines.append(" ".join([f"Forwards the call to {format_phone(target)}", *extra]) + ".")
+        elif verb.tag == "Say":
+            lines.append(f"Says: “{(verb.text or '').strip()}”")
+        elif verb.tag == "Hangup":
+            lines.append("Hangs up.")
+        else:
+            lines.append(f"{verb.tag}: {(verb.text or '').strip()}")
+    return lines or ["The answer is empty: Twilio would hang up."]
+
+
+def linkify(text: str) -> Markup:
+    """Escape `text` and turn web addresses into links that open in a new tab."""
+    out = []
+    last = 0
+    for match in URL_PATTERN.finditer(text or ""):
+        url = match.group(0).rstrip(".,;:!?)")
+        end = match.start() + len(url)
+        out.append(escape(text[last : match.start()]))
+        out.append(
+            Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url)
+        )
+        last = end
+    out.append(escape((text or "")[last:]))
+    return Markup("").join(out)
+
+
+def delivery_label(message: Message) -> tuple[str, str]:
+    """(css modifier, words) for the ticks under a text the company sent."""
+    status = message.status
+    if message.direction == Direction.IN:
+        return "in", "Sent"
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING):
+        return "pending", "Waiting in the outbox…"
+    if status == MessageStatus.QUEUED:
+        return "queued", "✓ Accepted by Twilio"
+    if status == MessageStatus.SENT:
+        return "sent", "✓ Sent"
+    if status == MessageStatus.DELIVERED:
+        return "delivered", "✓✓ Delivered"
+    return "failed", "Not delivered" + (
+        f": {message.error_message}" if message.error_message else ""
+    )

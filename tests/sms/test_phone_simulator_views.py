@@ -1,0 +1,157 @@
+"""The phone simulator's pages: what the phone shows, replies and calls through the fake
+Twilio's signed webhooks."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from app.models import Direction, Message, MessageKind, OptOut, Role
+from app.services.texting import queue_text
+
+
+def test_simulator_needs_a_login(client, sms_world):
+    response = client.get("/dev/phone")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_simulator_is_absent_without_the_fake_twilio(tmp_path):
+    real = create_app(
+        {
+            "TESTING": True,
+            "TWILIO_FAKE": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        }
+    )
+    assert "dev.phone" not in real.view_functions
+    assert real.test_client().get("/dev/phone").status_code == 404
+
+
+def test_phone_shows_texts_it_received_with_ticks_links_and_photos(
+    client, log_in, sms_world, fake, dispatcher
+):
+    queue_text(
+        company=sms_world.company,
+        to_phone=sms_world.customer.mobile_phone,
+        body="Invoice: https://example.com/i/abc. <b>Thanks</b>",
+        kind=MessageKind.INVOICE,
+        customer=sms_world.customer,
+        media_urls=["https://example.com/tech.jpg"],
+    )
+    db.session.commit()
+    dispatcher().run_once()
+    fake.run_all_callbacks()
+    log_in(client, sms_world.company.owner)
+
+    page = client.get(f"/dev/phone?customer={sms_world.customer.id}").get_data(as_text=True)
+    assert "The phone of <strong>Avery Johnson</strong>" in page
+    assert (
+        '<a href="https://example.com/i/abc" target="_blank" rel="noopener noreferrer">'
+        "https://example.com/i/abc</a>." in page
+    )
+    assert "&lt;b&gt;Thanks&lt;/b&gt;" in page
+    assert '<img src="https://example.com/tech.jpg"' in page
+    assert "✓✓ Delivered" in page
+
+
+def test_reply_goes_through_the_signed_webhook_and_is_routed(client, log_in, sms_world, fake):
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/dev/phone/text",
+        data={
+            "phone": sms_world.customer.mobile_phone,
+            "body": "Running 5 min late?",
+            "photo": "y",
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "sim-refresh"
+    [webhook] = fake.webhooks
+    assert webhook.url == "http://testserver.local/webhooks/twilio/sms"
+    assert webhook.status == 200
+    message = db.session.scalars(sa.select(Message)).one()
+    assert message.direction == Direction.IN
+    assert message.body == "Running 5 min late?"
+    assert message.from_phone == "+15125550101"
+    assert message.to_phone == "+15126660100"
+    assert message.media_urls == ["http://localhost/static/dev-sample-photo.jpg"]
+    assert message.conversation.customer_id == sms_world.customer.id
+    assert message.routing_reason
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "Running 5 min late?" in thread
+
+
+def test_reply_without_js_redirects_back_to_the_phone(client, log_in, sms_world, fake):
+    log_in(client, sms_world.company.owner)
+    response = client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "hello"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/dev/phone?phone=%2B15125550101")
+
+
+def test_empty_reply_is_refused_with_a_message(client, log_in, sms_world, fake):
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/dev/phone/text",
+        data={"phone": "+15125550101", "body": "  "},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert "Type a message or attach the photo." in response.get_data(as_text=True)
+    assert fake.webhooks == []
+
+
+def test_stop_from_the_simulator_opts_the_customer_out(client, log_in, sms_world, fake):
+    log_in(client, sms_world.company.owner)
+    client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "STOP"})
+    assert db.session.scalars(sa.select(OptOut)).one().phone == "+15125550101"
+
+
+def test_typed_number_that_is_not_a_phone_shows_an_error(client, log_in, sms_world):
+    log_in(client, sms_world.company.owner)
+    page = client.get("/dev/phone?number=12").get_data(as_text=True)
+    assert "is not a" in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_other_companys_customer_is_404(client, log_in, sms_world, make):
+    other = make.company("Other Co")
+    stranger = make.customer(other, phone="+15125550177")
+    db.session.commit()
+    log_in(client, sms_world.company.owner)
+    assert client.get(f"/dev/phone?customer={stranger.id}").status_code == 404
+
+
+def test_tech_can_use_the_simulator(client, log_in, sms_world, make):
+    tech = make.user(sms_world.company, role=Role.TECH)
+    db.session.commit()
+    log_in(client, tech)
+    assert client.get("/dev/phone").status_code == 200
+
+
+def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(client, log_in, sms_world, fake):
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/dev/phone/call", data={"phone": "+15125550101"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    [webhook] = fake.webhooks
+    assert webhook.url == "http://testserver.local/webhooks/twilio/voice"
+    assert webhook.form["From"] == "+15125550101"
+    assert webhook.form["To"] == "+15126660100"
+    assert webhook.form["CallSid"].startswith("CA")
+    assert f"HTTP {webhook.status}" in response.get_data(as_text=True)
+
+
+def test_company_without_number_is_told_so(client, log_in, make):
+    company = make.company()
+    make.customer(company, phone="+15125550111")
+    db.session.commit()
+    log_in(client, company.owner)
+    page = client.get("/dev/phone?phone=%2B15125550111").get_data(as_text=True)
+    assert "has no custom number yet" in page
+    response = client.post("/dev/phone/text", data={"phone": "+15125550111", "body": "hi"})
+    assert response.status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
