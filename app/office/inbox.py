@@ -1,1 +1,400 @@
-"""Office pages: inbox."""
+"""Office pages: the inbox (conversations, threads, replies) and the Point of Contact setting.
+
+Layout: a list of conversations on the left, the open thread on the right. Both poll every
+5 s while the tab is visible; each poll carries a fingerprint (`v`) of what the browser
+shows, and the server answers 204 (htmx swaps nothing) while nothing changed, so a poll
+never resets the scroll position or a half-typed reply.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+
+from app.auth.access import manager_required, office_required
+from app.extensions import db, htmx
+from app.models import Conversation, Role, User
+from app.office import bp
+from app.services.errors import DomainError
+from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
+from app.services.inbox import (
+    MAX_REPLY_CHARS,
+    create_customer_from_conversation,
+    delivery_state,
+    list_conversations,
+    list_version,
+    mark_read,
+    reassign,
+    related_job,
+    send_reply,
+    thread_messages,
+    thread_version,
+)
+from app.services.routing import (
+    decide_recipients,
+    set_forwarding,
+    set_point_of_contact,
+    who_gets_texts_today,
+)
+from app.services.texting import TextingUnavailable, texting_blocker
+from app.tenancy import get_or_404
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        "Reply",
+        validators=[
+            InputRequired("Write a message before sending."),
+            Length(max=MAX_REPLY_CHARS, message=f"Keep it under {MAX_REPLY_CHARS} characters."),
+        ],
+    )
+    # One key per reply box: a double submit of the same box queues one text.
+    key = HiddenField()
+
+
+class AssignForm(FlaskForm):
+    user_id = SelectField("Texts without a job in progress go to", choices=[])
+
+
+class NewCustomerForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[InputRequired("Enter the customer's name."), Length(max=120)]
+    )
+    email = StringField(
+        "Email (optional)", validators=[Optional(), Email("Enter a valid email."), Length(max=255)]
+    )
+    address = StringField("Address (optional)", validators=[Optional(), Length(max=255)])
+
+
+class PointOfContactForm(FlaskForm):
+    poc_user_id = SelectField("Point of Contact", choices=[])
+    escalation_minutes = IntegerField(
+        "Escalate unread texts after (minutes)",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_ESCALATION_MINUTES, f"Enter 1 to {MAX_ESCALATION_MINUTES} minutes."),
+        ],
+        description="A text routed to a technician and still unread after this many minutes "
+        "is also shown to the Point of Contact. Leave empty to turn escalation off.",
+    )
+
+
+class ForwardingForm(FlaskForm):
+    enabled = HiddenField()
+
+
+def _active_users() -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.company_id == current_user.company_id, User.active.is_(True))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def _user_choices(empty_label: str) -> list[tuple[str, str]]:
+    return [("", empty_label)] + [
+        (str(u.id), f"{u.name} ({u.role_label})") for u in _active_users()
+    ]
+
+
+def _company_user(raw: str | None, *, field: str) -> User | None:
+    """The chosen user (an active user of this company), or None for "nobody"."""
+    if not raw:
+        return None
+    user = db.session.get(User, int(raw)) if raw.isdigit() else None
+    if user is None or user.company_id != current_user.company_id or not user.active:
+        raise DomainError("Pick an active user of your company.", field=field)
+    return user
+
+
+# The list ---------------------------------------------------------------------------
+
+
+def _list_context(selected_id: int | None = None) -> dict:
+    query = request.args.get("q", "").strip()[:100]
+    mine = request.args.get("mine") == "1"
+    rows = list_conversations(
+        company=current_user.company, query=query, only_user=current_user if mine else None
+    )
+    return {
+        "rows": rows,
+        "query": query,
+        "mine": mine,
+        "selected_id": selected_id,
+        "list_version": list_version(rows),
+    }
+
+
+def _list_fragment_or_204(selected_id: int | None):
+    context = _list_context(selected_id)
+    if request.args.get("v") == context["list_version"]:
+        return "", 204
+    return render_template("office/_inbox_list.html", **context)
+
+
+@bp.get("/inbox")
+@office_required
+def inbox():
+    if htmx and htmx.target == "conversation-list":
+        return _list_fragment_or_204(request.args.get("selected", type=int))
+    return render_template(
+        "office/inbox.html", conversation=None, forwarding_form=ForwardingForm(), **_list_context()
+    )
+
+
+# One conversation -------------------------------------------------------------------
+
+
+def _thread_context(conversation: Conversation, **extra) -> dict:
+    messages = thread_messages(conversation=conversation)
+    company = current_user.company
+    blocker = texting_blocker(company=company, phone=conversation.phone)
+    assign_form = extra.pop("assign_form", None) or AssignForm(
+        user_id=str(conversation.assigned_user_id or "")
+    )
+    assign_form.user_id.choices = _user_choices("Point of Contact (default)")
+    reply_form = extra.pop("reply_form", None) or ReplyForm(key=secrets.token_urlsafe(16))
+    customer_form = extra.pop("customer_form", None) or NewCustomerForm()
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "thread_version": thread_version(messages),
+        "delivery_state": delivery_state,
+        "job": related_job(messages),
+        "next_route": decide_recipients(
+            company=company, customer=conversation.customer, conversation=conversation
+        ),
+        "blocker": blocker,
+        "reply_form": reply_form,
+        "assign_form": assign_form,
+        "customer_form": customer_form,
+        **extra,
+    }
+
+
+@bp.get("/inbox/<int:conversation_id>")
+@office_required
+def conversation(conversation_id: int):
+    conversation = get_or_404(Conversation, conversation_id)
+    if htmx and htmx.target == "conversation-list":
+        return _list_fragment_or_204(conversation.id)
+    # Opening a conversation reads it (the inbox shows it on screen now).
+    mark_read(conversation=conversation, user=current_user)
+    db.session.commit()
+    if htmx and htmx.target == "thread-messages":
+        context = _thread_context(conversation)
+        if request.args.get("v") == context["thread_version"]:
+            return "", 204
+        return render_template("office/_conversation_messages.html", **context)
+    return render_template(
+        "office/inbox.html",
+        forwarding_form=ForwardingForm(),
+        **_list_context(conversation.id),
+        **_thread_context(conversation),
+    )
+
+
+def _conversation_response(conversation: Conversation, status: int = 200, **extra):
+    if htmx:
+        return render_template(
+            "office/_conversation.html", **_thread_context(conversation, **extra)
+        ), status
+    if status >= 400:
+        return (
+            render_template(
+                "office/inbox.html",
+                forwarding_form=ForwardingForm(),
+                **_list_context(conversation.id),
+                **_thread_context(conversation, **extra),
+            ),
+            status,
+        )
+    return redirect(url_for("office.conversation", conversation_id=conversation.id))
+
+
+@bp.post("/inbox/<int:conversation_id>/reply")
+@office_required
+def conversation_reply(conversation_id: int):
+    conversation = get_or_404(Conversation, conversation_id)
+    form = ReplyForm()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            send_reply(
+                conversation=conversation,
+                author=current_user,
+                body=form.body.data,
+                idempotency_key=form.key.data or None,
+            )
+        except TextingUnavailable as error:
+            db.session.rollback()
+            problem = error.message
+        except DomainError as error:
+            db.session.rollback()
+            form.body.errors = [*form.body.errors, error.message]
+        else:
+            db.session.commit()
+            if not htmx:
+                flash("Reply queued. Ticks show when it's delivered.", "success")
+                return redirect(url_for("office.conversation", conversation_id=conversation.id))
+            context = _thread_context(conversation, sent=True)
+            return render_template("office/_conversation_reply.html", oob_messages=True, **context)
+    status = 409 if problem else 422
+    if htmx:
+        context = _thread_context(conversation, reply_form=form, reply_problem=problem)
+        return render_template("office/_conversation_reply.html", **context), status
+    return _conversation_response(conversation, status, reply_form=form, reply_problem=problem)
+
+
+@bp.post("/inbox/<int:conversation_id>/read")
+@office_required
+def conversation_read(conversation_id: int):
+    conversation = get_or_404(Conversation, conversation_id)
+    mark_read(conversation=conversation, user=current_user)
+    db.session.commit()
+    return _conversation_response(conversation)
+
+
+@bp.post("/inbox/<int:conversation_id>/assign")
+@office_required
+def conversation_assign(conversation_id: int):
+    conversation = get_or_404(Conversation, conversation_id)
+    form = AssignForm()
+    form.user_id.choices = _user_choices("Point of Contact (default)")
+    try:
+        to_user = _company_user(form.user_id.data, field="user_id")
+        reassign(conversation=conversation, to_user=to_user, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        form.user_id.errors = [*form.user_id.errors, error.message]
+        return _conversation_response(conversation, error.status_code, assign_form=form)
+    db.session.commit()
+    if not htmx:
+        flash("Conversation reassigned.", "success")
+    return _conversation_response(conversation)
+
+
+@bp.post("/inbox/<int:conversation_id>/customer")
+@office_required
+def conversation_customer(conversation_id: int):
+    conversation = get_or_404(Conversation, conversation_id)
+    form = NewCustomerForm()
+    if not form.validate_on_submit():
+        return _conversation_response(conversation, 422, customer_form=form)
+    try:
+        customer = create_customer_from_conversation(
+            conversation=conversation,
+            name=form.name.data,
+            email=form.email.data,
+            address=form.address.data,
+            actor=current_user,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        field = getattr(form, error.field or "name", form.name)
+        field.errors = [*field.errors, error.message]
+        return _conversation_response(conversation, 422, customer_form=form)
+    db.session.commit()
+    if not htmx:
+        flash(f"{customer.name} is now a customer.", "success")
+    return _conversation_response(conversation)
+
+
+# Forwarding -------------------------------------------------------------------------
+
+
+@bp.post("/inbox/forwarding")
+@office_required
+def my_forwarding():
+    form = ForwardingForm()
+    status = 200
+    try:
+        set_forwarding(user=current_user, enabled=form.enabled.data == "1", actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        form.enabled.errors = [error.message]
+        status = 422
+    else:
+        db.session.commit()
+    if htmx:
+        return render_template("office/_inbox_forwarding.html", forwarding_form=form), status
+    if status != 200:
+        flash(form.enabled.errors[0], "error")
+    return redirect(request.referrer or url_for("office.inbox"))
+
+
+# The Point of Contact setting -------------------------------------------------------
+
+
+def _team() -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User).where(User.company_id == current_user.company_id).order_by(User.id)
+        )
+    )
+
+
+@bp.route("/settings/point-of-contact", methods=["GET", "POST"])
+@manager_required
+def point_of_contact():
+    company = current_user.company
+    form = PointOfContactForm(
+        poc_user_id=str(company.poc_user_id or ""),
+        escalation_minutes=company.escalation_minutes,
+    )
+    form.poc_user_id.choices = _user_choices("No Point of Contact (use the account owner)")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            poc = _company_user(form.poc_user_id.data, field="poc_user_id")
+            set_point_of_contact(company=company, user=poc, actor=current_user)
+            set_escalation_minutes(
+                company=company, minutes=form.escalation_minutes.data, actor=current_user
+            )
+        except DomainError as error:
+            db.session.rollback()
+            field = getattr(form, error.field or "poc_user_id", form.poc_user_id)
+            field.errors = [*field.errors, error.message]
+            status = 422
+        else:
+            db.session.commit()
+            flash("Saved. " + who_gets_texts_today(company), "success")
+            return redirect(url_for("office.point_of_contact"))
+    elif request.method == "POST":
+        status = 422
+    return (
+        render_template(
+            "office/point_of_contact.html",
+            form=form,
+            today=who_gets_texts_today(company),
+            team=_team(),
+            forwarding_form=ForwardingForm(),
+            Role=Role,
+        ),
+        status,
+    )
+
+
+@bp.post("/settings/point-of-contact/forwarding/<int:user_id>")
+@manager_required
+def user_forwarding(user_id: int):
+    user = get_or_404(User, user_id)
+    form = ForwardingForm()
+    try:
+        set_forwarding(user=user, enabled=form.enabled.data == "1", actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        state = "on" if user.forward_texts else "off"
+        flash(f"Forwarding to {user.name}'s mobile is {state}.", "success")
+    return redirect(url_for("office.point_of_contact") + "#forwarding")

@@ -39,25 +39,11 @@ from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
 from app.services.texting import company_number, queue_text
+from app.sms.error_codes import error_explanation
 
 # Ten segments of plain text: long enough for any real reply, short enough that a paste
 # accident doesn't send a novel (and a bill) to a customer.
 MAX_REPLY_CHARS = 1600
-
-# What Twilio's error codes mean, in words the office understands.
-DELIVERY_ERRORS: dict[int, str] = {
-    21211: "The number is not a valid phone number.",
-    21408: "Texting this country is not enabled for your account.",
-    21610: "The customer replied STOP and has opted out of texts.",
-    21612: "This number can't receive texts from your number.",
-    21614: "The number is not a mobile phone, so it can't receive texts.",
-    30003: "The phone was off or out of coverage, and the carrier gave up.",
-    30004: "The customer's phone or carrier blocked the text.",
-    30005: "The number doesn't exist or is no longer in service.",
-    30006: "The number is a landline or its carrier can't receive texts.",
-    30007: "The carrier filtered the text as spam.",
-    30008: "The carrier couldn't deliver it (unknown error).",
-}
 
 NOT_FORWARD = Message.kind != MessageKind.FORWARD
 
@@ -213,13 +199,10 @@ def delivery_state(message: Message) -> DeliveryState:
     if status == MessageStatus.CANCELED:
         return DeliveryState("✕", "Not sent", message.error_message or "It was withdrawn.")
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
-        problem = DELIVERY_ERRORS.get(message.error_code or 0) or message.error_message
-        if not problem:
-            problem = "The carrier couldn't deliver it."
         label = "Not delivered" if status == MessageStatus.UNDELIVERED else "Failed"
-        if message.error_code and message.error_code not in DELIVERY_ERRORS:
-            problem = f"{problem} (error {message.error_code})"
-        return DeliveryState("!", label, problem)
+        return DeliveryState(
+            "!", label, error_explanation(message.error_code, message.error_message)
+        )
     return DeliveryState("", status.replace("_", " ").capitalize())
 
 

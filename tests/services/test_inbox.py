@@ -329,7 +329,7 @@ def test_create_customer_links_one_added_meanwhile(make, inbound, shop):
         (MessageStatus.DELIVERED, None, "Delivered", "✓✓", None),
         (MessageStatus.FAILED, 21610, "Failed", "!", "replied STOP"),
         (MessageStatus.UNDELIVERED, 30006, "Not delivered", "!", "landline"),
-        (MessageStatus.UNDELIVERED, 39999, "Not delivered", "!", "(error 39999)"),
+        (MessageStatus.UNDELIVERED, 39999, "Not delivered", "!", "error 39999"),
     ],
 )
 def test_delivery_state_in_plain_words(status, code, label, ticks, problem):
