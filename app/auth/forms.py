@@ -55,7 +55,7 @@ class SignupForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.time_zone.choices = time_zone_choices()
+        self.time_zone.choices = list(time_zone_choices())
 
 
 class AcceptInvitationForm(FlaskForm):

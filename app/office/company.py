@@ -53,7 +53,7 @@ class CompanyProfileForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.time_zone.choices = time_zone_choices()
+        self.time_zone.choices = list(time_zone_choices())
 
 
 @bp.route("/settings/company", methods=["GET", "POST"])

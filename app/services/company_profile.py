@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
@@ -59,17 +60,24 @@ class InvalidLogo(DomainError):
     pass
 
 
-def time_zone_choices() -> list[tuple[str, str]]:
+@cache
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk on every call.
+    return frozenset(available_timezones())
+
+
+@cache
+def time_zone_choices() -> tuple[tuple[str, str], ...]:
     """US zones first (labelled), then every other IANA zone by name."""
     us = {zone for zone, _ in US_TIME_ZONES}
     others = sorted(
-        zone for zone in available_timezones() if zone not in us and zone.split("/")[0] in _REGIONS
+        zone for zone in _known_zones() if zone not in us and zone.split("/")[0] in _REGIONS
     )
-    return [*US_TIME_ZONES, *((zone, zone.replace("_", " ")) for zone in others)]
+    return (*US_TIME_ZONES, *((zone, zone.replace("_", " ")) for zone in others))
 
 
 def check_time_zone(zone: str) -> None:
-    if zone not in available_timezones():
+    if zone not in _known_zones():
         raise DomainError("Choose a time zone from the list.", field="time_zone")
 
 
