@@ -281,13 +281,20 @@ def _claim(
         with db.session.begin_nested():
             db.session.add(setup)
     except IntegrityError:
+        # Which unique rule refused us decides the message; the rows may have changed again
+        # since, so each is looked up afresh.
         held = pending_setup(company)
         if held is not None:
             raise SetupInProgress(held) from None
-        raise Conflict(
-            f"{format_phone(e164)} is being taken by another business right now. "
-            "Choose another number."
-        ) from None
+        existing = company_number(company)
+        if existing is not None:
+            raise NumberAlreadySet(existing) from None
+        if db.session.scalar(sa.select(NumberSetup.id).filter_by(e164=e164)) is not None:
+            raise Conflict(
+                f"{format_phone(e164)} is being taken by another business right now. "
+                "Choose another number."
+            ) from None
+        raise Conflict("Your custom number was being set up at the same moment. Reload.") from None
     # A request that finished between our first check and our insert deleted its claim in
     # the transaction that stored the number; this read runs after the insert and sees it.
     existing = company_number(company)
@@ -326,9 +333,10 @@ def provision_number(
     try:
         setup = _claim(**claim)
     except SetupInProgress as held:
+        stale = is_stale(held.setup)
         stale_id, stale_e164 = held.setup.id, held.setup.e164
         db.session.rollback()
-        if not is_stale(held.setup):
+        if not stale:
             raise
         # The request that held it died mid-purchase: settle what it did before going on.
         settled = _settle_stale_setup(setup_id=stale_id, e164=stale_e164, company_id=company_id)
