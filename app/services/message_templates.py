@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, MessageKind, MessageTemplate
+from app.models import Company, MessageKind, MessageTemplate, SenderIdentity
 from app.services.errors import DomainError
 
 PLACEHOLDERS: tuple[str, ...] = (
@@ -323,3 +323,30 @@ def set_reminder_lead(*, company: Company, lead_minutes: int) -> MessageTemplate
     template = get_template(company=company, kind=MessageKind.REMINDER)
     template.lead_minutes = lead_minutes
     return template
+
+
+def update_template(
+    *,
+    company: Company,
+    kind: str,
+    body: str,
+    enabled: bool,
+    lead_minutes: int | None = None,
+) -> MessageTemplate:
+    """The editor's Save: the text, on/off and (for reminders) the lead time, all or none."""
+    template = save_template(company=company, kind=kind, body=body)
+    template.enabled = enabled
+    if kind == MessageKind.REMINDER and lead_minutes is not None:
+        set_reminder_lead(company=company, lead_minutes=lead_minutes)
+    return template
+
+
+def set_text_settings(
+    *, company: Company, sender_identity: str, finished_text_invoice_link: bool
+) -> Company:
+    """Who automated texts say they are from, and whether Job finished carries the invoice."""
+    if sender_identity not in SenderIdentity.ALL:
+        raise DomainError("Pick how your texts are signed.", field="sender_identity")
+    company.sender_identity = sender_identity
+    company.finished_text_invoice_link = finished_text_invoice_link
+    return company

@@ -1,0 +1,128 @@
+"""/me: any user edits their name, mobile phone and profile photo.
+
+Owners and admins can also set a teammate's photo here (/me?user_id=<id>), e.g. for a
+tech who never logs in from a computer; only the photo, not the person's name or phone.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import StringField, TelField
+from wtforms.validators import Length, Optional
+
+from app.auth import bp
+from app.auth.access import any_role_required
+from app.extensions import db
+from app.models import User
+from app.services.errors import DomainError
+from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
+from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
+from app.tenancy import get_or_404
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=120)])
+    mobile_phone = TelField(
+        "Mobile phone",
+        validators=[Optional(), Length(max=30)],
+        description="Your own mobile, for copies of texts routed to you (if you turn that on).",
+    )
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(
+        "Profile photo",
+        description=f"JPEG, PNG or WebP, up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. "
+        "It is cropped to a square.",
+    )
+
+
+def _subject() -> User:
+    """Whose profile this is: mine, or (for an owner/admin) a teammate's."""
+    user_id = request.args.get("user_id", type=int)
+    if user_id is None or user_id == current_user.id:
+        return current_user
+    user = get_or_404(User, user_id)
+    if not can_edit_photo(actor=current_user, user=user):
+        abort(403)
+    return user
+
+
+def _page(user: User, form: ProfileForm, photo_form: PhotoForm, status: int = 200):
+    return (
+        render_template(
+            "auth/profile.html",
+            title="Your profile" if user.id == current_user.id else f"{user.name}'s photo",
+            user=user,
+            own=user.id == current_user.id,
+            form=form,
+            photo_form=photo_form,
+        ),
+        status,
+    )
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@any_role_required
+def profile():
+    user = _subject()
+    if request.method == "GET" or user.id != current_user.id:
+        if request.method == "POST":
+            abort(403)  # someone else's name and phone are not editable here
+        form = ProfileForm(name=user.name, mobile_phone=user.mobile_phone)
+        return _page(user, form, PhotoForm())
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return _page(user, form, PhotoForm(), 422)
+    try:
+        update_profile(user=user, name=form.name.data, mobile_phone=form.mobile_phone.data)
+    except DomainError as refused:
+        db.session.rollback()
+        getattr(form, refused.field or "name").errors = [refused.message]
+        return _page(user, form, PhotoForm(), 422)
+    db.session.commit()
+    flash("Profile saved.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+def _back(user: User):
+    if user.id == current_user.id:
+        return redirect(url_for("auth.profile"))
+    return redirect(url_for("auth.profile", user_id=user.id))
+
+
+@bp.post("/me/photo")
+@any_role_required
+def profile_photo():
+    user = _subject()
+    photo_form = PhotoForm()
+    if not photo_form.validate_on_submit():
+        return _page(
+            user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
+        )
+    upload = photo_form.photo.data
+    data = upload.read(MAX_UPLOAD_BYTES + 1) if upload else b""
+    try:
+        store_profile_photo(user=user, data=data, upload_folder=current_app.config["UPLOAD_FOLDER"])
+    except DomainError as refused:
+        db.session.rollback()
+        photo_form.photo.errors = [refused.message]
+        return _page(
+            user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
+        )
+    db.session.commit()
+    flash("Photo saved.", "success")
+    return _back(user)
+
+
+@bp.post("/me/photo/remove")
+@any_role_required
+def profile_photo_remove():
+    user = _subject()
+    remove_profile_photo(user=user, upload_folder=current_app.config["UPLOAD_FOLDER"])
+    db.session.commit()
+    flash("Photo removed.", "success")
+    return _back(user)
