@@ -1,0 +1,148 @@
+"""Calls to the custom number: the TwiML decision for each case, parsed and checked."""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from app.extensions import db
+from app.models import UnroutedInbound
+from app.services import numbers
+
+VOICE = "/webhooks/twilio/voice"
+DIAL_STATUS = "/webhooks/twilio/voice/dial-status"
+CALLER = "+15125550123"
+
+
+def _twiml(body: str) -> ET.Element:
+    root = ET.fromstring(body)
+    assert root.tag == "Response"
+    return root
+
+
+@pytest.fixture
+def provisioned(make, numbers_fake):
+    """A company whose number was bought through the real setup path (so the fake knows its
+    voice URL), with a business phone."""
+    company = make.company("Lone Star Plumbing", business_phone="+15125550100")
+    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
+    number = numbers.provision_number(
+        company=company,
+        actor=company.owner,
+        e164=chosen,
+        locality="Austin",
+        region="TX",
+        public_base_url="http://testserver.local",
+    )
+    db.session.commit()
+    return number
+
+
+def test_a_call_rings_the_business_phone_showing_the_callers_number(provisioned, numbers_fake):
+    result = numbers_fake.place_call(from_=CALLER, to=provisioned.e164)
+
+    assert result.url == "http://testserver.local" + VOICE  # the voice URL set at purchase
+    assert result.status == 200
+    assert result.content_type.startswith("text/xml")
+    root = _twiml(result.body)
+    (dial,) = list(root)
+    assert dial.tag == "Dial"
+    assert dial.attrib["callerId"] == CALLER
+    assert dial.attrib["timeout"] == "25"
+    assert dial.attrib["answerOnBridge"] == "true"
+    assert dial.attrib["action"] == "http://testserver.local" + DIAL_STATUS
+    (number,) = list(dial)
+    assert (number.tag, number.text) == ("Number", "+15125550100")
+
+
+def test_a_hidden_caller_rings_without_a_caller_id(provisioned, numbers_fake):
+    result = numbers_fake.place_call(from_="anonymous", to=provisioned.e164)
+    (dial,) = list(_twiml(result.body))
+    assert dial.tag == "Dial"
+    assert "callerId" not in dial.attrib  # Twilio then shows the custom number
+    assert dial.find("Number").text == "+15125550100"
+
+
+def test_without_a_business_phone_the_caller_hears_the_company_name_and_to_text(
+    provisioned, numbers_fake
+):
+    company = provisioned.company
+    company.name = "Bob & Sons <Plumbing>"  # escaped in the TwiML, read out as typed
+    company.business_phone = None
+    db.session.commit()
+
+    result = numbers_fake.place_call(from_=CALLER, to=provisioned.e164)
+
+    assert result.status == 200
+    say, hangup = list(_twiml(result.body))
+    assert say.tag == "Say"
+    assert "Thank you for calling Bob & Sons <Plumbing>." in say.text
+    assert "Please send us a text message at this same number instead." in say.text
+    assert hangup.tag == "Hangup"
+
+
+def test_a_call_to_a_number_nobody_owns_is_answered_politely_logged_and_kept(numbers_fake, caplog):
+    caplog.set_level(logging.WARNING, logger="app.services.calls")
+    result = numbers_fake.place_call(from_=CALLER, to="+15129998877")
+
+    assert result.status == 200
+    say, hangup = list(_twiml(result.body))
+    assert say.tag == "Say" and "not in service" in say.text
+    assert hangup.tag == "Hangup"
+    assert "call to a number no company owns: to=+15129998877" in caplog.text
+    kept = db.session.scalars(sa.select(UnroutedInbound)).one()
+    assert (kept.channel, kept.from_phone, kept.to_phone) == ("voice", CALLER, "+15129998877")
+    assert kept.twilio_sid == result.form["CallSid"]
+    assert kept.payload["CallStatus"] == "ringing"
+
+
+def test_twilio_asking_twice_about_one_call_keeps_it_once(signed_post, client, numbers_fake):
+    form = {"CallSid": "CA" + "1" * 32, "From": CALLER, "To": "+15129998877"}
+    for _ in range(2):
+        assert signed_post(client, VOICE, form).status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UnroutedInbound)) == 1
+
+
+def test_a_call_without_to_or_from_is_still_answered(signed_post, client):
+    response = signed_post(client, VOICE, {"CallSid": "CA" + "2" * 32})
+    assert response.status_code == 200
+    assert [element.tag for element in _twiml(response.get_data(as_text=True))] == ["Say", "Hangup"]
+
+
+def test_a_database_failure_still_answers_the_caller(signed_post, client, monkeypatch):
+    def broken(**_kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is down"))
+
+    monkeypatch.setattr("app.webhooks.voice.route_call", broken)
+    response = signed_post(client, VOICE, {"CallSid": "CA" + "3" * 32, "To": "+15126660100"})
+    assert response.status_code == 200
+    assert "not in service" in _twiml(response.get_data(as_text=True)).find("Say").text
+
+
+@pytest.mark.parametrize("path", [VOICE, DIAL_STATUS])
+def test_unsigned_or_tampered_calls_are_refused_and_nothing_is_kept(app, signed_post, client, path):
+    form = {"CallSid": "CA" + "4" * 32, "From": CALLER, "To": "+15129998877"}
+    assert client.post(path, data=form).status_code == 403
+    assert signed_post(client, path, form, token="not-the-auth-token").status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UnroutedInbound)) == 0
+
+
+@pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
+def test_when_nobody_answers_the_caller_is_asked_to_text(provisioned, signed_post, client, status):
+    form = {"CallSid": "CA" + "5" * 32, "DialCallStatus": status, "To": provisioned.e164}
+    response = signed_post(client, DIAL_STATUS, form)
+    assert response.status_code == 200
+    say, hangup = list(_twiml(response.get_data(as_text=True)))
+    assert "nobody at Lone Star Plumbing could take your call" in say.text
+    assert "text message" in say.text
+    assert hangup.tag == "Hangup"
+
+
+def test_after_a_conversation_the_call_just_ends(provisioned, signed_post, client):
+    form = {"CallSid": "CA" + "6" * 32, "DialCallStatus": "completed", "To": provisioned.e164}
+    response = signed_post(client, DIAL_STATUS, form)
+    assert [element.tag for element in _twiml(response.get_data(as_text=True))] == ["Hangup"]
