@@ -1,1 +1,272 @@
-"""The technician's phone pages."""
+"""The technician's phone pages.
+
+A tech uses these with one thumb, often on a bad connection, so every request may be a
+retry: status taps go through `job_set_status` (a repeat is a no-op, shown as the current
+state), replies carry a per-box key (a repeat queues nothing new), and every htmx failure
+(logged out, stale CSRF token, job no longer theirs) answers with a plain message swapped
+into `#tech-problem` instead of replacing the panel the tech was using.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+
+from app.auth.access import any_role_required
+from app.errors import render_error
+from app.extensions import db, htmx
+from app.models import Job, JobStatus, MessageKind
+from app.services.job_status import IllegalTransition, job_set_status, next_statuses
+from app.services.tech_day import (
+    conversation_version,
+    delivery_tick,
+    job_conversation,
+    job_visible_to,
+    local_today,
+    mark_job_messages_read,
+    tech_day,
+)
+from app.services.texting import TextingUnavailable, queue_text, texting_blocker
+from app.tech import bp
+from app.tech.forms import ETA_CHOICES, ReplyForm, StatusForm, new_reply_key
+
+# How far along a visit each status is; a tap for a step the job already passed is a
+# retry (or a second tech), answered with the current state instead of an error.
+PROGRESS = {
+    JobStatus.SCHEDULED: 0,
+    JobStatus.ON_MY_WAY: 1,
+    JobStatus.STARTED: 2,
+    JobStatus.FINISHED: 3,
+}
+DONE_MESSAGES = {
+    JobStatus.ON_MY_WAY: "On My Way: done.",
+    JobStatus.STARTED: "Job started.",
+    JobStatus.FINISHED: "Job finished. Nice work!",
+}
+
+
+def _problem(status: int, message: str, *, login: bool = False):
+    """A plain message for an htmx request that could not be served. It lands in the
+    page's `#tech-problem` box; whatever the tech was doing stays on screen."""
+    next_url = None
+    if login:
+        current = urlsplit(htmx.current_url or "")
+        next_url = current.path + (f"?{current.query}" if current.query else "")
+        if not next_url.startswith("/") or next_url.startswith("//"):
+            next_url = url_for("tech.index")
+    body = render_template("tech/_problem.html", message=message, next_url=next_url)
+    return body, status, {"HX-Retarget": "#tech-problem", "HX-Reswap": "innerHTML"}
+
+
+@bp.before_request
+def _htmx_needs_login():
+    # Flask-Login would redirect to the login page, and htmx would follow the redirect and
+    # paste the login form into the action panel. Say it in words instead; plain page
+    # requests still get the usual redirect from the view's decorator.
+    if htmx and not current_user.is_authenticated:
+        return _problem(
+            401,
+            "You were logged out. Log in again, then tap again. Nothing you typed is lost.",
+            login=True,
+        )
+    return None
+
+
+@bp.after_request
+def _fresh_csrf_token(response):
+    # The tech page stays open all day; every htmx answer carries a valid token, which
+    # static/tech.js puts back into the page, so a lost session cookie (phone restarted,
+    # "remember me" logged the tech back in) does not make the next tap fail.
+    if htmx:
+        response.headers["X-CSRF-Token"] = generate_csrf()
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError):
+    if not current_user.is_authenticated and htmx:
+        return _htmx_needs_login()
+    if htmx:
+        return _problem(
+            400, "This page was open a long time and had to be refreshed. Please tap again."
+        )
+    return render_error(
+        400, "This page was open a long time and had to be refreshed. Please try again."
+    )
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    if htmx:
+        return _problem(
+            404, "This job is no longer on your list. Go back to My day to see your jobs."
+        )
+    return render_error(404)
+
+
+@bp.context_processor
+def _today() -> dict:
+    if not current_user.is_authenticated:
+        return {}
+    return {"today": local_today(company=current_user.company)}
+
+
+def _visible_job(job_id: int) -> Job:
+    """The job, if it is this company's and this user may see it; 404 otherwise (a tech
+    learns nothing about other techs' jobs, not even that they exist)."""
+    job = db.session.get(Job, job_id)
+    if job is None or not job_visible_to(job=job, user=current_user):
+        abort(404)
+    return job
+
+
+@bp.get("")
+@any_role_required
+def index():
+    day = tech_day(
+        company=current_user.company, user=current_user, everyone=request.args.get("all") == "1"
+    )
+    if htmx.target == "job-list":
+        if request.args.get("v") == day.version:
+            return "", 204
+        return render_template("tech/_job_list.html", day=day)
+    return render_template("tech/index.html", day=day)
+
+
+def _actions_context(job: Job, **extra) -> dict:
+    form = extra.pop("form", None) or StatusForm(formdata=None)
+    return {
+        "job": job,
+        "form": form,
+        "eta_choices": ETA_CHOICES,
+        "next_statuses": next_statuses(job),
+        "confirm": False,
+        "note": None,
+        "error": None,
+        **extra,
+    }
+
+
+def _reply_context(job: Job, form: ReplyForm | None = None, **extra) -> dict:
+    if form is None:
+        form = ReplyForm(formdata=None, key=new_reply_key())
+    blocker = texting_blocker(company=job.company, phone=job.customer.mobile_phone)
+    return {"job": job, "reply_form": form, "blocker": blocker, "sent": False, **extra}
+
+
+def _messages_context(job: Job) -> dict:
+    conversation = job_conversation(job=job, user=current_user)
+    # What is on the screen now has been seen; the tech's unread badge clears with it.
+    mark_job_messages_read(job=job, user=current_user)
+    db.session.commit()
+    return {"job": job, "conversation": conversation, "tick": delivery_tick, "oob": False}
+
+
+def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply=None):
+    context = {
+        **_actions_context(job, **(actions or {})),
+        **_messages_context(job),
+        **(reply or _reply_context(job)),
+    }
+    return render_template("tech/job.html", **context), status
+
+
+@bp.get("/jobs/<int:job_id>")
+@any_role_required
+def job(job_id: int):
+    job = _visible_job(job_id)
+    confirm = request.args.get(
+        "confirm"
+    ) == JobStatus.FINISHED and JobStatus.FINISHED in next_statuses(job)
+    if htmx.target == "actions":
+        return render_template("tech/_actions.html", **_actions_context(job, confirm=confirm))
+    return _job_page(job, actions={"confirm": confirm})
+
+
+@bp.post("/jobs/<int:job_id>/status")
+@any_role_required
+def job_status(job_id: int):
+    job = _visible_job(job_id)
+    form = StatusForm()
+    if not form.validate():
+        return _actions_response(job, status=400, form=form)
+    wanted = form.status.data
+    if wanted == JobStatus.FINISHED and not form.confirmed:
+        return _actions_response(job, confirm=JobStatus.FINISHED in next_statuses(job))
+    try:
+        transition = job_set_status(
+            job=job, status=wanted, actor=current_user, eta_minutes=form.eta_minutes
+        )
+    except IllegalTransition as error:
+        db.session.rollback()
+        if job.status == JobStatus.CANCELED:
+            return _actions_response(job, note="The office canceled this job.")
+        if PROGRESS.get(job.status, -1) >= PROGRESS.get(wanted, 99):
+            return _actions_response(job, note=f"Already {job.status_label.lower()}.")
+        if error.field == "eta":
+            form.eta.errors = [*form.eta.errors, error.message]
+            return _actions_response(job, status=400, form=form)
+        return _actions_response(job, status=409, error=error.message)
+    db.session.commit()
+    note = DONE_MESSAGES[wanted] if transition.changed else f"Already {job.status_label.lower()}."
+    if not htmx:
+        flash(note, "success")
+        return redirect(url_for("tech.job", job_id=job.id))
+    response = _actions_response(job, note=note)
+    # The On My Way / Finished texts now sit in the conversation: refresh it at once.
+    response.headers["HX-Trigger"] = "tech-job-changed"
+    return response
+
+
+def _actions_response(job: Job, *, status: int = 200, **actions):
+    if htmx:
+        body = render_template("tech/_actions.html", **_actions_context(job, **actions))
+        return make_response(body, status)
+    return _job_page(job, status=status, actions=actions)
+
+
+@bp.get("/jobs/<int:job_id>/messages")
+@any_role_required
+def job_messages(job_id: int):
+    job = _visible_job(job_id)
+    if not htmx:
+        return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))
+    if request.args.get("v") == conversation_version(job=job):
+        return "", 204  # nothing new: htmx keeps the list as it is
+    return render_template("tech/_messages.html", **_messages_context(job))
+
+
+@bp.post("/jobs/<int:job_id>/reply")
+@any_role_required
+def job_reply(job_id: int):
+    job = _visible_job(job_id)
+    form = ReplyForm()
+    status = 400
+    if form.validate():
+        try:
+            queue_text(
+                company=job.company,
+                to_phone=job.customer.mobile_phone,
+                body=form.body.data.strip(),
+                kind=MessageKind.MANUAL,
+                customer=job.customer,
+                job=job,
+                author=current_user,
+                dedupe_key=f"tech-reply:{current_user.id}:{form.key.data}",
+            )
+        except TextingUnavailable:
+            db.session.rollback()
+            status = 409  # the reply area now explains why (texting_blocker)
+        else:
+            db.session.commit()
+            if not htmx:
+                flash("Reply sent.", "success")
+                return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))
+            context = _reply_context(job, sent=True) | _messages_context(job) | {"oob": True}
+            return render_template("tech/_reply.html", **context)
+    if not htmx:
+        return _job_page(job, status=status, reply=_reply_context(job, form))
+    return render_template("tech/_reply.html", **_reply_context(job, form)), status

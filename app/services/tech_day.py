@@ -1,0 +1,286 @@
+"""The technician's day, read side: which jobs a tech sees, the texts with each job's
+customer, and how many of the texts routed to the tech are still unread.
+
+"Today" is the calendar day in the company's time zone, not in UTC: a plumber in Chicago
+at 7 pm must not see tomorrow's jobs as today's because UTC already rolled over.
+
+The one write here, `mark_job_messages_read`, records that the tech has seen the texts
+shown on their screen (their own `MessageRecipient` rows only); the escalation rule of the
+inbox relies on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Conversation,
+    Direction,
+    Job,
+    JobAssignment,
+    JobStatus,
+    Message,
+    MessageRecipient,
+    MessageStatus,
+    User,
+    utcnow,
+)
+from app.sms.error_codes import error_explanation
+
+UPCOMING_DAYS = 14
+UPCOMING_LIMIT = 30
+CONVERSATION_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class JobCard:
+    job: Job
+    unread: int
+
+
+@dataclass(frozen=True)
+class TechDay:
+    day: date
+    today: list[JobCard]
+    upcoming: list[JobCard]
+    everyone: bool
+
+    @property
+    def version(self) -> str:
+        """Changes whenever anything shown on the list changes (polling answers 204 if not)."""
+        parts = [self.day.isoformat(), "all" if self.everyone else "mine"]
+        for card in (*self.today, *self.upcoming):
+            job = card.job
+            parts.append(f"{job.id}:{job.updated_at.timestamp():.0f}:{card.unread}")
+        return _digest(parts)
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def day_bounds(*, company: Company, day: date) -> tuple[datetime, datetime]:
+    """The UTC instants where `day` starts and ends in the company's time zone (DST-safe)."""
+    tz = company.tz
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def local_today(*, company: Company, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(company.tz).date()
+
+
+def can_see_all_jobs(user: User) -> bool:
+    """Owners, admins and office staff see every job in the office anyway, so `?all=1` on
+    the tech page shows them nothing new; a tech never sees other techs' jobs."""
+    return user.is_office
+
+
+def job_visible_to(*, job: Job, user: User) -> bool:
+    """Whether `user` may open `job` on the tech page (company scoping is checked first
+    by the caller with `get_or_404`)."""
+    if job.company_id != user.company_id:
+        return False
+    if can_see_all_jobs(user):
+        return True
+    return (
+        db.session.scalar(
+            sa.select(JobAssignment.id).filter_by(job_id=job.id, user_id=user.id).limit(1)
+        )
+        is not None
+    )
+
+
+def _jobs_query(*, company: Company, user: User, everyone: bool) -> sa.Select:
+    stmt = (
+        sa.select(Job)
+        .where(Job.company_id == company.id)
+        .options(
+            so.selectinload(Job.customer),
+            so.selectinload(Job.assignments).selectinload(JobAssignment.user),
+        )
+        .order_by(Job.scheduled_start, Job.id)
+    )
+    if not everyone:
+        stmt = stmt.where(
+            sa.exists().where(JobAssignment.job_id == Job.id, JobAssignment.user_id == user.id)
+        )
+    return stmt
+
+
+def tech_day(
+    *, company: Company, user: User, now: datetime | None = None, everyone: bool = False
+) -> TechDay:
+    """Today's jobs in time order, then the upcoming ones.
+
+    Today: jobs scheduled to start today (local), whatever their status (a canceled one
+    is shown so nobody drives there), plus jobs from earlier days still in progress (On My
+    Way or started and never finished: the tech must be able to finish them).
+    Upcoming: open jobs of the next `UPCOMING_DAYS` days.
+    """
+    now = now or utcnow()
+    everyone = everyone and can_see_all_jobs(user)
+    day = local_today(company=company, now=now)
+    start, end = day_bounds(company=company, day=day)
+    base = _jobs_query(company=company, user=user, everyone=everyone)
+    today = list(
+        db.session.scalars(
+            base.where(
+                sa.or_(
+                    sa.and_(Job.scheduled_start >= start, Job.scheduled_start < end),
+                    sa.and_(Job.scheduled_start < start, Job.status.in_(JobStatus.IN_PROGRESS)),
+                )
+            )
+        )
+    )
+    upcoming = list(
+        db.session.scalars(
+            base.where(
+                Job.scheduled_start >= end,
+                Job.scheduled_start < end + timedelta(days=UPCOMING_DAYS),
+                Job.status.in_(JobStatus.OPEN),
+            ).limit(UPCOMING_LIMIT)
+        )
+    )
+    counts = unread_counts(
+        company=company, user=user, customer_ids={job.customer_id for job in today + upcoming}
+    )
+    return TechDay(
+        day=day,
+        today=[JobCard(job, counts.get(job.customer_id, 0)) for job in today],
+        upcoming=[JobCard(job, counts.get(job.customer_id, 0)) for job in upcoming],
+        everyone=everyone,
+    )
+
+
+def unread_counts(*, company: Company, user: User, customer_ids: Collection[int]) -> dict[int, int]:
+    """Unread texts routed to `user`, per customer, in one query."""
+    if not customer_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Conversation.customer_id, sa.func.count(MessageRecipient.id))
+        .join(Message, Message.id == MessageRecipient.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            MessageRecipient.user_id == user.id,
+            MessageRecipient.read_at.is_(None),
+            Conversation.company_id == company.id,
+            Conversation.customer_id.in_(list(customer_ids)),
+        )
+        .group_by(Conversation.customer_id)
+    )
+    return dict(rows.all())
+
+
+def _conversation_filter(job: Job) -> sa.ColumnElement[bool]:
+    # The conversation with the job's customer, found by customer (a customer whose number
+    # changed keeps their history) and only inside the job's company.
+    return sa.and_(
+        Conversation.company_id == job.company_id, Conversation.customer_id == job.customer_id
+    )
+
+
+@dataclass(frozen=True)
+class JobConversation:
+    messages: list[Message]
+    unread_ids: frozenset[int]  # messages routed to the viewer and not read before now
+    version: str
+
+
+def job_conversation(*, job: Job, user: User) -> JobConversation:
+    """The latest texts with the job's customer, oldest first."""
+    newest_first = list(
+        db.session.scalars(
+            sa.select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(_conversation_filter(job))
+            .options(so.selectinload(Message.author))
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(CONVERSATION_LIMIT)
+        )
+    )
+    ids = [m.id for m in newest_first]
+    unread = (
+        set(
+            db.session.scalars(
+                sa.select(MessageRecipient.message_id).where(
+                    MessageRecipient.user_id == user.id,
+                    MessageRecipient.read_at.is_(None),
+                    MessageRecipient.message_id.in_(ids),
+                )
+            )
+        )
+        if ids
+        else set()
+    )
+    return JobConversation(
+        messages=list(reversed(newest_first)),
+        unread_ids=frozenset(unread),
+        version=conversation_version(job=job),
+    )
+
+
+def conversation_version(*, job: Job) -> str:
+    """A fingerprint of the conversation: a new text or a delivery status changes it."""
+    count, last_id, last_update = db.session.execute(
+        sa.select(
+            sa.func.count(Message.id), sa.func.max(Message.id), sa.func.max(Message.updated_at)
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(_conversation_filter(job))
+    ).one()
+    return _digest([str(count), str(last_id), str(last_update)])
+
+
+def mark_job_messages_read(*, job: Job, user: User, now: datetime | None = None) -> int:
+    """Mark the texts with the job's customer that were routed to `user` as read by them.
+    Other people's read state is untouched. Returns how many rows changed."""
+    in_conversation = (
+        sa.select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(_conversation_filter(job))
+    )
+    result = db.session.execute(
+        sa.update(MessageRecipient)
+        .where(
+            MessageRecipient.user_id == user.id,
+            MessageRecipient.read_at.is_(None),
+            MessageRecipient.message_id.in_(in_conversation),
+        )
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class DeliveryTick:
+    symbol: str  # "✓", "✓✓" or "✗"
+    label: str  # said in words next to the symbol (and to screen readers)
+    state: str  # css modifier: queued, sent, delivered, failed
+
+
+def delivery_tick(message: Message) -> DeliveryTick | None:
+    """How far an outbound text got, for the ticks next to it. None for inbound texts."""
+    if message.direction != Direction.OUT:
+        return None
+    status = message.status
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED):
+        return DeliveryTick("✓", "Queued", "queued")
+    if status == MessageStatus.SENT:
+        return DeliveryTick("✓", "Sent", "sent")
+    if status == MessageStatus.DELIVERED:
+        return DeliveryTick("✓✓", "Delivered", "delivered")
+    if status == MessageStatus.CANCELED:
+        return DeliveryTick("✗", "Not sent (withdrawn)", "failed")
+    reason = error_explanation(message.error_code, message.error_message)
+    return DeliveryTick("✗", f"Not delivered. {reason}", "failed")
