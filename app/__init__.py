@@ -114,10 +114,12 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from app.demo import demo_command
+    from app.operator_cli import numbers_cli
     from app.sms.cli import outbox_cli
     from app.sms.dispatcher import install_background_dispatcher
 
     app.cli.add_command(demo_command)
+    app.cli.add_command(numbers_cli)
     app.cli.add_command(outbox_cli)
     if app.config["OUTBOX_THREAD"] and not app.testing:
         # `make run`: the dispatcher runs as a thread of the development server.

@@ -18,7 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Customer, NumberSetup, PhoneNumber, Role, User, utcnow
+from app.models import (
+    Company,
+    Customer,
+    NumberSetup,
+    PhoneNumber,
+    Role,
+    UnroutedInbound,
+    User,
+    utcnow,
+)
 from app.services import area_codes
 from app.services.errors import Conflict, DomainError, NotAllowed
 from app.services.phones import area_code, format_phone, normalize_phone
@@ -456,3 +465,54 @@ def _record_purchase(*, setup_id: int, sid: str, e164: str) -> PhoneNumber:
     db.session.delete(setup)
     db.session.flush()
     return number
+
+
+# -- the operator's tools (flask numbers ...; never reachable from the web) -----------------
+
+
+def operator_assign_number(*, company: Company, e164: str, sid: str) -> PhoneNumber:
+    """Point `company` at a number the Twilio account already owns (support cases: a
+    ported number, a purchase recorded nowhere). Twilio must confirm it owns `e164` under
+    `sid`; another company's number is never taken."""
+    e164 = check_chosen_number(e164)
+    owned = gateway.find_owned_number(e164)
+    if owned is None:
+        raise DomainError(f"The Twilio account does not own {e164}.")
+    if owned.sid != sid:
+        raise DomainError(f"Twilio says {e164} has SID {owned.sid}, not {sid}.")
+    holder = db.session.scalar(sa.select(PhoneNumber).filter_by(e164=e164))
+    if holder is not None and holder.company_id != company.id:
+        raise Conflict(f"{e164} belongs to company {holder.company_id}; release it there first.")
+    db.session.execute(sa.delete(NumberSetup).where(NumberSetup.company_id == company.id))
+    number = company_number(company)
+    if number is None:
+        number = PhoneNumber(company_id=company.id, created_at=utcnow())
+        db.session.add(number)
+    number.e164 = e164
+    number.twilio_sid = owned.sid
+    number.locality = None
+    number.region = None
+    number.provisioned_by_id = None
+    db.session.flush()
+    return number
+
+
+def operator_release_number(*, company: Company) -> PhoneNumber | None:
+    """Detach the company's number (and any unfinished setup) so its owner can choose a new
+    one. The number stays in the Twilio account; returns what was detached."""
+    number = company_number(company)
+    db.session.execute(sa.delete(NumberSetup).where(NumberSetup.company_id == company.id))
+    if number is not None:
+        db.session.delete(number)
+    db.session.flush()
+    return number
+
+
+def recent_unrouted(*, limit: int = 20, channel: str | None = None) -> list[UnroutedInbound]:
+    """Texts and calls to numbers no company owns, newest first (the quarantine)."""
+    stmt = sa.select(UnroutedInbound).order_by(
+        UnroutedInbound.created_at.desc(), UnroutedInbound.id.desc()
+    )
+    if channel:
+        stmt = stmt.where(UnroutedInbound.channel == channel)
+    return list(db.session.scalars(stmt.limit(limit)))
