@@ -1,1 +1,98 @@
-"""Office pages: customers."""
+"""Office pages: customers (list with live search, create, edit, one customer's page)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth.access import office_required
+from app.extensions import db, htmx
+from app.models import Customer
+from app.office import bp
+from app.office.forms import CustomerForm, show_domain_error
+from app.services.customers import create_customer, customers_page, update_customer
+from app.services.errors import DomainError
+from app.services.job_queries import customer_jobs
+from app.services.phones import format_phone
+from app.services.texting import texting_blocker
+from app.tenancy import get_or_404
+
+
+@bp.get("/customers")
+@office_required
+def customers():
+    q = request.args.get("q", "").strip()[:100]
+    page = request.args.get("page", 1, type=int) or 1
+    context = {
+        "q": q,
+        "pagination": customers_page(company=current_user.company, q=q, page=page),
+    }
+    if htmx and htmx.target == "customer-list":
+        return render_template("office/_customer_list.html", **context)
+    return render_template("office/customers.html", **context)
+
+
+def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
+    """Create or update from a validated form; None (with the error on the form) if the
+    service refused."""
+    fields = {
+        "name": form.name.data,
+        "mobile_phone": form.mobile_phone.data,
+        "email": form.email.data,
+        "address": form.address.data,
+        "notes": form.notes.data,
+    }
+    try:
+        if customer is None:
+            saved = create_customer(company=current_user.company, **fields)
+        else:
+            saved = update_customer(customer=customer, **fields)
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return None
+    db.session.commit()
+    return saved
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@office_required
+def customer_new():
+    form = CustomerForm()
+    if form.validate_on_submit():
+        customer = _save(form, None)
+        if customer is not None:
+            flash(f"{customer.name} added.", "success")
+            # Coming from "new job → create a customer first": go straight back to booking.
+            if request.args.get("then") == "job":
+                return redirect(url_for("office.job_new", customer_id=customer.id))
+            return redirect(url_for("office.customer_detail", customer_id=customer.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("office/customer_form.html", form=form, customer=None), status
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@office_required
+def customer_edit(customer_id: int):
+    customer = get_or_404(Customer, customer_id)
+    form = CustomerForm(obj=customer)
+    if request.method == "GET":
+        # Show the number the way people write it, not as raw E.164.
+        form.mobile_phone.data = format_phone(customer.mobile_phone)
+    if form.validate_on_submit() and _save(form, customer) is not None:
+        flash(f"{customer.name} saved.", "success")
+        return redirect(url_for("office.customer_detail", customer_id=customer.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("office/customer_form.html", form=form, customer=customer), status
+
+
+@bp.get("/customers/<int:customer_id>")
+@office_required
+def customer_detail(customer_id: int):
+    customer = get_or_404(Customer, customer_id)
+    return render_template(
+        "office/customer_detail.html",
+        customer=customer,
+        jobs=customer_jobs(customer=customer),
+        texting_blocker=texting_blocker(company=customer.company, phone=customer.mobile_phone),
+    )

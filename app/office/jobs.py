@@ -1,1 +1,385 @@
-"""Office pages: jobs."""
+"""Office pages: the jobs board, booking, and one job's page with its htmx fragments.
+
+Each fragment (`_job_techs`, `_job_schedule`, `_job_status`, `_job_timeline`) is included
+by the job page and returned alone to htmx; a plain form post gets a redirect (or the full
+page with its errors), so everything also works without JavaScript. After a change the
+response raises events the other fragments listen to, so they refresh themselves.
+"""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth.access import office_required
+from app.extensions import db, htmx
+from app.models import Customer, Job, JobStatus, User, utcnow
+from app.office import bp
+from app.office.forms import (
+    AssignTechForm,
+    JobCreateForm,
+    JobDetailsForm,
+    ScheduleForm,
+    show_domain_error,
+)
+from app.services.customers import customer_choices
+from app.services.errors import DomainError
+from app.services.job_queries import (
+    DEFAULT_TAB,
+    TAB_KEYS,
+    TABS,
+    assignable_users,
+    board_counts,
+    board_page,
+    is_overdue,
+    job_timeline,
+)
+from app.services.job_status import job_set_status, next_statuses
+from app.services.jobs import assign_tech, create_job, reschedule_job, unassign_tech, update_job
+from app.tenancy import get_or_404
+
+# Events sent in HX-Trigger: a status change can disable rescheduling and assigning, and
+# every change may queue a text the timeline should show.
+STATUS_CHANGED = "jobStatusChanged"
+TIMELINE_CHANGED = "jobTimelineChanged"
+
+
+def _fragment(template: str, status: int = 200, events: tuple[str, ...] = (), **context):
+    response = make_response(render_template(template, **context), status)
+    if events:
+        response.headers["HX-Trigger"] = ", ".join(events)
+    return response
+
+
+def _detail_url(job: Job, anchor: str | None = None) -> str:
+    return url_for("office.job_detail", job_id=job.id, _anchor=anchor)
+
+
+# --- The board ----------------------------------------------------------------------------
+
+
+@bp.get("/jobs")
+@office_required
+def jobs():
+    company = current_user.company
+    tab = request.args.get("tab", DEFAULT_TAB)
+    if tab not in TAB_KEYS:
+        tab = DEFAULT_TAB
+    q = request.args.get("q", "").strip()[:100]
+    page = request.args.get("page", 1, type=int) or 1
+    now = utcnow()
+    context = {
+        "tabs": TABS,
+        "tab": tab,
+        "q": q,
+        "pagination": board_page(company=company, tab=tab, q=q, page=page, now=now),
+        "counts": board_counts(company=company, q=q, now=now),
+        "is_overdue": lambda job: is_overdue(job, company=company, now=now),
+    }
+    if htmx and htmx.target == "job-board":
+        return render_template("office/_job_board.html", **context)
+    return render_template("office/jobs.html", **context)
+
+
+# --- Booking and editing ------------------------------------------------------------------
+
+
+@bp.route("/jobs/new", methods=["GET", "POST"])
+@office_required
+def job_new():
+    company = current_user.company
+    customers = customer_choices(company)
+    users = assignable_users(company)
+    form = JobCreateForm()
+    form.set_customer_choices(customers)
+    form.set_tech_choices(users)
+    preselected: Customer | None = None
+    customer_id = request.args.get("customer_id", type=int)
+    if customer_id:
+        preselected = get_or_404(Customer, customer_id)
+    if request.method == "GET":
+        form.fill_default_window(utcnow(), company.tz)
+        if preselected is not None:
+            form.customer_id.data = preselected.id
+            form.address.data = preselected.address
+    if form.validate_on_submit():
+        customer = get_or_404(Customer, form.customer_id.data)
+        start, end = form.window(company.tz)
+        try:
+            job = create_job(
+                company=company,
+                customer=customer,
+                description=form.description.data,
+                scheduled_start=start,
+                scheduled_end=end,
+                address=form.address.data,
+                notes=form.notes.data,
+                techs=form.chosen_techs(users),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Job #{job.number} booked for {customer.name}.", "success")
+            return redirect(_detail_url(job))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "office/job_form.html", form=form, job=None, customers=customers, preselected=preselected
+    ), status
+
+
+@bp.route("/jobs/<int:job_id>/edit", methods=["GET", "POST"])
+@office_required
+def job_edit(job_id: int):
+    job = get_or_404(Job, job_id)
+    company = current_user.company
+    users = assignable_users(company)
+    # Someone already on the job stays listed even if they were deactivated since.
+    users += [t for t in job.techs if t not in users]
+    form = JobDetailsForm(obj=job if request.method == "GET" else None)
+    form.set_tech_choices(users)
+    if request.method == "GET":
+        form.fill_window(job.scheduled_start, job.scheduled_end, company.tz)
+        form.tech_ids.data = [t.id for t in job.techs]
+    if form.validate_on_submit():
+        start, end = form.window(company.tz)
+        try:
+            update_job(
+                job=job,
+                actor=current_user,
+                description=form.description.data,
+                scheduled_start=start,
+                scheduled_end=end,
+                address=form.address.data,
+                notes=form.notes.data,
+                techs=form.chosen_techs(users),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Job #{job.number} saved.", "success")
+            return redirect(_detail_url(job))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("office/job_form.html", form=form, job=job), status
+
+
+# --- One job's page and its fragments -----------------------------------------------------
+
+
+def _assign_form(job: Job) -> AssignTechForm:
+    form = AssignTechForm(formdata=None)
+    on_job = {a.user_id for a in job.assignments}
+    form.tech_id.choices = [
+        (u.id, u.name if u.is_tech else f"{u.name} ({u.role_label})")
+        for u in assignable_users(job.company)
+        if u.id not in on_job
+    ]
+    return form
+
+
+def _schedule_form(job: Job) -> ScheduleForm:
+    form = ScheduleForm(formdata=None)
+    form.fill_window(job.scheduled_start, job.scheduled_end, job.company.tz)
+    return form
+
+
+def _page_context(job: Job, **overrides) -> dict:
+    context = {
+        "job": job,
+        "assign_form": _assign_form(job),
+        "schedule_form": _schedule_form(job),
+        "editing_schedule": False,
+        "timeline": job_timeline(job),
+        "next_statuses": next_statuses(job),
+        "status_error": None,
+        "techs_error": None,
+    }
+    context.update(overrides)
+    return context
+
+
+@bp.get("/jobs/<int:job_id>")
+@office_required
+def job_detail(job_id: int):
+    job = get_or_404(Job, job_id)
+    return render_template("office/job_detail.html", **_page_context(job))
+
+
+@bp.get("/jobs/<int:job_id>/techs")
+@office_required
+def job_techs(job_id: int):
+    job = get_or_404(Job, job_id)
+    if not htmx:
+        return redirect(_detail_url(job, "job-techs"))
+    return render_template(
+        "office/_job_techs.html", job=job, assign_form=_assign_form(job), techs_error=None
+    )
+
+
+def _techs_response(job: Job, error: DomainError | None):
+    if htmx:
+        events = () if error else (TIMELINE_CHANGED,)
+        return _fragment(
+            "office/_job_techs.html",
+            status=error.status_code if error else 200,
+            events=events,
+            job=job,
+            assign_form=_assign_form(job),
+            techs_error=error.message if error else None,
+        )
+    if error:
+        flash(error.message, "error")
+    return redirect(_detail_url(job, "job-techs"))
+
+
+@bp.post("/jobs/<int:job_id>/techs")
+@office_required
+def job_assign(job_id: int):
+    job = get_or_404(Job, job_id)
+    form = AssignTechForm()
+    form.tech_id.choices = [(u.id, u.name) for u in assignable_users(job.company)]
+    error: DomainError | None = None
+    if not form.validate_on_submit():
+        error = DomainError("Pick a technician from the list.", field="tech_id")
+    else:
+        tech = get_or_404(User, form.tech_id.data)
+        try:
+            assign_tech(job=job, tech=tech)
+        except DomainError as refused:
+            db.session.rollback()
+            error = refused
+        else:
+            db.session.commit()
+    return _techs_response(job, error)
+
+
+@bp.post("/jobs/<int:job_id>/techs/<int:user_id>/remove")
+@office_required
+def job_unassign(job_id: int, user_id: int):
+    job = get_or_404(Job, job_id)
+    tech = get_or_404(User, user_id)
+    error: DomainError | None = None
+    try:
+        unassign_tech(job=job, tech=tech)
+    except DomainError as refused:
+        db.session.rollback()
+        error = refused
+    else:
+        db.session.commit()
+    return _techs_response(job, error)
+
+
+@bp.get("/jobs/<int:job_id>/schedule")
+@office_required
+def job_schedule(job_id: int):
+    job = get_or_404(Job, job_id)
+    if not htmx:
+        return redirect(_detail_url(job, "job-schedule"))
+    return render_template(
+        "office/_job_schedule.html",
+        job=job,
+        schedule_form=_schedule_form(job),
+        editing_schedule=False,
+    )
+
+
+@bp.get("/jobs/<int:job_id>/schedule/edit")
+@office_required
+def job_schedule_edit(job_id: int):
+    job = get_or_404(Job, job_id)
+    if htmx:
+        return render_template(
+            "office/_job_schedule.html",
+            job=job,
+            schedule_form=_schedule_form(job),
+            editing_schedule=True,
+        )
+    return render_template("office/job_detail.html", **_page_context(job, editing_schedule=True))
+
+
+@bp.post("/jobs/<int:job_id>/schedule")
+@office_required
+def job_reschedule(job_id: int):
+    job = get_or_404(Job, job_id)
+    form = ScheduleForm()
+    if form.validate_on_submit():
+        start, end = form.window(job.company.tz)
+        try:
+            reschedule_job(job=job, start=start, end=end)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            if htmx:
+                return _fragment(
+                    "office/_job_schedule.html",
+                    events=(TIMELINE_CHANGED,),
+                    job=job,
+                    schedule_form=_schedule_form(job),
+                    editing_schedule=False,
+                )
+            flash(f"Job #{job.number} rescheduled.", "success")
+            return redirect(_detail_url(job))
+    if htmx:
+        return render_template(
+            "office/_job_schedule.html", job=job, schedule_form=form, editing_schedule=True
+        ), 422
+    return render_template(
+        "office/job_detail.html",
+        **_page_context(job, schedule_form=form, editing_schedule=True),
+    ), 422
+
+
+@bp.get("/jobs/<int:job_id>/timeline")
+@office_required
+def job_timeline_fragment(job_id: int):
+    job = get_or_404(Job, job_id)
+    if not htmx:
+        return redirect(_detail_url(job, "job-timeline"))
+    return render_template("office/_job_timeline.html", job=job, timeline=job_timeline(job))
+
+
+# Only these two moves belong to the office page; the tech's buttons do the rest.
+OFFICE_STATUS_MOVES = (JobStatus.CANCELED, JobStatus.SCHEDULED)
+
+
+@bp.post("/jobs/<int:job_id>/status")
+@office_required
+def job_status(job_id: int):
+    job = get_or_404(Job, job_id)
+    wanted = request.form.get("status", "")
+    error: DomainError | None = None
+    changed = False
+    if wanted not in OFFICE_STATUS_MOVES:
+        error = DomainError("The office can cancel or reopen a job.", field="status")
+    else:
+        try:
+            changed = job_set_status(job=job, status=wanted, actor=current_user).changed
+        except DomainError as refused:
+            db.session.rollback()
+            error = refused
+        else:
+            db.session.commit()
+    if htmx:
+        return _fragment(
+            "office/_job_status.html",
+            status=error.status_code if error else 200,
+            events=(STATUS_CHANGED, TIMELINE_CHANGED) if changed else (),
+            job=job,
+            next_statuses=next_statuses(job),
+            status_error=error.message if error else None,
+        )
+    if error:
+        flash(error.message, "error")
+    elif changed:
+        flash(
+            f"Job #{job.number} canceled."
+            if job.status == JobStatus.CANCELED
+            else f"Job #{job.number} reopened.",
+            "success",
+        )
+    return redirect(_detail_url(job))
