@@ -16,6 +16,7 @@ for its new time, and `cancel_stale_reminders` withdraws an unsent one for the o
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,8 @@ from app.extensions import db
 from app.models import Company, Job, JobStatus, Message, MessageKind, MessageTemplate, SkippedText
 from app.services.message_templates import render_text
 from app.services.notifications import job_values, queue_automated_text, reminder_key
+
+log = logging.getLogger(__name__)
 
 WINDOW_OPENS = time(8, 0)
 WINDOW_CLOSES = time(21, 0)
@@ -103,3 +106,26 @@ def queue_due_reminders(*, now: datetime) -> int:
             if message is not None:
                 queued += 1
     return queued
+
+
+REMINDER_INTERVAL = timedelta(minutes=1)
+_last_run: datetime | None = None
+
+
+def queue_reminders_periodically(*, now: datetime) -> int:
+    """Called by the outbox worker on every round; looks for due reminders once a minute.
+
+    The throttle is per process and only saves queries: correctness never depends on it,
+    since the dedupe key makes a second worker (or a second look) queue nothing twice.
+    A failure is logged and rolled back to its savepoint, so it never stops the sending.
+    """
+    global _last_run
+    if _last_run is not None and _last_run <= now < _last_run + REMINDER_INTERVAL:
+        return 0
+    _last_run = now
+    try:
+        with db.session.begin_nested():
+            return queue_due_reminders(now=now)
+    except Exception:
+        log.exception("reminders: looking for due reminders failed")
+        return 0

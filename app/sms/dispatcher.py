@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models import Message, OptOut, utcnow
 from app.services import outbox
 from app.services.outbox import OutboxItem
+from app.services.reminders import queue_reminders_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
 
@@ -129,6 +130,7 @@ class Dispatcher:
         if free <= 0:
             return 0
         with self.app.app_context():
+            queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
             items = outbox.claim_due(now=now, limit=free, lease=self.lease)
             db.session.commit()
         for item in items:

@@ -6,17 +6,25 @@ December), so 15:00 UTC is 9:00 AM local.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import JobStatus, Message, MessageKind, MessageStatus, OptOut, SkippedText
+from app.models import (
+    JobStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    OptOut,
+    SkippedText,
+    utcnow,
+)
 from app.services.job_status import job_set_status
 from app.services.jobs import reschedule_job
-from app.services.message_templates import get_template, set_reminder_lead
+from app.services.message_templates import get_template, set_reminder_lead, set_template_enabled
 from app.services.reminders import queue_due_reminders, reminder_send_time
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -173,3 +181,25 @@ def test_lead_time_must_be_one_of_the_choices(company):
 
     with pytest.raises(DomainError):
         set_reminder_lead(company=company, lead_minutes=7)
+
+
+def test_the_outbox_worker_queues_and_sends_a_due_reminder(make, fake, dispatcher):
+    from tests.fixtures.sms import FakeClock
+
+    company = make.company(name="Acme Plumbing")
+    make.number(company)
+    set_template_enabled(company=company, kind=MessageKind.JOB_SCHEDULED, enabled=False)
+    turn_on(company, 120)
+    # 10:00 tomorrow in Chicago: inside the sending window whenever the test runs.
+    tomorrow = (utcnow().astimezone(CHICAGO) + timedelta(days=1)).date()
+    ten = datetime.combine(tomorrow, time(10, 0), tzinfo=CHICAGO).astimezone(UTC)
+    job = booked(make, company, ten + timedelta(hours=2))
+    db.session.commit()
+    worker = dispatcher(clock=FakeClock(start=ten))
+    assert worker.run_once() == 1
+    [remote] = fake.outbound()
+    assert remote.body.startswith("Reminder: Acme Plumbing will see you on")
+    assert worker.run_once() == 0  # the next round: nothing twice
+    db.session.expire_all()
+    (text,) = reminders(job)
+    assert text.status == MessageStatus.QUEUED
