@@ -1,0 +1,116 @@
+"""Office forms for estimates and invoices.
+
+Money, quantities, tax rates and discounts are typed as people write them ("1,150.50",
+"1.5", "8.25", "10%") and turned into integer units by the parse_* functions of
+app/services/billing.py, which name the field they refuse.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.models import PaymentMethod
+
+
+class NewDocumentForm(FlaskForm):
+    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    job_id = SelectField("Job (optional)", coerce=int, default=0)
+    title = StringField(
+        "Title",
+        validators=[Optional(), Length(max=120)],
+        description="What the work is, e.g. “Water heater replacement”.",
+    )
+
+
+class _DetailsForm(FlaskForm):
+    title = StringField("Title", validators=[Optional(), Length(max=120)])
+    tax_rate = StringField(
+        "Tax rate (%)", validators=[Optional()], description="On taxable items, e.g. 8.25."
+    )
+    discount = StringField(
+        "Discount",
+        validators=[Optional(), Length(max=20)],
+        description="An amount like 25 or a percent like 10%. Taken off before tax.",
+    )
+    notes = TextAreaField("Message to the customer", validators=[Optional(), Length(max=5000)])
+    terms = TextAreaField("Terms", validators=[Optional(), Length(max=10000)])
+    internal_notes = TextAreaField(
+        "Internal notes",
+        validators=[Optional(), Length(max=5000)],
+        description="Only your team sees these.",
+    )
+
+
+class EstimateDetailsForm(_DetailsForm):
+    valid_until = DateField("Valid until", validators=[Optional()])
+
+
+class InvoiceDetailsForm(_DetailsForm):
+    due_on = DateField("Due date", validators=[Optional()])
+    payment_instructions = TextAreaField(
+        "Payment instructions",
+        validators=[Optional(), Length(max=5000)],
+        description="How to pay: checks to…, Zelle to…, card by phone…",
+    )
+
+
+class LineItemForm(FlaskForm):
+    description = StringField("Description", validators=[DataRequired(), Length(max=500)])
+    quantity = StringField("Qty", default="1", validators=[DataRequired()])
+    unit_price = StringField("Unit price", validators=[DataRequired()])
+    taxable = BooleanField("Taxable", default=True)
+
+
+class OptionForm(FlaskForm):
+    title = StringField("Option name", validators=[Optional(), Length(max=120)])
+
+
+class SendForm(FlaskForm):
+    send_key = HiddenField()
+
+
+class PaymentForm(FlaskForm):
+    amount = StringField("Amount", validators=[DataRequired()])
+    method = SelectField(
+        "Method",
+        choices=[SelectChoice(value, label) for value, label in PaymentMethod.LABELS.items()],
+        default=PaymentMethod.CHECK,
+    )
+    received_on = DateField("Received on", validators=[InputRequired()])
+    note = StringField(
+        "Note", validators=[Optional(), Length(max=255)], description="e.g. check number"
+    )
+
+
+class VoidForm(FlaskForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+
+
+class ConvertJobForm(FlaskForm):
+    day = DateField("Date", validators=[InputRequired()])
+    start_time = TimeField("Start", validators=[InputRequired()])
+    end_time = TimeField("End", validators=[InputRequired()])
+
+
+class BillingSettingsForm(FlaskForm):
+    payment_instructions = TextAreaField(
+        "Payment instructions",
+        validators=[Optional(), Length(max=5000)],
+        description="Printed on every new invoice.",
+    )
+    estimate_terms = TextAreaField("Estimate terms", validators=[Optional(), Length(max=10000)])
+    invoice_terms = TextAreaField("Invoice terms", validators=[Optional(), Length(max=10000)])
+    default_tax_rate = StringField("Default tax rate (%)", validators=[Optional()])
+    invoice_due_days = StringField("Invoices due after (days)", default="14")
+    estimate_valid_days = StringField("Estimates valid for (days)", default="30")
