@@ -12,11 +12,18 @@ from flask.cli import with_appcontext
 from PIL import Image, ImageDraw, ImageFont
 
 from app.extensions import db
-from app.models import Company, Customer, JobStatus, Role, User, utcnow
+from app.models import Company, Customer, JobStatus, PhoneNumber, Role, User, utcnow
 from app.services.accounts import create_user, sign_up
 from app.services.customers import create_customer
 from app.services.job_status import job_set_status
 from app.services.jobs import create_job
+from app.services.numbers import (
+    company_number,
+    provision_number,
+    search_numbers,
+    suggest_area_codes,
+)
+from app.services.phones import format_phone
 from app.services.photos import store_profile_photo
 
 DEMO_PASSWORD = "demo-password"
@@ -126,6 +133,8 @@ def seed_demo() -> tuple[Company, bool]:
         create_customer(company=company, name=name, mobile_phone=phone, address=address)
         for name, phone, address in CUSTOMERS
     ]
+    # Before the jobs, so their automated texts have a number to come from.
+    ensure_demo_number(company, owner)
     today = utcnow().astimezone(company.tz).date()
     for cust_i, day, hour, hours, description, status, tech_is in JOBS:
         start = datetime.combine(today + timedelta(days=day), time(hour), tzinfo=company.tz)
@@ -145,15 +154,43 @@ def seed_demo() -> tuple[Company, bool]:
     return company, True
 
 
+def ensure_demo_number(company: Company, owner: User) -> PhoneNumber | None:
+    """Give the demo company its custom number through the real setup path: the most
+    common area code of its customers, the first number for sale there. Only against the
+    fake Twilio: with a real account, buying a number costs money, so the owner chooses it
+    in Settings -> Custom number. Commits (the purchase protocol needs to)."""
+    number = company_number(company)
+    if number is not None or not current_app.config["TWILIO_FAKE"]:
+        return number
+    area_code = suggest_area_codes(company=company).best or "512"
+    chosen = search_numbers(area_code=area_code).numbers[0]
+    return provision_number(
+        company=company,
+        actor=owner,
+        e164=chosen.e164,
+        locality=chosen.locality,
+        region=chosen.region,
+        public_base_url=current_app.config["PUBLIC_BASE_URL"],
+    )
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
     """Seed the demo company (idempotent) and print how to log in."""
     company, created = seed_demo()
     db.session.commit()
+    owner = db.session.scalars(sa.select(User).filter_by(email=OWNER_EMAIL)).one()
+    number = ensure_demo_number(company, owner)
     click.echo(
         "Demo company " + ("created" if created else "already present") + f": {company.name}"
     )
+    if number is not None:
+        click.echo(f"Custom SMS number: {format_phone(number.e164)} ({number.e164})")
+    else:
+        click.echo(
+            "Custom SMS number: none yet (real Twilio: choose it in Settings → Custom number)"
+        )
     base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"\nOpen {base}/login and use password '{DEMO_PASSWORD}' with:")
     click.echo(f"  owner   {OWNER_EMAIL}")

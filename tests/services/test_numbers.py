@@ -331,3 +331,29 @@ def test_company_for_called_number_matches_any_format(make):
     assert numbers.company_for_called_number("(512) 666-0001") == company
     assert numbers.company_for_called_number("+15126660002") is None
     assert numbers.company_for_called_number("anonymous") is None
+
+
+# -- flask demo -------------------------------------------------------------------------------
+
+
+def test_flask_demo_buys_its_number_through_the_same_path_before_the_jobs(runner, numbers_fake):
+    from app.models import Company, Direction, Message
+
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    company = db.session.scalars(sa.select(Company)).one()
+    number = db.session.scalars(sa.select(PhoneNumber)).one()
+    assert number.company_id == company.id
+    assert number.e164.startswith("+1512")  # 17 of the 20 demo customers are in 512
+    assert f"({number.e164[2:5]}) {number.e164[5:8]}-{number.e164[8:]}" in result.output
+    (purchase,) = purchases(numbers_fake)
+    assert purchase.form_dict()["VoiceUrl"] == [f"{BASE}/webhooks/twilio/voice"]
+    assert numbers_fake.number(number.e164).sid == number.twilio_sid
+    # The jobs' automated texts, if any were queued, come from the custom number.
+    outbound = db.session.scalars(sa.select(Message).filter_by(direction=Direction.OUT)).all()
+    assert all(message.from_phone == number.e164 for message in outbound)
+
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert len(purchases(numbers_fake)) == 1
