@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -72,7 +72,9 @@ def day_bounds(*, company: Company, day: date) -> tuple[datetime, datetime]:
     tz = company.tz
     start = datetime.combine(day, time.min, tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-    return start, end
+    # In UTC, so that `end - start` is the real length of the day (23 or 25 hours on DST
+    # days; Python subtracts wall-clock times when both share a tzinfo).
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def local_today(*, company: Company, now: datetime | None = None) -> date:
