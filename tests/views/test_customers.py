@@ -1,0 +1,264 @@
+"""Office customers: list with live search, create, edit, one customer's page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Customer, OptOut, Role
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def shop(make, client, log_in):
+    company = make.company(name="Drip Plumbing")
+    db.session.commit()
+    log_in(client, company.owner)
+    return company
+
+
+def names_listed(html: str) -> list[str]:
+    return re.findall(r'<a href="/customers/\d+">([^<]*)</a>', html)
+
+
+def field_error(html: str, field_id: str) -> str | None:
+    match = re.search(rf'<p class="error" id="{field_id}-error">([^<]*)</p>', html)
+    return match.group(1) if match else None
+
+
+def form_data(**overrides):
+    data = {
+        "name": "Avery Johnson",
+        "mobile_phone": "(512) 555-0101",
+        "email": "avery@example.com",
+        "address": "1201 Barton Springs Rd",
+        "notes": "Prefers mornings",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- Access ------------------------------------------------------------------------------
+
+
+def test_customers_need_an_office_role(make, client, log_in):
+    assert client.get("/customers").status_code == 302
+    company = make.company()
+    tech = make.user(company, role=Role.TECH)
+    customer = make.customer(company)
+    db.session.commit()
+    log_in(client, tech)
+    for path in ("/customers", "/customers/new", f"/customers/{customer.id}"):
+        assert client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/customers/{id}"),
+        ("get", "/customers/{id}/edit"),
+        ("post", "/customers/{id}/edit"),
+        ("get", "/jobs/new?customer_id={id}"),
+    ],
+)
+def test_another_companys_customer_is_404(make, client, shop, method, path):
+    theirs = make.customer(make.company(), name="Their Customer")
+    db.session.commit()
+    response = getattr(client, method)(path.format(id=theirs.id), data=form_data())
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Customer, theirs.id).name == "Their Customer"
+
+
+# --- List and search ---------------------------------------------------------------------
+
+
+def test_list_is_sorted_by_name_and_scoped_to_the_company(make, client, shop):
+    make.customer(shop, name="bella Brown", phone="+15125550102")
+    make.customer(shop, name="Adam Ames", phone="+15125550101")
+    make.customer(make.company(), name="Someone Else")
+    db.session.commit()
+    html = client.get("/customers").get_data(as_text=True)
+    assert names_listed(html) == ["Adam Ames", "bella Brown"]
+    assert 'href="tel:+15125550101"' in html
+    assert "(512) 555-0101" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("adam", ["Adam Ames"]),
+        ("555-0102", ["bella Brown"]),
+        ("(512) 555 01", ["Adam Ames", "bella Brown"]),
+        ("bella@", ["bella Brown"]),
+        ("nobody", []),
+        ("%", []),
+    ],
+)
+def test_search_by_name_phone_or_email(make, client, shop, query, expected):
+    make.customer(shop, name="Adam Ames", phone="+15125550101")
+    make.customer(shop, name="bella Brown", phone="+15125550102", email="bella@example.test")
+    db.session.commit()
+    html = client.get("/customers", query_string={"q": query}).get_data(as_text=True)
+    assert names_listed(html) == expected
+
+
+def test_live_search_returns_the_list_fragment(make, client, shop):
+    make.customer(shop, name="Adam Ames")
+    db.session.commit()
+    response = client.get("/customers?q=ada", headers={**HX, "HX-Target": "customer-list"})
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="customer-list"')
+    assert "<html" not in html
+    page = client.get("/customers").get_data(as_text=True)
+    assert 'hx-trigger="input changed delay:300ms, search"' in page
+    assert 'hx-push-url="true"' in page
+    assert '<form class="toolbar" method="get" action="/customers"' in page
+
+
+def test_list_paginates_with_real_links(make, client, shop):
+    for n in range(27):
+        make.customer(shop, name=f"Customer {n:02d}", phone=f"+1512555{n:04d}")
+    db.session.commit()
+    first = client.get("/customers").get_data(as_text=True)
+    assert len(names_listed(first)) == 25
+    assert 'href="/customers?page=2"' in first
+    second = client.get("/customers?page=2").get_data(as_text=True)
+    assert names_listed(second) == ["Customer 25", "Customer 26"]
+
+
+# --- Create and edit ---------------------------------------------------------------------
+
+
+def test_create_normalizes_the_phone_and_opens_the_customer(client, shop):
+    response = client.post("/customers/new", data=form_data())
+    assert response.status_code == 302
+    customer = db.session.scalars(sa.select(Customer)).one()
+    assert response.headers["Location"] == f"/customers/{customer.id}"
+    assert customer.mobile_phone == "+15125550101"
+    assert customer.company_id == shop.id
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Avery Johnson added." in page
+    assert 'href="tel:+15125550101"' in page and "(512) 555-0101" in page
+    assert "Prefers mornings" in page
+
+
+def test_create_then_book_goes_back_to_the_new_job_form(client, shop):
+    response = client.post("/customers/new?then=job", data=form_data())
+    customer = db.session.scalars(sa.select(Customer)).one()
+    assert response.headers["Location"] == f"/jobs/new?customer_id={customer.id}"
+
+
+@pytest.mark.parametrize(
+    ("phone", "message"),
+    [
+        ("555", "“555” is not a valid phone number."),
+        ("call me", "“call me” is not a phone number."),
+        ("", "Enter a mobile number: job texts go to it."),
+    ],
+)
+def test_a_bad_number_is_an_error_on_the_mobile_field(client, shop, phone, message):
+    response = client.post("/customers/new", data=form_data(mobile_phone=phone))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert field_error(html, "mobile_phone") == message
+    assert 'value="Avery Johnson"' in html  # nothing typed is lost
+    assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 0
+
+
+def test_a_duplicate_number_names_the_other_customer(make, client, shop):
+    make.customer(shop, name="Bea First", phone="+15125550101")
+    db.session.commit()
+    response = client.post("/customers/new", data=form_data(mobile_phone="512-555-0101"))
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "mobile_phone") == (
+        "Bea First already has this mobile number."
+    )
+
+
+def test_the_same_number_in_another_company_is_fine(make, client, shop):
+    make.customer(make.company(), phone="+15125550101")
+    db.session.commit()
+    assert client.post("/customers/new", data=form_data()).status_code == 302
+
+
+def test_a_bad_email_is_an_error_on_the_email_field(client, shop):
+    response = client.post("/customers/new", data=form_data(email="not-an-email"))
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "email")
+
+
+def test_edit_prefills_the_formatted_phone_and_saves(make, client, shop):
+    customer = make.customer(shop, name="Old Name", phone="+15125550101")
+    db.session.commit()
+    form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
+    assert 'value="Old Name"' in form
+    assert 'value="(512) 555-0101"' in form
+
+    response = client.post(
+        f"/customers/{customer.id}/edit",
+        data=form_data(name="New Name", mobile_phone="+1 512 555 0199", email=""),
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Customer, customer.id)
+    assert (saved.name, saved.mobile_phone, saved.email) == ("New Name", "+15125550199", None)
+
+
+def test_edit_keeping_the_own_number_is_not_a_duplicate(make, client, shop):
+    customer = make.customer(shop, phone="+15125550101")
+    db.session.commit()
+    response = client.post(f"/customers/{customer.id}/edit", data=form_data())
+    assert response.status_code == 302
+
+
+def test_edit_to_anothers_number_is_refused(make, client, shop):
+    make.customer(shop, name="Bea First", phone="+15125550101")
+    customer = make.customer(shop, name="Cal Second", phone="+15125550102")
+    db.session.commit()
+    response = client.post(f"/customers/{customer.id}/edit", data=form_data(name="Cal Second"))
+    assert response.status_code == 422
+    assert "Bea First already has this mobile number." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).mobile_phone == "+15125550102"
+
+
+# --- The customer page -------------------------------------------------------------------
+
+
+def test_customer_page_lists_jobs_and_offers_a_new_job(make, client, shop):
+    tech = make.user(shop, role=Role.TECH, name="Tina Tech")
+    customer = make.customer(shop, name="Avery Johnson", email="a@example.test")
+    job = make.job(shop, customer=customer, techs=[tech], description="Fix faucet")
+    make.job(shop, description="Someone else's job")
+    db.session.commit()
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert f'href="/jobs/new?customer_id={customer.id}"' in html
+    assert f'href="/jobs/{job.id}"' in html and "Fix faucet" in html and "Tina Tech" in html
+    assert "Someone else&#39;s job" not in html
+    assert 'href="mailto:a@example.test"' in html
+
+
+def test_customer_page_says_when_they_opted_out(make, client, shop):
+    make.number(shop)
+    customer = make.customer(shop)
+    db.session.add(OptOut(company_id=shop.id, phone=customer.mobile_phone, keyword="STOP"))
+    db.session.commit()
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "opted out" in html
+
+
+def test_customer_text_is_escaped_everywhere(make, client, shop):
+    customer = make.customer(
+        shop, name="<script>alert(1)</script>", notes="<b>VIP</b>", address="<i>x</i>"
+    )
+    db.session.commit()
+    for path in ("/customers", f"/customers/{customer.id}", f"/customers/{customer.id}/edit"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html
+        assert "<b>VIP</b>" not in html and "<i>x</i>" not in html
+        assert "&lt;script&gt;" in html
