@@ -1,0 +1,170 @@
+"""Rule 3 end to end, at phone size: the office texts an estimate, the link arrives on the
+simulated phone, the customer opens it, approves with a typed name and downloads the PDF;
+the office sees Approved. axe-core checks every public page on the way."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import EstimateApproval, EstimateStatus, Message, MessageKind
+from app.services import billing
+from tests.fixtures.live import PHONE
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path("test-artifacts")
+
+
+def serious_violations(page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_estimate_by_text_approved_on_the_phone(
+    live_server, browser, browser_login, sms_world, bill, fake, dispatcher
+):
+    ARTIFACTS.mkdir(exist_ok=True)
+    company, customer = sms_world.company, sms_world.customer
+    company.address = "1200 Barton Springs Rd, Austin, TX 78704"
+    company.email = "office@lonestarplumbing.test"
+    estimate = bill.estimate(
+        company,
+        customer,
+        tax="8.25",
+        title="Water heater",
+        options={
+            "Repair": [("Replace the thermocouple and flush the tank", "1", "240.00", True)],
+            "Replace": [
+                ("50 gallon gas water heater", "1", "1,150.00", True),
+                ("Installation labor", "3.5", "95.00", False),
+                ("Haul away the old unit", "1", "45.00", False),
+            ],
+        },
+        terms="Prices valid 30 days. 50% deposit due when work starts; balance on completion.",
+    )
+    invoice = bill.invoice(company, customer, lines=[("Service call", "1", "89.00", True)])
+    db.session.commit()
+    replace_total = billing.money(billing.option_totals(estimate.options[1]).total_cents)
+
+    # The office sends the estimate by text, in one click.
+    office_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    office = office_context.new_page()
+    browser_login(office, company.owner)
+    office.goto(f"{live_server.url}/estimates/{estimate.id}")
+    office.click("#doc-send button[type=submit]:has-text('Send by text')")
+    expect(office.locator("#doc-send")).to_contain_text("Resend text")
+    db.session.expire_all()
+    text = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.ESTIMATE)).one()
+    assert dispatcher().run_once() == 1
+    fake.run_all_callbacks()
+
+    # The link arrives on the simulated phone.
+    sim_context = browser.new_context(**PHONE)
+    sim = sim_context.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    bubble = sim.locator("#sim-thread .sim-theirs").last
+    expect(bubble).to_contain_text(f"estimate #{estimate.number}")
+    link = bubble.locator("a[href*='/e/']")
+    href = link.get_attribute("href")
+    assert href == billing.public_url(estimate)
+    assert href in text.body
+    sim.screenshot(path=str(ARTIFACTS / "estimate-sms-on-phone-390.png"), full_page=True)
+    sim_context.close()
+
+    # The customer opens it on their own phone (no office login there).
+    phone_context = browser.new_context(**PHONE, accept_downloads=True)
+    phone = phone_context.new_page()
+    phone.goto(href)
+    expect(phone.locator("h1")).to_have_text("Water heater")
+    expect(phone.locator(".pub-company").first).to_have_text("Lone Star Plumbing")
+    expect(phone.locator("a[href^='sms:']").first).to_have_attribute(
+        "href", f"sms:{sms_world.number.e164}"
+    )
+    phone.screenshot(path=str(ARTIFACTS / "estimate-public-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+
+    phone.locator("label.pub-choice", has_text="Replace").click()
+    phone.check("input[name=accept_terms]")
+    phone.fill("#signed_name", "Avery Johnson")
+    phone.click("button:has-text('Review and approve')")
+    expect(phone.locator("h1")).to_have_text("Confirm your approval")
+    expect(phone.locator(".pub-confirm")).to_contain_text(replace_total)
+    phone.screenshot(path=str(ARTIFACTS / "estimate-confirm-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    phone.click("button:has-text('Confirm approval')")
+    expect(phone.locator(".pub-banner-ok")).to_contain_text("Approved by Avery Johnson")
+    expect(phone.locator(".pub-flash-success")).to_contain_text("Thank you")
+    phone.screenshot(path=str(ARTIFACTS / "estimate-approved-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+
+    with phone.expect_download() as download_info:
+        phone.click("a:has-text('Download PDF')")
+    download = download_info.value
+    assert download.suggested_filename == f"Estimate-{estimate.number}.pdf"
+    pdf_path = ARTIFACTS / "estimate-approved.pdf"
+    download.save_as(str(pdf_path))
+    assert pdf_path.read_bytes().startswith(b"%PDF-")
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "70",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                str(pdf_path),
+                str(ARTIFACTS / "estimate-approved-pdf"),
+            ],
+            check=True,
+        )
+
+    db.session.expire_all()
+    approval = db.session.scalars(sa.select(EstimateApproval)).one()
+    assert approval.signed_name == "Avery Johnson"
+    assert approval.option_title == "Replace"
+    assert approval.ip_address == "127.0.0.1"
+    assert "Chrome" in approval.user_agent  # the customer's browser, as sent
+
+    # The invoice page and a revoked link are public pages too.
+    phone.goto(billing.public_url(invoice))
+    expect(phone.locator(".pub-amount-due")).to_contain_text("$89.00")
+    phone.screenshot(path=str(ARTIFACTS / "invoice-public-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    old = invoice.public_token
+    billing.revoke_link(document=invoice)
+    db.session.commit()
+    response = phone.goto(f"{live_server.url}/i/{old}")
+    assert response.status == 410
+    expect(phone.locator("h1")).to_have_text("This link is no longer valid")
+    phone.screenshot(path=str(ARTIFACTS / "link-gone-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    phone_context.close()
+
+    # The office sees Approved, with the whole path of the text.
+    office.reload()
+    expect(office.locator("#doc-status")).to_have_text("Approved")
+    steps = office.locator("#doc-progress .progress-step")
+    expect(steps).to_have_count(4)
+    expect(office.locator("#doc-progress .progress-done")).to_have_count(4)
+    expect(office.locator("#outcome")).to_contain_text("Avery Johnson")
+    office.screenshot(path=str(ARTIFACTS / "estimate-office-approved-1280.png"), full_page=True)
+    office_context.close()
+    db.session.expire_all()
+    assert db.session.get(type(estimate), estimate.id).status == EstimateStatus.APPROVED
