@@ -85,7 +85,7 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
 def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
     """Claim up to `limit` due texts for this dispatcher until `now + lease`.
 
-    One UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING: on PostgreSQL
+    One WITH due AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... RETURNING: on PostgreSQL
     concurrent dispatchers skip each other's rows; on SQLite the statement runs under the
     database's single write lock. The caller commits at once, before sending anything.
     """
@@ -99,9 +99,13 @@ def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem
     )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # A CTE, not a plain IN (subquery): PostgreSQL may re-run a subquery once per row it
+    # checks, and with SKIP LOCKED each run can pick different rows, claiming more than
+    # `limit`. A CTE that locks rows is evaluated exactly once.
+    picked = due.cte("due")
     stmt = (
         sa.update(Message)
-        .where(Message.id.in_(due.scalar_subquery()), _claimable(now))
+        .where(Message.id.in_(sa.select(picked.c.id)), _claimable(now))
         .values(
             status=MessageStatus.SENDING,
             claimed_until=now + lease,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -195,7 +196,9 @@ class InProcessHttpClient(HttpClient):
 def _http_client() -> HttpClient:
     config = current_app.config
     timeout = float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
-    base_url = config.get("TWILIO_API_BASE_URL") or ""
+    # Where the fake Twilio is served over HTTP, if not in-process (tests, `outbox work`
+    # processes sharing one fake).
+    base_url = config.get("TWILIO_API_BASE_URL") or os.environ.get("TWILIO_API_BASE_URL", "")
     if config["TWILIO_FAKE"]:
         key: tuple[Any, ...] = (id(current_app._get_current_object()), "fake", base_url, timeout)  # type: ignore[attr-defined]
     else:

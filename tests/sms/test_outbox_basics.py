@@ -27,7 +27,7 @@ def _queue(world, body="Your plumber is on the way", **kwargs) -> Message:
 
 
 def test_queued_text_is_sent_over_real_http_with_exact_form_fields(
-    sms_world, fake, over_http, dispatcher
+    app, sms_world, fake, over_http, dispatcher
 ):
     message = _queue(
         sms_world, media_urls=["https://example.com/a.jpg", "https://example.com/b.png"]
@@ -41,7 +41,7 @@ def test_queued_text_is_sent_over_real_http_with_exact_form_fields(
     assert form["Body"] == ["Your plumber is on the way"]
     assert form["MediaUrl"] == ["https://example.com/a.jpg", "https://example.com/b.png"]
     callback = urlsplit(form["StatusCallback"][0])
-    assert f"{callback.scheme}://{callback.netloc}" == "http://testserver.local"
+    assert f"{callback.scheme}://{callback.netloc}" == app.config["PUBLIC_BASE_URL"]
     assert callback.path == "/webhooks/twilio/status"
     assert parse_qs(callback.query) == {"mid": [str(message.id)]}
     assert set(form) == {"To", "From", "Body", "MediaUrl", "StatusCallback"}

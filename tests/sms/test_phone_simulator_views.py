@@ -56,7 +56,7 @@ def test_phone_shows_texts_it_received_with_ticks_links_and_photos(
     assert "✓✓ Delivered" in page
 
 
-def test_reply_goes_through_the_signed_webhook_and_is_routed(client, log_in, sms_world, fake):
+def test_reply_goes_through_the_signed_webhook_and_is_routed(app, client, log_in, sms_world, fake):
     log_in(client, sms_world.company.owner)
     response = client.post(
         "/dev/phone/text",
@@ -70,7 +70,7 @@ def test_reply_goes_through_the_signed_webhook_and_is_routed(client, log_in, sms
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "sim-refresh"
     [webhook] = fake.webhooks
-    assert webhook.url == "http://testserver.local/webhooks/twilio/sms"
+    assert webhook.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/sms"
     assert webhook.status == 200
     message = db.session.scalars(sa.select(Message)).one()
     assert message.direction == Direction.IN
@@ -131,14 +131,16 @@ def test_tech_can_use_the_simulator(client, log_in, sms_world, make):
     assert client.get("/dev/phone").status_code == 200
 
 
-def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(client, log_in, sms_world, fake):
+def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(
+    app, client, log_in, sms_world, fake
+):
     log_in(client, sms_world.company.owner)
     response = client.post(
         "/dev/phone/call", data={"phone": "+15125550101"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
     [webhook] = fake.webhooks
-    assert webhook.url == "http://testserver.local/webhooks/twilio/voice"
+    assert webhook.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/voice"
     assert webhook.form["From"] == "+15125550101"
     assert webhook.form["To"] == "+15126660100"
     assert webhook.form["CallSid"].startswith("CA")
