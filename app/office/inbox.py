@@ -156,22 +156,29 @@ def inbox():
 def _thread_context(conversation: Conversation, **extra) -> dict:
     messages = thread_messages(conversation=conversation)
     company = current_user.company
+    job = related_job(messages)
+    next_route = decide_recipients(
+        company=company, customer=conversation.customer, conversation=conversation
+    )
     blocker = texting_blocker(company=company, phone=conversation.phone)
     assign_form = extra.pop("assign_form", None) or AssignForm(
-        user_id=str(conversation.assigned_user_id or "")
+        formdata=None, user_id=str(conversation.assigned_user_id or "")
     )
     assign_form.user_id.choices = _user_choices("Point of Contact (default)")
-    reply_form = extra.pop("reply_form", None) or ReplyForm(key=secrets.token_urlsafe(16))
-    customer_form = extra.pop("customer_form", None) or NewCustomerForm()
+    reply_form = extra.pop("reply_form", None) or ReplyForm(
+        formdata=None, key=secrets.token_urlsafe(16)
+    )
+    customer_form = extra.pop("customer_form", None) or NewCustomerForm(formdata=None)
     return {
         "conversation": conversation,
         "messages": messages,
-        "thread_version": thread_version(messages),
-        "delivery_state": delivery_state,
-        "job": related_job(messages),
-        "next_route": decide_recipients(
-            company=company, customer=conversation.customer, conversation=conversation
+        # What the thread shows: its messages, the job's status, where the next text goes.
+        "thread_version": thread_version(
+            messages, job.status if job else "", next_route.reason, next_route.recipient_ids
         ),
+        "delivery_state": delivery_state,
+        "job": job,
+        "next_route": next_route,
         "blocker": blocker,
         "reply_form": reply_form,
         "assign_form": assign_form,
@@ -193,7 +200,7 @@ def conversation(conversation_id: int):
         context = _thread_context(conversation)
         if request.args.get("v") == context["thread_version"]:
             return "", 204
-        return render_template("office/_conversation_messages.html", **context)
+        return render_template("office/_conversation_messages.html", poll=True, **context)
     return render_template(
         "office/inbox.html",
         forwarding_form=ForwardingForm(),

@@ -162,8 +162,9 @@ def thread_messages(*, conversation: Conversation) -> list[Message]:
     )
 
 
-def thread_version(messages: list[Message]) -> str:
-    parts = [
+def thread_version(messages: list[Message], *also: object) -> str:
+    """A fingerprint of the thread (and of `also`, what else the page shows about it)."""
+    parts = [str(part) for part in also] + [
         f"{m.id}:{m.status}:{m.error_code or ''}:{m.routing_reason or ''}:{len(m.recipients)}"
         for m in messages
     ]

@@ -183,6 +183,7 @@ def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, shop):
     assert new_thread.status_code == 200
     assert "second, while the page is open" in _html(new_thread)
     assert _html(new_thread).lstrip().startswith('<div id="thread-messages"')
+    assert 'id="thread-status" class="thread-status" hx-swap-oob="true"' in _html(new_thread)
     new_list = client.get(list_url, headers=listing)
     assert new_list.status_code == 200
     assert _html(new_list).lstrip().startswith('<div id="conversation-list"')
@@ -206,6 +207,9 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     assert html.lstrip().startswith('<div id="reply-box"')
     assert 'hx-swap-oob="true"' in html
     assert "On our way &lt;soon&gt;" in html
+    # The box is cleared for the next reply and carries a new key.
+    assert re.search(r'<textarea[^>]*id="reply-body"[^>]*></textarea>', html)
+    assert 'name="key" value="abc123"' not in html
     again = client.post(
         f"/inbox/{cid}/reply",
         data={"body": "On our way <soon>", "key": "abc123"},
@@ -445,3 +449,29 @@ def _outbound(company, conversation, body, status, error_code=None):
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def test_finishing_the_job_refreshes_where_the_next_text_goes_without_a_new_message(
+    client, log_in, inbound, shop
+):
+    company, bob, maria = shop.company, shop.bob, shop.maria
+    company.poc_user_id = bob.id
+    job = _job_in_progress(shop)
+    message = inbound(company, JANE, "hello")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, bob)
+    cid = message.conversation_id
+    html = _html(client.get(f"/inbox/{cid}"))
+    assert "goes to:</strong>\n    Maria Lopez" in html
+    thread_v = re.search(rf"/inbox/{cid}\?v=(\w+)", html).group(1)
+    poll = {"HX-Request": "true", "HX-Target": "thread-messages"}
+    assert client.get(f"/inbox/{cid}?v={thread_v}", headers=poll).status_code == 204
+
+    job_set_status(job=job, status=JobStatus.FINISHED, actor=maria)
+    # Without the automated "job finished" text, only the status changed.
+    db.session.execute(sa.delete(Message).where(Message.kind == MessageKind.JOB_FINISHED))
+    db.session.commit()
+    refreshed = client.get(f"/inbox/{cid}?v={thread_v}", headers=poll)
+    assert refreshed.status_code == 200
+    assert "goes to:</strong>\n    Bob Office" in _html(refreshed)

@@ -1,0 +1,95 @@
+"""Rule 4 in a real browser: a customer texts from the phone simulator while the job is in
+progress and the text shows on the assigned tech's phone; after Finished, the next text
+lands in the Point of Contact's inbox (with no reload: both pages poll)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Role, utcnow
+
+pytestmark = pytest.mark.browser
+
+WAIT = 15_000  # ms: a poll is every 4-5 s, the webhook goes through the fake Twilio
+
+
+def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
+    browser, page, phone_page, live_server, browser_login, make
+):
+    company = make.company("Acme Plumbing")
+    company.owner.name = "Alice Smith"
+    make.number(company, e164="+15126660001")
+    bob = make.user(company, Role.OFFICE, name="Bob Office")
+    maria = make.user(company, Role.TECH, name="Maria Lopez")
+    company.poc_user_id = bob.id
+    jane = make.customer(company, name="Jane Doe", phone="+15125550142")
+    job = make.job(
+        company,
+        customer=jane,
+        techs=[maria],
+        start=(utcnow() + timedelta(minutes=30)).replace(microsecond=0),
+    )
+    db.session.commit()
+
+    # Maria (on her phone) taps On My Way.
+    browser_login(phone_page, maria)
+    phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    phone_page.locator(".eta-chip").first.click()
+    phone_page.get_by_role("button", name="On My Way").click()
+    expect(phone_page.locator("#actions .status")).to_have_text("On my way", timeout=WAIT)
+
+    # Jane texts back from the phone simulator (driven by the owner's session).
+    browser_login(page, company.owner)
+    page.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    page.fill("#sim-body", "Gate code is 1234, dog is friendly")
+    page.locator(".sim-send").click()
+
+    # It shows on Maria's phone without a reload.
+    messages = phone_page.locator("#messages")
+    expect(messages).to_contain_text("Gate code is 1234, dog is friendly", timeout=WAIT)
+    phone_page.screenshot(path="test-artifacts/routing-flow-tech-phone.png", full_page=True)
+
+    # Bob (the POC) opens his inbox: the text is there, routed to Maria, and says why.
+    office = browser.new_context(viewport={"width": 1280, "height": 860})
+    bob_page = office.new_page()
+    try:
+        browser_login(bob_page, bob)
+        bob_page.goto(f"{live_server.url}/inbox")
+        bob_page.get_by_role("link", name="Jane Doe").first.click()
+        route = bob_page.locator(".msg-in .msg-route").last
+        expect(route).to_contain_text(f"Job #{job.number} is in progress: On My Way at")
+        expect(route).to_contain_text("-> Maria Lopez")
+
+        # Maria starts and finishes the job.
+        phone_page.get_by_role("button", name="Start").click()
+        phone_page.get_by_role("link", name="Finished").click()
+        phone_page.get_by_role("button", name="Yes, it\u2019s finished").click()
+        expect(phone_page.locator("#actions .status")).to_have_text("Finished", timeout=WAIT)
+
+        # Jane's next text goes to the Point of Contact and appears in Bob's open inbox.
+        page.fill("#sim-body", "Thanks, all good now!")
+        page.locator(".sim-send").click()
+        list_item = bob_page.locator("#conversation-list .conv-item").first
+        expect(list_item).to_contain_text("Thanks, all good now!", timeout=WAIT)
+        last_route = bob_page.locator("#thread-messages .msg-in .msg-route").last
+        expect(last_route).to_contain_text(f"job #{job.number} finished", timeout=WAIT)
+        expect(last_route).to_contain_text("Point of Contact -> Bob Office")
+        status = bob_page.locator("#thread-status")
+        expect(status).to_contain_text("Finished")
+        expect(status).to_contain_text("goes to: Bob Office")
+        bob_page.screenshot(path="test-artifacts/routing-flow-poc-inbox.png")
+
+        # Bob replies from the inbox; the segment counter counts as he types.
+        bob_page.fill("#reply-body", "Glad to help, Jane!")
+        expect(bob_page.locator("#reply-count")).to_contain_text("19 characters · 1 segment")
+        bob_page.get_by_role("button", name="Send").click()
+        expect(bob_page.locator("#thread-messages .msg-out").last).to_contain_text(
+            "Glad to help, Jane!", timeout=WAIT
+        )
+        expect(bob_page.locator("#reply-body")).to_have_value("")
+    finally:
+        office.close()
