@@ -142,7 +142,8 @@ def update_job(
     if {t.id for t in techs} != old_tech_ids:
         _check_changeable(job, "technicians")
     check_schedule(scheduled_start, scheduled_end)
-    check_techs(company=job.company, techs=techs)
+    # Only newcomers are checked: someone deactivated since may stay on a job they had.
+    check_techs(company=job.company, techs=[t for t in techs if t.id not in old_tech_ids])
     description = description.strip()
     if not description:
         raise DomainError("Describe the work.", field="description")

@@ -290,3 +290,30 @@ def test_techs_of_a_finished_job_are_fixed(make, shop, changes):
     with pytest.raises(DomainError, match="finished"):
         unassign_tech(job=job, tech=ana)
     assert changes == []
+
+
+def test_update_job_keeps_a_tech_deactivated_since_but_refuses_adding_one(make, shop, changes):
+    company, ana, ben, _customer = shop
+    job = book(make, shop)
+    ana.active = False
+    ben.active = False
+    update_job(
+        job=job,
+        actor=company.owner,
+        description="Still Ana's job",
+        scheduled_start=job.scheduled_start,
+        scheduled_end=job.scheduled_end,
+        techs=[ana],
+    )
+    assert [t.id for t in job.techs] == [ana.id]
+    with pytest.raises(DomainError) as refused:
+        update_job(
+            job=job,
+            actor=company.owner,
+            description="Add Ben",
+            scheduled_start=job.scheduled_start,
+            scheduled_end=job.scheduled_end,
+            techs=[ana, ben],
+        )
+    assert refused.value.field == "tech_ids"
+    assert changes == []

@@ -790,3 +790,23 @@ def test_user_typed_text_is_shown_as_text(make, client, shop):
         assert "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;" in pages[2]
+
+
+def test_htmx_mutations_need_the_pages_csrf_token(make, client, shop, csrf_enabled):
+    company, tech, customer = shop
+    job = make.job(company, customer=customer)
+    db.session.commit()
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+    refused = client.post(f"/jobs/{job.id}/techs", data={"tech_id": tech.id}, headers=HX)
+    assert refused.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).techs == []
+
+    accepted = client.post(
+        f"/jobs/{job.id}/techs", data={"tech_id": tech.id}, headers={**HX, "X-CSRFToken": token}
+    )
+    assert accepted.status_code == 200
+    db.session.expire_all()
+    assert [t.id for t in db.session.get(Job, job.id).techs] == [tech.id]
