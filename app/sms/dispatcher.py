@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Message, OptOut, utcnow
 from app.services import outbox
+from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
 from app.services.reminders import queue_reminders_periodically
 from app.sms import gateway
@@ -131,6 +132,7 @@ class Dispatcher:
             return 0
         with self.app.app_context():
             queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
+            escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
             items = outbox.claim_due(now=now, limit=free, lease=self.lease)
             db.session.commit()
         for item in items:

@@ -411,3 +411,21 @@ def _job_on_my_way(make, shop):
     job = make.job(company, customer=jane, techs=[maria])
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=maria)
     return job
+
+
+def test_the_worker_escalates_once_a_minute_per_process(make, inbound, shop, monkeypatch):
+    from app.services import escalation
+
+    monkeypatch.setattr(escalation, "_last_run", None)
+    company, bob, maria = shop.company, shop.bob, shop.maria
+    set_escalation_minutes(company=company, minutes=10, actor=company.owner)
+    _job_on_my_way(make, shop)
+    now = utcnow()
+    apply_routing(message=inbound(company, JANE, "x", created_at=now - timedelta(minutes=11)))
+    later = inbound(company, JANE, "y", created_at=now - timedelta(minutes=9, seconds=30))
+    apply_routing(message=later)
+    assert escalation.escalate_unread_periodically(now=now) == 1
+    # 40 s later the second text is due, but the worker looked less than a minute ago.
+    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=40)) == 0
+    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=61)) == 1
+    assert {r.user_id for r in later.recipients} == {maria.id, bob.id}
