@@ -102,7 +102,7 @@ KINDS: dict[str, TemplateKind] = {
             "Job scheduled",
             "Sent when a job is booked, and again when its time or technician changes "
             "({change} says what changed).",
-            "Hi {customer_first_name}, {change} {company_name} will see you on {job_date}, "
+            "Hi {customer_first_name}! {change} {company_name} will see you on {job_date}, "
             "arriving {arrival_window}. Job #{job_number}. Questions? Just reply to this text.",
             (*_JOB, "change"),
         ),

@@ -242,7 +242,7 @@ def notify_job_booked(*, job: Job) -> None:
     template = _enabled_template(job, MessageKind.JOB_SCHEDULED)
     if template is None or job.status != JobStatus.SCHEDULED:
         return
-    values = job_values(job=job, change="You're booked!")
+    values = job_values(job=job, change="You're booked.")
     queue_automated_text(
         job=job,
         kind=MessageKind.JOB_SCHEDULED,
@@ -435,7 +435,7 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
         "amount": "$240.00",
         "due_date": (start + timedelta(days=14)).strftime("%b %-d, %Y"),
         "document_number": "1001",
-        "change": "You're booked!"
+        "change": "You're booked."
         if kind == MessageKind.JOB_SCHEDULED
         else "Your appointment has a new time.",
     }

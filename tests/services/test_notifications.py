@@ -55,7 +55,7 @@ def test_booking_texts_the_customer_in_the_company_time_zone(shop):
     assert text.to_phone == customer.mobile_phone
     assert text.status == MessageStatus.PENDING
     assert text.body == (
-        "Hi Ann, You're booked! Acme Plumbing will see you on Tue, Dec 1, arriving "
+        "Hi Ann! You're booked. Acme Plumbing will see you on Tue, Dec 1, arriving "
         f"9:00-11:00 AM. Job #{job.number}. Questions? Just reply to this text."
     )
     assert text.conversation.customer_id == customer.id
@@ -125,7 +125,7 @@ def test_new_time_says_so_and_each_move_is_sent(shop):
     reschedule_job(job=job, start=START + timedelta(hours=4), end=START + timedelta(hours=6))
     changed = texts(job)[-1]
     assert changed.body.startswith(
-        "Hi Ann, Your appointment has a new time. Acme Plumbing will see you on Tue, Dec 1, "
+        "Hi Ann! Your appointment has a new time. Acme Plumbing will see you on Tue, Dec 1, "
         "arriving 1:00-3:00 PM."
     )
     reschedule_job(job=job, start=START, end=START + timedelta(hours=2))

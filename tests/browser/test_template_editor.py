@@ -1,0 +1,129 @@
+"""The whole automated-text loop in a browser: the office edits the On My Way text and
+watches the preview and segment count follow; a tech taps On My Way on their phone; the
+customer's phone in /dev/phone shows the rendered text with the tech's photo."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import current_app
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Message, MessageKind, Role, utcnow
+from app.services.photos import store_profile_photo
+from tests.fixtures.notifications import image_bytes
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path("test-artifacts")
+
+
+def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
+    live_server, browser, phone_page, browser_login, make, fake, dispatcher
+):
+    ARTIFACTS.mkdir(exist_ok=True)
+    company = make.company(name="Acme Plumbing")
+    make.number(company)
+    customer = make.customer(company, name="Ann Smith")
+    sam = make.user(company, role=Role.TECH, name="Sam Lee")
+    store_profile_photo(
+        user=sam,
+        data=image_bytes("PNG", (300, 300)),
+        upload_folder=current_app.config["UPLOAD_FOLDER"],
+    )
+    job = make.job(company, customer=customer, techs=[sam], start=utcnow() + timedelta(minutes=45))
+    db.session.commit()
+
+    # The office edits the On My Way text on a desktop.
+    desktop = browser.new_context(viewport={"width": 1280, "height": 900})
+    office = desktop.new_page()
+    browser_login(office, company.owner)
+    office.goto(f"{live_server.url}/texts")
+    office.screenshot(path=str(ARTIFACTS / "texts-list-1280.png"), full_page=True)
+    office.get_by_role("link", name="On My Way", exact=True).click()
+    expect(office.locator("h1")).to_have_text("On My Way text")
+
+    body = office.locator("#template-body")
+    summary = office.locator("[data-testid=segment-summary]")
+    bubble = office.locator("#template-preview .bubble-text")
+    expect(office.locator("#template-preview")).to_contain_text(f"#{job.number} for Ann Smith")
+    default_summary = summary.inner_text()
+
+    body.fill("Hi {customer_first_name}, ")
+    office.locator("button.chip", has_text="{tech_first_name}").click()
+    body.press("End")
+    body.type(" is on the way. We\u2019ll see you soon!")
+    expect(bubble).to_have_text("Hi Ann, Sam is on the way. We\u2019ll see you soon!")
+    expect(summary).to_have_text("46 characters · 1 segment · UCS-2")
+    assert summary.inner_text() != default_summary
+    warning = office.locator(".ucs2-warning")
+    expect(warning).to_contain_text("right single quotation mark")
+    office.screenshot(path=str(ARTIFACTS / "template-editor-ucs2-1280.png"), full_page=True)
+
+    warning.get_by_role("button", name=re.compile("Replace with")).click()
+    expect(body).to_have_value(
+        "Hi {customer_first_name}, {tech_first_name} is on the way. We'll see you soon!"
+    )
+    expect(summary).to_have_text("46 characters · 1 segment · GSM-7")
+    expect(warning).to_have_count(0)
+
+    # A longer text crosses into a second segment, live.
+    body.press("End")
+    body.type(" " + "Thanks for choosing us. " * 5)
+    expect(summary).to_contain_text("2 segments · GSM-7")
+    for _ in range(len("Thanks for choosing us. ") * 5 + 1):
+        body.press("Backspace")
+    expect(summary).to_have_text("46 characters · 1 segment · GSM-7")
+
+    office.get_by_role("button", name="Save text").click()
+    expect(office.locator(".flash-success")).to_contain_text("Saved")
+    office.screenshot(path=str(ARTIFACTS / "template-editor-saved-1280.png"), full_page=True)
+
+    # Sam taps On My Way on his phone.
+    browser_login(phone_page, sam)
+    phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    phone_page.locator("input[name=eta][value='30']").check()
+    phone_page.get_by_role("button", name="On My Way").click()
+    expect(phone_page.locator("#actions .status")).to_have_text("On my way")
+    phone_page.screenshot(path=str(ARTIFACTS / "tech-on-my-way-390.png"), full_page=True)
+
+    db.session.expire_all()
+    (text,) = db.session.scalars(
+        sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
+    ).all()
+    assert text.body == "Hi Ann, Sam is on the way. We'll see you soon!"
+    assert text.media_urls == [f"{live_server.url}/p/{sam.photo_token}.jpg"]
+
+    # The outbox sends it through the real SDK to the fake Twilio.
+    assert dispatcher().run_once() >= 1
+    fake.run_all_callbacks()
+
+    office.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    thread = office.locator("#sim-thread")
+    expect(thread.locator(".sim-theirs .sim-bubble").last).to_have_text(
+        "Hi Ann, Sam is on the way. We'll see you soon!"
+    )
+    photo = thread.locator(f".sim-theirs img[src='{text.media_urls[0]}']")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.naturalWidth") == 480  # served without a login
+    office.screenshot(path=str(ARTIFACTS / "phone-on-my-way-1280.png"), full_page=True)
+    desktop.close()
+
+
+def test_editor_at_phone_size(live_server, phone_page, browser_login, make):
+    company = make.company(name="Acme Plumbing")
+    db.session.commit()
+    browser_login(phone_page, company.owner)
+    phone_page.goto(f"{live_server.url}/texts/job_scheduled")
+    expect(phone_page.locator("[data-testid=segment-summary]")).to_contain_text("GSM-7")
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the editor scrolls sideways at phone size ({width}px)"
+    phone_page.screenshot(path=str(ARTIFACTS / "template-editor-390.png"), full_page=True)
+    phone_page.goto(f"{live_server.url}/texts")
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the texts list scrolls sideways at phone size ({width}px)"
+    phone_page.screenshot(path=str(ARTIFACTS / "texts-list-390.png"), full_page=True)
