@@ -1,0 +1,161 @@
+"""User-typed text is shown as text on every page, never as markup.
+
+Every name and free-text field of a company (its name, its people, a customer, a job's
+description and notes, a text message, an invitation, estimates and invoices) holds
+HTML. Every GET route of the app is opened (as the owner and as a tech): no page may
+contain that HTML unescaped. The pages that show these fields must show them escaped.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import url_for
+from werkzeug.routing import IntegerConverter
+
+from app.extensions import db
+from app.models import Role
+from tests.fixtures.tenants import (
+    ARG_ROWS,
+    Tenant,
+    build_tenant,
+    unknown_argument,
+    url_map_rules,
+    use_fast_passwords,
+)
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+TEXT = SCRIPT + IMG
+ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+# Pages that show the company's user-typed text in their body (beyond the header).
+MUST_SHOW = {
+    "office.jobs",
+    "office.job_detail",
+    "office.customers",
+    "office.customer_detail",
+    "office.customer_edit",
+    "office.team",
+    "office.settings",
+    "office.company_profile",
+    "office.inbox",
+    "office.conversation",
+    "office.estimates",
+    "office.estimate_detail",
+    "office.invoices",
+    "office.invoice_detail",
+    "auth.accept_invite",
+    "public.estimate_page",
+    "public.invoice_page",
+}
+
+# The tech's pages show their own jobs (the tenant's job is assigned to its tech).
+TECH_MUST_SHOW = {"tech.index", "tech.job"}
+
+# Values for URL arguments that are not row ids.
+STRING_ARGS = {
+    "kind": lambda tenant, endpoint: "on_my_way",
+    "filename": lambda tenant, endpoint: tenant.company.logo_filename or "none.png",
+    "token": lambda tenant, endpoint: _token(tenant, endpoint),
+}
+
+
+def _token(tenant: Tenant, endpoint: str) -> str | None:
+    if endpoint == "auth.accept_invite":
+        return tenant.tokens["invitation"]
+    if endpoint.startswith("public.estimate") and "estimate" in tenant.rows:
+        return tenant.rows["estimate"].public_token
+    if endpoint.startswith("public.invoice") and "invoice" in tenant.rows:
+        return tenant.rows["invoice"].public_token
+    if endpoint == "public.photo":
+        return tenant.users[Role.TECH].photo_token
+    return None
+
+
+def _get_rules():
+    return [rule for rule in url_map_rules() if "GET" in rule.methods and rule.endpoint != "static"]
+
+
+CASES = [
+    pytest.param(rule.endpoint, role, id=f"{rule.rule} as {role}")
+    for rule in _get_rules()
+    for role in (Role.OWNER, Role.TECH)
+]
+
+
+@pytest.fixture
+def tenant(make, monkeypatch):
+    use_fast_passwords(monkeypatch)
+    tenant = build_tenant(make, 1, text=TEXT, send_documents=True)
+    db.session.commit()
+    return tenant
+
+
+def _url(app, endpoint: str, tenant: Tenant) -> str:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values = {}
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter) and name in ARG_ROWS:
+            values[name] = ARG_ROWS[name](tenant, rule.rule)
+        elif name in STRING_ARGS and STRING_ARGS[name](tenant, endpoint) is not None:
+            values[name] = STRING_ARGS[name](tenant, endpoint)
+        else:
+            pytest.fail(unknown_argument(rule.rule, endpoint, name))
+    with app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+def _assert_no_markup(html: str, where: str) -> None:
+    for raw in (SCRIPT, IMG, "<script>alert", "<img src=x"):
+        assert raw not in html, f"{where} shows user text as markup: {raw!r}"
+
+
+@pytest.mark.parametrize(("endpoint", "role"), CASES)
+def test_every_page_shows_user_text_as_text(app, client, tenant, log_in, endpoint, role):
+    log_in(client, tenant.users[role])
+    url = _url(app, endpoint, tenant)
+    response = client.get(url)
+    html = response.get_data(as_text=True) if response.mimetype == "text/html" else ""
+    _assert_no_markup(html, f"GET {url} as {role}")
+    must_show = endpoint in (MUST_SHOW if role == Role.OWNER else TECH_MUST_SHOW)
+    if must_show:
+        assert response.status_code == 200, f"GET {url} as {role}: {response.status_code}"
+    if must_show or (endpoint in MUST_SHOW and response.status_code == 200):
+        assert ESCAPED_SCRIPT in html, f"GET {url} as {role} does not show the escaped text"
+
+
+def test_form_errors_echo_typed_html_as_text(client):
+    response = client.post(
+        "/signup",
+        data={
+            "company_name": TEXT,
+            "name": TEXT,
+            "email": "not-an-email",
+            "password": "correct-horse-battery",
+            "time_zone": "America/Chicago",
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    _assert_no_markup(html, "the sign-up form")
+    assert ESCAPED_SCRIPT in html
+
+
+def test_htmx_fragments_escape_names(client, tenant, log_in):
+    log_in(client, tenant.users[Role.OWNER])
+    tech = tenant.users[Role.TECH]
+    response = client.post(
+        f"/team/{tech.id}/role", data={"role": "office"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    _assert_no_markup(html, "the team row")
+    assert ESCAPED_SCRIPT in html
+    response = client.post(
+        "/team/invitations",
+        data={"email": "bad", "name": TEXT, "role": "tech"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.get_data(as_text=True)
+    _assert_no_markup(html, "the invitation form")
+    assert ESCAPED_SCRIPT in html
