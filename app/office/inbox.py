@@ -9,6 +9,7 @@ never resets the scroll position or a half-typed reply.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
-from app.auth.access import manager_required, office_required
+from app.auth.access import any_role_required, manager_required, office_required
 from app.extensions import db, htmx
 from app.models import Conversation, Role, User
 from app.office import bp
@@ -319,7 +320,7 @@ def conversation_customer(conversation_id: int):
 
 
 @bp.post("/inbox/forwarding")
-@office_required
+@any_role_required  # techs too: any page (the tech view, a profile) may post this form
 def my_forwarding():
     form = ForwardingForm()
     status = 200
@@ -335,7 +336,15 @@ def my_forwarding():
         return render_template("office/_inbox_forwarding.html", forwarding_form=form), status
     if status != 200:
         flash(form.enabled.errors[0], "error")
-    return redirect(request.referrer or url_for("office.inbox"))
+    return redirect(_back_here())
+
+
+def _back_here() -> str:
+    """The page the form was on (same site only), else the inbox."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.path.startswith("/") and referrer.netloc in ("", request.host):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return url_for("office.inbox") if current_user.is_office else url_for("tech.index")
 
 
 # The Point of Contact setting -------------------------------------------------------

@@ -58,7 +58,6 @@ def _html(response) -> str:
         ("post", "/inbox/{cid}/read"),
         ("post", "/inbox/{cid}/assign"),
         ("post", "/inbox/{cid}/customer"),
-        ("post", "/inbox/forwarding"),
     ],
 )
 def test_techs_get_403_and_guests_go_to_login(client, log_in, inbound, shop, method, path):
@@ -475,3 +474,23 @@ def test_finishing_the_job_refreshes_where_the_next_text_goes_without_a_new_mess
     refreshed = client.get(f"/inbox/{cid}?v={thread_v}", headers=poll)
     assert refreshed.status_code == 200
     assert "goes to:</strong>\n    Bob Office" in _html(refreshed)
+
+
+def test_a_tech_can_switch_their_own_forwarding(client, log_in, shop):
+    maria = shop.maria
+    maria.mobile_phone = "+15125550177"
+    db.session.commit()
+    log_in(client, maria)
+    response = client.post("/inbox/forwarding", data={"enabled": "1"}, headers={"Referer": "/tech"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/tech")
+    db.session.expire_all()
+    assert db.session.get(User, maria.id).forward_texts is True
+
+
+def test_forwarding_never_redirects_off_site(client, log_in, shop):
+    log_in(client, shop.bob)
+    response = client.post(
+        "/inbox/forwarding", data={"enabled": "0"}, headers={"Referer": "https://evil.example/x"}
+    )
+    assert response.headers["Location"].endswith("/inbox")
