@@ -156,14 +156,17 @@ def seed_demo() -> tuple[Company, bool]:
 
 def ensure_demo_number(company: Company, owner: User) -> PhoneNumber | None:
     """Give the demo company its custom number through the real setup path: the most
-    common area code of its customers, the first number for sale there. Only against the
+    common area code of its customers, a number for sale in its main town. Only against the
     fake Twilio: with a real account, buying a number costs money, so the owner chooses it
     in Settings -> Custom number. Commits (the purchase protocol needs to)."""
     number = company_number(company)
     if number is not None or not current_app.config["TWILIO_FAKE"]:
         return number
     area_code = suggest_area_codes(company=company).best or "512"
-    chosen = search_numbers(area_code=area_code).numbers[0]
+    search = search_numbers(area_code=area_code)
+    # The area code's main town (Austin for 512) reads best on the demo's pages.
+    town = search.place.cities[0] if search.place and search.place.cities else None
+    chosen = next((n for n in search.numbers if n.locality == town), search.numbers[0])
     return provision_number(
         company=company,
         actor=owner,
