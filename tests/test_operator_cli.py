@@ -172,3 +172,13 @@ def test_the_operator_commands_are_not_web_routes(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert not any("reassign" in endpoint or "quarantine" in endpoint for endpoint in endpoints)
     assert "numbers" in app.cli.commands
+
+
+def test_texts_and_calls_to_an_unowned_number_reach_the_quarantine(runner, numbers_fake):
+    text = numbers_fake.send_inbound_sms(from_="+15125550123", to="+15129998877", body="Hello?")
+    call = numbers_fake.place_call(from_="+15125550124", to="+15129998877")
+    assert (text.status, call.status) == (200, 200)  # answered 2xx: Twilio won't retry
+
+    listed = runner.invoke(args=["numbers", "quarantine"]).output
+    assert text.form["MessageSid"] in listed and "Hello?" in listed
+    assert call.form["CallSid"] in listed
