@@ -14,8 +14,10 @@
         input.value = token;
       });
     }
-    // A request that went through clears an old problem message.
-    if (event.detail.successful && !(xhr && xhr.getResponseHeader("HX-Retarget"))) {
+    // A tap that went through clears an old problem message (a background poll does not:
+    // the message must stay until the tech acted on it).
+    var polled = event.detail.elt && event.detail.elt.hasAttribute("data-poll");
+    if (event.detail.successful && !polled && !(xhr && xhr.getResponseHeader("HX-Retarget"))) {
       var box = document.getElementById("tech-problem");
       if (box) { box.innerHTML = ""; }
     }

@@ -1,0 +1,276 @@
+"""The tech's day on an iPhone-sized touch screen (390x844) in real headless Chromium:
+On My Way with an ETA (tapped twice: one transition, one text on the customer's phone),
+Start, Finished with its confirm step, a customer's reply showing up without a reload, a
+reply going out, failures that keep what was typed, and an axe-core check of the pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+import app.services.job_status as job_status_module
+from app.extensions import db
+from app.models import Job, Message, MessageKind, Role, utcnow
+from app.services.routing import apply_routing
+
+pytestmark = pytest.mark.browser
+
+WAIT = 15_000  # ms; the conversation polls every 4 s
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def transitions(monkeypatch):
+    """Status changes that really happened (the service calls this hook once per change);
+    the live server runs in this process, so the spy sees its requests too."""
+    calls = []
+    real = job_status_module.notify_status_changed
+
+    def spy(*, transition, actor):
+        calls.append(transition.new_status)
+        return real(transition=transition, actor=actor)
+
+    monkeypatch.setattr(job_status_module, "notify_status_changed", spy)
+    return calls
+
+
+@pytest.fixture
+def day(make):
+    company = make.company("Drip Busters Plumbing")
+    make.number(company, e164="+15126660042")
+    tech = make.user(company, Role.TECH, name="Maria Lopez")
+    jane = make.customer(
+        company,
+        name="Jane Doe-Fitzgerald",
+        phone="+15125550142",
+        address="1234 Longhorn Meadow Boulevard, Apt 5B, Austin, TX 78701",
+    )
+    soon = (utcnow() + timedelta(minutes=30)).replace(microsecond=0)
+    job = make.job(
+        company,
+        customer=jane,
+        techs=[tech],
+        start=soon,
+        description="Kitchen sink leaking under the cabinet",
+        notes="Side gate code 4321. Friendly dog named Biscuit.\nPark on the street.",
+    )
+    make.job(
+        company,
+        customer=make.customer(company, name="Tom Tomorrow", address="9 Oak Ave, Austin, TX"),
+        techs=[tech],
+        start=soon + timedelta(days=1),
+        description="Water heater flush",
+    )
+    db.session.commit()
+    return company, tech, jane, job
+
+
+def _axe_serious(page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _layout_problems(page) -> list[str]:
+    """Horizontal scrolling and visible tap targets smaller than 44x44 px."""
+    return page.evaluate(
+        """() => {
+          const problems = [];
+          if (document.documentElement.scrollWidth > window.innerWidth) {
+            problems.push(`scrolls sideways: ${document.documentElement.scrollWidth}px`);
+          }
+          const targets = document.querySelectorAll(
+            'main a, main button, main textarea, main input[type=number], .eta-chip span, ' +
+            'header a, header button');
+          for (const el of targets) {
+            const box = el.getBoundingClientRect();
+            if (box.width === 0 || box.height === 0) continue;  // hidden
+            if (el.closest('.visually-hidden, .skip-link')) continue;
+            if (box.width < 44 || box.height < 44) {
+              problems.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ` +
+                            `${Math.round(box.width)}x${Math.round(box.height)}`);
+            }
+          }
+          return problems;
+        }"""
+    )
+
+
+def _screenshot(page, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")  # full-page shots of a scrolled page misplace the bar
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _job_messages(job: Job, kind: str) -> int:
+    db.session.expire_all()
+    return db.session.scalar(
+        sa.select(sa.func.count(Message.id)).filter_by(job_id=job.id, kind=kind)
+    )
+
+
+def test_a_tech_works_a_job_from_the_phone(
+    browser, phone_page, live_server, browser_login, day, transitions, inbound, csrf_enabled
+):
+    company, tech, jane, job = day
+    page = phone_page
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    browser_login(page, tech)
+    expect(page).to_have_url(f"{live_server.url}/tech")
+    expect(page.locator(".job-card")).to_have_count(2)
+    expect(page.locator(".job-card").first).to_contain_text("Jane Doe-Fitzgerald")
+    _screenshot(page, "tech-index-390")
+    assert _layout_problems(page) == []
+    assert _axe_serious(page) == []
+
+    page.locator(".job-card").first.get_by_role("link", name="Open job").tap()
+    expect(page.locator("h1")).to_have_text("Jane Doe-Fitzgerald")
+    _screenshot(page, "tech-job-390")
+    assert _layout_problems(page) == []
+    assert _axe_serious(page) == []
+    go = page.get_by_role("button", name="On My Way")
+    box = go.bounding_box()
+    assert box["height"] >= 56 and box["width"] >= 320
+
+    # On My Way with a 30 minute ETA, tapped twice quickly.
+    page.locator(".eta-chip", has_text="30 min").tap()
+    # Two taps in the same instant: the first one disables the button while it runs.
+    go.evaluate("button => { button.click(); button.click(); }")
+    actions = page.locator("#actions")
+    expect(actions.locator(".status")).to_have_text("On my way", timeout=WAIT)
+    expect(actions).to_contain_text("ETA 30 min")
+    expect(page.get_by_role("button", name="On My Way")).to_have_count(0)
+    # A retry after a dropped connection replays the same form: still one transition.
+    replay = page.evaluate(
+        """async (url) => {
+          const token = document.querySelector('input[name=csrf_token]').value;
+          const body = new URLSearchParams({csrf_token: token, status: 'on_my_way', eta: '30'});
+          const send = () => fetch(url, {method: 'POST', body, headers: {'HX-Request': 'true'}});
+          const answers = await Promise.all([send(), send()]);
+          return answers.map(a => a.status);
+        }""",
+        f"/tech/jobs/{job.id}/status",
+    )
+    assert replay == [200, 200]
+    assert transitions == ["on_my_way"]
+    assert _job_messages(job, MessageKind.ON_MY_WAY) == 1
+
+    # The customer's phone (the simulator) shows the On My Way text once.
+    office = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        sim = office.new_page()
+        browser_login(sim, company.owner)
+        sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+        texts = sim.locator("#sim-thread .sim-theirs .sim-bubble")
+        on_my_way = db.session.scalars(
+            sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
+        ).one()
+        expect(texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
+    finally:
+        office.close()
+
+    # The On My Way text shows in the conversation on the tech's screen too.
+    expect(page.locator("#messages .msg-out").last).to_contain_text(
+        on_my_way.body[:40], timeout=WAIT
+    )
+
+    # Jane replies; it is routed to Maria (job in progress) and appears without a reload.
+    reply = inbound(company, jane.mobile_phone, "Gate is open, come on in!")
+    apply_routing(message=reply)
+    db.session.commit()
+    incoming = page.locator("#messages .msg-in", has_text="Gate is open, come on in!")
+    expect(incoming).to_have_count(1, timeout=WAIT)
+    expect(incoming).to_contain_text("New")
+
+    # Maria answers from the job page; the counter counts, the text shows with a tick.
+    page.locator("#reply-body").fill("Thanks Jane, 5 minutes out.")
+    expect(page.locator("#reply-count")).to_contain_text("27 characters · 1 segment")
+    page.get_by_role("button", name="Send text").tap()
+    mine = page.locator("#messages .msg-out", has_text="Thanks Jane, 5 minutes out.")
+    expect(mine).to_contain_text("Queued", timeout=WAIT)
+    expect(page.locator("#reply-body")).to_have_value("")
+
+    # Start, then Finished with its confirm step.
+    page.get_by_role("button", name="Start").tap()
+    expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
+    page.get_by_role("link", name="Finished").tap()
+    expect(page.get_by_text("Is the job finished?")).to_be_visible()
+    _screenshot(page, "tech-job-confirm-390")
+    page.get_by_role("link", name="Not yet").tap()
+    expect(page.get_by_role("link", name="Finished")).to_be_visible()
+    page.get_by_role("link", name="Finished").tap()
+    page.get_by_role("button", name="Yes, it\u2019s finished").tap()
+    expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
+    expect(actions.get_by_role("button")).to_have_count(0)
+    assert transitions == ["on_my_way", "started", "finished"]
+    assert _job_messages(job, MessageKind.JOB_FINISHED) <= 1
+    _screenshot(page, "tech-job-finished-390")
+
+    # The narrowest and widest phones, and a desktop: no sideways scrolling, big targets.
+    for width, height in ((320, 568), (430, 932), (1280, 860)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, path in (("index", "/tech"), ("job", f"/tech/jobs/{job.id}")):
+            page.goto(live_server.url + path)
+            assert _layout_problems(page) == [], (width, name)
+            _screenshot(page, f"tech-{name}-{width}")
+
+
+def test_failures_say_so_and_keep_what_was_typed(
+    phone_page, live_server, browser_login, day, transitions, csrf_enabled
+):
+    _, tech, _, job = day
+    page = phone_page
+    browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+
+    # Offline: the tap fails with a plain message; the typed reply stays.
+    page.locator("#reply-body").fill("Running 10 minutes late, sorry!")
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Send text").tap()
+    expect(page.locator("#request-problem")).to_contain_text("No connection")
+    expect(page.locator("#reply-body")).to_have_value("Running 10 minutes late, sorry!")
+    page.context.set_offline(False)
+
+    # The CSRF token went stale (e.g. the session cookie was lost): a plain message, a
+    # fresh token, and the next tap works.
+    # (In one go: the page's own polling would otherwise refresh the token first.)
+    page.get_by_role("button", name="Send text").evaluate(
+        """button => {
+          document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRFToken': 'stale'}));
+          document.querySelectorAll('input[name=csrf_token]').forEach(i => i.value = 'stale');
+          button.click();
+        }"""
+    )
+    expect(page.locator("#tech-problem")).to_contain_text("Please tap again.")
+    expect(page.locator("#reply-body")).to_have_value("Running 10 minutes late, sorry!")
+    page.get_by_role("button", name="Send text").tap()
+    expect(page.locator("#messages .msg-out").last).to_contain_text(
+        "Running 10 minutes late, sorry!", timeout=WAIT
+    )
+    expect(page.locator("#tech-problem")).to_be_empty()
+
+    # Logged out elsewhere: the tap says so with a login link; the typed text survives
+    # the login (kept in the tab) and the tech lands back on the job.
+    page.locator("#reply-body").fill("Parts are in the van")
+    tech.session_version += 1
+    db.session.commit()
+    page.locator(".eta-chip", has_text="15 min").tap()
+    page.get_by_role("button", name="On My Way").tap()
+    problem = page.locator("#tech-problem")
+    expect(problem).to_contain_text("You were logged out")
+    expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
+    problem.get_by_role("link", name="Log in").tap()
+    page.fill("input[name=email]", tech.email)
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{job.id}")
+    expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
+    assert transitions == []
