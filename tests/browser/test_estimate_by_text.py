@@ -62,6 +62,7 @@ def test_estimate_by_text_approved_on_the_phone(
     office = office_context.new_page()
     browser_login(office, company.owner)
     office.goto(f"{live_server.url}/estimates/{estimate.id}")
+    office.screenshot(path=str(ARTIFACTS / "estimate-office-draft-1280.png"), full_page=True)
     office.click("#doc-send button[type=submit]:has-text('Send by text')")
     expect(office.locator("#doc-send")).to_contain_text("Resend text")
     db.session.expire_all()
