@@ -131,9 +131,11 @@ class Dispatcher:
         if free <= 0:
             return 0
         with self.app.app_context():
+            items = outbox.claim_due(now=now, limit=free, lease=self.lease)
+            # After the claim's UPDATE: on SQLite, reads first and a write later can
+            # deadlock two dispatchers on the lock upgrade ("database is locked").
             queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
             escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
-            items = outbox.claim_due(now=now, limit=free, lease=self.lease)
             db.session.commit()
         for item in items:
             future = self.pool.submit(self._process, item)
