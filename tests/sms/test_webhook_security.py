@@ -110,11 +110,15 @@ def test_status_callback_without_a_valid_signature_is_403(app, client, sms_world
     _nothing_stored(message)
 
 
-def test_voice_webhook_is_signature_checked_too(app, client, sms_world):
-    if "webhooks.twilio_voice" not in app.view_functions:
-        pytest.skip("the voice webhook is not registered in this build")
+def test_every_twilio_webhook_route_refuses_unsigned_requests(app, client, sms_world):
+    paths = sorted(
+        rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/webhooks/twilio/")
+    )
+    assert {SMS, STATUS, "/webhooks/twilio/voice"} <= set(paths)
     form = {"CallSid": "CA" + "3" * 32, "From": "+15125550101", "To": "+15126660100"}
-    assert client.post("/webhooks/twilio/voice", data=form).status_code == 403
+    answers = {path: client.post(path, data=form).status_code for path in paths}
+    assert answers == dict.fromkeys(paths, 403)
+    _nothing_stored(None)
 
 
 def test_correctly_signed_requests_pass(app, client, signed_post, sms_world):
