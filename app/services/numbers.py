@@ -31,6 +31,7 @@ from app.models import (
 from app.services import area_codes
 from app.services.errors import Conflict, DomainError, NotAllowed
 from app.services.phones import area_code, format_phone, normalize_phone
+from app.services.texting import company_number
 from app.sms import gateway
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class SetupInProgress(Conflict):
             f"{format_phone(setup.e164)}). Reload this page in a few seconds to see it."
         )
         self.setup = setup
+
+
+class TwilioUnavailable(DomainError):
+    """Twilio could not be asked (down, refusing our credentials): try again shortly."""
+
+    status_code = 503
 
 
 class PurchaseFailed(DomainError):
@@ -200,7 +207,7 @@ def search_numbers(*, area_code: str, limit: int = 10) -> NumberSearch:
     try:
         found = gateway.search_local_numbers(area_code=code, limit=limit)
     except gateway.GatewayError as error:
-        raise PurchaseFailed(
+        raise TwilioUnavailable(
             f"We couldn't reach Twilio to search {code} numbers ({error}). Try again shortly."
         ) from error
     numbers = [
@@ -229,10 +236,6 @@ def check_chosen_number(raw: str | None) -> str:
 
 
 # -- state ----------------------------------------------------------------------------------
-
-
-def company_number(company: Company) -> PhoneNumber | None:
-    return db.session.scalar(sa.select(PhoneNumber).filter_by(company_id=company.id))
 
 
 def pending_setup(company: Company) -> NumberSetup | None:
@@ -425,7 +428,7 @@ def _settle_stale_setup(*, setup_id: int, e164: str, company_id: int) -> PhoneNu
     try:
         owned = gateway.find_owned_number(e164)
     except gateway.GatewayError as error:
-        raise PurchaseFailed(
+        raise TwilioUnavailable(
             f"An earlier setup of {format_phone(e164)} did not finish, and we can't reach "
             f"Twilio to check it ({error}). Nothing was bought; try again shortly."
         ) from error

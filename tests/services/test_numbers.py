@@ -152,7 +152,7 @@ def test_sold_out_area_code_suggests_other_codes_of_the_state(numbers_fake, monk
 def test_twilio_unreachable_during_search_is_a_clear_refusal(app, monkeypatch):
     # Point the SDK at a closed port: the connection is refused, as when Twilio is down.
     monkeypatch.setitem(app.config, "TWILIO_API_BASE_URL", "http://127.0.0.1:9")
-    with pytest.raises(numbers.PurchaseFailed, match="couldn't reach Twilio"):
+    with pytest.raises(numbers.TwilioUnavailable, match="couldn't reach Twilio"):
         numbers.search_numbers(area_code="512")
 
 

@@ -177,7 +177,7 @@ def test_after_setup_the_number_is_read_only(owner_client, numbers_fake):
     assert f"Your custom number is {chosen.display}" in page  # the flash
     assert chosen.display in page
     assert "Cannot be changed" in page
-    assert "Ring your business phone, <span class=\"nowrap\">(512) 555-0100</span>" in page
+    assert 'Ring your business phone, <span class="nowrap">(512) 555-0100</span>' in page
     # No form on the page but the log-out button: nothing to change it with.
     forms = re.findall(r"<form[^>]*>", page)
     assert forms
@@ -411,3 +411,10 @@ def test_no_web_route_can_change_a_provisioned_number(app, make, log_in, numbers
     }
     assert after == before
     assert len(purchases(numbers_fake)) == 1
+
+
+def test_twilio_unreachable_during_a_search_says_so(owner_client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "TWILIO_API_BASE_URL", "http://127.0.0.1:9")
+    response = owner_client.get(URL + "?area_code=512")
+    assert response.status_code == 200
+    assert "We couldn&#39;t reach Twilio to search 512 numbers" in response.get_data(as_text=True)
