@@ -218,7 +218,11 @@ def decide_recipients(
 ) -> RoutingDecision:
     if customer is None:
         chain = office_chain(company, conversation)
-        return RoutingDecision(chain.recipients, f"Unknown number. {chain.reason}", chain.rule)
+        member = _team_member_with_mobile(company, conversation.phone) if conversation else None
+        # A user answering a forwarded copy from their own phone lands here: say so, since
+        # that answer reaches the office, not the customer.
+        who = f"From {member.name}'s own mobile (not a customer)" if member else "Unknown number"
+        return RoutingDecision(chain.recipients, f"{who}. {chain.reason}", chain.rule)
     job = in_progress_job(company=company, customer=customer)
     if job is None:
         chain = office_chain(company, conversation)
@@ -235,6 +239,15 @@ def decide_recipients(
         )
     return RoutingDecision(
         tuple(techs), _in_progress_reason(company, job, techs), Rule.IN_PROGRESS_JOB, job
+    )
+
+
+def _team_member_with_mobile(company: Company, phone: str) -> User | None:
+    return db.session.scalar(
+        sa.select(User)
+        .where(User.company_id == company.id, User.mobile_phone == phone)
+        .order_by(User.id)
+        .limit(1)
     )
 
 

@@ -209,6 +209,15 @@ def unknown_sender_no_poc(make):
     return w
 
 
+def team_member_texting_from_their_mobile(make):
+    w = _base(make)
+    w.users["maria"].mobile_phone = PHONE
+    w.customer = None
+    w.conversation = Conversation(company_id=w.company.id, phone=PHONE)
+    db.session.add(w.conversation)
+    return w
+
+
 def assigned_conversation(make):
     w = _base(make)
     w.conversation = Conversation(
@@ -335,6 +344,12 @@ CASES = {
     ),
     "unknown sender, no POC -> owner": Case(
         unknown_sender_no_poc, ("owner",), Rule.ACCOUNT_OWNER, ("Unknown number.", "owner")
+    ),
+    "a team member answering a forward from their own mobile -> POC, and says so": Case(
+        team_member_texting_from_their_mobile,
+        ("bob",),
+        Rule.POINT_OF_CONTACT,
+        ("From Maria Lopez's own mobile (not a customer). Point of Contact -> Bob Office",),
     ),
     "conversation assigned by hand -> that user": Case(
         assigned_conversation, ("sam",), Rule.ASSIGNED, ("assigned to Sam Lee",)
