@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -14,6 +15,8 @@ from app.models import (
     Direction,
     DiscountKind,
     DocumentText,
+    Estimate,
+    EstimateApproval,
     EstimateStatus,
     InvoiceStatus,
     Job,
@@ -550,3 +553,70 @@ def test_repeated_misses_from_one_address_are_rate_limited(
     assert client.get(f"/e/{estimate.public_token}").status_code == 429
     other = client.get("/e/" + "C" * 24, environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert other.status_code == 404
+
+
+# ------------------------------------------------------------------------------- races
+
+
+def _race(app, estimate_id: int, *actions) -> list[str]:
+    """Run each action(estimate) in its own thread and session, released together after
+    every thread has read the estimate (so each one saw it open)."""
+    barrier = threading.Barrier(len(actions))
+    outcomes: list[str] = [""] * len(actions)
+
+    def run(index: int, action) -> None:
+        with app.app_context():
+            try:
+                estimate = db.session.get(Estimate, estimate_id)
+                assert estimate.status == EstimateStatus.DRAFT
+                barrier.wait(timeout=10)
+                action(estimate)
+                db.session.commit()
+                outcomes[index] = "ok"
+            except Conflict:
+                db.session.rollback()
+                outcomes[index] = "conflict"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_two_approvals_at_once_make_one(app, make, bill):
+    estimate = bill.estimate(make.company())
+    db.session.commit()
+    names = iter(["First Signer", "Second Signer"])
+
+    def approve(target):
+        _approve(target, name=next(names))
+
+    assert _race(app, estimate.id, approve, approve) == ["ok", "ok"]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(EstimateApproval.id))) == 1
+    assert len(_notices(estimate)) == 1
+
+
+def test_approve_and_decline_at_once_one_wins(app, make, bill):
+    estimate = bill.estimate(make.company())
+    db.session.commit()
+    outcomes = _race(
+        app,
+        estimate.id,
+        lambda target: _approve(target),
+        lambda target: billing.decline_estimate(estimate=target, reason="No"),
+    )
+    assert sorted(outcomes) == ["conflict", "ok"]
+    db.session.expire_all()
+    final = db.session.get(Estimate, estimate.id)
+    approvals = db.session.scalar(sa.select(sa.func.count(EstimateApproval.id)))
+    if final.status == EstimateStatus.APPROVED:
+        assert outcomes[0] == "ok" and approvals == 1
+    else:
+        assert final.status == EstimateStatus.DECLINED
+        assert outcomes[1] == "ok" and approvals == 0
+    assert len(_notices(estimate)) == 1
