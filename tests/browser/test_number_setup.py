@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
@@ -16,6 +17,21 @@ from tests.fixtures.numbers import purchases
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
+
+
+def _problems(page) -> list[str]:
+    """Serious axe-core violations inside <main> (these pages' own markup) and sideways
+    scrolling."""
+    results = Axe().run(page, context="main")
+    problems = [
+        f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if width > 0:
+        problems.append(f"scrolls sideways by {width}px")
+    return problems
 
 
 @pytest.fixture
@@ -57,6 +73,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(suggestion).to_contain_text("Austin, TX")
         expect(page.locator("#area_code")).to_have_value("512")
         page.screenshot(path=str(ARTIFACTS / f"number-setup-suggest-{size}.png"), full_page=True)
+        assert _problems(page) == []
 
         # Searching lists numbers in place (htmx), formatted, with their town.
         suggestion.click()
@@ -65,6 +82,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         assert results.count() >= 3
         assert "area_code=512" in page.url  # the search survives a reload
         page.screenshot(path=str(ARTIFACTS / f"number-setup-results-{size}.png"), full_page=True)
+        assert _problems(page) == []
         chosen = results.first.locator(".available-number").inner_text()
 
         # Choosing warns honestly; without the confirmation nothing is bought.
@@ -77,6 +95,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         assert purchases(numbers_fake) == []
         page.check("#understood")
         page.screenshot(path=str(ARTIFACTS / f"number-setup-confirm-{size}.png"), full_page=True)
+        assert _problems(page) == []
         page.get_by_role("button", name=f"Yes, make {chosen} our number").click()
 
         # Read-only afterwards.
@@ -85,6 +104,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(page.locator("#number-notice")).to_have_count(0)
         expect(page.locator("main form")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / f"number-setup-done-{size}.png"), full_page=True)
+        assert _problems(page) == []
 
         db.session.expire_all()
         stored = db.session.scalars(sa.select(PhoneNumber)).one()
