@@ -316,3 +316,13 @@ def _uploads() -> str:
     from flask import current_app
 
     return current_app.config["UPLOAD_FOLDER"]
+
+
+def test_a_skipped_text_shows_on_the_job_timeline(make):
+    from app.services.job_queries import job_timeline
+
+    company = make.company()
+    job = make.job(company, start=START)  # no custom number yet
+    entries = [e for e in job_timeline(job) if e.kind == "skipped"]
+    assert [e.title for e in entries] == ["Job scheduled text"]
+    assert "no custom SMS number" in entries[0].detail
