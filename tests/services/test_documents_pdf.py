@@ -115,3 +115,22 @@ def test_a_new_version_or_payment_renders_a_new_pdf(make, bill, monkeypatch):
 def test_pdf_filename(make, bill, kind):
     document = getattr(bill, kind)(make.company())
     assert documents_pdf.pdf_filename(document) == f"{kind.title()}-{document.number}.pdf"
+
+
+def test_company_logo_is_on_the_pdf_and_a_new_logo_renders_anew(app, make, bill):
+    from PIL import Image
+
+    from app.services.company_profile import store_company_logo
+
+    company = make.company(name="Logo Plumbing")
+    invoice = bill.invoice(company)
+    without_logo = documents_pdf.pdf_cache_path(invoice)
+    image = io.BytesIO()
+    Image.new("RGB", (120, 60), (11, 92, 173)).save(image, format="PNG")
+    store_company_logo(
+        company=company, data=image.getvalue(), upload_folder=app.config["UPLOAD_FOLDER"]
+    )
+    db.session.flush()
+    assert documents_pdf.pdf_cache_path(invoice) != without_logo
+    reader = PdfReader(io.BytesIO(documents_pdf.document_pdf(invoice)))
+    assert len(reader.pages[0].images) == 1

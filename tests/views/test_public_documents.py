@@ -299,3 +299,22 @@ def test_invoice_page_amount_due_instructions_and_paid_state(client, bill, compa
     html = client.get(url).get_data(as_text=True)
     assert "Paid in full" in html and "Amount due" not in html
     assert "How to pay" not in html
+
+
+def test_the_page_shows_the_company_logo(app, client, bill, company):
+    import io
+
+    from PIL import Image
+
+    from app.services.company_profile import store_company_logo
+
+    image = io.BytesIO()
+    Image.new("RGB", (64, 64), (11, 92, 173)).save(image, format="PNG")
+    store_company_logo(
+        company=company, data=image.getvalue(), upload_folder=app.config["UPLOAD_FOLDER"]
+    )
+    estimate = bill.estimate(company)
+    db.session.commit()
+    html = client.get(f"/e/{estimate.public_token}").get_data(as_text=True)
+    src = re.search(r'<img class="pub-logo" src="([^"]+)" alt="Rapid Rooter logo">', html).group(1)
+    assert client.get(src).mimetype == "image/png"
