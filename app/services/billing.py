@@ -844,17 +844,21 @@ def mark_viewed(*, document: Document, now: datetime | None = None) -> bool:
 
 
 def document_amount_text(document: Document) -> str:
-    """The amount a text quotes: the total, or "from $X" for an estimate with options."""
+    """The amount a text quotes: the total; for an estimate with options, the range."""
     if isinstance(document, Invoice):
         return money(invoice_balance_cents(document) or invoice_totals(document).total_cents)
     if document.approved_option is not None:
         return money(option_totals(document.approved_option).total_cents)
-    totals = [option_totals(o).total_cents for o in document.options if o.items]
+    totals = sorted({option_totals(o).total_cents for o in document.options if o.items})
     if not totals:
         return money(0)
-    if len(totals) == 1 or min(totals) == max(totals):
+    if len(totals) == 1:
         return money(totals[0])
-    return "from " + money(min(totals))
+    # "for $259.80 or $1,622.38" reads well after the templates' "for"; plain ASCII keeps
+    # the text in GSM-7 (an en dash would make it a UCS-2 text of more segments).
+    if len(totals) == 2:
+        return f"{money(totals[0])} or {money(totals[1])}"
+    return f"{money(totals[0])} to {money(totals[-1])}"
 
 
 def sms_values(document: Document) -> dict[str, str]:

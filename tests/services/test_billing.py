@@ -151,7 +151,7 @@ def test_options_have_their_own_totals(make, bill):
     repair, replace = estimate.options
     assert billing.option_totals(repair).total_cents == 24000 + 1980
     assert billing.option_totals(replace).total_cents == 115000 + 38000 + 9488  # 94.875 -> 95
-    assert billing.document_amount_text(estimate) == "from $259.80"
+    assert billing.document_amount_text(estimate) == "$259.80 or $1,624.88"
 
 
 def test_partial_payments_sum_up_and_paid_in_full(make, bill):
