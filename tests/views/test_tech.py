@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -653,3 +654,39 @@ def test_unassigned_owner_can_open_any_job_of_the_company(client, shop, log_in):
 
     assert client.get(f"/tech/jobs/{job.id}").status_code == 200
     assert isinstance(db.session.get(Job, job.id), Job)
+
+
+@pytest.mark.postgres
+def test_two_techs_tapping_on_my_way_at_once_make_one_transition(app, make, log_in, transitions):
+    company = make.company()
+    make.number(company)
+    techs = [make.user(company, name="Ann Alpha"), make.user(company, name="Ben Beta")]
+    job = make.job(company, techs=techs)
+    db.session.commit()
+    clients = []
+    for tech in techs:
+        client = app.test_client()
+        log_in(client, tech)
+        clients.append(client)
+    barrier = threading.Barrier(len(clients))
+    answers = []
+    url = f"/tech/jobs/{job.id}/status"  # read here: the threads have no app context
+
+    def tap(client):
+        barrier.wait()
+        response = client.post(url, data={"status": "on_my_way", "eta": "15"}, headers=HX)
+        answers.append((response.status_code, "action-error" in _html(response)))
+
+    threads = [threading.Thread(target=tap, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert answers == [(200, False), (200, False)]
+    assert transitions == [(job.id, "scheduled", "on_my_way")]
+    db.session.expire_all()
+    texts = db.session.scalar(
+        sa.select(sa.func.count(Message.id)).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
+    )
+    assert texts == 1
