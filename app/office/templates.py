@@ -128,6 +128,8 @@ def template_settings():
 @office_required
 def template_toggle(kind: str):
     kind = _kind_or_404(kind)
+    if not KINDS[kind].automatic:
+        abort(404)  # sent by hand from the estimate or invoice: nothing to switch
     enabled = request.form.get("enabled") == "1"
     template = set_template_enabled(company=current_user.company, kind=kind, enabled=enabled)
     db.session.commit()

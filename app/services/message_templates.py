@@ -53,7 +53,7 @@ PLACEHOLDER_HELP: dict[str, str] = {
     "arrival_window": "The arrival window, e.g. 9:00-11:00 AM",
     "eta": "How soon the tech arrives, e.g. about 20 minutes",
     "job_number": "The job number, e.g. 1042",
-    "business_phone": "Your business phone number",
+    "business_phone": "The number customers call you on (your custom number)",
     "invoice_link": "A link to the invoice",
     "estimate_link": "A link to the estimate",
     "amount": "The amount, e.g. $240.00",
@@ -92,6 +92,9 @@ class TemplateKind:
     default_body: str
     placeholders: tuple[str, ...]
     enabled_by_default: bool = True
+    # False for the estimate and invoice texts: they go when the office clicks "Send by
+    # text", so there is nothing to turn on or off.
+    automatic: bool = True
 
 
 KINDS: dict[str, TemplateKind] = {
@@ -138,6 +141,7 @@ KINDS: dict[str, TemplateKind] = {
             "Hi {customer_first_name}, here is estimate #{document_number} from "
             "{company_name} for {amount}: {estimate_link}",
             (*_DOCUMENT, "estimate_link"),
+            automatic=False,
         ),
         TemplateKind(
             MessageKind.INVOICE,
@@ -146,6 +150,7 @@ KINDS: dict[str, TemplateKind] = {
             "Hi {customer_first_name}, here is invoice #{document_number} from "
             "{company_name} for {amount}, due {due_date}: {invoice_link}",
             (*_DOCUMENT, "invoice_link", "due_date"),
+            automatic=False,
         ),
     )
 }
@@ -335,7 +340,8 @@ def update_template(
 ) -> MessageTemplate:
     """The editor's Save: the text, on/off and (for reminders) the lead time, all or none."""
     template = save_template(company=company, kind=kind, body=body)
-    template.enabled = enabled
+    if template_kind(kind).automatic:
+        template.enabled = enabled
     if kind == MessageKind.REMINDER and lead_minutes is not None:
         set_reminder_lead(company=company, lead_minutes=lead_minutes)
     return template

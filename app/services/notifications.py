@@ -51,7 +51,7 @@ from app.models import (
 )
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
-from app.services.texting import TextingUnavailable, queue_text
+from app.services.texting import TextingUnavailable, company_number, queue_text
 from app.sms.segments import SegmentInfo, segment_info
 
 if TYPE_CHECKING:
@@ -118,9 +118,16 @@ def job_values(
         "arrival_window": arrival_window(job.scheduled_start, job.scheduled_end, company),
         "eta": eta,
         "job_number": str(job.number),
-        "business_phone": format_phone(company.business_phone) if company.business_phone else "",
+        "business_phone": customer_facing_phone(company),
         "change": change,
     }
+
+
+def customer_facing_phone(company: Company) -> str:
+    """The number a customer should call: the custom number (its calls are forwarded to
+    the business phone), or the business phone while there is no custom number."""
+    number = company_number(company)
+    return format_phone(number.e164 if number else company.business_phone)
 
 
 def eta_text(minutes: int | None) -> str:
@@ -150,7 +157,10 @@ def invoice_link_for(job: Job) -> str:
     )
     if invoice is None:
         return ""
-    return f"{current_app.config['PUBLIC_BASE_URL']}/i/{invoice.public_token}"
+    # Imported here: billing imports the job services, which import this module.
+    from app.services.billing import public_url
+
+    return public_url(invoice)
 
 
 def photo_url(user: User) -> str | None:
@@ -428,7 +438,7 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
         "arrival_window": arrival_window(start, end, company),
         "eta": eta_text(25),
         "job_number": "1042",
-        "business_phone": format_phone(company.business_phone) if company.business_phone else "",
+        "business_phone": customer_facing_phone(company),
         # Real links are this long, so the segment count is honest.
         "invoice_link": f"{base}/i/Xb7kP2qLmN4rT8vW1yZ3aC5d",
         "estimate_link": f"{base}/e/Xb7kP2qLmN4rT8vW1yZ3aC5d",

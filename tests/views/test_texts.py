@@ -215,3 +215,12 @@ def test_csrf_is_required_for_saving(office, client, csrf_enabled):
     response = client.post("/texts/on_my_way", data={"body": "Hello"})
     assert response.status_code in (400, 422)
     assert get_template(company=office[0], kind=MessageKind.ON_MY_WAY).body != "Hello"
+
+
+def test_estimate_and_invoice_texts_are_edited_but_not_switched(office, client):
+    html = client.get("/texts").get_data(as_text=True)
+    assert html.count("Sent by you") == 2
+    assert client.post("/texts/estimate/toggle", data={"enabled": "0"}).status_code == 404
+    page = client.get("/texts/invoice").get_data(as_text=True)
+    assert "Send this text automatically" not in page
+    assert "{invoice_link}" in page
