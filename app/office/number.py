@@ -67,7 +67,7 @@ def _search_context(form: AreaCodeForm) -> dict:
     return {"form": form, "search": search}
 
 
-def _page(status: int = 200, *, problem: str | None = None, form: AreaCodeForm | None = None):
+def _page(status: int = 200, *, problem: str | None = None):
     company = current_user.company
     number = numbers.company_number(company)
     if number is not None:
@@ -84,8 +84,7 @@ def _page(status: int = 200, *, problem: str | None = None, form: AreaCodeForm |
         )
     setup = numbers.pending_setup(company)
     suggestions = numbers.suggest_area_codes(company=company)
-    if form is None:
-        form = AreaCodeForm(request.args)
+    form = AreaCodeForm(request.args)
     context = _search_context(form) if setup is None else {"form": form, "search": None}
     if not form.area_code.data:
         # Pre-filled, not searched: the person sees the suggestion and decides.
@@ -110,6 +109,10 @@ def number_setup():
     if request.method == "POST":
         return _provision()
     if htmx and htmx.target == "number-search":
+        company = current_user.company
+        if numbers.company_number(company) or numbers.pending_setup(company):
+            # Bought or being bought from another tab meanwhile: show the whole page.
+            return "", 200, {"HX-Redirect": url_for("office.number_setup")}
         form = AreaCodeForm(request.args)
         return render_template("office/_number_search.html", **_search_context(form))
     return _page()
@@ -152,6 +155,10 @@ def _confirm_page(form: ConfirmNumberForm, chosen: str, status: int = 200):
 
 
 def _provision():
+    existing = numbers.company_number(current_user.company)
+    if existing is not None:
+        # Said before looking at the form: whatever was posted, the answer is the same.
+        return _page(409, problem=numbers.NumberAlreadySet(existing).message)
     form = ConfirmNumberForm()
     if not form.validate():
         try:

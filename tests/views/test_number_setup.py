@@ -18,7 +18,7 @@ from tests.fixtures.numbers import purchases, searches
 URL = "/settings/number"
 
 
-def _choose(client, e164: str, **extra):
+def _choose(client, e164: str | None = None, **extra):
     data = {"phone_number": e164, "locality": "Austin", "region": "TX", "understood": "y"}
     data.update(extra)
     return client.post(URL, data=data)
@@ -191,10 +191,21 @@ def test_posting_again_is_refused_with_a_clear_message(owner_client, numbers_fak
     available = numbers.search_numbers(area_code="512").numbers
     _choose(owner_client, available[0].e164)
 
-    for again in (available[0].e164, available[1].e164):  # a reload, then another number
-        response = _choose(owner_client, again)
+    # A reload, another number, a form without the confirmation: the same answer.
+    for again in (
+        {"phone_number": available[0].e164},
+        {"phone_number": available[1].e164},
+        {"phone_number": available[1].e164, "understood": ""},
+        {"phone_number": ""},
+    ):
+        response = _choose(owner_client, **again)
         assert response.status_code == 409
         assert "It cannot be changed, so nothing was bought." in response.get_data(as_text=True)
+    # A search left open in another tab sends the browser to the read-only page.
+    searched = owner_client.get(
+        URL + "?area_code=512", headers={"HX-Request": "true", "HX-Target": "number-search"}
+    )
+    assert searched.headers["HX-Redirect"] == URL
 
     assert len(purchases(numbers_fake)) == 1
     assert db.session.scalars(sa.select(PhoneNumber)).one().e164 == available[0].e164
