@@ -318,3 +318,19 @@ def test_the_page_shows_the_company_logo(app, client, bill, company):
     html = client.get(f"/e/{estimate.public_token}").get_data(as_text=True)
     src = re.search(r'<img class="pub-logo" src="([^"]+)" alt="Rapid Rooter logo">', html).group(1)
     assert client.get(src).mimetype == "image/png"
+
+
+def test_expired_estimate_says_so_and_cannot_be_approved(client, bill, company):
+    from datetime import timedelta
+
+    estimate = sent(bill.estimate(company))
+    estimate.valid_until = billing.company_today(company) - timedelta(days=1)
+    db.session.commit()
+    html = client.get(f"/e/{estimate.public_token}").get_data(as_text=True)
+    assert "This estimate has expired." in html
+    assert "Review and approve" not in html and "Decline estimate" not in html
+    refused = approve(client, estimate, confirm=False)
+    assert refused.status_code == 409
+    assert "expired" in refused.get_data(as_text=True)
+    db.session.refresh(estimate)
+    assert estimate.approved_at is None
