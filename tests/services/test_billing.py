@@ -538,7 +538,7 @@ def test_void_invoice_token_is_gone(make, bill):
 
 
 def test_repeated_misses_from_one_address_are_rate_limited(
-    app, client, limiter_ready, rate_limits, make, bill, monkeypatch
+    app, client, rate_limits, make, bill, monkeypatch
 ):
     monkeypatch.setitem(app.config, "DOCUMENT_MISS_LIMIT", "5 per minute")
     limit = 5
