@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from xml.dom import minidom
+from xml.parsers.expat import ExpatError
 
 import sqlalchemy as sa
 from flask import url_for
@@ -99,7 +101,17 @@ def simulate_call(*, company: Company, phone: str) -> CallOutcome:
     to = _number_or_raise(company)
     db.session.rollback()
     result = fake_twilio().place_call(from_=phone, to=to)
-    return CallOutcome(result=result, summary=describe_twiml(result), twiml=result.body)
+    return CallOutcome(
+        result=result, summary=describe_twiml(result), twiml=_pretty_xml(result.body)
+    )
+
+
+def _pretty_xml(text: str) -> str:
+    try:
+        pretty = minidom.parseString(text).toprettyxml(indent="  ")
+    except ExpatError:
+        return text
+    return pretty.split("\n", 1)[1] if pretty.startswith("<?xml") else pretty
 
 
 def describe_twiml(result: WebhookResult) -> list[str]:
@@ -116,12 +128,12 @@ def describe_twiml(result: WebhookResult) -> list[str]:
             target = (verb.text or "").strip() or " ".join(
                 (child.text or "").strip() for child in verb
             )
-            extra = []
+            parts = [f"Forwards the call to {format_phone(target)}"]
             if verb.get("timeout"):
-                extra.append(f"for {verb.get('timeout')} seconds")
+                parts.append(f"ringing for up to {verb.get('timeout')} seconds")
             if verb.get("callerId"):
-                extra.append(f"showing caller ID {format_phone(verb.get('callerId'))}")
-            lines.append(" ".join([f"Forwards the call to {format_phone(target)}", *extra]) + ".")
+                parts.append(f"showing {format_phone(verb.get('callerId'))} as the caller")
+            lines.append(", ".join(parts) + ".")
         elif verb.tag == "Say":
             lines.append(f"Says: “{(verb.text or '').strip()}”")
         elif verb.tag == "Hangup":

@@ -48,6 +48,10 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     expect(page.locator("#sim-body")).to_have_value("")
     page.screenshot(path=str(ARTIFACTS / "phone-simulator-390.png"), full_page=True)
 
+    # Calling the custom number from this phone shows what the app told Twilio to do.
+    page.click(".sim-call-btn")
+    expect(page.locator("#sim-call")).to_contain_text("Forwards the call to (512) 555-0000")
+
     db.session.expire_all()
     reply = db.session.scalars(sa.select(Message).filter_by(direction=Direction.IN)).one()
     assert reply.body == "Great, the side gate is open"

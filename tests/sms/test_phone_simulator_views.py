@@ -144,7 +144,10 @@ def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(
     assert webhook.form["From"] == "+15125550101"
     assert webhook.form["To"] == "+15126660100"
     assert webhook.form["CallSid"].startswith("CA")
-    assert f"HTTP {webhook.status}" in response.get_data(as_text=True)
+    assert webhook.status == 200
+    shown = response.get_data(as_text=True)
+    assert "Forwards the call to (512) 555-0000" in shown  # the business phone
+    assert "HTTP 200" in shown
 
 
 def test_company_without_number_is_told_so(client, log_in, make):
