@@ -69,7 +69,7 @@ def _digits(text: str) -> str:
 
 
 def list_conversations(
-    *, company: Company, query: str = "", only_user: User | None = None, limit: int = 200
+    *, company: Company, query: str = "", only_user: User | None = None, limit: int = 100
 ) -> list[ConversationRow]:
     """The company's conversations, newest first, each with its last message and the
     number of unread inbound messages, in ONE query.
@@ -103,7 +103,9 @@ def list_conversations(
         .outerjoin(Customer, Customer.id == Conversation.customer_id)
         .options(so.contains_eager(Conversation.customer))
         .where(Conversation.company_id == company.id)
-        .order_by(last.created_at.desc(), last.id.desc())
+        # Conversation.last_message_at (indexed with company_id) so the database reads only
+        # the newest `limit` conversations; apply_routing and queue_text keep it current.
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
     text = query.strip()
@@ -293,6 +295,7 @@ def _system_event(*, conversation: Conversation, body: str, event: str, actor: U
         created_at=now,
         extra={"event": event},
     )
+    conversation.last_message_at = now
     db.session.add(notice)
     db.session.flush()
     return notice

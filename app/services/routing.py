@@ -357,6 +357,9 @@ def apply_routing(*, message: Message) -> RoutingDecision:
         if customer is not None:
             conversation.customer_id = customer.id
     decision = decide_recipients(company=company, customer=customer, conversation=conversation)
+    # Whatever stored the message (webhook, a billing notice), the inbox sorts by this.
+    if conversation.last_message_at is None or conversation.last_message_at < message.created_at:
+        conversation.last_message_at = message.created_at
     message.routing_reason = decision.reason
     message.extra = {
         **(message.extra or {}),
