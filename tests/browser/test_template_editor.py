@@ -127,3 +127,25 @@ def test_editor_at_phone_size(live_server, phone_page, browser_login, make):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the texts list scrolls sideways at phone size ({width}px)"
     phone_page.screenshot(path=str(ARTIFACTS / "texts-list-390.png"), full_page=True)
+
+
+def test_a_tech_uploads_a_photo_from_the_phone(
+    live_server, phone_page, browser_login, make, tmp_path
+):
+    company = make.company(name="Acme Plumbing")
+    sam = make.user(company, role=Role.TECH, name="Sam Lee")
+    db.session.commit()
+    photo = tmp_path / "me.png"
+    photo.write_bytes(image_bytes("PNG", (800, 600)))
+    browser_login(phone_page, sam)
+    phone_page.get_by_role("link", name="Profile").click()
+    expect(phone_page.locator("h1")).to_have_text("Your profile")
+    phone_page.set_input_files("input[name=photo]", str(photo))
+    phone_page.get_by_role("button", name="Upload photo").click()
+    expect(phone_page.locator(".flash-success")).to_contain_text("Photo saved")
+    image = phone_page.get_by_role("img", name="Sam Lee's profile photo")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") == 480
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the profile page scrolls sideways at phone size ({width}px)"
+    phone_page.screenshot(path=str(ARTIFACTS / "profile-photo-390.png"), full_page=True)
