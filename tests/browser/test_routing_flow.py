@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
@@ -82,6 +83,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         expect(status).to_contain_text("Finished")
         expect(status).to_contain_text("goes to: Bob Office")
         bob_page.screenshot(path="test-artifacts/routing-flow-poc-inbox.png")
+        assert _axe_serious(bob_page) == []
 
         # Bob replies from the inbox; the segment counter counts as he types.
         bob_page.fill("#reply-body", "Glad to help, Jane!")
@@ -91,5 +93,21 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
             "Glad to help, Jane!", timeout=WAIT
         )
         expect(bob_page.locator("#reply-body")).to_have_value("")
+
+        # The owner's Point of Contact page says who gets texts today.
+        page.goto(f"{live_server.url}/settings/point-of-contact")
+        expect(page.locator(".poc-today")).to_contain_text(
+            "Texts go to Bob Office, the Point of Contact."
+        )
+        assert _axe_serious(page) == []
     finally:
         office.close()
+
+
+def _axe_serious(page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -23,6 +23,7 @@ from app.models import (
 )
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
+from tests.fixtures.factories import PASSWORD
 
 JANE = "+15125550142"
 
@@ -494,3 +495,19 @@ def test_forwarding_never_redirects_off_site(client, log_in, shop):
         "/inbox/forwarding", data={"enabled": "0"}, headers={"Referer": "https://evil.example/x"}
     )
     assert response.headers["Location"].endswith("/inbox")
+
+
+def test_inbox_forms_carry_the_csrf_token(client, inbound, shop, csrf_enabled):
+    company, bob = shop.company, shop.bob
+    message = inbound(company, JANE, "hello")
+    db.session.commit()
+    login_page = _html(client.get("/login"))
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', login_page).group(1)
+    client.post("/login", data={"email": bob.email, "password": PASSWORD, "csrf_token": token})
+    page = _html(client.get(f"/inbox/{message.conversation_id}"))
+    reply_form = page[page.index('id="reply-box"') :]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', reply_form).group(1)
+    url = f"/inbox/{message.conversation_id}/reply"
+    assert client.post(url, data={"body": "no token"}).status_code == 400
+    ok = client.post(url, data={"body": "with token", "csrf_token": token})
+    assert ok.status_code == 302
