@@ -290,3 +290,36 @@ def test_two_dispatchers_200_messages_each_sent_once_on_any_database(
     sms_world, fake, clock, dispatcher
 ):
     _two_dispatchers(sms_world, fake, dispatcher, 200)
+
+
+def test_one_slow_twilio_answer_does_not_stall_the_other_10_texts(
+    sms_world, make, fake, over_http, clock, dispatcher
+):
+    slow = make.customer(sms_world.company, name="Slow Line", phone="+15125550150")
+    db.session.commit()
+    slow_id = queue_text(
+        company=sms_world.company, to_phone=slow.mobile_phone, body="slow", kind=MessageKind.MANUAL
+    ).id
+    db.session.commit()
+    fast_ids = _queue_many(sms_world, 10)
+    fake.set_latency(3.0, to=slow.mobile_phone)
+    worker = dispatcher(concurrency=4)
+    runner = threading.Thread(target=worker.run_once)
+    started = time.monotonic()
+    runner.start()
+    try:
+        while True:
+            db.session.expire_all()
+            statuses = {
+                m.id: m.status
+                for m in db.session.scalars(sa.select(Message).where(Message.id.in_(fast_ids)))
+            }
+            if all(status == MessageStatus.QUEUED for status in statuses.values()):
+                break
+            assert time.monotonic() - started < 2.5, statuses
+            time.sleep(0.05)
+        assert db.session.get(Message, slow_id).status == MessageStatus.SENDING
+    finally:
+        runner.join(timeout=30)
+    db.session.expire_all()
+    assert db.session.get(Message, slow_id).status == MessageStatus.QUEUED

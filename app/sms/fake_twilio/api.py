@@ -253,7 +253,9 @@ class FakeTwilioAPI:
     def _slow_down(self, request: Request) -> None:
         """The configured latency; the in-process client learns it 'timed out' instead of
         waiting when the latency exceeds its timeout."""
-        latency = self.fake.latency
+        latency = max(
+            self.fake.latency, self.fake.number_latency.get(request.form.get("To", ""), 0)
+        )
         if latency <= 0:
             return
         timeout = request.environ.get(CLIENT_TIMEOUT)

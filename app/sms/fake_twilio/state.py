@@ -160,6 +160,7 @@ class FakeTwilio:
             self.webhooks: list[WebhookResult] = []
             self.faults: list[_Fault] = []
             self.latency = 0.0
+            self.number_latency: dict[str, float] = {}
             self.number_errors: dict[str, int] = {}
             self.undeliverable: dict[str, int] = {}
             # (customer phone, business number) pairs that texted STOP: Twilio then refuses
@@ -196,9 +197,13 @@ class FakeTwilio:
         with self.lock:
             self.faults.append(_Fault(status=0, remaining=count, after_accept=after_accept))
 
-    def set_latency(self, seconds: float) -> None:
+    def set_latency(self, seconds: float, *, to: str | None = None) -> None:
+        """Answer each send (or only sends to `to`) `seconds` after accepting it."""
         with self.lock:
-            self.latency = seconds
+            if to is None:
+                self.latency = seconds
+            else:
+                self.number_latency[to] = seconds
 
     def refuse_number(self, phone: str, code: int) -> None:
         """Sends to `phone` fail with Twilio error `code` (21614 landline, 21610 opted out,
