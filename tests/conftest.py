@@ -142,16 +142,13 @@ def rate_limits(app):
     app.config["RATELIMIT_ENABLED"] = False
 
 
-def pytest_collection_modifyitems(config, items):
-    on_postgres = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-    for item in items:
-        if "postgres" in item.keywords and not on_postgres:
-            item.add_marker(pytest.mark.usefixtures("_needs_postgres"))
-
-
-@pytest.fixture
-def _needs_postgres():
-    skip_or_fail("needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    """Tests marked `postgres` need the suite to run on PostgreSQL (TEST_DATABASE_URL)."""
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"):
+        skip_or_fail("needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
 
 
 @pytest.fixture(scope="session")
