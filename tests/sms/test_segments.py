@@ -85,3 +85,30 @@ def test_alphabet_matches_the_gsm0338_codec():
         except UnicodeEncodeError:
             continue
         pytest.fail(f"{char!r} encodes to {encoded!r} but our table refuses it")
+
+
+@pytest.mark.browser
+def test_the_live_counter_in_javascript_counts_exactly_like_python(page):
+    """static/segments.js (the live counters) and segment_info agree on 300+ texts."""
+    import random
+    from pathlib import Path
+
+    import app as app_package
+
+    rng = random.Random(1)
+    alphabet = "abc\u20ac^\U0001f600\u2019\u00e9 \n{"
+    cases = ["", "a" * 160, "a" * 161, "a" * 152 + "\u20ac" + "a" * 10, "\U0001f600" * 36]
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))) for _ in range(300)]
+    page.set_content("<textarea data-segment-counter='#out'></textarea><p id='out'></p>")
+    page.add_script_tag(path=str(Path(app_package.__file__).parent / "static" / "segments.js"))
+    js = page.evaluate(
+        "cases => cases.map(t => { const r = window.ProSMSSegments.info(t);"
+        " return [r.encoding, r.characters, r.units, r.segments]; })",
+        cases,
+    )
+    python = [[i.encoding, i.characters, i.units, i.segments] for i in map(segment_info, cases)]
+    assert js == python
+    page.fill("textarea", "Hi Ann, we\u2019re on the way")
+    assert page.inner_text("#out") == (
+        "24 characters \u00b7 1 segment \u00b7 UCS-2 (because of \u201c\u2019\u201d)"
+    )
