@@ -29,7 +29,7 @@ from app.extensions import htmx
 from app.models import Customer
 from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_phone
-from app.services.texting import company_number
+from app.services.texting import company_number, is_opted_out
 from app.tenancy import get_or_404
 
 
@@ -58,6 +58,7 @@ def _thread_context(phone: str | None) -> dict:
     company = current_user.company
     return {
         "phone": phone,
+        "opted_out": bool(phone) and is_opted_out(company=company, phone=phone),
         "messages": phone_thread(company=company, phone=phone) if phone else [],
         "delivery_label": delivery_label,
         "linkify": linkify,

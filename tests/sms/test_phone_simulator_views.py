@@ -107,6 +107,11 @@ def test_stop_from_the_simulator_opts_the_customer_out(client, log_in, sms_world
     log_in(client, sms_world.company.owner)
     client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "STOP"})
     assert db.session.scalars(sa.select(OptOut)).one().phone == "+15125550101"
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "This phone texted STOP" in thread
+    client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "START"})
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "This phone texted STOP" not in thread
 
 
 def test_typed_number_that_is_not_a_phone_shows_an_error(client, log_in, sms_world):
