@@ -224,3 +224,14 @@ def test_estimate_and_invoice_texts_are_edited_but_not_switched(office, client):
     page = client.get("/texts/invoice").get_data(as_text=True)
     assert "Send this text automatically" not in page
     assert "{invoice_link}" in page
+
+
+def test_preview_with_the_company_identity_names_no_tech(office, client):
+    company, _ = office
+    company.sender_identity = SenderIdentity.COMPANY
+    db.session.commit()
+    html = client.post(
+        "/texts/on_my_way/preview", data={"body": "{tech_name} from {company_name} is coming"}
+    ).get_data(as_text=True)
+    assert "our technician from Acme Plumbing is coming" in html
+    assert "No technician name or photo is sent" in html
