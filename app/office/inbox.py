@@ -116,6 +116,10 @@ def _company_user(raw: str | None, *, field: str) -> User | None:
     return user
 
 
+# The event a response raises (HX-Trigger) when the conversation list should refresh.
+LIST_CHANGED = "inbox-list-changed"
+
+
 # The list ---------------------------------------------------------------------------
 
 
@@ -201,7 +205,8 @@ def conversation(conversation_id: int):
         context = _thread_context(conversation)
         if request.args.get("v") == context["thread_version"]:
             return "", 204
-        return render_template("office/_conversation_messages.html", poll=True, **context)
+        html = render_template("office/_conversation_messages.html", poll=True, **context)
+        return _list_changed(html)
     return render_template(
         "office/inbox.html",
         forwarding_form=ForwardingForm(),
@@ -210,11 +215,18 @@ def conversation(conversation_id: int):
     )
 
 
+def _list_changed(html: str, status: int = 200):
+    """A fragment response that also tells the conversation list to refresh now (new texts
+    were read, a reply changed the preview) instead of at its next poll."""
+    return html, status, {"HX-Trigger": LIST_CHANGED}
+
+
 def _conversation_response(conversation: Conversation, status: int = 200, **extra):
     if htmx:
-        return render_template(
+        html = render_template(
             "office/_conversation.html", **_thread_context(conversation, **extra)
-        ), status
+        )
+        return _list_changed(html, status) if status < 400 else (html, status)
     if status >= 400:
         return (
             render_template(
@@ -254,7 +266,9 @@ def conversation_reply(conversation_id: int):
                 flash("Reply queued. Ticks show when it's delivered.", "success")
                 return redirect(url_for("office.conversation", conversation_id=conversation.id))
             context = _thread_context(conversation, sent=True)
-            return render_template("office/_conversation_reply.html", oob_messages=True, **context)
+            return _list_changed(
+                render_template("office/_conversation_reply.html", oob_messages=True, **context)
+            )
     status = 409 if problem else 422
     if htmx:
         context = _thread_context(conversation, reply_form=form, reply_problem=problem)

@@ -184,6 +184,9 @@ def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, shop):
     assert "second, while the page is open" in _html(new_thread)
     assert _html(new_thread).lstrip().startswith('<div id="thread-messages"')
     assert 'id="thread-status" class="thread-status" hx-swap-oob="true"' in _html(new_thread)
+    # The list refreshes at once (its unread badge for this thread just cleared).
+    assert new_thread.headers["HX-Trigger"] == "inbox-list-changed"
+    assert "inbox-list-changed from:body" in html
     new_list = client.get(list_url, headers=listing)
     assert new_list.status_code == 200
     assert _html(new_list).lstrip().startswith('<div id="conversation-list"')
@@ -206,6 +209,7 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     html = _html(response)
     assert html.lstrip().startswith('<div id="reply-box"')
     assert 'hx-swap-oob="true"' in html
+    assert response.headers["HX-Trigger"] == "inbox-list-changed"
     assert "On our way &lt;soon&gt;" in html
     # The box is cleared for the next reply and carries a new key.
     assert re.search(r'<textarea[^>]*id="reply-body"[^>]*></textarea>', html)
