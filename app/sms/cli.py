@@ -7,8 +7,10 @@ import signal
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import make_server
 
 from app.sms.dispatcher import Dispatcher
+from app.sms.fake_twilio import fake_twilio
 
 outbox_cli = AppGroup("outbox", help="Send the texts waiting in the outbox.")
 
@@ -40,3 +42,31 @@ def work_command(once: bool, concurrency: int | None) -> None:
     click.echo(f"Outbox worker running (concurrency {dispatcher.concurrency}). Ctrl-C to stop.")
     dispatcher.run_forever()
     dispatcher.close()
+
+
+@outbox_cli.command("fake-twilio")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5055, show_default=True, type=int)
+@click.option(
+    "--latency", default=0.0, show_default=True, help="Seconds before each send is answered."
+)
+@click.option(
+    "--fail-rate", default=0.0, show_default=True, help="Fraction of sends answered 500 (seeded)."
+)
+def fake_twilio_command(host: str, port: int, latency: float, fail_rate: float) -> None:
+    """Serve the built-in fake Twilio over HTTP, so several `outbox work` processes (or a
+    benchmark) share one. Point them at it with TWILIO_API_BASE_URL=http://HOST:PORT."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config["TWILIO_FAKE"]:
+        raise click.UsageError("The fake Twilio is off (real Twilio credentials are set).")
+    fake = fake_twilio(app)
+    fake.set_latency(latency)
+    fake.fail_randomly(fail_rate)
+    server = make_server(host, port, fake.api, threaded=True)
+    click.echo(f"Fake Twilio on http://{host}:{server.server_port} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -39,6 +39,8 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from app.sms.error_codes import error_explanation
 
 log = logging.getLogger(__name__)
+# The SDK logs every request and its headers at INFO: too chatty for a busy outbox.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 DEFAULT_HTTP_TIMEOUT = 15.0
 _local = threading.local()

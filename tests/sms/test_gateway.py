@@ -187,3 +187,17 @@ def test_available_numbers_are_valid_and_distinct():
     numbers = available_numbers("212", 5, taken=set())
     assert len(set(numbers)) == 5
     assert available_numbers("212", 5, taken={numbers[0]})[0] != numbers[0]
+
+
+def test_random_failures_hit_about_the_asked_share_of_sends(fake):
+    fake.fail_randomly(0.25, seed=7)
+    outcomes = []
+    for n in range(200):
+        try:
+            gateway.send_sms(from_="+15126660100", to="+15125550101", body=f"#{n}")
+            outcomes.append("ok")
+        except gateway.TransientGatewayError:
+            outcomes.append("500")
+    failed = outcomes.count("500")
+    assert 30 <= failed <= 70
+    assert len(fake.outbound()) == 200 - failed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 import secrets
 import threading
 import time
@@ -159,6 +160,9 @@ class FakeTwilio:
             self.requests: list[RecordedRequest] = []
             self.webhooks: list[WebhookResult] = []
             self.faults: list[_Fault] = []
+            self.fail_rate = 0.0
+            self.fail_rate_status = 500
+            self._random = random.Random(0)
             self.latency = 0.0
             self.number_latency: dict[str, float] = {}
             self.number_errors: dict[str, int] = {}
@@ -190,6 +194,13 @@ class FakeTwilio:
         """Every send answers `status` until the fake's clock reaches `until`."""
         with self.lock:
             self.faults.append(_Fault(status=status, until=until))
+
+    def fail_randomly(self, rate: float, *, status: int = 500, seed: int = 0) -> None:
+        """Answer `status` to a fraction `rate` of sends (seeded, so runs repeat)."""
+        with self.lock:
+            self.fail_rate = rate
+            self.fail_rate_status = status
+            self._random = random.Random(seed)
 
     def drop_next(self, count: int = 1, *, after_accept: bool = False) -> None:
         """Drop the connection on the next `count` sends; with `after_accept` the message
@@ -233,6 +244,12 @@ class FakeTwilio:
                     if fault.remaining == 0:
                         self.faults.remove(fault)
                     return fault
+            if (
+                self.fail_rate
+                and "/Messages.json" in path
+                and self._random.random() < self.fail_rate
+            ):
+                return _Fault(status=self.fail_rate_status)
         return None
 
     # -- scheduled callbacks ---------------------------------------------------------------
