@@ -308,10 +308,14 @@ def notify_job_changed(
     if earlier and earlier[0].endswith(":" + digest):
         return
     change = describe_change(job=job, time_changed=time_changed, techs_changed=techs_changed)
+    body = render_text(body=template.body, values=job_values(job=job, change=change))
+    if "{change}" not in template.body:
+        # Edited without the placeholder: the customer must still learn what changed.
+        body = f"{change} {body}"
     queue_automated_text(
         job=job,
         kind=MessageKind.JOB_SCHEDULED,
-        body=render_text(body=template.body, values=job_values(job=job, change=change)),
+        body=body,
         dedupe_key=f"{prefix}{len(earlier)}:{digest}",
         extra={"trigger": "changed", "time": time_changed, "techs": techs_changed},
     )

@@ -326,3 +326,16 @@ def test_a_skipped_text_shows_on_the_job_timeline(make):
     entries = [e for e in job_timeline(job) if e.kind == "skipped"]
     assert [e.title for e in entries] == ["Job scheduled text"]
     assert "no custom SMS number" in entries[0].detail
+
+
+def test_a_template_without_the_change_placeholder_still_says_what_changed(shop):
+    company, _, _, _, job = shop
+    save_template(
+        company=company,
+        kind=MessageKind.JOB_SCHEDULED,
+        body="See you {job_date}, {arrival_window}!",
+    )
+    reschedule_job(job=job, start=START + timedelta(days=1), end=START + timedelta(days=1, hours=2))
+    assert texts(job)[-1].body == (
+        "Your appointment has a new time. See you Wed, Dec 2, 9:00-11:00 AM!"
+    )
