@@ -79,6 +79,8 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         last_route = bob_page.locator("#thread-messages .msg-in .msg-route").last
         expect(last_route).to_contain_text(f"job #{job.number} finished", timeout=WAIT)
         expect(last_route).to_contain_text("Point of Contact -> Bob Office")
+        # Open on screen means read: the list's unread badge clears without a reload.
+        expect(bob_page.locator("#conversation-list .badge-count")).to_have_count(0, timeout=WAIT)
         status = bob_page.locator("#thread-status")
         expect(status).to_contain_text("Finished")
         expect(status).to_contain_text("goes to: Bob Office")

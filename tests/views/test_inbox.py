@@ -515,3 +515,15 @@ def test_inbox_forms_carry_the_csrf_token(client, inbound, shop, csrf_enabled):
     assert client.post(url, data={"body": "no token"}).status_code == 400
     ok = client.post(url, data={"body": "with token", "csrf_token": token})
     assert ok.status_code == 302
+
+
+def test_bad_reply_without_js_shows_the_whole_page_with_the_error(client, log_in, inbound, shop):
+    company, bob = shop.company, shop.bob
+    message = inbound(company, JANE, "hello")
+    db.session.commit()
+    log_in(client, bob)
+    response = client.post(f"/inbox/{message.conversation_id}/reply", data={"body": "   "})
+    assert response.status_code == 422
+    html = _html(response)
+    assert "<h1>Inbox</h1>" in html and 'id="conversation-list"' in html
+    assert "Write a message before sending." in html
