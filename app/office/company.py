@@ -45,7 +45,7 @@ class CompanyProfileForm(FlaskForm):
         "Website", validators=[Optional(), Length(max=255)], description="Like example.com"
     )
     logo = FileField(
-        "Logo",
+        "Upload a logo",
         description="JPEG, PNG or WebP, up to 2 MB. Shown on estimates and invoices.",
         render_kw={"accept": "image/png,image/jpeg,image/webp"},
     )

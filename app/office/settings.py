@@ -6,12 +6,37 @@ registered, so the hub never links to a page this installation does not have.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, render_template, url_for
+from flask_login import current_user
 
 from app.auth.access import manager_required
+from app.models import Company
 from app.office import bp
+from app.services.accounts import pending_invitations, team_members
+
+
+@dataclass(frozen=True)
+class CardStatus:
+    text: str
+    warning: bool = False
+
+
+def _profile_status(company: Company) -> CardStatus | None:
+    if not company.business_phone:
+        return CardStatus("No business phone: calls to your number can't be forwarded.", True)
+    return None
+
+
+def _team_status(company: Company) -> CardStatus:
+    active = sum(1 for user in team_members(company) if user.active)
+    pending = len(pending_invitations(company))
+    text = f"{active} active {'person' if active == 1 else 'people'}"
+    if pending:
+        text += f", {pending} open invitation{'s' if pending != 1 else ''}"
+    return CardStatus(text)
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,8 @@ class SettingsCard:
     title: str
     endpoint: str
     description: str
+    # A one-line summary of the current state, for the cards this module knows about.
+    status: Callable[[Company], CardStatus | None] | None = None
 
 
 SETTINGS_CARDS: tuple[SettingsCard, ...] = (
@@ -26,6 +53,7 @@ SETTINGS_CARDS: tuple[SettingsCard, ...] = (
         "Company profile",
         "office.company_profile",
         "Name, business phone, time zone, address and logo.",
+        _profile_status,
     ),
     SettingsCard(
         "Custom number",
@@ -42,15 +70,23 @@ SETTINGS_CARDS: tuple[SettingsCard, ...] = (
         "office.templates",
         "Job scheduled, On my way and Job finished messages, and who they come from.",
     ),
-    SettingsCard("Team", "office.team", "Invite people, change roles, deactivate accounts."),
+    SettingsCard(
+        "Estimates & invoices",
+        "office.billing_settings",
+        "Numbering, tax, terms and payment instructions.",
+    ),
+    SettingsCard(
+        "Team", "office.team", "Invite people, change roles, deactivate accounts.", _team_status
+    ),
 )
 
 
 @bp.get("/settings")
 @manager_required
 def settings():
+    company = current_user.company
     cards = [
-        (card, url_for(card.endpoint))
+        (card, url_for(card.endpoint), card.status(company) if card.status else None)
         for card in SETTINGS_CARDS
         if card.endpoint in current_app.view_functions
     ]
