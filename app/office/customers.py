@@ -10,7 +10,12 @@ from app.extensions import db, htmx
 from app.models import Customer
 from app.office import bp
 from app.office.forms import CustomerForm, show_domain_error
-from app.services.customers import create_customer, customers_page, update_customer
+from app.services.customers import (
+    create_customer,
+    customer_conversation,
+    customers_page,
+    update_customer,
+)
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
 from app.services.phones import format_phone
@@ -94,5 +99,6 @@ def customer_detail(customer_id: int):
         "office/customer_detail.html",
         customer=customer,
         jobs=customer_jobs(customer=customer),
+        conversation=customer_conversation(customer),
         texting_blocker=texting_blocker(company=customer.company, phone=customer.mobile_phone),
     )

@@ -9,7 +9,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Customer
+from app.models import Company, Conversation, Customer
 from app.services.errors import DomainError
 from app.services.phones import normalize_phone
 
@@ -104,5 +104,14 @@ def customer_choices(company: Company) -> list[Customer]:
             sa.select(Customer)
             .where(Customer.company_id == company.id)
             .order_by(sa.func.lower(Customer.name), Customer.id)
+        )
+    )
+
+
+def customer_conversation(customer: Customer) -> Conversation | None:
+    """The texts between the company's number and this customer's mobile, if any yet."""
+    return db.session.scalar(
+        sa.select(Conversation).filter_by(
+            company_id=customer.company_id, phone=customer.mobile_phone
         )
     )

@@ -262,3 +262,15 @@ def test_customer_text_is_escaped_everywhere(make, client, shop):
         assert "<script>alert(1)</script>" not in html
         assert "<b>VIP</b>" not in html and "<i>x</i>" not in html
         assert "&lt;script&gt;" in html
+
+
+def test_customer_page_links_to_their_texts_once_there_are_some(make, client, shop):
+    from app.services.conversations import conversation_for
+
+    customer = make.customer(shop)
+    db.session.commit()
+    assert ">Messages</a>" not in client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    conversation = conversation_for(company=shop, phone=customer.mobile_phone, customer=customer)
+    db.session.commit()
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert f'href="/inbox/{conversation.id}">Messages</a>' in html
