@@ -300,13 +300,12 @@ def send_sms(
 def find_messages(
     *, from_: str, to: str, sent_after: datetime, limit: int = 50
 ) -> list[RemoteMessage]:
-    """Messages Twilio holds from `from_` to `to` since `sent_after`, newest first (used to
-    learn whether a send whose answer was lost went through)."""
+    """Messages Twilio holds from `from_` to `to` created since `sent_after`, newest first
+    (used to learn whether a send whose answer was lost went through). Not filtered by
+    Twilio's DateSent: a text still queued at Twilio has no date_sent yet."""
     twilio_client = client()
     try:
-        found = twilio_client.messages.list(
-            from_=from_, to=to, date_sent_after=sent_after, limit=limit
-        )
+        found = twilio_client.messages.list(from_=from_, to=to, limit=limit)
     except (TwilioRestException, requests.exceptions.RequestException) as error:
         raise _translate(error, twilio_client, sent=False) from error
     return [
@@ -321,6 +320,7 @@ def find_messages(
             error_code=m.error_code,
         )
         for m in found
+        if m.date_created is None or m.date_created >= sent_after
     ]
 
 
