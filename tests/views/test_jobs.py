@@ -169,7 +169,8 @@ def test_tabs_sort_jobs_by_status(make, client, shop):
 def test_an_overdue_open_job_stays_on_today(make, client, shop):
     company, _tech, customer = shop
     stale = make.job(company, customer=customer, start=local_today_at(9, days=-2))
-    make.job(company, customer=customer, start=local_today_at(9, days=-3)).status = "canceled"
+    dropped = make.job(company, customer=customer, start=local_today_at(9, days=-3))
+    job_set_status(job=dropped, status=JobStatus.CANCELED, actor=company.owner)
     db.session.commit()
     html = client.get("/jobs").get_data(as_text=True)
     assert board_rows(html) == [str(stale.number)]
