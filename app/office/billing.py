@@ -14,6 +14,7 @@ from datetime import time, timedelta
 import sqlalchemy as sa
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from app.auth.access import manager_required, office_required
@@ -157,7 +158,7 @@ def _progress_context(document: Document) -> dict:
 
 
 def _job_choices(company, customer_id: int | None = None) -> list[SelectChoice]:
-    stmt = sa.select(Job).where(Job.company_id == company.id)
+    stmt = sa.select(Job).where(Job.company_id == company.id).options(selectinload(Job.customer))
     if customer_id:
         stmt = stmt.where(Job.customer_id == customer_id)
     stmt = stmt.where(Job.status != JobStatus.CANCELED).order_by(Job.number.desc()).limit(200)

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -62,6 +63,8 @@ from app.models.billing import DocumentType, LinkRevocation, new_document_token
 from app.services.conversations import conversation_for
 from app.services.errors import Conflict, DomainError
 from app.services.jobs import create_job
+from app.services.message_templates import get_template, render_text
+from app.services.phones import format_phone
 from app.services.routing import apply_routing
 from app.services.texting import company_number, queue_text
 from app.templating import money
@@ -881,14 +884,10 @@ def sms_values(document: Document) -> dict[str, str]:
 
 
 def _display_phone(e164: str | None) -> str:
-    from app.services.phones import format_phone
-
     return format_phone(e164)
 
 
 def sms_body(document: Document) -> str:
-    from app.services.message_templates import get_template, render_text
-
     kind = MessageKind.ESTIMATE if isinstance(document, Estimate) else MessageKind.INVOICE
     template = get_template(company=document.company, kind=kind)
     body = render_text(body=template.body, values=sms_values(document))
@@ -1464,14 +1463,27 @@ def document_progress(document: Document) -> list[TimelineStep]:
 
 
 def list_estimates(*, company: Company, status: str | None = None) -> list[Estimate]:
-    stmt = sa.select(Estimate).where(Estimate.company_id == company.id)
+    # The list shows every estimate's total: load options, items and customers up front.
+    stmt = (
+        sa.select(Estimate)
+        .where(Estimate.company_id == company.id)
+        .options(
+            so.selectinload(Estimate.options).selectinload(EstimateOption.items),
+            so.selectinload(Estimate.customer),
+            so.selectinload(Estimate.approved_option).selectinload(EstimateOption.items),
+        )
+    )
     if status:
         stmt = stmt.where(Estimate.status == status)
     return list(db.session.scalars(stmt.order_by(Estimate.number.desc()).limit(200)))
 
 
 def list_invoices(*, company: Company, status: str | None = None) -> list[Invoice]:
-    stmt = sa.select(Invoice).where(Invoice.company_id == company.id)
+    stmt = (
+        sa.select(Invoice)
+        .where(Invoice.company_id == company.id)
+        .options(so.selectinload(Invoice.items), so.selectinload(Invoice.customer))
+    )
     if status:
         stmt = stmt.where(Invoice.status == status)
     return list(db.session.scalars(stmt.order_by(Invoice.number.desc()).limit(200)))

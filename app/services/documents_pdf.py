@@ -111,4 +111,12 @@ def document_pdf(document: Document) -> bytes:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _drop_older_versions(document, keep=path)
     return data
+
+
+def _drop_older_versions(document: Document, *, keep: Path) -> None:
+    """Earlier renders of this document are never served again: free their space."""
+    for old in keep.parent.glob(f"{document.kind}-{document.id}-v*.pdf"):
+        if old != keep:
+            old.unlink(missing_ok=True)

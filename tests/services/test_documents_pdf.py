@@ -103,6 +103,7 @@ def test_a_new_version_or_payment_renders_a_new_pdf(make, bill, monkeypatch):
     assert documents_pdf.pdf_cache_path(invoice) != first_path
     second = documents_pdf.document_pdf(invoice)
     assert second != first
+    assert not first_path.exists()  # an old version is never served again
     assert "Wax ring" in flat(" ".join(pdf_pages(second)))
     billing.record_payment(
         invoice=invoice, amount_cents=10899, method=PaymentMethod.CARD, received_at=utcnow()
