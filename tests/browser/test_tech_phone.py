@@ -16,7 +16,6 @@ from playwright.sync_api import expect
 import app.services.job_status as job_status_module
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
-from app.services.routing import apply_routing
 
 pytestmark = pytest.mark.browser
 
@@ -117,7 +116,7 @@ def _job_messages(job: Job, kind: str) -> int:
 
 
 def test_a_tech_works_a_job_from_the_phone(
-    browser, phone_page, live_server, browser_login, day, transitions, inbound, csrf_enabled
+    browser, phone_page, live_server, browser_login, day, transitions, csrf_enabled, request
 ):
     company, tech, jane, job = day
     page = phone_page
@@ -165,38 +164,38 @@ def test_a_tech_works_a_job_from_the_phone(
 
     # The customer's phone (the simulator) shows the On My Way text once.
     office = browser.new_context(viewport={"width": 1280, "height": 860})
-    try:
-        sim = office.new_page()
-        browser_login(sim, company.owner)
-        sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
-        texts = sim.locator("#sim-thread .sim-theirs .sim-bubble")
-        on_my_way = db.session.scalars(
-            sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
-        ).one()
-        expect(texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
-    finally:
-        office.close()
+    request.addfinalizer(office.close)
+    sim = office.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    on_my_way = db.session.scalars(
+        sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
+    ).one()
+    sim_texts = sim.locator("#sim-thread .sim-theirs .sim-bubble")
+    expect(sim_texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
 
     # The On My Way text shows in the conversation on the tech's screen too.
     expect(page.locator("#messages .msg-out").last).to_contain_text(
         on_my_way.body[:40], timeout=WAIT
     )
 
-    # Jane replies; it is routed to Maria (job in progress) and appears without a reload.
-    reply = inbound(company, jane.mobile_phone, "Gate is open, come on in!")
-    apply_routing(message=reply)
-    db.session.commit()
+    # Jane replies from her phone; it is routed to Maria (job in progress) and appears on
+    # Maria's screen without a reload.
+    sim.fill("#sim-body", "Gate is open, come on in!")
+    sim.locator(".sim-send").click()
     incoming = page.locator("#messages .msg-in", has_text="Gate is open, come on in!")
     expect(incoming).to_have_count(1, timeout=WAIT)
     expect(incoming).to_contain_text("New")
 
-    # Maria answers from the job page; the counter counts, the text shows with a tick.
+    # Maria answers from the job page; the counter counts, the text shows with a tick and
+    # reaches Jane's phone once.
     page.locator("#reply-body").fill("Thanks Jane, 5 minutes out.")
     expect(page.locator("#reply-count")).to_contain_text("27 characters · 1 segment")
     page.get_by_role("button", name="Send text").tap()
     mine = page.locator("#messages .msg-out", has_text="Thanks Jane, 5 minutes out.")
     expect(mine).to_contain_text("Queued", timeout=WAIT)
     expect(page.locator("#reply-body")).to_have_value("")
+    expect(sim_texts.filter(has_text="Thanks Jane, 5 minutes out.")).to_have_count(1, timeout=WAIT)
 
     # Start, then Finished with its confirm step.
     page.get_by_role("button", name="Start").tap()
@@ -211,7 +210,12 @@ def test_a_tech_works_a_job_from_the_phone(
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
     assert transitions == ["on_my_way", "started", "finished"]
-    assert _job_messages(job, MessageKind.JOB_FINISHED) <= 1
+    assert _job_messages(job, MessageKind.JOB_FINISHED) == 1
+    finished = db.session.scalars(
+        sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.JOB_FINISHED)
+    ).one()
+    expect(sim_texts.filter(has_text=finished.body[:40])).to_have_count(1, timeout=WAIT)
+    expect(sim_texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
     _screenshot(page, "tech-job-finished-390")
 
     # The narrowest and widest phones, and a desktop: no sideways scrolling, big targets.

@@ -478,6 +478,24 @@ def test_a_text_routed_to_the_tech_shows_and_is_marked_read(client, shop, log_in
     assert "new text" not in _html(client.get("/tech"))
 
 
+def test_the_job_list_poll_answers_204_until_something_changes(client, shop, log_in, inbound):
+    company, tech, _, job = shop
+    _start(job, tech)
+    log_in(client, tech)
+    poll = {**HX, "HX-Target": "job-list"}
+    page = _html(client.get("/tech"))
+    url = re.search(r'<div id="job-list"\s+hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+    assert client.get(url, headers=poll).status_code == 204
+    apply_routing(message=inbound(company, job.customer.mobile_phone, "Running late?"))
+    db.session.commit()
+    changed = client.get(url, headers=poll)
+
+    assert changed.status_code == 200
+    assert _html(changed).lstrip().startswith('<div id="job-list"')
+    assert "1 new text</a>" in _html(changed)
+
+
 def test_marking_read_leaves_other_peoples_rows_alone(client, shop, log_in, inbound):
     company, tech, _, job = shop
     owner = company.owner
