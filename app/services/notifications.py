@@ -325,12 +325,13 @@ def notify_status_changed(*, transition: Transition, actor: User | None) -> None
     if not transition.changed:
         return
     job = transition.job
+    if transition.new_status != JobStatus.SCHEDULED:
+        # On the way, started, finished or canceled: an unsent reminder is now stale.
+        cancel_stale_reminders(job=job)
     if transition.new_status == JobStatus.ON_MY_WAY:
         _on_my_way(job=job, actor=actor)
     elif transition.new_status == JobStatus.FINISHED:
         _finished(job=job, actor=actor)
-    elif transition.new_status == JobStatus.CANCELED:
-        cancel_stale_reminders(job=job)
 
 
 def _on_my_way(*, job: Job, actor: User | None) -> None:
@@ -357,7 +358,6 @@ def _on_my_way(*, job: Job, actor: User | None) -> None:
 
 
 def _finished(*, job: Job, actor: User | None) -> None:
-    cancel_stale_reminders(job=job)
     template = _enabled_template(job, MessageKind.JOB_FINISHED)
     if template is None:
         return

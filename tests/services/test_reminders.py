@@ -204,3 +204,16 @@ def test_the_outbox_worker_queues_and_sends_a_due_reminder(make, fake, dispatche
     db.session.expire_all()
     (text,) = reminders(job)
     assert text.status == MessageStatus.QUEUED
+
+
+def test_on_my_way_withdraws_an_unsent_reminder(make, company):
+    turn_on(company, 120)
+    tech = make.user(company)
+    job = make.job(company, techs=[tech], start=local(2, 14))
+    job.created_at = local(1, 9)
+    db.session.flush()
+    assert queue_due_reminders(now=local(2, 12)) == 1
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech)
+    (text,) = reminders(job)
+    db.session.refresh(text)
+    assert text.status == MessageStatus.CANCELED
