@@ -560,9 +560,12 @@ def invoice_revoke(invoice_id: int):
 def _revoke(document: Document):
     billing.revoke_link(document=document)
     db.session.commit()
-    flash("The old link no longer works. Send the new link to the customer.", "success")
+    done = "The old link no longer works. Send the new link to the customer."
     if htmx:
-        return _fragment("office/billing/_billing_send.html", **_send_context(document))
+        return _fragment(
+            "office/billing/_billing_send.html", **_send_context(document), notice=done
+        )
+    flash(done, "success")
     return redirect(_detail_url(document, "doc-send"), code=303)
 
 

@@ -55,13 +55,19 @@ def test_estimate_by_text_approved_on_the_phone(
     )
     invoice = bill.invoice(company, customer, lines=[("Service call", "1", "89.00", True)])
     db.session.commit()
-    replace_total = billing.money(billing.option_totals(estimate.options[1]).total_cents)
 
     # The office sends the estimate by text, in one click.
     office_context = browser.new_context(viewport={"width": 1280, "height": 900})
     office = office_context.new_page()
     browser_login(office, company.owner)
     office.goto(f"{live_server.url}/estimates/{estimate.id}")
+    # Add a line with htmx: the option's fragment swaps in place with the new total.
+    repair = office.locator(f"#items-o{estimate.options[0].id}")
+    repair.locator("input[name=description][placeholder]").fill("Drain valve gasket")
+    repair.locator("input[name=unit_price][placeholder]").fill("12.50")
+    repair.locator("button:has-text('Add item')").click()
+    expect(repair.locator("tbody tr")).to_have_count(3)  # two lines and the add row
+    expect(repair.locator(".billing-total")).to_contain_text("$273.33")  # 252.50 + 8.25 %
     office.screenshot(path=str(ARTIFACTS / "estimate-office-draft-1280.png"), full_page=True)
     office.click("#doc-send button[type=submit]:has-text('Send by text')")
     expect(office.locator("#doc-send")).to_contain_text("Resend text")
@@ -88,7 +94,10 @@ def test_estimate_by_text_approved_on_the_phone(
     phone_context = browser.new_context(**PHONE, accept_downloads=True)
     phone = phone_context.new_page()
     phone.goto(href)
+    db.session.expire_all()
+    replace_total = billing.money(billing.option_totals(estimate.options[1]).total_cents)
     expect(phone.locator("h1")).to_have_text("Water heater")
+    expect(phone.locator("body")).to_contain_text("Drain valve gasket")
     expect(phone.locator(".pub-company").first).to_have_text("Lone Star Plumbing")
     expect(phone.locator("a[href^='sms:']").first).to_have_attribute(
         "href", f"sms:{sms_world.number.e164}"

@@ -219,6 +219,10 @@ def test_revoke_issues_a_new_link(client, office, bill):
     assert invoice.public_token != old
     assert client.get(f"/i/{old}").status_code == 410
     assert client.get(f"/i/{invoice.public_token}").status_code == 200
+    again = client.post(f"/invoices/{invoice.id}/revoke", headers=HX)
+    assert "The old link no longer works" in again.get_data(as_text=True)
+    db.session.refresh(invoice)
+    assert again.get_data(as_text=True).count(invoice.public_token) >= 1
 
 
 def test_details_save_and_errors(client, office, bill):
