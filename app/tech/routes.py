@@ -162,7 +162,7 @@ def _messages_context(job: Job) -> dict:
     # What is on the screen now has been seen; the tech's unread badge clears with it.
     mark_job_messages_read(job=job, user=current_user)
     db.session.commit()
-    return {"job": job, "conversation": conversation, "tick": delivery_tick, "oob": False}
+    return {"job": job, "conversation": conversation, "delivery_tick": delivery_tick, "oob": False}
 
 
 def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply=None):
