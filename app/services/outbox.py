@@ -282,6 +282,7 @@ def apply_status(
         return False
     message.status = status
     message.claimed_until = None
+    message.reconcile_since = None  # Twilio has it: nothing left to look up
     message.updated_at = now
     if status in (MessageStatus.SENT, MessageStatus.DELIVERED) and message.sent_at is None:
         message.sent_at = now

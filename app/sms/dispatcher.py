@@ -127,8 +127,11 @@ class Dispatcher:
         self.pool.shutdown(wait=True)
 
     def _fill(self, now: datetime) -> int:
-        free = self.concurrency - len(self._inflight)
-        if free <= 0:
+        # Up to two texts per pool slot are claimed, and only once a full round of slots
+        # is free: one claiming transaction per batch instead of per text, while the
+        # pool always has the next text ready when a send finishes.
+        free = self.concurrency * 2 - len(self._inflight)
+        if free < self.concurrency and self._inflight:
             return 0
         with self.app.app_context():
             items = outbox.claim_due(now=now, limit=free, lease=self.lease)
