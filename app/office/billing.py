@@ -153,8 +153,14 @@ def _send_context(document: Document, error: str | None = None) -> dict:
 def _progress_context(document: Document) -> dict:
     steps = billing.document_progress(document)
     texts = billing.document_texts(document)
-    waiting = any(step.state == "todo" for step in steps[:2]) and bool(texts)
-    return {"document": document, "steps": steps, "texts": texts, "waiting": waiting}
+    # Poll fast while the text is on its way, slowly while the customer may still act.
+    if texts and any(step.state == "todo" for step in steps[:2]):
+        poll_seconds = 5
+    elif texts and steps[-1].state == "todo":
+        poll_seconds = 30
+    else:
+        poll_seconds = None
+    return {"document": document, "steps": steps, "texts": texts, "poll_seconds": poll_seconds}
 
 
 def _job_choices(company, customer_id: int | None = None) -> list[SelectChoice]:

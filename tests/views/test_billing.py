@@ -181,6 +181,7 @@ def test_send_by_text_and_resend(client, office, make, bill):
     assert estimate.status == EstimateStatus.SENT
     progress = client.get(f"/estimates/{estimate.id}/progress").get_data(as_text=True)
     assert "Sent" in progress and "Delivered" in progress and "Viewed" in progress
+    assert "every 5s" in progress  # the text is on its way: the fragment polls
 
 
 def test_send_without_a_number_says_why_and_links_to_setup(client, office, bill):
