@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, Invitation, Role, User, utcnow
@@ -60,8 +61,13 @@ def create_user(
         mobile_phone=normalize_phone(mobile_phone, field="mobile_phone") if mobile_phone else None,
     )
     user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # Two sign-ups with one email at the same moment both pass `email_taken`; the
+        # unique index decides, and the loser gets the same message instead of a 500.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        raise DomainError("An account with this email already exists.", field="email") from None
     return user
 
 

@@ -350,3 +350,14 @@ def test_team_members_lists_active_people_first_by_role(make):
     make.user(make.company(), Role.TECH)  # another company's: never listed
     deactivate_user(actor=company.owner, user=gone)
     assert team_members(company) == [company.owner, office, tech, gone]
+
+
+def test_a_simultaneous_duplicate_email_is_a_domain_error(make, monkeypatch):
+    company = make.company()
+    # Both requests checked the email before either inserted: the unique index decides.
+    monkeypatch.setattr("app.services.accounts.email_taken", lambda email: False)
+    with pytest.raises(DomainError) as refused:
+        sign_up(company_name="Twin", name="T", email=company.owner.email, password=PASSWORD)
+    assert refused.value.field == "email"
+    # The session is still usable: the savepoint took only the failed insert back.
+    assert team_members(company) == [company.owner]
