@@ -32,6 +32,7 @@ from app.services.tech_day import (
 from app.services.texting import TextingUnavailable, queue_text, texting_blocker
 from app.tech import bp
 from app.tech.forms import ETA_CHOICES, ReplyForm, StatusForm, new_reply_key
+from app.tenancy import get_or_404
 
 # How far along a visit each status is; a tap for a step the job already passed is a
 # retry (or a second tech), answered with the current state instead of an error.
@@ -117,8 +118,8 @@ def _today() -> dict:
 def _visible_job(job_id: int) -> Job:
     """The job, if it is this company's and this user may see it; 404 otherwise (a tech
     learns nothing about other techs' jobs, not even that they exist)."""
-    job = db.session.get(Job, job_id)
-    if job is None or not job_visible_to(job=job, user=current_user):
+    job = get_or_404(Job, job_id)
+    if not job_visible_to(job=job, user=current_user):
         abort(404)
     return job
 
@@ -178,9 +179,8 @@ def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply
 @any_role_required
 def job(job_id: int):
     job = _visible_job(job_id)
-    confirm = request.args.get(
-        "confirm"
-    ) == JobStatus.FINISHED and JobStatus.FINISHED in next_statuses(job)
+    asks = request.args.get("confirm") == JobStatus.FINISHED
+    confirm = asks and JobStatus.FINISHED in next_statuses(job)
     if htmx.target == "actions":
         return render_template("tech/_actions.html", **_actions_context(job, confirm=confirm))
     return _job_page(job, actions={"confirm": confirm})
