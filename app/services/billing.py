@@ -465,6 +465,8 @@ def document_is_editable(document: Document) -> bool:
 def _ensure_editable(document: Document) -> None:
     if document_is_editable(document):
         return
+    if isinstance(document, Estimate) and document.superseded_by_id is not None:
+        raise Conflict(f"{document.label} was replaced by a revised estimate; edit that one.")
     if isinstance(document, Estimate):
         raise Conflict(
             f"{document.label} is {estimate_display_status(document).lower()} and can no "
@@ -510,7 +512,10 @@ def update_estimate_details(
     )
     if estimate.status == EstimateStatus.EXPIRED and not _past_valid_until(estimate, now):
         # A new date re-opens an expired estimate.
-        estimate.status = EstimateStatus.VIEWED if estimate.viewed_at else EstimateStatus.SENT
+        if estimate.sent_at is None:
+            estimate.status = EstimateStatus.DRAFT
+        else:
+            estimate.status = EstimateStatus.VIEWED if estimate.viewed_at else EstimateStatus.SENT
         estimate.expired_at = None
     db.session.flush()
     return estimate

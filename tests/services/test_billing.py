@@ -620,3 +620,26 @@ def test_approve_and_decline_at_once_one_wins(app, make, bill):
         assert final.status == EstimateStatus.DECLINED
         assert outcomes[1] == "ok" and approvals == 0
     assert len(_notices(estimate)) == 1
+
+
+def test_a_new_date_reopens_an_expired_estimate(make, bill):
+    estimate = bill.estimate(make.company())
+    estimate.status, estimate.sent_at = EstimateStatus.SENT, utcnow()
+    later = utcnow() + timedelta(days=40)
+    with pytest.raises(Conflict):
+        _approve(estimate, now=later)
+    assert estimate.status == EstimateStatus.EXPIRED
+    billing.update_estimate_details(
+        estimate=estimate,
+        title=estimate.title,
+        tax_rate_mpct=0,
+        discount_kind=DiscountKind.NONE,
+        discount_value=0,
+        notes=None,
+        internal_notes=None,
+        terms=estimate.terms,
+        valid_until=billing.company_today(estimate.company, later) + timedelta(days=7),
+        now=later,
+    )
+    assert estimate.status == EstimateStatus.SENT and estimate.expired_at is None
+    assert _approve(estimate, now=later).signed_name == "Dana Whitfield"
