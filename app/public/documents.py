@@ -297,11 +297,16 @@ def estimate_changes(token: str):
 def invoice_page(token: str):
     invoice = _lookup(DocumentType.INVOICE, token)
     _record_view(invoice)
+    balance = billing.invoice_balance_cents(invoice)
+    overdue = bool(
+        balance and invoice.due_on and billing.company_today(invoice.company) > invoice.due_on
+    )
     return _render(
         "public/invoice.html",
         invoice,
         totals=billing.invoice_totals(invoice),
-        balance_cents=billing.invoice_balance_cents(invoice),
+        balance_cents=balance,
+        overdue=overdue,
     )
 
 

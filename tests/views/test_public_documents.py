@@ -336,3 +336,13 @@ def test_expired_estimate_says_so_and_cannot_be_approved(client, bill, company):
     assert "expired" in refused.get_data(as_text=True)
     db.session.refresh(estimate)
     assert estimate.approved_at is None
+
+
+def test_an_unpaid_invoice_past_its_due_date_says_so(client, bill, company):
+    from datetime import timedelta
+
+    invoice = bill.invoice(company)
+    invoice.due_on = billing.company_today(company) - timedelta(days=3)
+    db.session.commit()
+    html = client.get(f"/i/{invoice.public_token}").get_data(as_text=True)
+    assert "Past due: was due" in html
