@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Message, OptOut, utcnow
+from app.models import Message, MessageStatus, OptOut, utcnow
 from app.services import outbox
 from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
@@ -183,7 +183,11 @@ class Dispatcher:
         )
         if opted_out is not None:
             outbox.record_failure(
-                item=item, now=self.clock(), code=None, reason=OPTED_OUT_REASON, status="canceled"
+                item=item,
+                now=self.clock(),
+                code=None,
+                reason=OPTED_OUT_REASON,
+                status=MessageStatus.CANCELED,
             )
             return
         # No transaction may stay open across the HTTP call.
