@@ -1478,7 +1478,18 @@ def list_estimates(*, company: Company, status: str | None = None) -> list[Estim
             so.selectinload(Estimate.approved_option).selectinload(EstimateOption.items),
         )
     )
-    if status:
+    # The tabs follow the status people see: an open estimate past its date is "expired".
+    today = company_today(company)
+    past_date = sa.and_(
+        Estimate.status.in_(EstimateStatus.OPEN),
+        Estimate.valid_until.is_not(None),
+        Estimate.valid_until < today,
+    )
+    if status == EstimateStatus.EXPIRED:
+        stmt = stmt.where(sa.or_(Estimate.status == EstimateStatus.EXPIRED, past_date))
+    elif status in EstimateStatus.OPEN:
+        stmt = stmt.where(Estimate.status == status, sa.not_(past_date))
+    elif status:
         stmt = stmt.where(Estimate.status == status)
     return list(db.session.scalars(stmt.order_by(Estimate.number.desc()).limit(200)))
 

@@ -332,3 +332,16 @@ def test_billing_settings_are_the_defaults(client, make, log_in):
     bad = client.post("/billing/settings", data={"invoice_due_days": "soon"})
     assert bad.status_code == 422
     assert "whole number of days" in bad.get_data(as_text=True)
+
+
+def test_expired_tab_follows_the_date(client, office, bill):
+    from datetime import timedelta
+
+    old = bill.estimate(office, title="Old quote")
+    old.valid_until = billing.company_today(office) - timedelta(days=1)
+    bill.estimate(office, title="Fresh quote")
+    db.session.commit()
+    expired = client.get("/estimates?status=expired").get_data(as_text=True)
+    assert "Old quote" in expired and "Fresh quote" not in expired
+    drafts = client.get("/estimates?status=draft").get_data(as_text=True)
+    assert "Fresh quote" in drafts and "Old quote" not in drafts
