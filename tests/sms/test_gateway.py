@@ -4,6 +4,7 @@ These check what the SDK puts on the wire and how each kind of failure comes bac
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -201,3 +202,13 @@ def test_random_failures_hit_about_the_asked_share_of_sends(fake):
     failed = outcomes.count("500")
     assert 30 <= failed <= 70
     assert len(fake.outbound()) == 200 - failed
+
+
+def test_only_the_gateway_imports_twilio_rest():
+    app_dir = Path(__file__).resolve().parents[2] / "app"
+    importers = sorted(
+        str(path.relative_to(app_dir))
+        for path in app_dir.rglob("*.py")
+        if "twilio.rest" in path.read_text(encoding="utf-8")
+    )
+    assert importers == ["sms/gateway.py"]

@@ -3,6 +3,7 @@ signed status callbacks -> the message's status."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus
 from app.services.texting import queue_text
+from app.sms.fake_twilio import FakeTwilio
 
 
 def _queue(world, body="Your plumber is on the way", **kwargs) -> Message:
@@ -88,3 +90,32 @@ def test_nothing_is_sent_twice_by_a_second_run(sms_world, fake, dispatcher, when
     assert first.run_once() == 0
     assert dispatcher().run_once() == 0
     assert len(fake.message_requests()) == 1
+
+
+def test_with_auto_advance_the_fake_delivers_callbacks_by_itself(app, sms_world, fake):
+    """`make run`: nobody advances the fake by hand; its own thread posts the callbacks."""
+    message = _queue(sms_world)
+    live_fake = FakeTwilio(
+        account_sid=fake.account_sid,
+        auth_token=fake.auth_token,
+        target_app=app,
+        public_base_url=lambda: app.config["PUBLIC_BASE_URL"],
+        auto_advance=True,
+    )
+    live_fake.accept_outbound(
+        from_=message.from_phone,
+        to=message.to_phone,
+        body=message.body,
+        media_urls=[],
+        status_callback=f"{app.config['PUBLIC_BASE_URL']}/webhooks/twilio/status?mid={message.id}",
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if db.session.get(Message, message.id).status == MessageStatus.DELIVERED:
+            break
+        time.sleep(0.1)
+    stored = db.session.get(Message, message.id)
+    assert stored.status == MessageStatus.DELIVERED
+    assert stored.twilio_sid == next(iter(live_fake.messages))
+    assert [w.status for w in live_fake.webhooks] == [204, 204]
