@@ -15,7 +15,15 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from app.extensions import db
-from app.models import Company, Conversation, Customer, Direction, Message, MessageStatus
+from app.models import (
+    Company,
+    Conversation,
+    Customer,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 from app.services.texting import company_number
@@ -49,7 +57,8 @@ def phone_customers(company: Company) -> list[Customer]:
 
 def phone_thread(*, company: Company, phone: str) -> list[Message]:
     """The texts between the company's number and `phone`, oldest first, as the phone
-    sees them (outbound texts withdrawn before sending never reached it)."""
+    sees them (outbound texts withdrawn before sending never reached it, and the office's
+    notes in the thread are not texts)."""
     conversation_id = db.session.scalar(
         sa.select(Conversation.id).filter_by(company_id=company.id, phone=phone)
     )
@@ -60,6 +69,8 @@ def phone_thread(*, company: Company, phone: str) -> list[Message]:
         .where(
             Message.conversation_id == conversation_id,
             Message.status.not_in(NOT_ON_PHONE),
+            # Office-side events shown in the inbox thread were never texts.
+            Message.kind != MessageKind.NOTICE,
         )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)

@@ -165,3 +165,29 @@ def test_company_without_number_is_told_so(client, log_in, make):
     response = client.post("/dev/phone/text", data={"phone": "+15125550111", "body": "hi"})
     assert response.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+
+
+def test_office_notes_in_the_thread_are_not_shown_as_texts(client, log_in, sms_world, fake):
+    from app.services.conversations import conversation_for
+
+    conversation = conversation_for(
+        company=sms_world.company, phone="+15125550101", customer=sms_world.customer
+    )
+    db.session.add(
+        Message(
+            company_id=sms_world.company.id,
+            conversation_id=conversation.id,
+            direction=Direction.IN,
+            kind=MessageKind.NOTICE,
+            from_phone="+15125550101",
+            to_phone="+15126660100",
+            body="Estimate #12 approved",
+            status="received",
+        )
+    )
+    db.session.commit()
+    log_in(client, sms_world.company.owner)
+    client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "Thanks!"})
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "Thanks!" in thread
+    assert "Estimate #12 approved" not in thread
