@@ -227,13 +227,31 @@ def test_a_tech_works_a_job_from_the_phone(
             _screenshot(page, f"tech-{name}-{width}")
 
 
-def test_failures_say_so_and_keep_what_was_typed(
+def test_taps_show_progress_and_failures_keep_what_was_typed(
     phone_page, live_server, browser_login, day, transitions, csrf_enabled
 ):
     _, tech, _, job = day
     page = phone_page
     browser_login(page, tech)
     page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+
+    # While a tap is on its way the button is disabled and says so (the request is held
+    # here until the assertions are done).
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/tech/jobs/*/status", hold)
+    page.get_by_role("button", name="Already there? Start the job").tap()
+    busy = page.locator("#actions").get_by_role("button", name="Sending…")
+    expect(busy).to_be_visible()
+    expect(busy).to_be_disabled()
+    expect(page.locator("#actions button:enabled")).to_have_count(0)
+    held[0].continue_()
+    page.unroute("**/tech/jobs/*/status")
+    expect(page.locator("#actions .status")).to_have_text("Started", timeout=WAIT)
+    assert transitions == ["started"]
 
     # Offline: the tap fails with a plain message; the typed reply stays.
     page.locator("#reply-body").fill("Running 10 minutes late, sorry!")
@@ -266,10 +284,10 @@ def test_failures_say_so_and_keep_what_was_typed(
     page.locator("#reply-body").fill("Parts are in the van")
     tech.session_version += 1
     db.session.commit()
-    page.locator(".eta-chip", has_text="15 min").tap()
-    page.get_by_role("button", name="On My Way").tap()
+    page.get_by_role("link", name="Finished").tap()
     problem = page.locator("#tech-problem")
     expect(problem).to_contain_text("You were logged out")
+    expect(page.get_by_role("link", name="Finished")).to_be_visible()  # the panel stayed
     expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
     problem.get_by_role("link", name="Log in").tap()
     page.fill("input[name=email]", tech.email)
@@ -277,4 +295,4 @@ def test_failures_say_so_and_keep_what_was_typed(
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{live_server.url}/tech/jobs/{job.id}")
     expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
-    assert transitions == []
+    assert transitions == ["started"]
