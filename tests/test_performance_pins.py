@@ -1,0 +1,403 @@
+"""Pins for what the benchmarks (bench/, docs/performance.md) rely on. Tests, not timings:
+
+- each busy page runs the same number of SQL queries whether it shows 10 rows or 100
+  (no query per row: an N+1 would make the count grow with the data);
+- the indexes the inbound webhook, the status callbacks and the routing rule look rows up
+  by exist in the models (the migration is generated from the models, and
+  tests/test_migrations.py checks the two agree);
+- on PostgreSQL, every SELECT the inbound webhook and a status callback run can be
+  answered through an index (no sequential scan of a table that grows with the data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Conversation,
+    Direction,
+    Job,
+    Message,
+    MessageKind,
+    MessageRecipient,
+    MessageStatus,
+    Role,
+    User,
+    utcnow,
+)
+from app.services import billing
+from app.services.job_queries import local_day_bounds
+from app.services.routing import apply_routing
+from app.services.texting import queue_text
+
+# --- counting queries --------------------------------------------------------------------
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def queries_for(client, path: str) -> int:
+    """SQL statements one GET of `path` runs (after a first request, which may set up
+    things once, e.g. a company's billing settings)."""
+    first = client.get(path)
+    assert first.status_code == 200, first.get_data(as_text=True)[:300]
+    # Each request has its own app context, so its own session: nothing the test loaded
+    # is in its identity map.
+    with counting() as statements:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(statements)
+
+
+def assert_flat(client, path: str, add_rows: Callable[[int], object], *, small=10, big=100):
+    """The query count of `path` is the same with `small` rows as with `big` rows."""
+    add_rows(small)
+    db.session.commit()
+    with_small = queries_for(client, path)
+    add_rows(big - small)
+    db.session.commit()
+    with_big = queries_for(client, path)
+    assert with_big == with_small, (
+        f"{path}: {with_small} queries with {small} rows but {with_big} with {big}: "
+        "something is loaded once per row"
+    )
+
+
+# --- a company with people ---------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(make):
+    company = make.company("Pinned Plumbing")
+    make.number(company, e164="+15126667000")
+    office = make.user(company, Role.OFFICE, name="Olive Office")
+    techs = [make.user(company, Role.TECH, name=f"Tech {i}") for i in range(4)]
+    company.poc_user_id = office.id
+    db.session.commit()
+    return company, office, techs
+
+
+def _today_noon(company: Company):
+    start, _end = local_day_bounds(company.tz, utcnow())
+    return start + timedelta(hours=12)
+
+
+def _jobs_adder(make, company, techs) -> Callable[[int], list[Job]]:
+    made: list[Job] = []
+
+    def add(count: int) -> list[Job]:
+        for _ in range(count):
+            n = len(made)
+            job = make.job(
+                company,
+                customer=make.customer(company, phone=f"+1512777{n:04d}"),
+                techs=list(dict.fromkeys([techs[n % len(techs)], techs[(n + 1) % len(techs)]])),
+                start=_today_noon(company) + timedelta(minutes=n),
+                description=f"Job {n}",
+            )
+            made.append(job)
+        return made
+
+    return add
+
+
+def test_jobs_board_queries_do_not_grow_with_rows(make, client, log_in, shop):
+    company, _office, techs = shop
+    log_in(client, company.owner)
+    assert_flat(client, "/jobs?tab=today", _jobs_adder(make, company, techs))
+
+
+def test_jobs_board_search_queries_do_not_grow_with_rows(make, client, log_in, shop):
+    company, _office, techs = shop
+    log_in(client, company.owner)
+    assert_flat(client, "/jobs?tab=today&q=Customer", _jobs_adder(make, company, techs))
+
+
+def test_tech_page_queries_do_not_grow_with_rows(make, client, log_in, shop):
+    company, _office, techs = shop
+    log_in(client, techs[0])
+    # Every job is techs[0]'s, so all of them are on that tech's day.
+    assert_flat(client, "/tech", _jobs_adder(make, company, [techs[0]]))
+
+
+def _conversations_adder(make, inbound, company) -> Callable[[int], None]:
+    made = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = made[0]
+            made[0] += 1
+            phone = f"+1512888{n:04d}"
+            if n % 3:  # a third are unknown numbers (no customer)
+                make.customer(company, phone=phone, name=f"Customer {n}")
+            message = inbound(company, phone, f"Question {n}")
+            apply_routing(message=message)
+            if n % 2:
+                queue_text(
+                    company=company, to_phone=phone, body=f"Answer {n}", kind=MessageKind.MANUAL
+                )
+
+    return add
+
+
+def test_inbox_list_queries_do_not_grow_with_rows(make, inbound, client, log_in, shop):
+    company, _office, _techs = shop
+    log_in(client, company.owner)
+    assert_flat(client, "/inbox", _conversations_adder(make, inbound, company))
+
+
+def test_inbox_mine_filter_queries_do_not_grow_with_rows(make, inbound, client, log_in, shop):
+    company, office, _techs = shop
+    log_in(client, office)
+    assert_flat(client, "/inbox?mine=1", _conversations_adder(make, inbound, company))
+
+
+def _thread_adder(company, conversation, users) -> Callable[[int], None]:
+    made = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = made[0]
+            made[0] += 1
+            inbound = n % 2 == 0
+            message = Message(
+                company_id=company.id,
+                conversation_id=conversation.id,
+                direction=Direction.IN if inbound else Direction.OUT,
+                kind=MessageKind.INBOUND if inbound else MessageKind.MANUAL,
+                from_phone=conversation.phone if inbound else "+15126667000",
+                to_phone="+15126667000" if inbound else conversation.phone,
+                body=f"Text {n}",
+                status=MessageStatus.RECEIVED if inbound else MessageStatus.DELIVERED,
+                twilio_sid=f"SM{company.id:08x}{n:024x}",
+                author_id=None if inbound else users[n % len(users)].id,
+                created_at=utcnow() - timedelta(minutes=1000 - n),
+            )
+            db.session.add(message)
+            db.session.flush()
+            if inbound:
+                db.session.add(MessageRecipient(message_id=message.id, user_id=users[n % 4].id))
+        conversation.last_message_at = utcnow()
+
+    return add
+
+
+def test_inbox_thread_queries_do_not_grow_with_rows(make, client, log_in, shop):
+    company, office, techs = shop
+    customer = make.customer(company, phone="+15129990000", name="Chatty Customer")
+    conversation = Conversation(company_id=company.id, phone=customer.mobile_phone)
+    conversation.customer_id = customer.id
+    db.session.add(conversation)
+    db.session.flush()
+    log_in(client, company.owner)
+    users = [office, *techs]
+    assert_flat(client, f"/inbox/{conversation.id}", _thread_adder(company, conversation, users))
+
+
+def test_tech_job_page_queries_do_not_grow_with_rows(make, client, log_in, shop):
+    company, office, techs = shop
+    customer = make.customer(company, phone="+15129990001", name="Chatty Customer")
+    job = make.job(company, customer=customer, techs=[techs[0]], start=_today_noon(company))
+    conversation = db.session.scalar(
+        sa.select(Conversation).filter_by(company_id=company.id, phone=customer.mobile_phone)
+    )
+    if conversation is None:
+        conversation = Conversation(
+            company_id=company.id, phone=customer.mobile_phone, customer_id=customer.id
+        )
+        db.session.add(conversation)
+        db.session.flush()
+    log_in(client, techs[0])
+    users = [techs[0], office, *techs[1:]]
+    assert_flat(client, f"/tech/jobs/{job.id}", _thread_adder(company, conversation, users))
+
+
+def _documents_adder(make, company, kind: str) -> Callable[[int], None]:
+    made = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = made[0]
+            made[0] += 1
+            customer = make.customer(company, phone=f"+1512444{n:04d}", name=f"Billed {n}")
+            create = billing.create_estimate if kind == "estimate" else billing.create_invoice
+            document = create(company=company, customer=customer, title=f"Work {n}")
+            billing.add_line_item(
+                document=document,
+                description="Labor",
+                quantity_milli=1000 + n,
+                unit_price_cents=9500,
+            )
+
+    return add
+
+
+@pytest.mark.parametrize("kind", ["estimate", "invoice"])
+def test_billing_lists_queries_do_not_grow_with_rows(make, client, log_in, shop, kind):
+    company, _office, _techs = shop
+    log_in(client, company.owner)
+    assert_flat(client, f"/{kind}s", _documents_adder(make, company, kind))
+
+
+# --- indexes -----------------------------------------------------------------------------
+
+# (table, columns an index must start with, who needs it)
+NEEDED_INDEXES = [
+    ("phone_numbers", ("e164",), "inbound webhook: the company by the number texted"),
+    ("messages", ("twilio_sid",), "inbound webhook and status callbacks: a text by its SID"),
+    ("customers", ("company_id", "mobile_phone"), "routing: the customer by From"),
+    ("conversations", ("company_id", "phone"), "inbound webhook: the conversation"),
+    ("conversations", ("company_id", "last_message_at"), "inbox: newest conversations"),
+    ("jobs", ("customer_id", "status"), "routing: the customer's job in progress"),
+    ("jobs", ("company_id", "scheduled_start"), "jobs board and tech page: a day's jobs"),
+    ("job_assignments", ("job_id",), "routing: the techs on the job"),
+    ("job_assignments", ("user_id",), "tech page: a tech's jobs"),
+    ("message_recipients", ("message_id",), "routing: recipients of a text"),
+    ("message_recipients", ("user_id",), "tech page: a tech's unread texts"),
+    ("messages", ("conversation_id", "created_at"), "inbox: a thread, its last text"),
+    ("messages", ("status", "next_attempt_at"), "outbox: due texts"),
+    ("messages", ("job_id",), "job timeline"),
+    ("messages", ("dedupe_key",), "queue_text: at most one text per key"),
+    ("opt_outs", ("company_id", "phone"), "every send: has this number opted out"),
+    ("unrouted_inbound", ("twilio_sid",), "inbound webhook: quarantine once per SID"),
+    ("users", ("email",), "login"),
+]
+
+
+def _leading_column_sets(table: sa.Table) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for index in table.indexes:
+        found.append(tuple(c.name for c in index.columns))
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.UniqueConstraint | sa.PrimaryKeyConstraint):
+            found.append(tuple(c.name for c in constraint.columns))
+    for column in table.columns:
+        if column.unique or column.index:
+            found.append((column.name,))
+    return found
+
+
+@pytest.mark.parametrize(("table", "columns", "why"), NEEDED_INDEXES)
+def test_lookup_index_exists_in_the_models(table, columns, why):
+    candidates = _leading_column_sets(db.metadata.tables[table])
+    assert any(found[: len(columns)] == columns for found in candidates), (
+        f"{table}{columns} needs an index ({why}); indexes found: {candidates}"
+    )
+
+
+def test_twilio_sids_are_unique():
+    # A unique index, not only an index: it is what stores a retried webhook once.
+    messages = db.metadata.tables["messages"]
+    assert messages.c.twilio_sid.unique
+
+
+# --- the webhook path uses indexes (PostgreSQL) ------------------------------------------
+
+GROWING_TABLES = (
+    "messages",
+    "customers",
+    "conversations",
+    "jobs",
+    "job_assignments",
+    "message_recipients",
+    "opt_outs",
+    "phone_numbers",
+    "unrouted_inbound",
+)
+
+
+@contextmanager
+def capturing() -> Iterator[list[tuple[str, object]]]:
+    captured: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, params, _context, _many) -> None:
+        captured.append((statement, params))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield captured
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _signed_post(app, client, path: str, form: dict[str, str]):
+    url = app.config["PUBLIC_BASE_URL"] + path
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def _sequential_scans(statements: list[tuple[str, object]]) -> list[str]:
+    problems = []
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, params in statements:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, params))
+            for table in GROWING_TABLES:
+                if f"Seq Scan on {table}" in plan:
+                    problems.append(f"{table}: {' '.join(statement.split())[:200]}\n{plan}")
+        conn.rollback()
+    return problems
+
+
+@pytest.mark.postgres
+def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, make, shop):
+    company, _office, techs = shop
+    customer = make.customer(company, phone="+15125550188", name="Indexed Customer")
+    job = make.job(company, customer=customer, techs=techs[:2])
+    job.status = "on_my_way"
+    job.on_my_way_at = utcnow()
+    outbound = queue_text(
+        company=company, to_phone=customer.mobile_phone, body="On the way", kind=MessageKind.MANUAL
+    )
+    outbound.twilio_sid = "SM" + "e" * 32
+    outbound.status = MessageStatus.QUEUED
+    db.session.commit()
+
+    inbound_form = {
+        "MessageSid": "SM" + "a" * 32,
+        "AccountSid": app.config["TWILIO_ACCOUNT_SID"],
+        "From": customer.mobile_phone,
+        "To": "+15126667000",
+        "Body": "Gate code is 1234",
+        "NumMedia": "0",
+    }
+    status_form = {
+        "MessageSid": outbound.twilio_sid,
+        "MessageStatus": "delivered",
+        "From": "+15126667000",
+        "To": customer.mobile_phone,
+    }
+    unknown_number_form = {**inbound_form, "MessageSid": "SM" + "b" * 32, "To": "+15126667999"}
+    with capturing() as statements:
+        assert _signed_post(app, client, "/webhooks/twilio/sms", inbound_form).status_code == 200
+        assert _signed_post(app, client, "/webhooks/twilio/status", status_form).status_code == 204
+        response = _signed_post(app, client, "/webhooks/twilio/sms", unknown_number_form)
+        assert response.status_code == 200
+    assert statements, "the webhooks ran no SQL?"
+    problems = _sequential_scans(statements)
+    assert not problems, "sequential scans in the webhook path:\n\n" + "\n\n".join(problems)
+    stored = db.session.scalar(sa.select(Message).filter_by(twilio_sid=inbound_form["MessageSid"]))
+    assert stored is not None
+    assert {r.user_id for r in stored.recipients} == {t.id for t in techs[:2]}
+    assert db.session.get(User, techs[0].id) is not None
