@@ -16,19 +16,21 @@ class NavItem:
     label: str
     endpoint: str
     roles: tuple[str, ...]
-    # Endpoints that light this item up besides its own (same blueprint prefix).
-    prefix: str
+    # Endpoints that light this item up besides its own (same blueprint prefix, or several).
+    prefix: str | tuple[str, ...]
 
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Jobs", "office.jobs", Role.OFFICE_ROLES, "office.job"),
     NavItem("Customers", "office.customers", Role.OFFICE_ROLES, "office.customer"),
-    NavItem("Inbox", "office.inbox", Role.OFFICE_ROLES, "office.inbox"),
+    NavItem("Inbox", "office.inbox", Role.OFFICE_ROLES, ("office.inbox", "office.conversation")),
     NavItem("Estimates", "office.estimates", Role.OFFICE_ROLES, "office.estimate"),
     NavItem("Invoices", "office.invoices", Role.OFFICE_ROLES, "office.invoice"),
     NavItem("Texts", "office.templates", Role.OFFICE_ROLES, "office.template"),
     NavItem("Team", "office.team", Role.OFFICE_ROLES, "office.team"),
-    NavItem("Settings", "office.settings", Role.MANAGERS, "office.setting"),
+    NavItem(
+        "Settings", "office.settings", Role.MANAGERS, ("office.setting", "office.point_of_contact")
+    ),
     NavItem("My day", "tech.index", Role.ALL, "tech."),
     NavItem("Phone simulator", "dev.phone", Role.ALL, "dev."),
 )

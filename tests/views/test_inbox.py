@@ -527,3 +527,14 @@ def test_bad_reply_without_js_shows_the_whole_page_with_the_error(client, log_in
     html = _html(response)
     assert "<h1>Inbox</h1>" in html and 'id="conversation-list"' in html
     assert "Write a message before sending." in html
+
+
+def test_the_main_navigation_lights_up_inbox_and_settings(client, log_in, inbound, shop):
+    company = shop.company
+    message = inbound(company, JANE, "hello")
+    db.session.commit()
+    log_in(client, company.owner)
+    thread = _html(client.get(f"/inbox/{message.conversation_id}"))
+    assert re.search(r'href="/inbox" aria-current="page">Inbox<', thread)
+    poc = _html(client.get("/settings/point-of-contact"))
+    assert re.search(r'href="/settings" aria-current="page">Settings<', poc)
