@@ -60,6 +60,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # Unknown estimate/invoice links tried from one address (guessing tokens).
+        "DOCUMENT_MISS_LIMIT": os.environ.get("DOCUMENT_MISS_LIMIT", "20 per 10 minutes"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": public_base_url.startswith("https://"),
