@@ -384,7 +384,11 @@ def reminder_key(job: Job) -> str:
 
 
 def cancel_stale_reminders(*, job: Job) -> int:
-    """Withdraw unsent reminders of `job` that no longer match its time or status."""
+    """Withdraw unsent reminders of `job` that no longer match its time or status.
+
+    A withdrawn reminder gives up its dedupe key: it never reached the customer, so a job
+    that is reopened, or moved back to that time, gets its reminder after all.
+    """
     keep = reminder_key(job) if job.status == JobStatus.SCHEDULED else None
     query = (
         sa.update(Message)
@@ -393,7 +397,11 @@ def cancel_stale_reminders(*, job: Job) -> int:
             Message.kind == MessageKind.REMINDER,
             Message.status == MessageStatus.PENDING,
         )
-        .values(status=MessageStatus.CANCELED, error_message="Job rescheduled or canceled")
+        .values(
+            status=MessageStatus.CANCELED,
+            error_message="Not sent: the job was rescheduled, started or canceled first.",
+            dedupe_key=None,
+        )
         .execution_options(synchronize_session=False)
     )
     if keep is not None:

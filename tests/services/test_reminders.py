@@ -217,3 +217,19 @@ def test_on_my_way_withdraws_an_unsent_reminder(make, company):
     (text,) = reminders(job)
     db.session.refresh(text)
     assert text.status == MessageStatus.CANCELED
+
+
+def test_a_reopened_job_gets_the_reminder_its_cancellation_withdrew(make, company):
+    turn_on(company, 120)
+    job = booked(make, company, local(2, 14))
+    assert queue_due_reminders(now=local(2, 12)) == 1
+    job_set_status(job=job, status=JobStatus.CANCELED, actor=None)
+    assert queue_due_reminders(now=local(2, 12, 5)) == 0
+    job_set_status(job=job, status=JobStatus.SCHEDULED, actor=None)
+    assert queue_due_reminders(now=local(2, 12, 10)) == 1
+    db.session.expire_all()
+    assert sorted(m.status for m in reminders(job)) == [
+        MessageStatus.CANCELED,
+        MessageStatus.PENDING,
+    ]
+    assert queue_due_reminders(now=local(2, 12, 15)) == 0
