@@ -196,8 +196,6 @@ def _thread_context(conversation: Conversation, **extra) -> dict:
 @office_required
 def conversation(conversation_id: int):
     conversation = get_or_404(Conversation, conversation_id)
-    if htmx and htmx.target == "conversation-list":
-        return _list_fragment_or_204(conversation.id)
     # Opening a conversation reads it (the inbox shows it on screen now).
     mark_read(conversation=conversation, user=current_user)
     db.session.commit()
