@@ -167,7 +167,8 @@ def thread_messages(*, conversation: Conversation) -> list[Message]:
 def thread_version(messages: list[Message], *also: object) -> str:
     """A fingerprint of the thread (and of `also`, what else the page shows about it)."""
     parts = [str(part) for part in also] + [
-        f"{m.id}:{m.status}:{m.error_code or ''}:{m.routing_reason or ''}:{len(m.recipients)}"
+        f"{m.id}:{m.status}:{m.error_code or ''}:{m.routing_reason or ''}:"
+        f"{sum(1 for r in m.recipients if r.read_at)}/{len(m.recipients)}"
         for m in messages
     ]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]

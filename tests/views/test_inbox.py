@@ -127,6 +127,7 @@ def test_opening_a_conversation_shows_the_thread_and_marks_it_read(client, log_i
     assert "Gate code 1234" in html
     assert f"Job #{job.number} is in progress: On My Way at" in html  # routing reason
     assert "-&gt; Maria Lopez" in html
+    assert "· Not seen yet by Maria" in html  # the office opening it is not Maria seeing it
     assert '<img src="https://media.example/1.jpg"' in html
     assert f"/jobs/{job.id}" in html
     assert 'data-segment-counter="#reply-count"' in html
@@ -538,3 +539,25 @@ def test_the_main_navigation_lights_up_inbox_and_settings(client, log_in, inboun
     assert re.search(r'href="/inbox" aria-current="page">Inbox<', thread)
     poc = _html(client.get("/settings/point-of-contact"))
     assert re.search(r'href="/settings" aria-current="page">Settings<', poc)
+
+
+def test_routed_texts_say_who_has_seen_them(client, log_in, inbound, shop):
+    from app.models import MessageRecipient, utcnow
+
+    company, bob, maria = shop.company, shop.bob, shop.maria
+    _job_in_progress(shop)
+    message = inbound(company, JANE, "At the door")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, bob)
+    cid = message.conversation_id
+    html = _html(client.get(f"/inbox/{cid}"))
+    thread_v = re.search(rf"/inbox/{cid}\?v=(\w+)", html).group(1)
+    copy = db.session.scalars(sa.select(MessageRecipient).filter_by(user_id=maria.id)).one()
+    copy.read_at = utcnow()  # Maria opened it on her phone
+    db.session.commit()
+    poll = client.get(
+        f"/inbox/{cid}?v={thread_v}", headers={"HX-Request": "true", "HX-Target": "thread-messages"}
+    )
+    assert poll.status_code == 200
+    assert "· Seen by Maria" in _html(poll)
