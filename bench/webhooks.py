@@ -1,0 +1,251 @@
+"""Benchmark 1: inbound SMS webhooks through gunicorn + PostgreSQL, against a bare Flask
+endpoint served by the same gunicorn configuration, in the same run.
+
+    .venv/bin/python bench/webhooks.py                       # rates 50,100,200,400 req/s
+    .venv/bin/python bench/webhooks.py --rates 50,100 --duration 5 --flat-duration 5
+
+Both servers are started from gunicorn.conf.py (WEB_CONCURRENCY workers, GUNICORN_THREADS
+threads) on loopback ports. The app runs as in production (APP_ENV=production, a real
+SECRET_KEY, DATABASE_URL to the seeded database, no in-process dispatcher), except that
+the fake Twilio is allowed. Each request is a signed, Twilio-shaped inbound text from one
+of the seeded customers (5% from unknown numbers) to one of the companies' numbers, with a
+new MessageSid: the app verifies the signature, stores the text, routes it (rule 4) and
+answers empty TwiML. The baseline parses the same form and answers the same TwiML.
+
+Measurements alternate between the two servers so a change in background load hits both:
+first flat out (`--connections` keep-alive connections back to back) for throughput, then
+each fixed rate for latency (counted from each request's scheduled send time).
+
+Target (issue 9): at least half the bare endpoint's throughput, and p99 under 50 ms at
+200 requests/s. Every text sent is checked to be stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from urllib.parse import urlencode
+
+import database
+import loadgen
+import processes
+import psycopg
+from report import machine, ms, table, verdict
+from twilio.request_validator import RequestValidator
+
+PATH = "/webhooks/twilio/sms"
+TARGET_RATIO = 0.5
+TARGET_P99 = 0.050
+TARGET_RATE = 200
+
+
+def senders(url: str, per_company: int) -> list[tuple[str, list[str]]]:
+    """(company number, some of its customers' phones) for every seeded company."""
+    with psycopg.connect(database.libpq_url(url)) as conn:
+        rows = conn.execute(
+            "select p.e164, c.mobile_phone from phone_numbers p join ("
+            "  select company_id, mobile_phone, "
+            "  row_number() over (partition by company_id order by id) as n from customers"
+            ") c on c.company_id = p.company_id where c.n <= %s order by p.company_id, c.n",
+            (per_company,),
+        ).fetchall()
+    grouped: dict[str, list[str]] = {}
+    for number, phone in rows:
+        grouped.setdefault(number, []).append(phone)
+    return list(grouped.items())
+
+
+class InboundTexts:
+    """The n-th signed inbound text (deterministic per run; each with its own SID)."""
+
+    def __init__(self, companies, *, token: str, public_base_url: str, run: str) -> None:
+        self.companies = companies
+        self.validator = RequestValidator(token)
+        self.url = public_base_url + PATH
+        self.run = run
+
+    def sid(self, n: int) -> str:
+        return f"SM{self.run}{n:020x}"
+
+    def __call__(self, n: int) -> tuple[str, bytes, dict[str, str]]:
+        number, phones = self.companies[(n * 7) % len(self.companies)]
+        sender = f"+1512999{n % 10000:04d}" if n % 20 == 0 else phones[(n * 13) % len(phones)]
+        sid = self.sid(n)
+        form = {
+            "ToCountry": "US",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "Body": f"Bench text {n}: is the tech still coming today?",
+            "FromCountry": "US",
+            "To": number,
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": "AC00000000000000000000000000000000",
+            "From": sender,
+            "ApiVersion": "2010-04-01",
+        }
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": self.validator.compute_signature(self.url, form),
+            "User-Agent": "TwilioProxy/1.1",
+        }
+        return PATH, urlencode(form).encode(), headers
+
+
+def latency_cells(outcome: loadgen.Outcome) -> list[str]:
+    return [
+        f"{outcome.throughput:.0f}",
+        f"{ms(outcome.p(50))} / {ms(outcome.p(95))} / {ms(outcome.p(99))}",
+        str(outcome.errors + outcome.bad_statuses),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default=database.default_url())
+    parser.add_argument("--rates", default="50,100,200,400", help="fixed rates, req/s")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
+    parser.add_argument("--flat-duration", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=16, help="for the flat-out run")
+    parser.add_argument("--max-requests", type=int, default=50_000, help="per measurement")
+    args = parser.parse_args(argv)
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    url = args.database_url
+    database.database_name(url)
+
+    from app.config import FAKE_TWILIO_AUTH_TOKEN
+
+    app_port, bare_port = processes.free_port(), processes.free_port()
+    public = f"http://127.0.0.1:{app_port}"
+    env = processes.production_env(url, public)
+    companies = senders(url, per_company=50)
+    if not companies:
+        raise SystemExit("the benchmark database is not seeded: run bench/seed.py first")
+    run = secrets.token_hex(6)
+    texts = InboundTexts(companies, token=FAKE_TWILIO_AUTH_TOKEN, public_base_url=public, run=run)
+    offset = {"app": 0, "bare": 0}
+
+    def shifted(server: str):
+        # Every measurement sends texts no earlier measurement sent (new SIDs).
+        base = offset[server]
+        return lambda n: texts(base + n)
+
+    print(f"gunicorn: {processes.gunicorn_workers(env)} (gunicorn.conf.py)", flush=True)
+    servers = {
+        "bare": processes.gunicorn("bench-bare", "bare_app:app", bare_port, env),
+        "app": processes.gunicorn("bench-app", "wsgi:app", app_port, env),
+    }
+    ports = {"bare": bare_port, "app": app_port}
+    results: dict[tuple[str, str], loadgen.Outcome] = {}
+    try:
+        for server in ("bare", "app"):
+            warm = loadgen.fixed_rate(
+                "127.0.0.1", ports[server], shifted(server), rate=50, duration=3
+            )
+            offset[server] += warm.completed + warm.errors + 10
+        plans = [("flat out", None)] + [(f"{rate:.0f} req/s", rate) for rate in rates]
+        for label, rate in plans:
+            for server in ("bare", "app"):
+                print(f"  {server}: {label} ...", flush=True)
+                if rate is None:
+                    outcome = loadgen.flat_out(
+                        "127.0.0.1",
+                        ports[server],
+                        shifted(server),
+                        connections=args.connections,
+                        duration=args.flat_duration,
+                        max_requests=args.max_requests,
+                    )
+                else:
+                    outcome = loadgen.fixed_rate(
+                        "127.0.0.1",
+                        ports[server],
+                        shifted(server),
+                        rate=rate,
+                        duration=args.duration,
+                        max_requests=args.max_requests,
+                    )
+                offset[server] += args.max_requests
+                results[(label, server)] = outcome
+    finally:
+        for process in servers.values():
+            process.stop()
+
+    sent_ok = sum(
+        o.statuses.get(200, 0) for (label, server), o in results.items() if server == "app"
+    )
+    with psycopg.connect(database.libpq_url(url)) as conn:
+        stored = conn.execute(
+            "select count(*), count(distinct twilio_sid) from messages where twilio_sid like %s",
+            (f"SM{run}%",),
+        ).fetchone()
+        stored += conn.execute(
+            "select count(*) from unrouted_inbound where twilio_sid like %s", (f"SM{run}%",)
+        ).fetchone()
+
+    rows = []
+    for label, _rate in plans:
+        bare, app = results[(label, "bare")], results[(label, "app")]
+        rows.append(
+            [
+                label,
+                *latency_cells(bare),
+                *latency_cells(app),
+                f"{app.throughput / bare.throughput:.2f}",
+            ]
+        )
+    print()
+    counts = database.counts(url)
+    workers = processes.gunicorn_workers(env)
+    print(
+        f"Inbound webhooks: {counts['customers']:,} customers, {counts['jobs']:,} jobs, "
+        f"{counts['messages']:,} messages in PostgreSQL; gunicorn {workers}; "
+        f"flat out = {args.connections} connections for {args.flat_duration:.0f} s; each rate "
+        f"for {args.duration:.0f} s. Latencies in ms (p50 / p95 / p99)."
+    )
+    print(
+        table(
+            [
+                "load",
+                "bare req/s",
+                "bare latency",
+                "bare errors",
+                "app req/s",
+                "app latency",
+                "app errors",
+                "app/bare",
+            ],
+            rows,
+        )
+    )
+    flat_ratio = results[("flat out", "app")].throughput / results[("flat out", "bare")].throughput
+    at_target = next((r for r in rates if r == TARGET_RATE), None)
+    p99 = results[(f"{at_target:.0f} req/s", "app")].p(99) if at_target else float("nan")
+    # Each SID stored at most once, and every text answered 200 is stored.
+    once = stored[0] == stored[1] and stored[0] + stored[2] >= sent_ok
+    print(
+        f"Throughput ratio app/bare (flat out): {flat_ratio:.2f} "
+        f"(target >= {TARGET_RATIO}: {verdict(flat_ratio >= TARGET_RATIO)}). "
+        + (
+            f"p99 at {TARGET_RATE} req/s: {ms(p99)} ms "
+            f"(target < 50 ms: {verdict(p99 < TARGET_P99)})."
+            if at_target
+            else f"({TARGET_RATE} req/s not in --rates: p99 target not checked.)"
+        )
+    )
+    print(
+        f"Stored: {stored[0]:,} messages with {stored[1]:,} distinct SIDs + {stored[2]:,} "
+        f"quarantined, for {sent_ok:,} texts answered 200."
+    )
+    print(machine(url))
+    ok = flat_ratio >= TARGET_RATIO and (not at_target or p99 < TARGET_P99) and once
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
