@@ -69,6 +69,9 @@ def signup():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = SignupForm()
+    if request.method == "GET":
+        # A fresh form starts at the browser's own zone when it is in the list (account.js).
+        form.time_zone.render_kw = {"data-guess-time-zone": ""}
     if form.validate_on_submit():
         try:
             owner = sign_up(

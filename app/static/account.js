@@ -18,3 +18,10 @@ document.addEventListener("click", function (event) {
 document.addEventListener("focusin", function (event) {
   if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
 });
+// Sign-up: preselect the browser's time zone when the list has it.
+document.addEventListener("DOMContentLoaded", function () {
+  var select = document.querySelector("select[data-guess-time-zone]");
+  if (!select || !window.Intl) return;
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && select.querySelector('option[value="' + zone + '"]')) select.value = zone;
+});

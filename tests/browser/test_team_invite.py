@@ -33,9 +33,13 @@ def _axe_serious(page) -> list[str]:
 
 
 def test_sign_up_invite_join_and_manage(browser, live_server):
-    desktop = browser.new_context(viewport={"width": 1280, "height": 900})
+    desktop = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="America/Denver"
+    )
     owner = desktop.new_page()
     owner.goto(live_server.url + "/signup")
+    # The browser's own zone is preselected.
+    assert owner.input_value("select[name=time_zone]") == "America/Denver"
     owner.fill("input[name=company_name]", "Lone Star Plumbing")
     owner.fill("input[name=name]", "Rosa Diaz")
     owner.fill("input[name=email]", "rosa@example.com")
