@@ -31,18 +31,23 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class Outcome:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    # Request numbers that got no answer or a 5xx (a sender like Twilio would retry them).
+    failed: list[int] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, latency: float, status: int) -> None:
+    def record(self, n: int, latency: float, status: int) -> None:
         with self.lock:
             self.latencies.append(latency)
             self.statuses[status] = self.statuses.get(status, 0) + 1
+            if status >= 500:
+                self.failed.append(n)
 
-    def error(self) -> None:
+    def error(self, n: int) -> None:
         with self.lock:
             self.errors += 1
+            self.failed.append(n)
 
     @property
     def completed(self) -> int:
@@ -124,9 +129,9 @@ def fixed_rate(
                 try:
                     status = connection.send(path, body, headers)
                 except Exception:
-                    outcome.error()
+                    outcome.error(n)
                     continue
-                outcome.record(time.perf_counter() - due, status)
+                outcome.record(n, time.perf_counter() - due, status)
         finally:
             connection.close()
 
@@ -167,9 +172,9 @@ def flat_out(
                 try:
                     status = connection.send(path, body, headers)
                 except Exception:
-                    outcome.error()
+                    outcome.error(n)
                     continue
-                outcome.record(time.perf_counter() - sent, status)
+                outcome.record(n, time.perf_counter() - sent, status)
         finally:
             connection.close()
 
