@@ -17,6 +17,7 @@ forgotten.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
@@ -87,6 +88,24 @@ def _values(app, endpoint: str, rule_text: str, tenant_for) -> dict:
     return values
 
 
+def _stored_state(tenant: Tenant) -> tuple[dict, dict]:
+    """Row counts of every table, and every column of the tenant's own rows, as committed."""
+    # What a real request leaves uncommitted dies with its session; the test shares one.
+    db.session.rollback()
+    db.session.expire_all()
+    counts = {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
+    rows = {}
+    for row in (tenant.company, *tenant.users.values(), *tenant.rows.values()):
+        mapper = sa.inspect(row).mapper
+        rows[f"{mapper.class_.__name__} {row.id}"] = {
+            attr.key: getattr(row, attr.key) for attr in mapper.column_attrs
+        }
+    return counts, rows
+
+
 def _request(client, method: str, endpoint: str, values: dict):
     with client.application.test_request_context():
         url = url_for(endpoint, **values)
@@ -103,7 +122,12 @@ def test_another_companys_ids_are_404(
     def foreign_for(name: str) -> Tenant:
         return theirs if variant in ("all", name) else mine
 
+    before = _stored_state(theirs)
     url, response = _request(client, method, endpoint, _values(app, endpoint, rule, foreign_for))
+    counts, rows = _stored_state(theirs)
+    assert rows == before[1], f"{method} {url} as {role} changed company 2's rows"
+    changed = {name for name, n in counts.items() if n != before[0][name]}
+    assert not changed, f"{method} {url} as {role} added or removed rows in {sorted(changed)}"
     if response.status_code == 404:
         return
 
