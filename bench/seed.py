@@ -109,7 +109,12 @@ def naive(value: datetime | None) -> datetime | None:
 def company_rows(plans: Sequence[CompanyPlan], now: datetime) -> Iterator[tuple]:
     for c in plans:
         name = "Big Bench Plumbing" if c.id == 1 else f"Bench Company {c.id}"
-        yield (c.id, name, "+15125550100", TIME_ZONE, "tech", False, naive(now - HISTORY))
+        # Every tenth company escalates unread texts after 30 minutes (the worker looks).
+        escalation = 30 if c.id % 10 == 0 else None
+        yield (
+            c.id, name, "+15125550100", TIME_ZONE, "tech", False, escalation,
+            naive(now - HISTORY),
+        )  # fmt: skip
 
 
 def user_rows(plans: Sequence[CompanyPlan], password_hash: str, now: datetime) -> Iterator[tuple]:
@@ -310,7 +315,7 @@ def message_rows(
 COLUMNS = {
     "companies": (
         "id", "name", "business_phone", "time_zone", "sender_identity",
-        "finished_text_invoice_link", "created_at",
+        "finished_text_invoice_link", "escalation_minutes", "created_at",
     ),
     "users": (
         "id", "company_id", "name", "email", "password_hash", "role", "mobile_phone",
