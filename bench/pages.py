@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         ("jobs board, search a name", office, "/jobs?tab=finished&q=Customer+1-17"),
         ("inbox (100 conversations)", office, "/inbox"),
         (f"inbox, thread of {thread_length} texts", office, f"/inbox/{conversation_id}"),
+        ("booking form (every customer listed)", office, "/jobs/new"),
         ("estimates list", office, "/estimates"),
         ("invoices list", office, "/invoices"),
         ("tech page (a tech's day)", tech, "/tech"),
