@@ -70,6 +70,24 @@ class Process:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the process and its children (gunicorn's
+        workers), read from /proc; 0 where /proc is not available."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        pending = [self.popen.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    children = (task / "children").read_text().split()
+                    pending.extend(int(child) for child in children)
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])

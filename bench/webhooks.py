@@ -95,10 +95,11 @@ class InboundTexts:
         return PATH, urlencode(form).encode(), headers
 
 
-def latency_cells(outcome: loadgen.Outcome) -> list[str]:
+def latency_cells(outcome: loadgen.Outcome, cpu_seconds: float) -> list[str]:
     return [
         f"{outcome.throughput:.0f}",
         f"{ms(outcome.p(50))} / {ms(outcome.p(95))} / {ms(outcome.p(99))}",
+        f"{cpu_seconds / max(outcome.completed, 1) * 1000:.1f}",
         str(outcome.errors + outcome.bad_statuses),
     ]
 
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     ports = {"bare": bare_port, "app": app_port}
     results: dict[tuple[str, str], loadgen.Outcome] = {}
+    cpu: dict[tuple[str, str], float] = {}
     try:
         for server in ("bare", "app"):
             warm = loadgen.fixed_rate(
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, rate in plans:
             for server in ("bare", "app"):
                 print(f"  {server}: {label} ...", flush=True)
+                cpu_before = servers[server].cpu_seconds()
                 if rate is None:
                     outcome = loadgen.flat_out(
                         "127.0.0.1",
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 offset[server] += args.max_requests
                 results[(label, server)] = outcome
+                cpu[(label, server)] = servers[server].cpu_seconds() - cpu_before
     finally:
         for process in servers.values():
             process.stop()
@@ -194,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             [
                 label,
-                *latency_cells(bare),
-                *latency_cells(app),
+                *latency_cells(bare, cpu[(label, "bare")]),
+                *latency_cells(app, cpu[(label, "app")]),
                 f"{app.throughput / bare.throughput:.2f}",
             ]
         )
@@ -206,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Inbound webhooks: {counts['customers']:,} customers, {counts['jobs']:,} jobs, "
         f"{counts['messages']:,} messages in PostgreSQL; gunicorn {workers}; "
         f"flat out = {args.connections} connections for {args.flat_duration:.0f} s; each rate "
-        f"for {args.duration:.0f} s. Latencies in ms (p50 / p95 / p99)."
+        f"for {args.duration:.0f} s. Latencies in ms (p50 / p95 / p99); CPU = gunicorn's "
+        "processes (not PostgreSQL's) per request."
     )
     print(
         table(
@@ -214,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
                 "load",
                 "bare req/s",
                 "bare latency",
+                "bare CPU ms/req",
                 "bare errors",
                 "app req/s",
                 "app latency",
+                "app CPU ms/req",
                 "app errors",
                 "app/bare",
             ],
