@@ -144,7 +144,16 @@ def active_owner_count(company_id: int) -> int:
 
 
 def _check_not_last_owner(user: User, action: str) -> None:
-    if user.role == Role.OWNER and user.active and active_owner_count(user.company_id) <= 1:
+    if user.role != Role.OWNER or not user.active:
+        return
+    # Lock the owners' rows (PostgreSQL): two owners demoting each other at the same moment
+    # are serialised, and the second one sees that only one owner is left.
+    owners = db.session.scalars(
+        sa.select(User.id)
+        .where(User.company_id == user.company_id, User.role == Role.OWNER, User.active.is_(True))
+        .with_for_update()
+    ).all()
+    if len(owners) <= 1:
         raise Conflict(
             f"{user.name} is the only active owner: make someone else an owner before you {action}."
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import timedelta
 
 import pytest
@@ -361,3 +362,45 @@ def test_a_simultaneous_duplicate_email_is_a_domain_error(make, monkeypatch):
     assert refused.value.field == "email"
     # The session is still usable: the savepoint took only the failed insert back.
     assert team_members(company) == [company.owner]
+
+
+@pytest.mark.postgres
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(app, make):
+    company = make.company()
+    second = make.user(company, Role.OWNER)
+    db.session.commit()
+    first_id, second_id = company.owner.id, second.id
+    first_done_but_open = threading.Event()
+    commit_first = threading.Event()
+    results: dict[str, str] = {}
+
+    def demote(name: str, actor_id: int, user_id: int, hold: bool) -> None:
+        with app.app_context():
+            try:
+                actor, user = db.session.get(User, actor_id), db.session.get(User, user_id)
+                change_role(actor=actor, user=user, role=Role.ADMIN)
+                if hold:
+                    first_done_but_open.set()
+                    commit_first.wait(10)
+                db.session.commit()
+                results[name] = "demoted"
+            except Conflict:
+                db.session.rollback()
+                results[name] = "refused"
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=demote, args=("first", first_id, second_id, True))
+    first.start()
+    assert first_done_but_open.wait(10)
+    other = threading.Thread(target=demote, args=("second", second_id, first_id, False))
+    other.start()
+    other.join(0.5)
+    assert other.is_alive(), "the second demotion should wait for the first transaction"
+    commit_first.set()
+    first.join(10)
+    other.join(10)
+    assert results == {"first": "demoted", "second": "refused"}
+    db.session.expire_all()
+    owners = db.session.scalars(sa.select(User).filter_by(role=Role.OWNER, active=True)).all()
+    assert [owner.id for owner in owners] == [first_id]
