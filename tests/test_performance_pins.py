@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from twilio.request_validator import RequestValidator
 
 from app.extensions import db
@@ -58,11 +59,13 @@ def counting() -> Iterator[list[str]]:
 def queries_for(client, path: str) -> int:
     """SQL statements one GET of `path` runs (after a first request, which may set up
     things once, e.g. a company's billing settings)."""
-    first = client.get(path)
+    app = current_app._get_current_object()
+    # A fresh app context per request gives the request a session of its own, with
+    # nothing the test loaded in its identity map (which could hide a query per row).
+    with app.app_context():
+        first = client.get(path)
     assert first.status_code == 200, first.get_data(as_text=True)[:300]
-    # Each request has its own app context, so its own session: nothing the test loaded
-    # is in its identity map.
-    with counting() as statements:
+    with app.app_context(), counting() as statements:
         response = client.get(path)
     assert response.status_code == 200
     return len(statements)
