@@ -385,3 +385,16 @@ def test_team_ids_of_another_company_are_404(client, team, log_in, make):
         )
     db.session.expire_all()
     assert db.session.get(User, stranger.id).active
+
+
+def test_the_point_of_contact_is_marked(client, team, log_in):
+    company, people = team
+    company.poc_user_id = people["office"].id
+    db.session.commit()
+    log_in(client, people["owner"])
+    html = client.get("/team").get_data(as_text=True)
+    row = re.search(rf'<tr id="user-{people["office"].id}".*?</tr>', html, re.S).group(0)
+    assert "Point of Contact" in row
+    assert "go to the original owner or admin until you choose a new Point of Contact" in row
+    other = re.search(rf'<tr id="user-{people["tech"].id}".*?</tr>', html, re.S).group(0)
+    assert "Point of Contact" not in other
