@@ -213,6 +213,8 @@ def test_gunicorn_serves_the_app_with_two_workers_on_postgres(app, make, tmp_pat
         ALLOW_FAKE_TWILIO_IN_PRODUCTION="1",
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="2",
+        RATELIMIT_STORAGE_URI="database://",
+        LOGIN_RATE_LIMIT="3 per minute",
         UPLOAD_FOLDER=str(tmp_path / "uploads"),
         LOG_LEVEL="WARNING",
     )
@@ -283,6 +285,23 @@ def test_gunicorn_serves_the_app_with_two_workers_on_postgres(app, make, tmp_pat
             sa.select(UnroutedInbound).filter_by(twilio_sid=form["MessageSid"])
         )
         assert stored is not None and stored.body == "Hello from outside"
+
+        # The login limit is shared by both workers (database:// storage): each attempt on
+        # a new connection, whichever worker takes it, counts against the same 3 a minute.
+        attempts = []
+        for _ in range(3):
+            fresh = requests.Session()
+            login_page = fresh.get(f"{public}/login", timeout=10, headers={"Connection": "close"})
+            csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page.text).group(1)
+            attempt = fresh.post(
+                f"{public}/login",
+                data={"csrf_token": csrf, "email": owner.email, "password": "wrong password"},
+                headers={"Connection": "close"},
+                timeout=10,
+            )
+            attempts.append(attempt.status_code)
+        assert attempts[0] == 200
+        assert attempts[-1] == 429, attempts
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -33,6 +33,7 @@ from app.models.messaging import (
     UnroutedInbound,
 )
 from app.models.notification import SkippedText
+from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
 
@@ -66,6 +67,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "PhoneNumber",
+    "RateLimitCounter",
     "RevokedLink",
     "Role",
     "SenderIdentity",
