@@ -144,6 +144,14 @@ class Message(db.Model):
         sa.Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         # The dispatcher's claim query: due outbox rows.
         sa.Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+        # Unread inbound texts, a small part of the table: the workers' escalation looks
+        # for old ones every minute (without it, a scan of every message).
+        sa.Index(
+            "ix_messages_unread_inbound",
+            "created_at",
+            postgresql_where=sa.text("direction = 'in' AND read_at IS NULL"),
+            sqlite_where=sa.text("direction = 'in' AND read_at IS NULL"),
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
