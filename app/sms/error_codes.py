@@ -42,5 +42,8 @@ def error_explanation(code: int | None, fallback: str | None = None) -> str:
         return fallback or "The text could not be sent."
     if code in EXPLANATIONS:
         return EXPLANATIONS[code]
+    prefix = f"Twilio refused the text with error {code}"
+    if fallback and fallback.startswith(prefix):
+        return fallback  # already explained (the stored error_message of a failed text)
     detail = f" ({fallback})" if fallback else ""
-    return f"Twilio refused the text with error {code}{detail}."
+    return f"{prefix}{detail}."

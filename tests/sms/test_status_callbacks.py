@@ -135,3 +135,13 @@ def test_incomplete_callback_is_400(client, signed_post, sms_world, missing):
     form.pop(missing)
     form.pop("SmsSid" if missing == "MessageSid" else "SmsStatus")
     assert signed_post(client, STATUS, form).status_code == 400
+
+
+def test_error_explanations_are_plain_and_never_wrapped_twice():
+    from app.sms.error_codes import error_explanation
+
+    assert "opted out" in error_explanation(21610)
+    assert error_explanation(None) == "The text could not be sent."
+    first = error_explanation(21999, "Something odd")
+    assert first == "Twilio refused the text with error 21999 (Something odd)."
+    assert error_explanation(21999, first) == first
