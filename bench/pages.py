@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         counter = QueryCounter(db.engine)
     anonymous = app.test_client()
     office = log_in(app, company.owner_email)
+    point_of_contact = log_in(app, company.office_email)
     tech = log_in(app, tech_email)
 
     pages: list[tuple[str, Callable, str]] = [
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         ("jobs board, Finished (page 400)", office, "/jobs?tab=finished&page=400"),
         ("jobs board, search a name", office, "/jobs?tab=finished&q=Customer+1-17"),
         ("inbox (100 conversations)", office, "/inbox"),
+        ("inbox, mine (the Point of Contact)", point_of_contact, "/inbox?mine=1"),
         (f"inbox, thread of {thread_length} texts", office, f"/inbox/{conversation_id}"),
         ("booking form (every customer listed)", office, "/jobs/new"),
         ("estimates list", office, "/estimates"),
