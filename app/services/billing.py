@@ -67,6 +67,7 @@ from app.services.message_templates import get_template, render_text
 from app.services.phones import format_phone
 from app.services.routing import apply_routing
 from app.services.texting import company_number, queue_text
+from app.services.uniqueness import insert_or_get
 from app.templating import money
 
 Document = Estimate | Invoice
@@ -272,12 +273,7 @@ def billing_settings_for(company: Company) -> BillingSettings:
     stmt = sa.select(BillingSettings).filter_by(company_id=company.id)
     settings = db.session.scalar(stmt)
     if settings is None:
-        try:
-            with db.session.begin_nested():
-                settings = BillingSettings(company_id=company.id)
-                db.session.add(settings)
-        except IntegrityError:
-            settings = db.session.scalars(stmt).one()
+        settings, _ = insert_or_get(BillingSettings(company_id=company.id), stmt)
     return settings
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, UnroutedInbound
 from app.services.errors import DomainError
 from app.services.numbers import company_for_called_number
 from app.services.phones import normalize_phone
+from app.services.uniqueness import insert_once
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,4 @@ def _quarantine(*, form: Mapping[str, Any], to: str) -> None:
         body=None,
         payload={key: form.get(key) for key in form},
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        pass  # the same CallSid stored by a concurrent retry: once is enough
+    insert_once(row)  # a concurrent retry with the same CallSid stores it only once

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, Conversation, Customer
+from app.services.uniqueness import insert_or_get
 
 
 def conversation_for(
@@ -20,16 +20,10 @@ def conversation_for(
     stmt = sa.select(Conversation).filter_by(company_id=company.id, phone=phone)
     conversation = db.session.scalar(stmt)
     if conversation is None:
-        try:
-            with db.session.begin_nested():
-                conversation = Conversation(
-                    company_id=company.id,
-                    phone=phone,
-                    customer_id=customer.id if customer else None,
-                )
-                db.session.add(conversation)
-        except IntegrityError:
-            conversation = db.session.scalars(stmt).one()
+        new = Conversation(
+            company_id=company.id, phone=phone, customer_id=customer.id if customer else None
+        )
+        conversation, _ = insert_or_get(new, stmt)
     if customer is not None and conversation.customer_id is None:
         conversation.customer_id = customer.id
     return conversation

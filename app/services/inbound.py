@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -28,6 +27,7 @@ from app.models import (
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.routing import apply_routing, find_customer
+from app.services.uniqueness import insert_once, insert_or_get
 
 # Exactly these words, alone (any case, surrounding spaces ignored). "please cancel tuesday"
 # is an ordinary message.
@@ -110,13 +110,10 @@ def receive_sms(*, form: Mapping[str, Any]) -> InboundResult:
         extra={"media": media, **({"keyword": keyword} if keyword else {})},
         created_at=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-    except IntegrityError:
-        # The same MessageSid is being stored by a concurrent delivery: theirs wins.
-        winner = db.session.scalars(sa.select(Message).filter_by(twilio_sid=sid)).one()
-        return InboundResult(winner, created=False, keyword=keyword)
+    # The same MessageSid may be stored by a concurrent delivery: then theirs wins.
+    message, created = insert_or_get(message, sa.select(Message).filter_by(twilio_sid=sid))
+    if not created:
+        return InboundResult(message, created=False, keyword=keyword)
 
     if keyword in OPT_OUT_KEYWORDS:
         opt_out(company_id=company.id, phone=from_phone, keyword=keyword)
@@ -135,13 +132,7 @@ def opt_out(*, company_id: int, phone: str, keyword: str, source: str = "keyword
     )
     if exists is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                OptOut(company_id=company_id, phone=phone, keyword=keyword, source=source)
-            )
-    except IntegrityError:
-        pass  # recorded by a concurrent request
+    insert_once(OptOut(company_id=company_id, phone=phone, keyword=keyword, source=source))
 
 
 def opt_in(*, company_id: int, phone: str) -> None:
@@ -166,10 +157,5 @@ def _quarantine(
         body=body,
         payload=payload,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        row = db.session.scalars(sa.select(UnroutedInbound).filter_by(twilio_sid=sid)).one()
-        return InboundResult(None, created=False, unrouted=row)
-    return InboundResult(None, created=True, unrouted=row)
+    row, created = insert_or_get(row, sa.select(UnroutedInbound).filter_by(twilio_sid=sid))
+    return InboundResult(None, created=created, unrouted=row)

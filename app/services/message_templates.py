@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, MessageKind, MessageTemplate, SenderIdentity
 from app.services.errors import DomainError
+from app.services.uniqueness import insert_or_get
 
 PLACEHOLDERS: tuple[str, ...] = (
     "customer_first_name",
@@ -273,14 +273,10 @@ def get_template(*, company: Company, kind: str) -> MessageTemplate:
         enabled=spec.enabled_by_default,
         lead_minutes=DEFAULT_REMINDER_LEAD_MINUTES if kind == MessageKind.REMINDER else None,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(template)
-    except IntegrityError:
-        # Two requests created the default at once; the other one won.
-        return db.session.scalars(
-            sa.select(MessageTemplate).filter_by(company_id=company.id, kind=kind)
-        ).one()
+    # Two requests may create the default at once; then the other one won.
+    template, _ = insert_or_get(
+        template, sa.select(MessageTemplate).filter_by(company_id=company.id, kind=kind)
+    )
     return template
 
 

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -52,6 +51,7 @@ from app.models import (
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
+from app.services.uniqueness import insert_once
 from app.sms.segments import SegmentInfo, segment_info
 
 if TYPE_CHECKING:
@@ -213,20 +213,17 @@ def record_skip(*, job: Job, kind: str, blocked: TextingUnavailable, dedupe_key:
     exists = db.session.scalar(sa.select(SkippedText.id).filter_by(dedupe_key=dedupe_key))
     if exists is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                SkippedText(
-                    company_id=job.company_id,
-                    job_id=job.id,
-                    kind=kind,
-                    reason=blocked.reason,
-                    detail=blocked.message,
-                    dedupe_key=dedupe_key,
-                )
-            )
-    except IntegrityError:
-        pass  # a concurrent request recorded the same skip
+    # A concurrent request may record the same skip; once is enough.
+    insert_once(
+        SkippedText(
+            company_id=job.company_id,
+            job_id=job.id,
+            kind=kind,
+            reason=blocked.reason,
+            detail=blocked.message,
+            dedupe_key=dedupe_key,
+        )
+    )
 
 
 def skipped_texts(*, job: Job) -> list[SkippedText]:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -28,6 +27,7 @@ from app.models import (
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.uniqueness import insert_or_get
 
 
 class TextingUnavailable(DomainError):
@@ -120,14 +120,16 @@ def queue_text(
         extra=extra or {},
         created_at=now,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-    except IntegrityError:
-        # Another request queued the same dedupe_key between our check and our insert.
-        if dedupe_key is None:
-            raise
-        return db.session.scalars(sa.select(Message).filter_by(dedupe_key=dedupe_key)).one()
+    if dedupe_key is None:
+        db.session.add(message)
+        db.session.flush()
+    else:
+        # Another request may queue the same key between our check and our insert.
+        message, created = insert_or_get(
+            message, sa.select(Message).filter_by(dedupe_key=dedupe_key)
+        )
+        if not created:
+            return message
     conversation.last_message_at = now
     # The in-process dispatcher (make run) is woken when this transaction commits.
     db.session.info["outbox_wake"] = True

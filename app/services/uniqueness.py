@@ -1,0 +1,39 @@
+"""Inserting a row that a concurrent request may be inserting too.
+
+Webhook retries, double taps and two tabs all race to create the same row. The unique
+constraint decides: the insert runs in a savepoint, and the loser reads the winner's row
+instead of failing the whole request.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+
+T = TypeVar("T")
+
+
+def insert_or_get(row: T, existing: Select[tuple[T]]) -> tuple[T, bool]:
+    """Add `row`; if a unique constraint says it already exists, return the row `existing`
+    selects instead. Returns (row, created)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return db.session.scalars(existing).one(), False
+    return row, True
+
+
+def insert_once(row: object) -> bool:
+    """Add `row` unless an equal one (by a unique constraint) is already stored.
+    Returns whether this call stored it."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return False
+    return True
