@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from app.models.messaging import MessageKind
 from app.services.phones import format_phone
 
 
@@ -44,6 +45,7 @@ def register_templating(app: Flask) -> None:
     from app.navigation import nav_items
 
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["thread_labels"] = MessageKind.THREAD_LABELS
 
     @app.after_request
     def _vary_on_htmx(response):

@@ -105,6 +105,16 @@ class MessageKind:
     # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
     NOTICE = "notice"
 
+    # How a message's origin is labelled under it in a thread (office inbox, tech page).
+    THREAD_LABELS = {
+        JOB_SCHEDULED: "Automatic: job booked",
+        ON_MY_WAY: "Automatic: On My Way",
+        JOB_FINISHED: "Automatic: job finished",
+        REMINDER: "Automatic: reminder",
+        ESTIMATE: "Estimate",
+        INVOICE: "Invoice",
+    }
+
 
 class Conversation(db.Model):
     """All texts between the company's custom number and one outside phone number."""
