@@ -119,6 +119,8 @@ def run_once(
             started_workers.append(
                 processes.outbox_worker(f"bench-outbox-{workers}-{index}", env, concurrency)
             )
+        cpu_before = [w.cpu_seconds() for w in started_workers], fake.cpu_seconds()
+        busy_before = processes.machine_busy_seconds()
         release(url, run)
         started = time.perf_counter()
         deadline = started + timeout
@@ -134,6 +136,9 @@ def run_once(
                     raise SystemExit(f"{worker.name} died:\n{worker.tail()}")
             time.sleep(0.25)
         elapsed = time.perf_counter() - started
+        busy_after = processes.machine_busy_seconds()
+        worker_cpu = sum(w.cpu_seconds() for w in started_workers) - sum(cpu_before[0])
+        fake_cpu = fake.cpu_seconds() - cpu_before[1]
         stats = fake_stats(fake_port)
     finally:
         for worker in started_workers:
@@ -150,6 +155,10 @@ def run_once(
         "rate": sent / elapsed,
         "bound": workers * concurrency / latency,
         "api_sends": accepted,
+        "worker_cpu_ms": worker_cpu / max(sent, 1) * 1000,
+        "fake_cpu_ms": fake_cpu / max(sent, 1) * 1000,
+        "machine_busy": (busy_after[0] - busy_before[0])
+        / max(busy_after[1] - busy_before[1], 1e-9),
     }
 
 
@@ -204,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['bound']:.0f}",
                 f"{share:.0%}",
                 f"{r['api_sends']:,}",
+                f"{r['worker_cpu_ms']:.1f} / {r['fake_cpu_ms']:.1f}",
+                f"{r['machine_busy']:.0%}",
                 verdict(share >= TARGET_SHARE),
             ]
         )
@@ -223,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 "bound texts/s",
                 "share of bound",
                 "sends at fake",
+                "CPU ms/text workers / fake",
+                "machine busy",
                 ">= 80%",
             ],
             rows,

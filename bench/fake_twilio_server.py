@@ -31,7 +31,7 @@ import sys
 import threading
 from urllib.parse import urlsplit
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from app.config import FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN
@@ -135,6 +135,12 @@ class BenchFakeTwilio:
         return self.api(environ, start_response)
 
 
+class KeepAlive(WSGIRequestHandler):
+    # HTTP/1.1, so the SDK's connection pool keeps its connections as it does with
+    # api.twilio.com (werkzeug's default, HTTP/1.0, closes each one).
+    protocol_version = "HTTP/1.1"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # No line per request; and a dropped connection is raised on purpose, so no traceback.
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    server = make_server("127.0.0.1", args.port, BenchFakeTwilio(args), threaded=True)
+    server = make_server(
+        "127.0.0.1", args.port, BenchFakeTwilio(args), threaded=True, request_handler=KeepAlive
+    )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"fake Twilio on http://127.0.0.1:{args.port} (latency {args.latency}s)", flush=True)
     server.serve_forever()
