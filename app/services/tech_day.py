@@ -198,13 +198,26 @@ class JobConversation:
     version: str
 
 
+def _visible_to(user: User) -> sa.ColumnElement[bool]:
+    """A tech sees what the company sent the customer and the texts routed to them, never
+    customer texts that went to someone else (e.g. to the office before the job began)."""
+    if not user.is_tech:
+        return sa.true()
+    routed_to_user = (
+        sa.select(MessageRecipient.id)
+        .where(MessageRecipient.message_id == Message.id, MessageRecipient.user_id == user.id)
+        .exists()
+    )
+    return sa.or_(Message.direction == Direction.OUT, routed_to_user)
+
+
 def job_conversation(*, job: Job, user: User) -> JobConversation:
-    """The latest texts with the job's customer, oldest first."""
+    """The latest texts with the job's customer that `user` may see, oldest first."""
     newest_first = list(
         db.session.scalars(
             sa.select(Message)
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(_conversation_filter(job))
+            .where(_conversation_filter(job), _visible_to(user))
             .options(so.selectinload(Message.author))
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(CONVERSATION_LIMIT)
@@ -227,18 +240,19 @@ def job_conversation(*, job: Job, user: User) -> JobConversation:
     return JobConversation(
         messages=list(reversed(newest_first)),
         unread_ids=frozenset(unread),
-        version=conversation_version(job=job),
+        version=conversation_version(job=job, user=user),
     )
 
 
-def conversation_version(*, job: Job) -> str:
-    """A fingerprint of the conversation: a new text or a delivery status changes it."""
+def conversation_version(*, job: Job, user: User) -> str:
+    """A fingerprint of what `user` sees of the conversation: a new text or a delivery
+    status changes it."""
     count, last_id, last_update = db.session.execute(
         sa.select(
             sa.func.count(Message.id), sa.func.max(Message.id), sa.func.max(Message.updated_at)
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(_conversation_filter(job))
+        .where(_conversation_filter(job), _visible_to(user))
     ).one()
     return _digest([str(count), str(last_id), str(last_update)])
 

@@ -234,7 +234,7 @@ def job_messages(job_id: int):
     job = _visible_job(job_id)
     if not htmx:
         return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))
-    if request.args.get("v") == conversation_version(job=job):
+    if request.args.get("v") == conversation_version(job=job, user=current_user):
         return "", 204  # nothing new: htmx keeps the list as it is
     return render_template("tech/_messages.html", **_messages_context(job))
 

@@ -29,6 +29,7 @@ from app.services.tech_day import (
     tech_day,
     unread_counts,
 )
+from app.services.texting import queue_text
 
 # 11:30 pm in Chicago on March 10 is already March 11 in UTC.
 NOW = datetime(2026, 3, 11, 4, 30, tzinfo=UTC)
@@ -181,18 +182,37 @@ def test_mark_read_touches_only_this_users_rows_in_this_conversation(make, crew,
     assert job_conversation(job=job, user=tech).unread_ids == frozenset()
 
 
+def test_a_tech_sees_what_was_sent_and_what_was_routed_to_them_only(make, crew, inbound):
+    """Issue 7: techs see in /tech only what is routed to them. The office's own exchange
+    with the customer (routed to the owner before the job) stays in the office."""
+    company, tech, _ = crew
+    make.number(company)
+    job = make.job(company, techs=[tech])
+    to_office = _routed(inbound, company, job.customer, company.owner, body="about my bill")
+    to_tech = _routed(inbound, company, job.customer, tech, body="gate code 1234")
+    sent = queue_text(
+        company=company, to_phone=job.customer.mobile_phone, body="On our way", kind="manual"
+    )
+
+    shown = {m.id for m in job_conversation(job=job, user=tech).messages}
+    assert {to_tech.id, sent.id} <= shown
+    assert to_office.id not in shown
+    office_view = {m.id for m in job_conversation(job=job, user=company.owner).messages}
+    assert to_office.id in office_view
+
+
 def test_the_conversation_version_moves_with_new_texts_and_ticks(make, crew, inbound):
     company, tech, _ = crew
     make.number(company)
     job = make.job(company, techs=[tech])
-    first = conversation_version(job=job)
+    first = conversation_version(job=job, user=tech)
     message = _routed(inbound, company, job.customer, tech)
-    second = conversation_version(job=job)
+    second = conversation_version(job=job, user=tech)
     message.status = MessageStatus.FAILED
     message.updated_at = message.updated_at + timedelta(seconds=5)
     db.session.flush()
 
-    assert len({first, second, conversation_version(job=job)}) == 3
+    assert len({first, second, conversation_version(job=job, user=tech)}) == 3
 
 
 @pytest.mark.parametrize(
