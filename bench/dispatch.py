@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=16,
-        help="sends in flight per worker (OUTBOX_CONCURRENCY)",
+        default=8,
+        help="sends in flight per worker (OUTBOX_CONCURRENCY; 8 is its default)",
     )
     parser.add_argument("--workers", default="1,2", help="worker counts to run, in turn")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run, at most")
