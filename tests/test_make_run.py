@@ -63,7 +63,7 @@ def test_make_run_on_a_fresh_clone_serves_the_login_page(tmp_path):
         print(f"make run served /login after {elapsed:.1f} s")
         assert "Log in" in body, (tmp_path / "make-run.log").read_text()[-3000:]
         output = (tmp_path / "make-run.log").read_text()
-        assert "owner@demo.test" in output  # the demo logins are printed
+        assert "owner@example.com" in output  # the demo logins are printed
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
