@@ -159,11 +159,18 @@ def _reply_context(job: Job, form: ReplyForm | None = None, **extra) -> dict:
 
 
 def _messages_context(job: Job) -> dict:
+    """The conversation to show. What is on the screen has been seen, so the tech's unread
+    marks are cleared too; the caller commits that AFTER rendering (`_rendered`), since a
+    commit expires the loaded messages and each would then be read again, one by one."""
     conversation = job_conversation(job=job, user=current_user)
-    # What is on the screen now has been seen; the tech's unread badge clears with it.
     mark_job_messages_read(job=job, user=current_user)
-    db.session.commit()
     return {"job": job, "conversation": conversation, "delivery_tick": delivery_tick, "oob": False}
+
+
+def _rendered(template: str, **context) -> str:
+    html = render_template(template, **context)
+    db.session.commit()
+    return html
 
 
 def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply=None):
@@ -172,7 +179,7 @@ def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply
         **_messages_context(job),
         **(reply or _reply_context(job)),
     }
-    return render_template("tech/job.html", **context), status
+    return _rendered("tech/job.html", **context), status
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -236,7 +243,7 @@ def job_messages(job_id: int):
         return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))
     if request.args.get("v") == conversation_version(job=job, user=current_user):
         return "", 204  # nothing new: htmx keeps the list as it is
-    return render_template("tech/_messages.html", **_messages_context(job))
+    return _rendered("tech/_messages.html", **_messages_context(job))
 
 
 @bp.post("/jobs/<int:job_id>/reply")
@@ -266,7 +273,7 @@ def job_reply(job_id: int):
                 flash("Reply sent.", "success")
                 return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))
             context = _reply_context(job, sent=True) | _messages_context(job) | {"oob": True}
-            return render_template("tech/_reply.html", **context)
+            return _rendered("tech/_reply.html", **context)
     if not htmx:
         return _job_page(job, status=status, reply=_reply_context(job, form))
     return render_template("tech/_reply.html", **_reply_context(job, form)), status
