@@ -116,6 +116,10 @@ def list_conversations(
             conditions.append(Conversation.phone.contains(digits))
         stmt = stmt.where(sa.or_(*conditions))
     if only_user is not None:
+        # A scalar subquery, not EXISTS: PostgreSQL turns an EXISTS under OR into one
+        # hashed set of every conversation the user ever got a text in, reading the whole
+        # messages table to build it (bench/pages.py); this is checked per conversation,
+        # newest first, until the page is full.
         routed_to_user = (
             sa.select(MessageRecipient.id)
             .join(Message, Message.id == MessageRecipient.message_id)
@@ -123,10 +127,13 @@ def list_conversations(
                 Message.conversation_id == Conversation.id,
                 MessageRecipient.user_id == only_user.id,
             )
+            .limit(1)
             .correlate(Conversation)
-            .exists()
+            .scalar_subquery()
         )
-        stmt = stmt.where(sa.or_(routed_to_user, Conversation.assigned_user_id == only_user.id))
+        stmt = stmt.where(
+            sa.or_(routed_to_user.is_not(None), Conversation.assigned_user_id == only_user.id)
+        )
     return [
         ConversationRow(conversation=conversation, last_message=message, unread=count or 0)
         for conversation, message, count in db.session.execute(stmt).all()

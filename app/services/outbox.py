@@ -91,21 +91,53 @@ def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem
     """
     if limit <= 0:
         return []
-    due = (
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    # Expired claims first (rare), then due pending texts. Two selects, each answered by
+    # walking ix_messages_status_next_attempt in order and stopping after `limit` rows:
+    # one select with an OR of the two had to fetch and sort the whole backlog on every
+    # claim (20 ms with 10,000 texts waiting; bench/dispatch.py).
+    expired = (
         sa.select(Message.id)
-        .where(_claimable(now))
-        .order_by(Message.next_attempt_at, Message.id)
+        .where(
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.SENDING,
+            Message.claimed_until < now,
+        )
+        .order_by(Message.claimed_until, Message.id)
         .limit(limit)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    # A CTE, not a plain IN (subquery): PostgreSQL may re-run a subquery once per row it
+    pending = (
+        sa.select(Message.id)
+        .where(
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.PENDING,
+            Message.next_attempt_at <= now,
+        )
+        .order_by(Message.next_attempt_at)
+        .limit(limit)
+    )
+    if postgres:
+        expired = expired.with_for_update(skip_locked=True)
+        pending = pending.with_for_update(skip_locked=True)
+    # CTEs, not a plain IN (subquery): PostgreSQL may re-run a subquery once per row it
     # checks, and with SKIP LOCKED each run can pick different rows, claiming more than
     # `limit`. A CTE that locks rows is evaluated exactly once.
-    picked = due.cte("due")
+    expired_cte, pending_cte = expired.cte("expired"), pending.cte("pending")
+    picked = (
+        sa.union_all(sa.select(expired_cte.c.id), sa.select(pending_cte.c.id))
+        .limit(limit)
+        .cte("due")
+    )
+    if postgres:
+        # The picked rows are locked and were checked as they were locked; by primary key,
+        # so the planner cannot choose to scan every claimable row (its statistics rarely
+        # know about a backlog).
+        target = [Message.id == sa.any_(sa.func.array(sa.select(picked.c.id).scalar_subquery()))]
+    else:
+        target = [Message.id.in_(sa.select(picked.c.id)), _claimable(now)]
     stmt = (
         sa.update(Message)
-        .where(Message.id.in_(sa.select(picked.c.id)), _claimable(now))
+        .where(*target)
         .values(
             status=MessageStatus.SENDING,
             claimed_until=now + lease,
