@@ -277,6 +277,9 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     expect(page.locator("#messages .msg-out").last).to_contain_text(
         "Running 10 minutes late, sorry!", timeout=WAIT
     )
+    # The poll may show the text before the reply's own answer swaps in the fresh, empty
+    # box: wait for that answer, or it would clear what is typed next.
+    expect(page.locator("form[data-draft-key][data-sent]")).to_have_count(1, timeout=WAIT)
     expect(page.locator("#tech-problem")).to_be_empty()
 
     # Logged out elsewhere: the tap says so with a login link; the typed text survives
