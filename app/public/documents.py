@@ -189,6 +189,18 @@ def _form_version() -> int:
     return int(raw) if raw.isdigit() else -1
 
 
+def _estimate_refused(estimate: Estimate, error: DomainError, *, action: str):
+    """The estimate page again, with the refusal next to the form it came from."""
+    db.session.rollback()
+    db.session.refresh(estimate)
+    return _render(
+        "public/estimate.html",
+        estimate,
+        status=error.status_code if error.status_code != 400 else 422,
+        **_estimate_context(estimate, {error.field or action: error.message}),
+    )
+
+
 @bp.post("/e/<token>/approve")
 @miss_limited
 def estimate_approve(token: str):
@@ -231,14 +243,7 @@ def estimate_approve(token: str):
             user_agent=request.headers.get("User-Agent"),
         )
     except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(estimate)
-        return _render(
-            "public/estimate.html",
-            estimate,
-            status=error.status_code if error.status_code != 400 else 422,
-            **_estimate_context(estimate, {error.field or "approve": error.message}),
-        )
+        return _estimate_refused(estimate, error, action="approve")
     db.session.commit()
     flash("Thank you! Your approval was sent to " + estimate.company.name + ".", "success")
     return redirect(url_for("public.estimate_page", token=token), code=303)
@@ -251,14 +256,7 @@ def estimate_decline(token: str):
     try:
         changed = billing.decline_estimate(estimate=estimate, reason=request.form.get("reason"))
     except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(estimate)
-        return _render(
-            "public/estimate.html",
-            estimate,
-            status=error.status_code if error.status_code != 400 else 422,
-            **_estimate_context(estimate, {error.field or "decline": error.message}),
-        )
+        return _estimate_refused(estimate, error, action="decline")
     db.session.commit()
     if changed:
         flash(f"Thanks for letting us know. {estimate.company.name} has been told.", "info")
@@ -276,14 +274,7 @@ def estimate_changes(token: str):
             request_key=request.form.get("request_key", ""),
         )
     except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(estimate)
-        return _render(
-            "public/estimate.html",
-            estimate,
-            status=error.status_code if error.status_code != 400 else 422,
-            **_estimate_context(estimate, {error.field or "changes": error.message}),
-        )
+        return _estimate_refused(estimate, error, action="changes")
     db.session.commit()
     flash(f"Your message was sent to {estimate.company.name}. They will get back to you.", "info")
     return redirect(url_for("public.estimate_page", token=token), code=303)
