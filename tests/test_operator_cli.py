@@ -11,6 +11,7 @@ from app.models import NumberSetup, PhoneNumber, UnroutedInbound, utcnow
 from app.services import numbers
 from app.sms import gateway
 from tests.fixtures.numbers import purchases
+from tests.fixtures.sms import route_received
 
 BASE = "http://testserver.local"
 
@@ -178,6 +179,7 @@ def test_texts_and_calls_to_an_unowned_number_reach_the_quarantine(runner, numbe
     text = numbers_fake.send_inbound_sms(from_="+15125550123", to="+15129998877", body="Hello?")
     call = numbers_fake.place_call(from_="+15125550124", to="+15129998877")
     assert (text.status, call.status) == (200, 200)  # answered 2xx: Twilio won't retry
+    route_received()  # the worker finds no company for the text's number
 
     listed = runner.invoke(args=["numbers", "quarantine"]).output
     assert text.form["MessageSid"] in listed and "Hello?" in listed

@@ -38,6 +38,7 @@ from app.services import billing
 from app.services.job_queries import local_day_bounds
 from app.services.routing import apply_routing
 from app.services.texting import queue_text
+from tests.fixtures.sms import route_received
 
 # --- counting queries --------------------------------------------------------------------
 
@@ -265,7 +266,9 @@ def test_billing_lists_queries_do_not_grow_with_rows(make, client, log_in, shop,
 
 # (table, columns an index must start with, who needs it)
 NEEDED_INDEXES = [
-    ("phone_numbers", ("e164",), "inbound webhook: the company by the number texted"),
+    ("inbound_receipts", ("twilio_sid",), "SMS webhook: a repeated delivery kept once"),
+    ("inbound_receipts", ("next_attempt_at", "id"), "worker: the oldest due receipts"),
+    ("phone_numbers", ("e164",), "inbound routing: the company by the number texted"),
     ("messages", ("twilio_sid",), "inbound webhook and status callbacks: a text by its SID"),
     ("customers", ("company_id", "mobile_phone"), "routing: the customer by From"),
     ("conversations", ("company_id", "phone"), "inbound webhook: the conversation"),
@@ -309,8 +312,8 @@ def test_lookup_index_exists_in_the_models(table, columns, why):
 
 def test_twilio_sids_are_unique():
     # A unique index, not only an index: it is what stores a retried webhook once.
-    messages = db.metadata.tables["messages"]
-    assert messages.c.twilio_sid.unique
+    assert db.metadata.tables["messages"].c.twilio_sid.unique
+    assert db.metadata.tables["inbound_receipts"].c.twilio_sid.unique
 
 
 # --- the webhook path uses indexes (PostgreSQL) ------------------------------------------
@@ -414,6 +417,8 @@ def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, ma
         assert _signed_post(app, client, "/webhooks/twilio/status", status_form).status_code == 204
         response = _signed_post(app, client, "/webhooks/twilio/sms", unknown_number_form)
         assert response.status_code == 200
+        # ... and the worker's half: storing and routing what the SMS webhook kept.
+        assert route_received() == 2
     assert statements, "the webhooks ran no SQL?"
     problems = _sequential_scans(statements)
     assert not problems, "sequential scans in the webhook path:\n\n" + "\n\n".join(problems)

@@ -22,6 +22,7 @@ from app.models.job import Job, JobAssignment, JobStatus
 from app.models.messaging import (
     Conversation,
     Direction,
+    InboundReceipt,
     Message,
     MessageKind,
     MessageRecipient,
@@ -49,6 +50,7 @@ __all__ = [
     "EstimateApproval",
     "EstimateOption",
     "EstimateStatus",
+    "InboundReceipt",
     "Invitation",
     "Invoice",
     "InvoiceStatus",

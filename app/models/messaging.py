@@ -281,3 +281,28 @@ class UnroutedInbound(db.Model):
     body: so.Mapped[str | None] = so.mapped_column(sa.Text)
     payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundReceipt(db.Model):
+    """An inbound text exactly as Twilio posted it, waiting for the worker.
+
+    The SMS webhook only checks the signature and writes this row (one per MessageSid), so
+    Twilio gets its answer in a few milliseconds whatever storing and routing cost. The
+    outbox worker turns it into a `Message` (app.services.inbound.route_receipts), routes
+    it and deletes the receipt in the same transaction. A receipt that fails is kept and
+    retried later, never dropped: the table holds only texts not yet in the inbox.
+    """
+
+    __tablename__ = "inbound_receipts"
+    __table_args__ = (
+        # The worker takes the oldest due receipts: an index walk that stops at its batch.
+        sa.Index("ix_inbound_receipts_due", "next_attempt_at", "id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    twilio_sid: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)

@@ -1,14 +1,21 @@
-"""Inbound texts: what the SMS webhook does with what Twilio posts.
+"""Inbound texts: what happens to what Twilio posts to the SMS webhook.
 
-Find the company by the number texted (`To`), the customer by `From` inside that company
-only, store the text once per `MessageSid` (Twilio retries, the fallback URL and duplicate
-deliveries all end as one row), apply opt-out keywords, then route it (rule 4).
+Two halves. The webhook (`accept_sms`) checks the required fields and keeps the post as an
+`InboundReceipt`, one per `MessageSid`, and answers: a few milliseconds, whatever the rest
+costs, so Twilio never times out and retries under load. The worker (`route_receipts`,
+run by `flask outbox work` and the development server's thread) then does the rest in one
+transaction per batch: find the company by the number texted (`To`), the customer by
+`From` inside that company only, store the text once per `MessageSid` (Twilio retries, the
+fallback URL and duplicate deliveries all end as one row), apply opt-out keywords, route
+it (rule 4), and delete the receipt.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +23,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import (
     Direction,
+    InboundReceipt,
     Message,
     MessageKind,
     MessageStatus,
@@ -27,7 +35,9 @@ from app.models import (
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.routing import apply_routing, find_customer
-from app.services.uniqueness import insert_once, insert_or_get
+from app.services.uniqueness import insert_once, insert_or_get, insert_unless_present
+
+log = logging.getLogger(__name__)
 
 # Exactly these words, alone (any case, surrounding spaces ignored). "please cancel tuesday"
 # is an ordinary message.
@@ -73,13 +83,76 @@ def media_of(form: Mapping[str, Any]) -> list[dict[str, str]]:
     return media
 
 
-def receive_sms(*, form: Mapping[str, Any]) -> InboundResult:
-    """Store and route one inbound text (flushes; the webhook commits)."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    to_phone = (form.get("To") or "").strip()
+# Receipts the worker takes per transaction: enough to share a commit, few enough that a
+# batch holds its locks for a fraction of a second.
+RECEIPT_BATCH = 20
+RECEIPT_RETRY_FIRST = timedelta(seconds=5)
+RECEIPT_RETRY_MAX = timedelta(minutes=5)
+
+
+def _sid_of(form: Mapping[str, Any]) -> str:
+    return (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+
+
+def _required(form: Mapping[str, Any]) -> tuple[str, str, str]:
+    sid, to_phone = _sid_of(form), (form.get("To") or "").strip()
     from_phone = (form.get("From") or "").strip()
     if not sid or not to_phone or not from_phone:
         raise InvalidWebhook("MessageSid, From and To are required.")
+    return sid, to_phone, from_phone
+
+
+def accept_sms(*, form: Mapping[str, Any], now: datetime) -> bool:
+    """The webhook's half: keep what Twilio posted until the worker routes it. A repeated
+    delivery of a text still waiting is ignored. Returns whether this call kept it.
+    Nothing is committed here; the worker is woken once the webhook commits."""
+    sid, _to, _from = _required(form)
+    kept = insert_unless_present(
+        InboundReceipt,
+        {
+            "twilio_sid": sid,
+            "payload": {key: form.get(key) for key in form},
+            "received_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
+        unique_column="twilio_sid",
+    )
+    db.session.info["outbox_wake"] = True
+    return kept
+
+
+def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
+    """The worker's half: store and route up to `limit` due receipts, oldest first, and
+    commit. Returns how many were taken (routed or put back for a retry). Several workers
+    share the queue: on PostgreSQL each takes receipts no other holds (SKIP LOCKED); a
+    receipt taken twice anyway (SQLite) still makes one message, by its MessageSid."""
+    receipts = db.session.scalars(
+        sa.select(InboundReceipt)
+        .where(InboundReceipt.next_attempt_at <= now)
+        .order_by(InboundReceipt.next_attempt_at, InboundReceipt.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for receipt in receipts:
+        try:
+            with db.session.begin_nested():
+                receive_sms(form=receipt.payload, received_at=receipt.received_at)
+                db.session.execute(sa.delete(InboundReceipt).filter_by(id=receipt.id))
+        except Exception as error:  # one bad text must not hold up the others
+            log.exception("inbound: receipt %s (%s) failed", receipt.id, receipt.twilio_sid)
+            receipt.attempts += 1
+            receipt.last_error = f"{type(error).__name__}: {error}"[:2000]
+            delay = min(RECEIPT_RETRY_FIRST * 2 ** (receipt.attempts - 1), RECEIPT_RETRY_MAX)
+            receipt.next_attempt_at = now + delay
+    db.session.commit()
+    return len(receipts)
+
+
+def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None) -> InboundResult:
+    """Store and route one inbound text (flushes; the caller commits). `received_at` is
+    when the webhook took it, which orders the conversation."""
+    sid, to_phone, from_phone = _required(form)
     body = form.get("Body") or ""
     media = media_of(form)
 
@@ -95,7 +168,7 @@ def receive_sms(*, form: Mapping[str, Any]) -> InboundResult:
     customer = find_customer(company=company, phone=from_phone)
     conversation = conversation_for(company=company, phone=from_phone, customer=customer)
     keyword = keyword_of(body)
-    now = utcnow()
+    now = received_at or utcnow()
     message = Message(
         company_id=company.id,
         conversation_id=conversation.id,
@@ -119,7 +192,8 @@ def receive_sms(*, form: Mapping[str, Any]) -> InboundResult:
         opt_out(company_id=company.id, phone=from_phone, keyword=keyword)
     elif keyword in OPT_IN_KEYWORDS:
         opt_in(company_id=company.id, phone=from_phone)
-    conversation.last_message_at = now
+    if conversation.last_message_at is None or conversation.last_message_at < now:
+        conversation.last_message_at = now
     apply_routing(message=message)
     db.session.flush()
     return InboundResult(message, created=True, keyword=keyword)

@@ -7,9 +7,10 @@ instead of failing the whole request.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -37,3 +38,14 @@ def insert_once(row: object) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def insert_unless_present(model: type, values: dict[str, Any], *, unique_column: str) -> bool:
+    """INSERT ... ON CONFLICT (unique_column) DO NOTHING: one statement, no savepoint, for
+    the paths where a duplicate needs nothing read back. Returns whether a row was added."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = (
+        insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique_column])
+    )
+    return db.session.execute(statement).rowcount == 1

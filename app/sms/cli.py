@@ -12,11 +12,13 @@ from werkzeug.serving import make_server
 from app.sms.dispatcher import Dispatcher
 from app.sms.fake_twilio import fake_twilio
 
-outbox_cli = AppGroup("outbox", help="Send the texts waiting in the outbox.")
+outbox_cli = AppGroup(
+    "outbox", help="Send the texts waiting in the outbox and route the texts received."
+)
 
 
 @outbox_cli.command("work")
-@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Route what came in and send what is due, then exit.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
@@ -24,7 +26,8 @@ outbox_cli = AppGroup("outbox", help="Send the texts waiting in the outbox.")
     help="Texts in flight at once (default: OUTBOX_CONCURRENCY, 8).",
 )
 def work_command(once: bool, concurrency: int | None) -> None:
-    """Send queued texts until stopped (SIGTERM or Ctrl-C finish the texts in flight)."""
+    """Route received texts and send queued ones until stopped (SIGTERM or Ctrl-C finish
+    the texts in flight)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     dispatcher = Dispatcher(app, concurrency=concurrency)
     if once:

@@ -1,4 +1,5 @@
-"""The outbox dispatcher: sends the texts the rest of the product queued.
+"""The outbox dispatcher: sends the texts the rest of the product queued, and routes the
+texts customers sent (the receipts the SMS webhook kept, app.services.inbound).
 
 Each round claims due `Message` rows in a short transaction (app.services.outbox.claim_due),
 commits, and hands them to a bounded thread pool. Each thread re-checks the opt-out, sends
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Message, MessageStatus, OptOut, utcnow
-from app.services import outbox
+from app.services import inbound, outbox
 from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
 from app.services.reminders import queue_reminders_periodically
@@ -85,8 +86,11 @@ class Dispatcher:
     # -- loop -------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Send everything due now (including retries whose time has come), wait for the
-        sends to finish, and return how many texts were attempted."""
+        """Route the received texts waiting, then send everything due now (including
+        retries whose time has come), wait for the sends to finish, and return how many
+        texts were attempted."""
+        while self._route_inbound():
+            pass
         now = self.clock()
         total = 0
         while not self.stop_event.is_set():
@@ -103,12 +107,14 @@ class Dispatcher:
         log.info("outbox dispatcher started (concurrency %s)", self.concurrency)
         while not self.stop_event.is_set():
             try:
+                # Customers' texts first: a STOP is recorded before the next claim.
+                routed = self._route_inbound()
                 claimed = self._fill(self.clock())
             except Exception:  # the database went away for a moment: try again shortly
-                log.exception("outbox: claiming failed")
-                claimed = 0
+                log.exception("outbox: routing or claiming failed")
+                routed = claimed = 0
                 self.stop_event.wait(self.poll_interval)
-            if claimed:
+            if routed or claimed:
                 continue
             if self._inflight:
                 self._wait_some(timeout=self.poll_interval)
@@ -125,6 +131,10 @@ class Dispatcher:
     def close(self) -> None:
         self._drain()
         self.pool.shutdown(wait=True)
+
+    def _route_inbound(self) -> int:
+        with self.app.app_context():
+            return inbound.route_receipts(now=self.clock())
 
     def _fill(self, now: datetime) -> int:
         # Up to two texts per pool slot are claimed, and only once a full round of slots

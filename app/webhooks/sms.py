@@ -1,11 +1,17 @@
-"""POST /webhooks/twilio/sms: inbound texts."""
+"""POST /webhooks/twilio/sms: inbound texts.
+
+Only the receipt is written here (app.services.inbound.accept_sms); the worker stores and
+routes the text a moment later. Twilio gets its 200 once the receipt is committed, so an
+answered text is never lost, and a 5xx (database down) makes Twilio deliver it again.
+"""
 
 from __future__ import annotations
 
 from flask import Response, request
 
 from app.extensions import db
-from app.services.inbound import InvalidWebhook, receive_sms
+from app.models import utcnow
+from app.services.inbound import InvalidWebhook, accept_sms
 from app.webhooks import bp
 from app.webhooks.security import empty_twiml, twilio_signature_required
 
@@ -14,7 +20,7 @@ from app.webhooks.security import empty_twiml, twilio_signature_required
 @twilio_signature_required
 def twilio_sms() -> Response:
     try:
-        receive_sms(form=request.form)
+        accept_sms(form=request.form, now=utcnow())
     except InvalidWebhook as error:
         db.session.rollback()
         return Response(str(error), status=400, mimetype="text/plain")

@@ -18,7 +18,7 @@ from app.models import EstimateApproval, EstimateStatus, Message, MessageKind
 from app.services import billing
 from tests.fixtures.live import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
 
 

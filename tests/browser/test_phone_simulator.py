@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Direction, Message, MessageKind
 from app.services.texting import queue_text
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
 
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Role, utcnow
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms: a poll is every 4-5 s, the webhook goes through the fake Twilio
 

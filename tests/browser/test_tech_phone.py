@@ -17,7 +17,7 @@ import app.services.job_status as job_status_module
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms; the conversation polls every 4 s
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
@@ -15,15 +16,24 @@ from twilio.request_validator import RequestValidator
 from app.extensions import db
 from app.models import (
     Conversation,
+    InboundReceipt,
     Message,
     MessageKind,
     MessageRecipient,
     MessageStatus,
     OptOut,
     UnroutedInbound,
+    utcnow,
 )
-from app.services.inbound import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from app.services.inbound import (
+    HELP_KEYWORDS,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    route_receipts,
+)
 from app.services.texting import TextingUnavailable, queue_text, texting_blocker
+from app.sms.dispatcher import _wake_event
+from tests.fixtures.sms import route_received
 
 SMS = "/webhooks/twilio/sms"
 _sids = itertools.count(1)
@@ -48,8 +58,8 @@ def _inbound() -> list[Message]:
     return list(db.session.scalars(sa.select(Message).filter_by(direction="in")))
 
 
-def test_text_is_stored_routed_and_answered_with_empty_twiml(client, signed_post, sms_world):
-    response = signed_post(client, SMS, _form())
+def test_text_is_stored_routed_and_answered_with_empty_twiml(client, text_in, sms_world):
+    response = text_in(client, SMS, _form())
     assert response.status_code == 200
     assert response.mimetype == "text/xml"
     assert response.get_data(as_text=True) == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -66,10 +76,106 @@ def test_text_is_stored_routed_and_answered_with_empty_twiml(client, signed_post
     assert message.routing_reason
 
 
-def test_unknown_number_is_quarantined_once_and_answered_200(client, signed_post, sms_world):
+def test_the_webhook_only_keeps_a_receipt_and_wakes_the_worker(app, client, signed_post, sms_world):
+    _wake_event.clear()
+    form = _form("Is 3pm still good?")
+    before = utcnow()
+    response = signed_post(client, SMS, form)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    assert _wake_event.is_set()  # the development server's worker thread starts at once
+    assert _inbound() == []
+    [receipt] = db.session.scalars(sa.select(InboundReceipt)).all()
+    assert receipt.twilio_sid == form["MessageSid"]
+    assert receipt.payload == form
+    assert before <= receipt.received_at == receipt.next_attempt_at <= utcnow()
+
+    # The worker stores and routes it, dated when Twilio delivered it, and drops the receipt.
+    assert route_receipts(now=utcnow()) == 1
+    [message] = _inbound()
+    assert message.created_at == receipt.received_at
+    assert message.conversation.last_message_at == receipt.received_at
+    assert message.routing_reason
+    assert db.session.scalars(sa.select(InboundReceipt)).all() == []
+    assert route_receipts(now=utcnow()) == 0
+
+
+def test_the_outbox_worker_routes_received_texts_before_sending(
+    client, signed_post, sms_world, dispatcher
+):
+    signed_post(client, SMS, _form("STOP"))
+    queue_text(company=sms_world.company, to_phone="+15125550101", body="Reminder", kind="manual")
+    db.session.commit()
+    assert dispatcher().run_once() == 1
+    [message] = _inbound()
+    assert message.extra["keyword"] == "STOP"
+    # The STOP was recorded before the claim, so the queued text was not sent.
+    sent = db.session.scalars(sa.select(Message).filter_by(direction="out")).one()
+    assert sent.status == MessageStatus.CANCELED
+
+
+def test_a_receipt_that_fails_is_kept_for_later_and_holds_up_no_other(
+    client, signed_post, sms_world, monkeypatch
+):
+    from app.services import inbound
+
+    real_receive = inbound.receive_sms
+    bad, good = _form("Breaks routing"), _form("Fine")
+
+    def receive(*, form, received_at=None):
+        if form["MessageSid"] == bad["MessageSid"]:
+            raise RuntimeError("routing blew up")
+        return real_receive(form=form, received_at=received_at)
+
+    monkeypatch.setattr(inbound, "receive_sms", receive)
+    signed_post(client, SMS, bad)
+    signed_post(client, SMS, good)
+    now = utcnow()
+    assert route_receipts(now=now) == 2
+    assert [m.body for m in _inbound()] == ["Fine"]
+    [kept] = db.session.scalars(sa.select(InboundReceipt)).all()
+    assert kept.twilio_sid == bad["MessageSid"]
+    assert (kept.attempts, kept.last_error) == (1, "RuntimeError: routing blew up")
+    assert kept.next_attempt_at == now + timedelta(seconds=5)
+    assert route_receipts(now=now + timedelta(seconds=4)) == 0  # not due yet
+    assert route_receipts(now=now + timedelta(seconds=5)) == 1
+    assert kept.attempts == 2
+    assert kept.next_attempt_at == now + timedelta(seconds=15)  # backing off
+
+    monkeypatch.setattr(inbound, "receive_sms", real_receive)  # fixed and redeployed
+    assert route_receipts(now=now + timedelta(seconds=15)) == 1
+    assert sorted(m.body for m in _inbound()) == ["Breaks routing", "Fine"]
+    assert db.session.scalars(sa.select(InboundReceipt)).all() == []
+
+
+@pytest.mark.postgres
+def test_two_workers_route_300_texts_each_once(app, client, signed_post, sms_world, is_postgres):
+    forms = [_form(f"Text {n}") for n in range(300)]
+    for form in forms:
+        assert signed_post(client, SMS, form).status_code == 200
+    start = threading.Barrier(2)
+
+    def work() -> int:
+        with app.app_context():
+            start.wait()
+            taken = 0
+            while batch := route_receipts(now=utcnow(), limit=10):
+                taken += batch
+            return taken
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        taken = list(pool.map(lambda _: work(), range(2)))
+    assert sum(taken) == 300 and min(taken) > 0  # both worked, none twice
+    bodies = sorted(m.body for m in _inbound())
+    assert bodies == sorted(f"Text {n}" for n in range(300))
+    assert db.session.scalar(sa.select(sa.func.count(MessageRecipient.id))) == 300
+    assert db.session.scalar(sa.select(sa.func.count(InboundReceipt.id))) == 0
+
+
+def test_unknown_number_is_quarantined_once_and_answered_200(client, text_in, sms_world):
     form = _form(to="+15129998877")
     for _ in range(3):
-        assert signed_post(client, SMS, form).status_code == 200
+        assert text_in(client, SMS, form).status_code == 200
     [row] = db.session.scalars(sa.select(UnroutedInbound)).all()
     assert (row.channel, row.from_phone, row.to_phone, row.body) == (
         "sms",
@@ -81,12 +187,12 @@ def test_unknown_number_is_quarantined_once_and_answered_200(client, signed_post
     assert _inbound() == []
 
 
-def test_customer_is_found_only_inside_the_company_texted(client, signed_post, sms_world, make):
+def test_customer_is_found_only_inside_the_company_texted(client, text_in, sms_world, make):
     other = make.company("Other Plumbing")
     make.number(other, e164="+15126660200")
     theirs = make.customer(other, name="Same Number", phone="+15125550101")
     db.session.commit()
-    signed_post(client, SMS, _form(to="+15126660200"))
+    text_in(client, SMS, _form(to="+15126660200"))
     [message] = _inbound()
     assert message.company_id == other.id
     assert message.conversation.customer_id == theirs.id
@@ -98,16 +204,16 @@ def test_customer_is_found_only_inside_the_company_texted(client, signed_post, s
     )
 
 
-def test_unknown_sender_gets_an_unknown_number_conversation(client, signed_post, sms_world):
-    signed_post(client, SMS, _form(frm="+15125550177"))
+def test_unknown_sender_gets_an_unknown_number_conversation(client, text_in, sms_world):
+    text_in(client, SMS, _form(frm="+15125550177"))
     [message] = _inbound()
     assert message.conversation.is_unknown_number
     assert message.routing_reason
 
 
-def test_same_message_sid_5_times_in_a_row_is_stored_once(client, signed_post, sms_world):
+def test_same_message_sid_5_times_in_a_row_is_stored_once(client, text_in, sms_world):
     form = _form()
-    answers = [signed_post(client, SMS, form).status_code for _ in range(5)]
+    answers = [text_in(client, SMS, form).status_code for _ in range(5)]
     assert answers == [200] * 5
     assert len(_inbound()) == 1
     assert db.session.scalar(sa.select(sa.func.count(MessageRecipient.id))) == 1
@@ -131,6 +237,8 @@ def test_same_message_sid_20_times_concurrently_is_stored_once_without_5xx(
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(deliver, range(20)))
     assert answers == [200] * 20
+    assert db.session.scalar(sa.select(sa.func.count(InboundReceipt.id))) == 1
+    route_received()
     assert len(_inbound()) == 1
     assert db.session.scalar(sa.select(sa.func.count(MessageRecipient.id))) == 1
     assert db.session.scalar(sa.select(sa.func.count(Conversation.id))) == 1
@@ -139,8 +247,8 @@ def test_same_message_sid_20_times_concurrently_is_stored_once_without_5xx(
 @pytest.mark.parametrize(
     "body", [*sorted(OPT_OUT_KEYWORDS), "stop", " Stop ", "\tunsubscribe\n", "OptOut"]
 )
-def test_opt_out_keywords_opt_the_customer_out(client, signed_post, sms_world, body):
-    signed_post(client, SMS, _form(body))
+def test_opt_out_keywords_opt_the_customer_out(client, text_in, sms_world, body):
+    text_in(client, SMS, _form(body))
     [opt_out] = db.session.scalars(sa.select(OptOut)).all()
     assert (opt_out.company_id, opt_out.phone, opt_out.source) == (
         sms_world.company.id,
@@ -160,20 +268,20 @@ def test_opt_out_keywords_opt_the_customer_out(client, signed_post, sms_world, b
 
 
 @pytest.mark.parametrize("word", [*sorted(OPT_IN_KEYWORDS), "start "])
-def test_start_unstop_yes_opt_back_in(client, signed_post, sms_world, word):
-    signed_post(client, SMS, _form("STOP"))
+def test_start_unstop_yes_opt_back_in(client, text_in, sms_world, word):
+    text_in(client, SMS, _form("STOP"))
     assert db.session.scalars(sa.select(OptOut)).all()
-    signed_post(client, SMS, _form(word))
+    text_in(client, SMS, _form(word))
     db.session.expire_all()
     assert db.session.scalars(sa.select(OptOut)).all() == []
     assert texting_blocker(company=sms_world.company, phone="+15125550101") is None
 
 
-def test_opt_out_only_affects_the_company_texted(client, signed_post, sms_world, make):
+def test_opt_out_only_affects_the_company_texted(client, text_in, sms_world, make):
     other = make.company("Other Plumbing")
     make.number(other, e164="+15126660200")
     db.session.commit()
-    signed_post(client, SMS, _form("STOP", to="+15126660200"))
+    text_in(client, SMS, _form("STOP", to="+15126660200"))
     assert texting_blocker(company=sms_world.company, phone="+15125550101") is None
     assert texting_blocker(company=other, phone="+15125550101") is not None
 
@@ -182,22 +290,22 @@ def test_opt_out_only_affects_the_company_texted(client, signed_post, sms_world,
     "body",
     ["please cancel tuesday", "stop by at 3", "STOP.", "Yes please", "end of the day works", ""],
 )
-def test_ordinary_messages_are_not_keywords(client, signed_post, sms_world, body):
-    signed_post(client, SMS, _form(body, NumMedia="0"))
+def test_ordinary_messages_are_not_keywords(client, text_in, sms_world, body):
+    text_in(client, SMS, _form(body, NumMedia="0"))
     assert db.session.scalars(sa.select(OptOut)).all() == []
     [message] = _inbound()
     assert "keyword" not in message.extra
 
 
 @pytest.mark.parametrize("word", sorted(HELP_KEYWORDS))
-def test_help_and_info_are_recorded_without_opting_out(client, signed_post, sms_world, word):
-    signed_post(client, SMS, _form(word.lower()))
+def test_help_and_info_are_recorded_without_opting_out(client, text_in, sms_world, word):
+    text_in(client, SMS, _form(word.lower()))
     [message] = _inbound()
     assert message.extra["keyword"] == word
     assert db.session.scalars(sa.select(OptOut)).all() == []
 
 
-def test_mms_media_are_kept_as_links(client, signed_post, sms_world, fake):
+def test_mms_media_are_kept_as_links(client, text_in, sms_world, fake):
     form = _form(
         "Here is the leak",
         NumMedia="2",
@@ -206,7 +314,7 @@ def test_mms_media_are_kept_as_links(client, signed_post, sms_world, fake):
         MediaUrl1="https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME2",
         MediaContentType1="image/png",
     )
-    assert signed_post(client, SMS, form).status_code == 200
+    assert text_in(client, SMS, form).status_code == 200
     [message] = _inbound()
     assert message.media_urls == [form["MediaUrl0"], form["MediaUrl1"]]
     assert message.extra["media"] == [
@@ -216,11 +324,11 @@ def test_mms_media_are_kept_as_links(client, signed_post, sms_world, fake):
     assert fake.requests == []  # nothing was fetched
 
 
-def test_missing_fields_are_400_and_store_nothing(client, signed_post, sms_world):
+def test_missing_fields_are_400_and_store_nothing(client, text_in, sms_world):
     form = _form()
     form.pop("MessageSid")
     form.pop("SmsSid")
-    assert signed_post(client, SMS, form).status_code == 400
+    assert text_in(client, SMS, form).status_code == 400
     assert _inbound() == []
 
 
@@ -228,5 +336,6 @@ def test_fake_twilio_delivers_a_text_from_a_phone_signed(app, sms_world, fake):
     result = fake.send_inbound_sms(from_="+15125550101", to="+15126660100", body="On my porch")
     assert result.status == 200
     assert result.url == app.config["PUBLIC_BASE_URL"] + SMS
+    route_received()
     [message] = _inbound()
     assert message.twilio_sid == result.form["MessageSid"]

@@ -24,6 +24,7 @@ from app.models import (
 )
 from app.services.job_status import job_set_status
 from app.services.routing import Rule
+from tests.fixtures.sms import route_received
 
 PATH = "/webhooks/twilio/sms"
 
@@ -74,12 +75,12 @@ def _forwards() -> list[Message]:
     )
 
 
-def test_in_progress_text_goes_to_the_tech_then_finished_hands_back(client, signed_post, team):
+def test_in_progress_text_goes_to_the_tech_then_finished_hands_back(client, text_in, team):
     world, poc, tech, job = team
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech)
     db.session.commit()
 
-    response = signed_post(client, PATH, _form(world, "Gate is open", sid="SM" + "1" * 32))
+    response = text_in(client, PATH, _form(world, "Gate is open", sid="SM" + "1" * 32))
     assert response.status_code == 200
     first = _inbound("SM" + "1" * 32)
     assert _recipients(first) == [tech.id]
@@ -93,17 +94,17 @@ def test_in_progress_text_goes_to_the_tech_then_finished_hands_back(client, sign
 
     job_set_status(job=job, status=JobStatus.FINISHED, actor=tech)
     db.session.commit()
-    signed_post(client, PATH, _form(world, "Thanks!", sid="SM" + "2" * 32))
+    text_in(client, PATH, _form(world, "Thanks!", sid="SM" + "2" * 32))
     second = _inbound("SM" + "2" * 32)
     assert _recipients(second) == [poc.id]
     assert "finished" in second.routing_reason
     assert second.routing_reason.endswith("Point of Contact -> Pat Office")
 
 
-def test_the_same_message_sid_five_times_is_one_text_routed_once(client, signed_post, team):
+def test_the_same_message_sid_five_times_is_one_text_routed_once(client, text_in, team):
     world, poc, _tech, _job = team
     form = _form(world, "Are you coming?", sid="SM" + "5" * 32)
-    statuses = [signed_post(client, PATH, form).status_code for _ in range(5)]
+    statuses = [text_in(client, PATH, form).status_code for _ in range(5)]
     assert statuses == [200] * 5
     message = _inbound("SM" + "5" * 32)
     assert db.session.scalar(sa.select(sa.func.count(Message.id)).filter_by(direction="in")) == 1
@@ -141,27 +142,28 @@ def test_twenty_concurrent_deliveries_are_one_text_one_routing_one_forward(app, 
         thread.join(timeout=60)
     db.session.expire_all()
     assert statuses == [200] * 20
+    route_received()
     message = _inbound("SM" + "c" * 32)
     assert _recipients(message) == [poc.id]
     assert [f.to_phone for f in _forwards()] == ["+15125550190"]
 
 
-def test_unknown_to_is_quarantined_and_routed_to_nobody(client, signed_post, team):
+def test_unknown_to_is_quarantined_and_routed_to_nobody(client, text_in, team):
     world, _poc, _tech, _job = team
     form = _form(world, "Wrong number?", sid="SM" + "9" * 32)
     form["To"] = "+15127770000"
-    assert signed_post(client, PATH, form).status_code == 200
+    assert text_in(client, PATH, form).status_code == 200
     assert db.session.scalar(sa.select(Message).filter_by(direction="in")) is None
     assert db.session.scalar(sa.select(sa.func.count(MessageRecipient.id))) == 0
     assert db.session.scalar(sa.select(UnroutedInbound.body)) == "Wrong number?"
 
 
 def test_unknown_sender_goes_to_the_poc_in_an_unknown_number_conversation(
-    client, signed_post, log_in, team
+    client, text_in, log_in, team
 ):
     world, poc, _tech, _job = team
     form = _form(world, "Do you fix boilers?", sid="SM" + "u" * 32, from_phone="+15125550111")
-    assert signed_post(client, PATH, form).status_code == 200
+    assert text_in(client, PATH, form).status_code == 200
     message = _inbound("SM" + "u" * 32)
     assert message.conversation.is_unknown_number
     assert _recipients(message) == [poc.id]
@@ -172,9 +174,9 @@ def test_unknown_sender_goes_to_the_poc_in_an_unknown_number_conversation(
     assert "Unknown number" in html and "Do you fix boilers?" in html
 
 
-def test_stop_and_start_are_routed_and_switch_the_reply_box(client, signed_post, log_in, team):
+def test_stop_and_start_are_routed_and_switch_the_reply_box(client, text_in, log_in, team):
     world, poc, _tech, _job = team
-    signed_post(client, PATH, _form(world, "STOP", sid="SM" + "s" * 32))
+    text_in(client, PATH, _form(world, "STOP", sid="SM" + "s" * 32))
     stop = _inbound("SM" + "s" * 32)
     # The office sees the STOP (it explains why texts stopped), routed like any text.
     assert _recipients(stop) == [poc.id]
@@ -183,7 +185,7 @@ def test_stop_and_start_are_routed_and_switch_the_reply_box(client, signed_post,
     page = client.get(f"/inbox/{stop.conversation_id}").get_data(as_text=True)
     assert "has opted out" in page and 'name="body"' not in page
 
-    signed_post(client, PATH, _form(world, "START", sid="SM" + "t" * 32))
+    text_in(client, PATH, _form(world, "START", sid="SM" + "t" * 32))
     start = _inbound("SM" + "t" * 32)
     assert _recipients(start) == [poc.id]
     assert db.session.scalar(sa.select(OptOut.id)) is None
@@ -191,7 +193,7 @@ def test_stop_and_start_are_routed_and_switch_the_reply_box(client, signed_post,
     assert 'name="body"' in page
 
 
-def test_mms_is_routed_with_its_picture_shown_and_never_fetched(client, signed_post, log_in, team):
+def test_mms_is_routed_with_its_picture_shown_and_never_fetched(client, text_in, log_in, team):
     world, poc, tech, job = team
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech)
     db.session.commit()
@@ -204,7 +206,7 @@ def test_mms_is_routed_with_its_picture_shown_and_never_fetched(client, signed_p
         MediaUrl0=media,
         MediaContentType0="image/jpeg",
     )
-    assert signed_post(client, PATH, form).status_code == 200
+    assert text_in(client, PATH, form).status_code == 200
     message = _inbound("SM" + "m" * 32)
     assert message.media_urls == [media]
     assert _recipients(message) == [tech.id]

@@ -9,6 +9,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Direction, Message, MessageKind, OptOut, Role
 from app.services.texting import queue_text
+from tests.fixtures.sms import route_received
 
 
 def test_simulator_needs_a_login(client, sms_world):
@@ -72,6 +73,8 @@ def test_reply_goes_through_the_signed_webhook_and_is_routed(app, client, log_in
     [webhook] = fake.webhooks
     assert webhook.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/sms"
     assert webhook.status == 200
+    assert db.session.scalars(sa.select(Message)).all() == []  # the worker routes it
+    assert route_received() == 1
     message = db.session.scalars(sa.select(Message)).one()
     assert message.direction == Direction.IN
     assert message.body == "Running 5 min late?"
@@ -106,10 +109,12 @@ def test_empty_reply_is_refused_with_a_message(client, log_in, sms_world, fake):
 def test_stop_from_the_simulator_opts_the_customer_out(client, log_in, sms_world, fake):
     log_in(client, sms_world.company.owner)
     client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "STOP"})
+    route_received()
     assert db.session.scalars(sa.select(OptOut)).one().phone == "+15125550101"
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "This phone texted STOP" in thread
     client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "START"})
+    route_received()
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "This phone texted STOP" not in thread
 
@@ -188,6 +193,7 @@ def test_office_notes_in_the_thread_are_not_shown_as_texts(client, log_in, sms_w
     db.session.commit()
     log_in(client, sms_world.company.owner)
     client.post("/dev/phone/text", data={"phone": "+15125550101", "body": "Thanks!"})
+    route_received()
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "Thanks!" in thread
     assert "Estimate #12 approved" not in thread
