@@ -106,6 +106,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     csrf.exempt(webhooks_bp)  # Twilio signs these instead; see app/webhooks.
+    # Twilio's deliveries are never throttled (a refused one is retried, then lost), and
+    # the limiter's per-request bookkeeping was a fifth of the SMS webhook's cost.
+    limiter.exempt(webhooks_bp)
     if app.config["TWILIO_FAKE"]:
         # The phone simulator exists only while the fake Twilio is active.
         app.register_blueprint(dev_bp, url_prefix="/dev")

@@ -1,5 +1,6 @@
 """Benchmark 1: inbound SMS webhooks through gunicorn + PostgreSQL, against a bare Flask
-endpoint served by the same gunicorn configuration, in the same run.
+endpoint served by the same gunicorn configuration, in the same run; then the worker that
+routes what the webhooks kept.
 
     .venv/bin/python bench/webhooks.py                       # rates 50,100,200,400 req/s
     .venv/bin/python bench/webhooks.py --rates 50,100 --duration 5 --flat-duration 5
@@ -9,15 +10,21 @@ threads) on loopback ports. The app runs as in production (APP_ENV=production, a
 SECRET_KEY, DATABASE_URL to the seeded database, no in-process dispatcher), except that
 the fake Twilio is allowed. Each request is a signed, Twilio-shaped inbound text from one
 of the seeded customers (5% from unknown numbers) to one of the companies' numbers, with a
-new MessageSid: the app verifies the signature, stores the text, routes it (rule 4) and
+new MessageSid: the app verifies the signature, keeps the text (an inbound receipt) and
 answers empty TwiML. The baseline parses the same form and answers the same TwiML.
 
 Measurements alternate between the two servers so a change in background load hits both:
-first flat out (`--connections` keep-alive connections back to back) for throughput, then
-each fixed rate for latency (counted from each request's scheduled send time).
+first flat out (`--connections` connections back to back) for throughput, then each fixed
+rate for latency (counted from each request's scheduled send time). No worker runs during
+these, so the figures are the web tier's alone.
+
+Then `--route-workers` `flask outbox work` processes route the backlog the runs left
+(store, opt-out keywords, rule 4, recipients): texts routed per second and CPU per text.
+Last, `--sustained-rate` texts/s are sent with those workers running beside gunicorn, the
+production shape on one machine: webhook latency, and how far routing lags behind.
 
 Target (issue 9): at least half the bare endpoint's throughput, and p99 under 50 ms at
-200 requests/s. Every text sent is checked to be stored exactly once.
+200 requests/s. Every text answered 200 is checked to end up stored exactly once.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+import time
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import database
@@ -95,6 +104,35 @@ class InboundTexts:
         return PATH, urlencode(form).encode(), headers
 
 
+def pending(url: str, run: str) -> int:
+    """This run's texts kept by the webhook and not routed yet."""
+    with psycopg.connect(database.libpq_url(url)) as conn:
+        return conn.execute(
+            "select count(*) from inbound_receipts where twilio_sid like %s", (f"SM{run}%",)
+        ).fetchone()[0]
+
+
+@dataclass
+class Drain:
+    texts: int
+    seconds: float
+    cpu_seconds: float
+
+
+def drain(url: str, run: str, workers: list[processes.Process], limit: float = 900) -> Drain:
+    """Wait until the workers have routed every receipt of this run."""
+    cpu_before = sum(w.cpu_seconds() for w in workers)
+    started, texts = time.monotonic(), pending(url, run)
+    while (left := pending(url, run)) and time.monotonic() - started < limit:
+        if not all(w.alive() for w in workers):
+            raise SystemExit("a worker died:\n" + "\n".join(w.tail() for w in workers))
+        time.sleep(0.25)
+    if left:
+        raise SystemExit(f"{left} receipts still unrouted after {limit:.0f} s")
+    cpu = sum(w.cpu_seconds() for w in workers) - cpu_before
+    return Drain(texts, time.monotonic() - started, cpu)
+
+
 def latency_cells(outcome: loadgen.Outcome, cpu_seconds: float) -> list[str]:
     return [
         f"{outcome.throughput:.0f}",
@@ -114,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flat-duration", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16, help="for the flat-out run")
     parser.add_argument("--max-requests", type=int, default=50_000, help="per measurement")
+    parser.add_argument(
+        "--route-workers", type=int, default=1, help="flask outbox work processes that route"
+    )
+    parser.add_argument(
+        "--sustained-rate", type=float, default=50.0, help="req/s with the workers running"
+    )
+    parser.add_argument("--sustained-duration", type=float, default=30.0)
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     url = args.database_url
@@ -176,6 +221,31 @@ def main(argv: list[str] | None = None) -> int:
                 offset[server] += args.max_requests
                 results[(label, server)] = outcome
                 cpu[(label, server)] = servers[server].cpu_seconds() - cpu_before
+        servers.pop("bare").stop()
+
+        print(f"  routing the backlog with {args.route_workers} worker(s) ...", flush=True)
+        workers = [
+            processes.outbox_worker(f"bench-route-{n}", env, concurrency=8)
+            for n in range(args.route_workers)
+        ]
+        servers.update({f"worker {n}": w for n, w in enumerate(workers)})
+        backlog = drain(url, run, workers)
+        sustained = None
+        if args.sustained_rate:
+            label = f"{args.sustained_rate:.0f} req/s + routing"
+            print(f"  app: {label} ...", flush=True)
+            outcome = loadgen.fixed_rate(
+                "127.0.0.1",
+                app_port,
+                shifted("app"),
+                rate=args.sustained_rate,
+                duration=args.sustained_duration,
+                max_requests=args.max_requests,
+            )
+            results[(label, "app")] = outcome
+            waiting = pending(url, run)
+            lag = drain(url, run, workers)
+            sustained = (label, outcome, waiting, lag)
     finally:
         for process in servers.values():
             process.stop()
@@ -191,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         stored += conn.execute(
             "select count(*) from unrouted_inbound where twilio_sid like %s", (f"SM{run}%",)
         ).fetchone()
+    left = pending(url, run)
 
     rows = []
     for label, _rate in plans:
@@ -230,11 +301,58 @@ def main(argv: list[str] | None = None) -> int:
             rows,
         )
     )
+    print()
+    print(
+        f"Routing the backlog: {args.route_workers} `flask outbox work` process(es), "
+        "nothing else running but PostgreSQL."
+    )
+    print(
+        table(
+            ["texts waiting", "routed in s", "texts/s", "worker CPU ms/text"],
+            [
+                [
+                    f"{backlog.texts:,}",
+                    f"{backlog.seconds:.1f}",
+                    f"{backlog.texts / max(backlog.seconds, 1e-9):.0f}",
+                    f"{backlog.cpu_seconds / max(backlog.texts, 1) * 1000:.1f}",
+                ]
+            ],
+        )
+    )
+    if sustained:
+        label, outcome, waiting, lag = sustained
+        print()
+        print(
+            f"Sustained: {label} for {args.sustained_duration:.0f} s, webhooks and routing "
+            "on the same machine."
+        )
+        print(
+            table(
+                [
+                    "load",
+                    "answered req/s",
+                    "latency p50 / p95 / p99",
+                    "errors",
+                    "waiting at end",
+                    "routed all after s",
+                ],
+                [
+                    [
+                        label,
+                        f"{outcome.throughput:.0f}",
+                        f"{ms(outcome.p(50))} / {ms(outcome.p(95))} / {ms(outcome.p(99))}",
+                        str(outcome.errors + outcome.bad_statuses),
+                        f"{waiting:,}",
+                        f"{lag.seconds:.1f}",
+                    ]
+                ],
+            )
+        )
     flat_ratio = results[("flat out", "app")].throughput / results[("flat out", "bare")].throughput
     at_target = next((r for r in rates if r == TARGET_RATE), None)
     p99 = results[(f"{at_target:.0f} req/s", "app")].p(99) if at_target else float("nan")
-    # Each SID stored at most once, and every text answered 200 is stored.
-    once = stored[0] == stored[1] and stored[0] + stored[2] >= sent_ok
+    # Each SID stored at most once, every text answered 200 is stored, none left waiting.
+    once = stored[0] == stored[1] and stored[0] + stored[2] >= sent_ok and left == 0
     print(
         f"Throughput ratio app/bare (flat out): {flat_ratio:.2f} "
         f"(target >= {TARGET_RATIO}: {verdict(flat_ratio >= TARGET_RATIO)}). "
@@ -247,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"Stored: {stored[0]:,} messages with {stored[1]:,} distinct SIDs + {stored[2]:,} "
-        f"quarantined, for {sent_ok:,} texts answered 200."
+        f"quarantined, for {sent_ok:,} texts answered 200; {left:,} receipts left unrouted."
     )
     print(machine(url))
     ok = flat_ratio >= TARGET_RATIO and (not at_target or p99 < TARGET_P99) and once

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models import (
@@ -108,7 +109,7 @@ def accept_sms(*, form: Mapping[str, Any], now: datetime) -> bool:
     Nothing is committed here; the worker is woken once the webhook commits."""
     sid, _to, _from = _required(form)
     kept = insert_unless_present(
-        InboundReceipt,
+        InboundReceipt.__table__,
         {
             "twilio_sid": sid,
             "payload": {key: form.get(key) for key in form},
@@ -134,17 +135,20 @@ def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    routed = []
     for receipt in receipts:
         try:
             with db.session.begin_nested():
                 receive_sms(form=receipt.payload, received_at=receipt.received_at)
-                db.session.execute(sa.delete(InboundReceipt).filter_by(id=receipt.id))
+            routed.append(receipt.id)
         except Exception as error:  # one bad text must not hold up the others
             log.exception("inbound: receipt %s (%s) failed", receipt.id, receipt.twilio_sid)
             receipt.attempts += 1
             receipt.last_error = f"{type(error).__name__}: {error}"[:2000]
             delay = min(RECEIPT_RETRY_FIRST * 2 ** (receipt.attempts - 1), RECEIPT_RETRY_MAX)
             receipt.next_attempt_at = now + delay
+    if routed:
+        db.session.execute(sa.delete(InboundReceipt).where(InboundReceipt.id.in_(routed)))
     db.session.commit()
     return len(receipts)
 
@@ -156,7 +160,9 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None)
     body = form.get("Body") or ""
     media = media_of(form)
 
-    number = db.session.scalar(sa.select(PhoneNumber).filter_by(e164=to_phone))
+    number = db.session.scalar(
+        sa.select(PhoneNumber).options(so.joinedload(PhoneNumber.company)).filter_by(e164=to_phone)
+    )
     if number is None:
         return _quarantine(sid=sid, from_phone=from_phone, to_phone=to_phone, body=body, form=form)
 
@@ -170,8 +176,8 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None)
     keyword = keyword_of(body)
     now = received_at or utcnow()
     message = Message(
-        company_id=company.id,
-        conversation_id=conversation.id,
+        company=company,
+        conversation=conversation,
         direction=Direction.IN,
         kind=MessageKind.INBOUND,
         from_phone=from_phone,
@@ -183,18 +189,19 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None)
         extra={"media": media, **({"keyword": keyword} if keyword else {})},
         created_at=now,
     )
-    # The same MessageSid may be stored by a concurrent delivery: then theirs wins.
-    message, created = insert_or_get(message, sa.select(Message).filter_by(twilio_sid=sid))
-    if not created:
-        return InboundResult(message, created=False, keyword=keyword)
-
+    # No savepoint around the insert: receipts are unique per MessageSid and a worker holds
+    # its receipts locked, so a second insert of this SID would need a second receipt
+    # routed at the same moment (impossible); should it ever happen, the unique constraint
+    # fails the receipt, which is retried and then finds the message above.
+    db.session.add(message)
     if keyword in OPT_OUT_KEYWORDS:
         opt_out(company_id=company.id, phone=from_phone, keyword=keyword)
     elif keyword in OPT_IN_KEYWORDS:
         opt_in(company_id=company.id, phone=from_phone)
-    if conversation.last_message_at is None or conversation.last_message_at < now:
-        conversation.last_message_at = now
-    apply_routing(message=message)
+    # The routing's look-ups must not flush the new message early: it is inserted once,
+    # with its recipients and reason already on it.
+    with db.session.no_autoflush:
+        apply_routing(message=message)
     db.session.flush()
     return InboundResult(message, created=True, keyword=keyword)
 

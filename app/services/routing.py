@@ -261,11 +261,15 @@ def find_customer(*, company: Company, phone: str) -> Customer | None:
 
 def add_recipients(*, message: Message, users: tuple[User, ...] | list[User]) -> list[User]:
     """Record `users` as recipients of `message`; returns the ones that were new."""
-    existing = set(
-        db.session.scalars(
-            sa.select(MessageRecipient.user_id).where(MessageRecipient.message_id == message.id)
+    if message.id is None:  # not inserted yet, so it has no recipients
+        db.session.flush()
+        existing: set[int] = set()
+    else:
+        existing = set(
+            db.session.scalars(
+                sa.select(MessageRecipient.user_id).where(MessageRecipient.message_id == message.id)
+            )
         )
-    )
     added = []
     for user in users:
         if user.id in existing:
