@@ -131,11 +131,14 @@ def outbox_state(url: str, first_id: int) -> dict[str, int]:
 
 
 def drain(url: str, first_id: int, fake_port: int, timeout: float, workers) -> float:
-    """Wait until no text of the soak is waiting and the fake has no callback left."""
+    """Wait until no received text is unrouted, no text of the soak is waiting to be sent
+    and the fake has no callback left."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         state = outbox_state(url, first_id)
         waiting = sum(state.get(s, 0) for s in ("pending", "sending", "queued", "sent"))
+        with psycopg.connect(database.libpq_url(url)) as conn:
+            waiting += conn.execute("select count(*) from inbound_receipts").fetchone()[0]
         stats = fetch_json(fake_port, "/_bench/stats")
         if not waiting and not stats["callbacks_pending"]:
             return time.perf_counter() - started
@@ -308,7 +311,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             redelivered += retry.completed
             pending_retry = [pending_retry[i] for i in sorted(set(retry.failed))]
-        print("  load done; draining the outbox and the status callbacks ...", flush=True)
+        print(
+            "  load done; draining the inbound receipts, the outbox and the status callbacks ...",
+            flush=True,
+        )
         drained_in = drain(url, first_id, fake_port, args.drain_timeout, workers)
         stats = fetch_json(fake_port, "/_bench/stats")
         books = check_books(url, run=run, first_id=first_id, sids=sids, fake_port=fake_port)
