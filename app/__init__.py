@@ -85,10 +85,13 @@ def _sqlite_begin_before_savepoint(connection, name) -> None:
     # pysqlite only opens a transaction before INSERT/UPDATE/DELETE. A SAVEPOINT issued
     # outside one starts its own, and RELEASE then COMMITS everything so far: a later
     # rollback (a failed request) would leave the savepoint's rows behind. Open the real
-    # transaction first so savepoints nest inside it, as on PostgreSQL.
+    # transaction first so savepoints nest inside it, as on PostgreSQL. IMMEDIATE takes the
+    # write lock now (waiting out the busy timeout): a savepoint is there to write, and a
+    # deferred transaction that read first fails at once ("database is locked") when
+    # another writer committed in between, instead of waiting.
     raw = connection.connection.dbapi_connection
     if connection.dialect.name == "sqlite" and not raw.in_transaction:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _register_blueprints(app: Flask) -> None:

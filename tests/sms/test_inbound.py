@@ -339,3 +339,44 @@ def test_fake_twilio_delivers_a_text_from_a_phone_signed(app, sms_world, fake):
     route_received()
     [message] = _inbound()
     assert message.twilio_sid == result.form["MessageSid"]
+
+
+def test_texts_arriving_while_the_worker_routes_are_all_routed_without_errors(
+    app, live_server, sms_world, caplog
+):
+    """`make run` on SQLite: webhooks commit receipts while the worker thread routes (the
+    worker's transactions take the write lock up front instead of failing on it)."""
+    url = live_server.url + SMS
+    forms = [_form(f"Arriving {n}") for n in range(60)]
+    validator = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with app.app_context():
+            while not stop.is_set():
+                try:
+                    route_receipts(now=utcnow())
+                except Exception as error:  # what the dispatcher would log and retry
+                    errors.append(error)
+                    db.session.rollback()
+
+    def deliver(form) -> int:
+        signature = validator.compute_signature(app.config["PUBLIC_BASE_URL"] + SMS, form)
+        return requests.post(
+            url, data=form, headers={"X-Twilio-Signature": signature}, timeout=30
+        ).status_code
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(deliver, forms))
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    route_received()
+    assert answers == [200] * 60
+    assert errors == []
+    assert "failed" not in caplog.text
+    assert sorted(m.body for m in _inbound()) == sorted(f["Body"] for f in forms)
