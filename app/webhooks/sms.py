@@ -1,8 +1,9 @@
 """POST /webhooks/twilio/sms: inbound texts.
 
 Only the receipt is written here (app.services.inbound.accept_sms); the worker stores and
-routes the text a moment later. Twilio gets its 200 once the receipt is committed, so an
-answered text is never lost, and a 5xx (database down) makes Twilio deliver it again.
+routes the text a moment later. Twilio gets its 200 only once the receipt is committed, so
+an answered text is never lost; a failure is a 5xx, which Twilio logs (error 11200) and
+follows with the number's fallback URL or connection-override retries where configured.
 """
 
 from __future__ import annotations
