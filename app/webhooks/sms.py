@@ -8,7 +8,11 @@ follows with the number's fallback URL or connection-override retries where conf
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Response, request
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models import utcnow
@@ -21,9 +25,22 @@ from app.webhooks.security import empty_twiml, twilio_signature_required
 @twilio_signature_required
 def twilio_sms() -> Response:
     try:
-        accept_sms(form=request.form, now=utcnow())
+        _keep(request.form)
     except InvalidWebhook as error:
         db.session.rollback()
         return Response(str(error), status=400, mimetype="text/plain")
-    db.session.commit()
     return empty_twiml()
+
+
+def _keep(form: Mapping[str, Any]) -> None:
+    try:
+        accept_sms(form=form, now=utcnow())
+        db.session.commit()
+    except DBAPIError as error:
+        db.session.rollback()
+        if not error.connection_invalidated:
+            raise
+        # The pooled connection was dropped (database restart, failover) and the pool has
+        # discarded it: once more on a fresh one rather than lose the text.
+        accept_sms(form=form, now=utcnow())
+        db.session.commit()

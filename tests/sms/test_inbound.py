@@ -380,3 +380,25 @@ def test_texts_arriving_while_the_worker_routes_are_all_routed_without_errors(
     assert errors == []
     assert "failed" not in caplog.text
     assert sorted(m.body for m in _inbound()) == sorted(f["Body"] for f in forms)
+
+
+@pytest.mark.postgres
+def test_a_connection_the_database_dropped_costs_no_text(
+    app, client, signed_post, sms_world, is_postgres
+):
+    """No ping before each checkout: the SMS webhook itself retries once on a connection
+    PostgreSQL closed (a restart or failover), instead of answering 500."""
+    assert signed_post(client, SMS, _form("Warm the pool")).status_code == 200
+    db.session.close()
+    outside = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    with outside.connect() as admin:
+        [[killed]] = admin.exec_driver_sql(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+            "where datname = current_database() and pid <> pg_backend_pid()"
+        )
+    outside.dispose()
+    assert killed >= 1  # the pool's connections are gone
+    response = signed_post(client, SMS, _form("After the restart"))
+    assert response.status_code == 200
+    route_received()
+    assert sorted(m.body for m in _inbound()) == ["After the restart", "Warm the pool"]
