@@ -176,16 +176,6 @@ def search_customers(*, company: Company, q: str, limit: int = PICKER_LIMIT) -> 
     return list(db.session.scalars(stmt.limit(limit)))
 
 
-def customer_choices(company: Company) -> list[Customer]:
-    return list(
-        db.session.scalars(
-            sa.select(Customer)
-            .where(Customer.company_id == company.id)
-            .order_by(sa.func.lower(Customer.name), Customer.id)
-        )
-    )
-
-
 def company_has_customers(company: Company) -> bool:
     return db.session.scalar(sa.select(sa.exists().where(Customer.company_id == company.id)))
 
