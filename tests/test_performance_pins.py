@@ -261,6 +261,42 @@ def test_billing_lists_queries_do_not_grow_with_rows(make, client, log_in, shop,
     assert_flat(client, f"/{kind}s", _documents_adder(make, company, kind))
 
 
+def _customers_adder(make, company) -> Callable[[int], None]:
+    made = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = made[0]
+            made[0] += 1
+            make.customer(company, phone=f"+1512333{n:04d}", name=f"Smith {n}", address=f"{n} Elm")
+
+    return add
+
+
+# The booking, estimate and invoice forms pick the customer with a search (the customer
+# picker) instead of listing every customer; opened for a customer, they load that one.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs/new",
+        "/estimates/new",
+        "/invoices/new",
+        "/jobs/new?customer_id={first}",
+        "/estimates/new?customer_id={first}",
+        "/customers/search?q=smith",
+        "/customers/search?q=",
+    ],
+)
+def test_new_job_and_document_forms_queries_do_not_grow_with_customers(
+    make, client, log_in, shop, path
+):
+    company, _office, _techs = shop
+    first = make.customer(company, phone="+15123339999", name="First Customer")
+    db.session.commit()
+    log_in(client, company.owner)
+    assert_flat(client, path.format(first=first.id), _customers_adder(make, company))
+
+
 # --- indexes -----------------------------------------------------------------------------
 
 # (table, columns an index must start with, who needs it)
