@@ -481,3 +481,27 @@ def test_outbox_worker_periodic_queries_use_indexes(inbound, shop):
     assert len(claimed) == 1
     problems = _sequential_scans(statements)
     assert not problems, "sequential scans in the worker's loop:\n\n" + "\n\n".join(problems)
+
+
+@pytest.mark.postgres
+def test_customer_picker_reads_only_the_companys_customers(client, log_in, make, shop):
+    """The picker's search scans one company's customers at most (through the company_id
+    index), never the whole table; the forms read no list of customers at all."""
+    company, _office, _techs = shop
+    customer = make.customer(company, phone="+15125550166", name="Searched Customer")
+    make.customer(make.company(), phone="+15125550167", name="Searched Elsewhere")
+    db.session.commit()
+    log_in(client, company.owner)
+    paths = [
+        "/customers/search?q=",
+        "/customers/search?q=searched",
+        "/customers/search?q=(512) 555-01",
+        "/customers/search?q=searched customer 12",
+        f"/jobs/new?customer_id={customer.id}",
+        "/estimates/new",
+    ]
+    with capturing() as statements:
+        for path in paths:
+            assert client.get(path).status_code == 200, path
+    problems = _sequential_scans(statements)
+    assert not problems, "sequential scans in the customer picker:\n\n" + "\n\n".join(problems)
