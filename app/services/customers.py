@@ -105,13 +105,15 @@ def _folded(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
 def _searchable_text() -> sa.ColumnElement[str]:
     """Name, email and address as one text: a word typed costs one LIKE per customer
     instead of three (a word holds no space, so it never matches across two of them).
-    A trigram index on this expression would serve the search on PostgreSQL."""
+    A trigram index on this expression would serve the search on PostgreSQL: its
+    separators are literals, not parameters, so the SQL text stays the same expression."""
+    space, empty = sa.literal_column("' '"), sa.literal_column("''")
     return _folded(
         Customer.name
-        + " "
-        + sa.func.coalesce(Customer.email, "")
-        + " "
-        + sa.func.coalesce(Customer.address, "")
+        + space
+        + sa.func.coalesce(Customer.email, empty)
+        + space
+        + sa.func.coalesce(Customer.address, empty)
     )
 
 
