@@ -17,7 +17,16 @@ T = TypeVar("T")
 
 
 def get_or_404(model: type[T], ident: int) -> T:
-    row = db.session.get(model, ident)
-    if row is None or row.company_id != current_user.company_id:  # type: ignore[attr-defined]
+    row = get_in_company(model, ident, company_id=current_user.company_id)
+    if row is None:
         abort(404)
+    return row
+
+
+def get_in_company(model: type[T], ident: int | None, *, company_id: int) -> T | None:
+    """The row with this id if it belongs to the company; None otherwise (for an id that
+    came in a form, where a miss is a field error rather than a 404)."""
+    row = db.session.get(model, ident) if ident else None
+    if row is None or row.company_id != company_id:  # type: ignore[attr-defined]
+        return None
     return row

@@ -138,9 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=database.default_url())
     parser.add_argument("--requests", type=int, default=200, help="measured requests per page")
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument(
-        "--slow-requests", type=int, default=10, help="measured requests for the booking form"
-    )
     parser.add_argument("--show-queries", action="store_true", help="print each page's SQL")
     args = parser.parse_args(argv)
 
@@ -160,9 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     point_of_contact = log_in(app, company.office_email)
     tech = log_in(app, tech_email)
 
-    # The booking form lists every customer (20,000 for company 1): far slower than the
-    # rest, so it gets fewer requests.
-    slow = {"/jobs/new"}
     pages: list[tuple[str, Callable, str]] = [
         ("baseline: login page (no tables)", anonymous, "/login"),
         ("jobs board, Today", office, "/jobs"),
@@ -172,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         ("inbox (100 conversations)", office, "/inbox"),
         ("inbox, mine (the Point of Contact)", point_of_contact, "/inbox?mine=1"),
         (f"inbox, thread of {thread_length} texts", office, f"/inbox/{conversation_id}"),
-        ("booking form (every customer listed)", office, "/jobs/new"),
+        ("booking form (customer picker)", office, "/jobs/new"),
+        ("new estimate form (customer picker)", office, "/estimates/new"),
+        ("customer picker: newest customers", office, "/customers/search?q="),
+        ("customer picker: a name", office, "/customers/search?q=Customer+1-17"),
+        ("customer picker: a phone number", office, "/customers/search?q=(214)+201-7"),
         ("estimates list", office, "/estimates"),
         ("invoices list", office, "/invoices"),
         ("tech page (a tech's day)", tech, "/tech"),
@@ -181,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, client, path in pages:
         print(f"  {name} ...", flush=True)
-        count, warmup = (args.slow_requests, 2) if path in slow else (args.requests, args.warmup)
-        results.append(measure(client, counter, name, path, count, warmup))
+        results.append(measure(client, counter, name, path, args.requests, args.warmup))
         if args.show_queries:
             print("\n".join(f"      {s.splitlines()[0][:150]}" for s in counter.statements))
 
@@ -203,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print(
-        f"Pages, {args.requests} requests each after {args.warmup} warm-up (the booking form "
-        f"{args.slow_requests} after 2), in-process; "
+        f"Pages, {args.requests} requests each after {args.warmup} warm-up, in-process; "
         f"database: {counts['customers']:,} customers, {counts['jobs']:,} jobs, "
         f"{counts['messages']:,} messages (company 1 holds the share shown by bench/seed.py)."
     )

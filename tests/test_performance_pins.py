@@ -262,6 +262,42 @@ def test_billing_lists_queries_do_not_grow_with_rows(make, client, log_in, shop,
     assert_flat(client, f"/{kind}s", _documents_adder(make, company, kind))
 
 
+def _customers_adder(make, company) -> Callable[[int], None]:
+    made = [0]
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            n = made[0]
+            made[0] += 1
+            make.customer(company, phone=f"+1512333{n:04d}", name=f"Smith {n}", address=f"{n} Elm")
+
+    return add
+
+
+# The booking, estimate and invoice forms pick the customer with a search (the customer
+# picker) instead of listing every customer; opened for a customer, they load that one.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs/new",
+        "/estimates/new",
+        "/invoices/new",
+        "/jobs/new?customer_id={first}",
+        "/estimates/new?customer_id={first}",
+        "/customers/search?q=smith",
+        "/customers/search?q=",
+    ],
+)
+def test_new_job_and_document_forms_queries_do_not_grow_with_customers(
+    make, client, log_in, shop, path
+):
+    company, _office, _techs = shop
+    first = make.customer(company, phone="+15123339999", name="First Customer")
+    db.session.commit()
+    log_in(client, company.owner)
+    assert_flat(client, path.format(first=first.id), _customers_adder(make, company))
+
+
 # --- indexes -----------------------------------------------------------------------------
 
 # (table, columns an index must start with, who needs it)
@@ -450,3 +486,27 @@ def test_outbox_worker_periodic_queries_use_indexes(inbound, shop):
     assert len(claimed) == 1
     problems = _sequential_scans(statements)
     assert not problems, "sequential scans in the worker's loop:\n\n" + "\n\n".join(problems)
+
+
+@pytest.mark.postgres
+def test_customer_picker_reads_only_the_companys_customers(client, log_in, make, shop):
+    """The picker's search scans one company's customers at most (through the company_id
+    index), never the whole table; the forms read no list of customers at all."""
+    company, _office, _techs = shop
+    customer = make.customer(company, phone="+15125550166", name="Searched Customer")
+    make.customer(make.company(), phone="+15125550167", name="Searched Elsewhere")
+    db.session.commit()
+    log_in(client, company.owner)
+    paths = [
+        "/customers/search?q=",
+        "/customers/search?q=searched",
+        "/customers/search?q=(512) 555-01",
+        "/customers/search?q=searched customer 12",
+        f"/jobs/new?customer_id={customer.id}",
+        "/estimates/new",
+    ]
+    with capturing() as statements:
+        for path in paths:
+            assert client.get(path).status_code == 200, path
+    problems = _sequential_scans(statements)
+    assert not problems, "sequential scans in the customer picker:\n\n" + "\n\n".join(problems)

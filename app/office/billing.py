@@ -46,7 +46,7 @@ from app.office.billing_forms import (
 )
 from app.office.forms import local_to_utc, show_domain_error
 from app.services import billing
-from app.services.customers import customer_choices
+from app.services.customers import company_has_customers
 from app.services.errors import DomainError
 from app.services.texting import TextingUnavailable, texting_blocker
 from app.tenancy import get_or_404
@@ -221,24 +221,21 @@ def invoices():
 
 def _new_page(kind: str):
     company = current_user.company
-    form = NewDocumentForm()
-    customers = customer_choices(company)
-    form.customer_id.choices = [SelectChoice(0, "Choose a customer…")] + [
-        SelectChoice(c.id, f"{c.name} · {c.mobile_phone}") for c in customers
-    ]
+    form = NewDocumentForm(company=company)
     form.job_id.choices = _job_choices(company)
     if request.method == "GET":
-        form.customer_id.data = request.args.get("customer_id", 0, type=int)
-        form.job_id.data = request.args.get("job_id", 0, type=int)
-        job = db.session.get(Job, form.job_id.data) if form.job_id.data else None
-        if job is not None and job.company_id == company.id and not form.customer_id.data:
-            form.customer_id.data = job.customer_id
+        job_id = request.args.get("job_id", 0, type=int)
+        customer_id = request.args.get("customer_id", 0, type=int)
+        job = get_or_404(Job, job_id) if job_id else None
+        if customer_id:
+            form.customer_id.preselect(get_or_404(Customer, customer_id))
+        elif job is not None:
+            form.customer_id.preselect(job.customer)
+        form.job_id.data = job.id if job is not None else 0
     if form.validate_on_submit():
-        customer = db.session.get(Customer, form.customer_id.data or 0)
+        customer = form.customer_id.customer
         job = db.session.get(Job, form.job_id.data) if form.job_id.data else None
-        if customer is None or customer.company_id != company.id:
-            form.customer_id.errors = ["Choose one of your customers."]
-        elif job is not None and job.company_id != company.id:
+        if job is not None and job.company_id != company.id:
             form.job_id.errors = ["Choose one of your jobs."]
         else:
             create = billing.create_estimate if kind == "estimate" else billing.create_invoice
@@ -253,10 +250,13 @@ def _new_page(kind: str):
                 db.session.commit()
                 flash(f"{document.label} created. Add its line items.", "success")
                 return redirect(_detail_url(document), code=303)
-    status = 422 if request.method == "POST" else 200
+    status = 422 if form.errors or form.form_errors else 200
     return (
         render_template(
-            "office/billing/new.html", form=form, kind=kind, has_customers=bool(customers)
+            "office/billing/new.html",
+            form=form,
+            kind=kind,
+            has_customers=company_has_customers(company),
         ),
         status,
     )

@@ -21,10 +21,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.models import PaymentMethod
+from app.office.forms import PicksCustomer
 
 
-class NewDocumentForm(FlaskForm):
-    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+class NewDocumentForm(PicksCustomer, FlaskForm):
     job_id = SelectField("Job (optional)", coerce=int, default=0)
     title = StringField(
         "Title",

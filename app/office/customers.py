@@ -1,6 +1,9 @@
-"""Office pages: customers (list with live search, create, edit, one customer's page)."""
+"""Office pages: customers (list with live search, create, edit, one customer's page) and
+the customer picker's search, which the booking, estimate and invoice forms share."""
 
 from __future__ import annotations
+
+import re
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,14 +14,16 @@ from app.models import Customer
 from app.office import bp
 from app.office.forms import CustomerForm, show_domain_error
 from app.services.customers import (
+    PICKER_LIMIT,
     create_customer,
     customer_conversation,
     customers_page,
+    search_customers,
     update_customer,
 )
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
-from app.services.phones import format_phone
+from app.services.phones import format_phone, looks_like_phone
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
 
@@ -35,6 +40,39 @@ def customers():
     if htmx and htmx.target == "customer-list":
         return render_template("office/_customer_list.html", **context)
     return render_template("office/customers.html", **context)
+
+
+# A picker's form field name: its element ids and button names start with it.
+PICKER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Where "New customer" returns to with the customer picked: the forms that use the picker.
+THEN_ENDPOINTS = {
+    "job": "office.job_new",
+    "estimate": "office.estimate_new",
+    "invoice": "office.invoice_new",
+}
+
+
+@bp.get("/customers/search")
+@office_required
+def customer_search():
+    """The customer picker's matches for `q` (office/_customer_results.html): the fragment
+    htmx swaps under the picker's box as the office types."""
+    field = request.args.get("field", "")
+    if not PICKER_FIELD.fullmatch(field):
+        field = "customer_id"
+    then = request.args.get("then", "")
+    # The picker's box sends itself under its form name, `<field>-q`.
+    q = request.args.get("q", request.args.get(f"{field}-q", ""))
+    q = " ".join(q.split())[:100]
+    found = search_customers(company=current_user.company, q=q, limit=PICKER_LIMIT + 1)
+    return render_template(
+        "office/_customer_results.html",
+        field_id=field,
+        q=q,
+        customers=found[:PICKER_LIMIT],
+        more=len(found) > PICKER_LIMIT,
+        then=then if then in THEN_ENDPOINTS else None,
+    )
 
 
 def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
@@ -64,13 +102,23 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
 @office_required
 def customer_new():
     form = CustomerForm()
+    if request.method == "GET":
+        # "Add “…” as a new customer" from a picker that found no one: keep what was
+        # typed, as the number if it looks like one, else as the name.
+        typed = " ".join(request.args.get("q", "").split())[:120]
+        if looks_like_phone(typed):
+            form.mobile_phone.data = typed
+        else:
+            form.name.data = typed
     if form.validate_on_submit():
         customer = _save(form, None)
         if customer is not None:
             flash(f"{customer.name} added.", "success")
-            # Coming from "new job → create a customer first": go straight back to booking.
-            if request.args.get("then") == "job":
-                return redirect(url_for("office.job_new", customer_id=customer.id))
+            # Coming from a new job, estimate or invoice ("not a customer yet?"): go
+            # straight back to that form with the new customer picked.
+            then = THEN_ENDPOINTS.get(request.args.get("then", ""))
+            if then:
+                return redirect(url_for(then, customer_id=customer.id))
             return redirect(url_for("office.customer_detail", customer_id=customer.id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("office/customer_form.html", form=form, customer=None), status

@@ -1,4 +1,4 @@
-"""Office forms for jobs and customers.
+"""Office forms for jobs and customers, and the customer picker's field.
 
 Times are typed in the company's time zone (a date and two clock times, as people think
 of a visit) and converted to UTC here, before any service sees them.
@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
+    Field,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -20,18 +21,22 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
     Email,
     InputRequired,
     Length,
     Optional,
+    StopValidation,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, Input, ListWidget
 
-from app.models import Customer, User
+from app.models import Company, Customer, User
+from app.services.customers import search_customers
 from app.services.errors import DomainError
+from app.tenancy import get_in_company
 
 # Service error fields that the forms call by another name.
 FIELD_ALIASES = {"scheduled_start": "start_time", "scheduled_end": "end_time"}
@@ -50,6 +55,106 @@ def show_domain_error(form: FlaskForm, error: DomainError) -> None:
 
 def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+# --- The customer picker (office/_customer_picker.html) ----------------------------------
+
+
+class PickedCustomerInput(Input):
+    # Not a HiddenInput: Flask-WTF's hidden_tag() renders every HiddenInput field, and the
+    # picker's template places this one itself.
+    input_type = "hidden"
+
+
+class CustomerPickerField(Field):
+    """The customer a form is for: a customer id of `company` in a hidden input, filled by
+    the picker. Without JavaScript the picker's own buttons post the whole form instead:
+    `<name>-find` (list the matches for the typed `<name>-q`), `<name>-pick` (one of those
+    matches) and `<name>-change`; `action` says which, and PicksCustomer.validate() then
+    re-renders the form rather than saving it, so nothing typed elsewhere is lost."""
+
+    widget = PickedCustomerInput()
+
+    def __init__(self, label=None, validators=None, **kwargs) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.company: Company | None = None
+        self.query_text = ""
+        self.action: str | None = None
+        self._loaded: tuple[int | None, Customer | None] | None = None
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        super().process(formdata, data, extra_filters)
+        if formdata is None:
+            return
+        self.query_text = " ".join(formdata.get(f"{self.name}-q", "").split())[:100]
+        picked = _int_or_none(formdata.get(f"{self.name}-pick"))
+        if picked:
+            self.data, self.action = picked, "pick"
+        elif f"{self.name}-change" in formdata:
+            self.data, self.action = None, "change"
+        elif f"{self.name}-find" in formdata:
+            self.action = "find"
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = _int_or_none(valuelist[0] if valuelist else None)
+
+    def _value(self) -> str:
+        return str(self.customer.id) if self.customer else ""
+
+    @property
+    def customer(self) -> Customer | None:
+        """The chosen customer if it is one of the company's (looked up once per id)."""
+        if self._loaded is None or self._loaded[0] != self.data:
+            assert self.company is not None, "PicksCustomer sets the company"
+            found = get_in_company(Customer, self.data, company_id=self.company.id)
+            self._loaded = (self.data, found)
+        return self._loaded[1]
+
+    def preselect(self, customer: Customer) -> None:
+        self.data = customer.id
+        self._loaded = (customer.id, customer)
+
+    @property
+    def shows_matches(self) -> bool:
+        """List matches in the page (no JavaScript): after Find, or after a submit with text
+        typed but no customer picked (Enter in the box submits the form)."""
+        if self.customer is not None:
+            return False
+        return self.action == "find" or bool(self.errors and self.query_text)
+
+    def matches(self) -> list[Customer]:
+        assert self.company is not None
+        return search_customers(company=self.company, q=self.query_text)
+
+    def pre_validate(self, form) -> None:
+        if not self.data:
+            raise StopValidation("Pick a customer.")
+        if self.customer is None:
+            raise StopValidation("That customer was not found.")
+
+
+class PicksCustomer:
+    """A form for one customer of `company`, chosen with the customer picker. The
+    picker's no-JavaScript buttons (Find, a match, Change) only re-render the form:
+    validate() is False for them without marking any field wrong."""
+
+    customer_id = CustomerPickerField("Customer")
+
+    def __init__(self, *args, company: Company, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer_id.company = company
+
+    def validate(self, extra_validators=None) -> bool:
+        if self.customer_id.action:
+            return False
+        return super().validate(extra_validators)  # type: ignore[misc]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -118,11 +223,8 @@ class JobDetailsForm(ScheduleForm):
         return [u for u in users if u.id in chosen]
 
 
-class JobCreateForm(JobDetailsForm):
-    customer_id = SelectField("Customer", coerce=int, validators=[DataRequired("Pick a customer.")])
-
-    def set_customer_choices(self, customers: list[Customer]) -> None:
-        self.customer_id.choices = [(0, "Choose a customer…")] + [(c.id, c.name) for c in customers]
+class JobCreateForm(PicksCustomer, JobDetailsForm):
+    pass
 
 
 class AssignTechForm(FlaskForm):

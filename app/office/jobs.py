@@ -22,7 +22,7 @@ from app.office.forms import (
     ScheduleForm,
     show_domain_error,
 )
-from app.services.customers import customer_choices
+from app.services.customers import company_has_customers
 from app.services.errors import DomainError
 from app.services.job_queries import (
     DEFAULT_TAB,
@@ -88,22 +88,18 @@ def jobs():
 @office_required
 def job_new():
     company = current_user.company
-    customers = customer_choices(company)
     users = assignable_users(company)
-    form = JobCreateForm()
-    form.set_customer_choices(customers)
+    form = JobCreateForm(company=company)
     form.set_tech_choices(users)
-    preselected: Customer | None = None
-    customer_id = request.args.get("customer_id", type=int)
-    if customer_id:
-        preselected = get_or_404(Customer, customer_id)
     if request.method == "GET":
         form.fill_default_window(utcnow(), company.tz)
-        if preselected is not None:
-            form.customer_id.data = preselected.id
+        customer_id = request.args.get("customer_id", type=int)
+        if customer_id:
+            preselected = get_or_404(Customer, customer_id)
+            form.customer_id.preselect(preselected)
             form.address.data = preselected.address
     if form.validate_on_submit():
-        customer = get_or_404(Customer, form.customer_id.data)
+        customer = form.customer_id.customer
         start, end = form.window(company.tz)
         try:
             job = create_job(
@@ -125,7 +121,10 @@ def job_new():
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
-        "office/job_form.html", form=form, job=None, customers=customers, preselected=preselected
+        "office/job_form.html",
+        form=form,
+        job=None,
+        has_customers=company_has_customers(company),
     ), status
 
 

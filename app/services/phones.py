@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from app.services.errors import DomainError
@@ -25,6 +27,15 @@ def normalize_phone(raw: str, *, region: str = DEFAULT_REGION, field: str | None
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhone(f"“{text}” is not a valid phone number.", field=field)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Seven or more of the characters people write numbers with: "(512) 555-0100", "555 0100".
+_PHONE_LIKE = re.compile(r"\+?[\d\s().-]{7,}")
+
+
+def looks_like_phone(text: str) -> bool:
+    """Whether typed text is (part of) a phone number rather than a name or an address."""
+    return bool(_PHONE_LIKE.fullmatch(text.strip()))
 
 
 def format_phone(e164: str | None) -> str:

@@ -67,7 +67,9 @@ def test_create_estimate_for_a_customer(client, office, make):
     job = make.job(office, customer=customer, description="Water heater leaking")
     db.session.commit()
     form = client.get(f"/estimates/new?job_id={job.id}").get_data(as_text=True)
-    assert f'<option selected value="{customer.id}">' in form
+    # The job's customer is picked already.
+    assert f'name="customer_id" id="customer_id" value="{customer.id}"' in form
+    assert '<span class="picker-name">Dana Whitfield</span>' in form
     response = client.post(
         "/estimates/new", data={"customer_id": customer.id, "job_id": job.id, "title": ""}
     )
@@ -83,6 +85,9 @@ def test_create_refuses_another_companys_customer(client, office, make):
     db.session.commit()
     response = client.post("/invoices/new", data={"customer_id": stranger.id, "job_id": 0})
     assert response.status_code == 422
+    assert '<p class="error" id="customer_id-error">That customer was not found.</p>' in (
+        response.get_data(as_text=True)
+    )
     assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 0
 
 

@@ -95,13 +95,21 @@ def test_list_is_sorted_by_name_and_scoped_to_the_company(make, client, shop):
         ("555-0102", ["bella Brown"]),
         ("(512) 555 01", ["Adam Ames", "bella Brown"]),
         ("bella@", ["bella Brown"]),
+        ("elm st", ["bella Brown"]),
+        ("brown elm", ["bella Brown"]),
         ("nobody", []),
         ("%", []),
     ],
 )
-def test_search_by_name_phone_or_email(make, client, shop, query, expected):
+def test_search_by_name_phone_email_or_address(make, client, shop, query, expected):
     make.customer(shop, name="Adam Ames", phone="+15125550101")
-    make.customer(shop, name="bella Brown", phone="+15125550102", email="bella@example.test")
+    make.customer(
+        shop,
+        name="bella Brown",
+        phone="+15125550102",
+        email="bella@example.test",
+        address="12 Elm St",
+    )
     db.session.commit()
     html = client.get("/customers", query_string={"q": query}).get_data(as_text=True)
     assert names_listed(html) == expected

@@ -33,6 +33,7 @@ MUST_SHOW = {
     "office.jobs",
     "office.job_detail",
     "office.customers",
+    "office.customer_search",  # the picker's matches: with no text, the newest customers
     "office.customer_detail",
     "office.customer_edit",
     "office.team",

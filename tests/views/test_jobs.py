@@ -349,7 +349,10 @@ def test_new_job_from_a_customer_page_preselects_them(make, client, shop):
     customer.address = "77 Oak Ave"
     db.session.commit()
     html = client.get(f"/jobs/new?customer_id={customer.id}").get_data(as_text=True)
-    assert re.search(rf'<option selected value="{customer.id}">Carl Customer</option>', html)
+    # The picker shows them as the chosen customer, no search needed.
+    assert f'<input type="hidden" name="customer_id" id="customer_id" value="{customer.id}"' in html
+    assert '<span class="picker-name">Carl Customer</span>' in html
+    assert "data-picker-search hidden" in html
     assert 'value="77 Oak Ave"' in html
 
 
@@ -359,7 +362,9 @@ def test_new_job_for_another_companys_customer_is_404(make, client, shop):
     assert client.get(f"/jobs/new?customer_id={stranger.id}").status_code == 404
     response = client.post("/jobs/new", data=booking(stranger.id))
     assert response.status_code == 422
-    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert field_error(response.get_data(as_text=True), "customer_id") == (
+        "That customer was not found."
+    )
     assert db.session.scalar(sa.select(sa.func.count(Job.id))) == 0
 
 
@@ -377,6 +382,8 @@ def field_error(html: str, field_id: str) -> str | None:
         ({"date": ""}, "date", "Pick the day of the visit."),
         ({"start_time": "nine"}, "start_time", "Not a valid time value."),
         ({"customer_id": "0"}, "customer_id", "Pick a customer."),
+        ({"customer_id": ""}, "customer_id", "Pick a customer."),
+        ({"customer_id": "999999"}, "customer_id", "That customer was not found."),
     ],
 )
 def test_booking_errors_show_at_the_field_and_keep_the_input(
