@@ -390,3 +390,9 @@ def test_500_page_is_friendly_and_hides_the_error(app):
         with broken.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_form_fields_carry_no_empty_aria_references(client):
+    page = client.get("/signup").get_data(as_text=True)
+    assert 'aria-invalid="false"' in page
+    assert '="None"' not in page  # a field without an error points at no error text
