@@ -271,7 +271,15 @@ NEEDED_INDEXES = [
     ("conversations", ("company_id", "phone"), "inbound webhook: the conversation"),
     ("conversations", ("company_id", "last_message_at"), "inbox: newest conversations"),
     ("jobs", ("customer_id", "status"), "routing: the customer's job in progress"),
-    ("jobs", ("company_id", "scheduled_start"), "jobs board and tech page: a day's jobs"),
+    ("jobs", ("company_id", "scheduled_start"), "tech page: a day's jobs"),
+    (
+        "jobs",
+        ("company_id", "status", "scheduled_start", "id"),
+        "jobs board: a tab's page in order, its keyset paging and its capped count",
+    ),
+    ("customers", ("name",), "jobs board search: any part of a name (trigram on PostgreSQL)"),
+    ("customers", ("mobile_phone",), "jobs board search: digits of a number (trigram)"),
+    ("jobs", ("description",), "jobs board search: any part of a description (trigram)"),
     ("job_assignments", ("job_id",), "routing: the techs on the job"),
     ("job_assignments", ("user_id",), "tech page: a tech's jobs"),
     ("message_recipients", ("message_id",), "routing: recipients of a text"),
@@ -305,6 +313,22 @@ def test_lookup_index_exists_in_the_models(table, columns, why):
     assert any(found[: len(columns)] == columns for found in candidates), (
         f"{table}{columns} needs an index ({why}); indexes found: {candidates}"
     )
+
+
+@pytest.mark.parametrize(
+    ("table", "index"),
+    [
+        ("customers", "ix_customers_name_trgm"),
+        ("customers", "ix_customers_phone_trgm"),
+        ("jobs", "ix_jobs_description_trgm"),
+    ],
+)
+def test_search_indexes_are_trigram_indexes_on_postgresql(table, index):
+    # A B-tree cannot serve ILIKE '%...%'; a GIN index with pg_trgm's operator class can.
+    [found] = [i for i in db.metadata.tables[table].indexes if i.name == index]
+    [column] = found.columns
+    assert found.dialect_options["postgresql"]["using"] == "gin"
+    assert found.dialect_options["postgresql"]["ops"] == {column.name: "gin_trgm_ops"}
 
 
 def test_twilio_sids_are_unique():

@@ -1,5 +1,8 @@
 """All models, importable from one place (Alembic autogenerate sees every table)."""
 
+import sqlalchemy as sa
+
+from app.extensions import db
 from app.models.billing import (
     BillingSettings,
     DiscountKind,
@@ -36,6 +39,14 @@ from app.models.notification import SkippedText
 from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
+
+# The trigram indexes (customers, jobs) need pg_trgm. The migrations create it first;
+# this does the same for `create_all` (the tests, bench/seed.py).
+sa.event.listen(
+    db.metadata,
+    "before_create",
+    sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 __all__ = [
     "BillingSettings",

@@ -15,6 +15,20 @@ class Customer(db.Model):
     __table_args__ = (
         # Inbound texts find the customer by (company, number): one customer per number.
         sa.UniqueConstraint("company_id", "mobile_phone"),
+        # Searches match any part of the name or of the number (ILIKE '%...%'): trigram
+        # indexes on PostgreSQL; SQLite makes plain indexes of them.
+        sa.Index(
+            "ix_customers_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        sa.Index(
+            "ix_customers_phone_trgm",
+            "mobile_phone",
+            postgresql_using="gin",
+            postgresql_ops={"mobile_phone": "gin_trgm_ops"},
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
