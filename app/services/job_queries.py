@@ -206,9 +206,11 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
         customer_matches.append(Customer.mobile_phone.like(f"%{digits}%"))
-    customers = sa.select(Customer.id).where(
-        Customer.company_id == company.id, sa.or_(*customer_matches)
-    )
+    # Customers are not narrowed to the company here, the jobs below are (and a job's
+    # customer is always of the job's company). Given the company's index, PostgreSQL
+    # would read every customer of the company and match each name (~1.5 us a row, 30 ms
+    # for 20,000) rather than use the trigram index, misjudging what ILIKE costs.
+    customers = sa.select(Customer.id).where(sa.or_(*customer_matches))
     columns = (Job.id, Job.status, Job.scheduled_start)
     ways = [
         sa.select(*columns).where(Job.company_id == company.id, Job.customer_id.in_(customers)),
