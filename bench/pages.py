@@ -156,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--show-queries", action="store_true", help="print each page's SQL")
     parser.add_argument(
-        "--only", metavar="TEXT", help="measure only the pages whose name contains TEXT"
+        "--only",
+        metavar="TEXT",
+        action="append",
+        help="measure only the pages whose name contains TEXT (repeatable)",
     )
     args = parser.parse_args(argv)
 
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tech job page", tech, f"/tech/jobs/{tech_job_id}"),
     ]
     if args.only:
-        pages = [pages[0]] + [p for p in pages[1:] if args.only in p[0]]
+        pages = [pages[0]] + [p for p in pages[1:] if any(text in p[0] for text in args.only)]
     results = []
     for name, client, path in pages:
         print(f"  {name} ...", flush=True)
