@@ -40,13 +40,14 @@ from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
 
-# The trigram indexes (customers, jobs) need pg_trgm. The migrations create it first;
-# this does the same for `create_all` (the tests, bench/seed.py).
-sa.event.listen(
-    db.metadata,
-    "before_create",
-    sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-)
+# The search indexes (customers, jobs) need pg_trgm and btree_gin. The migrations create
+# them first; this does the same for `create_all` (the tests, bench/seed.py).
+for _extension in ("pg_trgm", "btree_gin"):
+    sa.event.listen(
+        db.metadata,
+        "before_create",
+        sa.DDL(f"CREATE EXTENSION IF NOT EXISTS {_extension}").execute_if(dialect="postgresql"),
+    )
 
 __all__ = [
     "BillingSettings",

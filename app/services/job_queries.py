@@ -194,26 +194,30 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     """(id, status, scheduled_start) of the company's jobs matching `q`: by customer name
     or phone digits, by description, or by job number. None without a search.
 
-    One SELECT per way of matching, each served by its own index (trigram indexes on
-    PostgreSQL), instead of one OR across the join, which only a full scan can answer.
+    One SELECT per way of matching, each served by its own index (GIN trigram indexes on
+    PostgreSQL), joined by UNION. Under one OR, PostgreSQL would rather read every
+    customer of the company and match each name: it misjudges what ILIKE costs (~1.5 us
+    a name, 30 ms for 20,000; the indexes take 2 ms).
     """
     text = q.strip()
     if not text:
         return None
     pattern = _like_pattern(text)
-    customer_matches = [Customer.name.ilike(pattern, escape="\\")]
+    of_company = Customer.company_id == company.id
+    customer_ways = [
+        sa.select(Customer.id).where(of_company, Customer.name.ilike(pattern, escape="\\"))
+    ]
     # Phones are stored as E.164; match the digits people type, however they format them.
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
-        customer_matches.append(Customer.mobile_phone.like(f"%{digits}%"))
-    # Customers are not narrowed to the company here, the jobs below are (and a job's
-    # customer is always of the job's company). Given the company's index, PostgreSQL
-    # would read every customer of the company and match each name (~1.5 us a row, 30 ms
-    # for 20,000) rather than use the trigram index, misjudging what ILIKE costs.
-    customers = sa.select(Customer.id).where(sa.or_(*customer_matches))
+        customer_ways.append(
+            sa.select(Customer.id).where(of_company, Customer.mobile_phone.like(f"%{digits}%"))
+        )
     columns = (Job.id, Job.status, Job.scheduled_start)
     ways = [
-        sa.select(*columns).where(Job.company_id == company.id, Job.customer_id.in_(customers)),
+        # The customers are the company's, so are their jobs: looked up per customer, not
+        # by reading all the company's jobs (which a company_id test here would invite).
+        sa.select(*columns).where(Job.customer_id.in_(sa.union(*customer_ways))),
         sa.select(*columns).where(
             Job.company_id == company.id, Job.description.ilike(pattern, escape="\\")
         ),

@@ -9,9 +9,11 @@ Create Date: 2026-11-26 21:00:00
   order and counted without touching the table.
 - ix_customers_name_trgm, ix_customers_phone_trgm, ix_jobs_description_trgm: the board's
   search is a substring match (ILIKE '%...%'), which a B-tree cannot serve. On PostgreSQL
-  they are GIN trigram indexes (pg_trgm, a trusted extension since PostgreSQL 13, so the
-  database owner can create it); SQLite has no such index type and gets a plain index on
-  the column, as `create_all` makes from the models.
+  they are GIN indexes of (company_id, the column's trigrams): pg_trgm for the trigrams,
+  btree_gin for the company id, so one index scan finds a company's matches (both are
+  trusted extensions since PostgreSQL 13: the database owner can create them). SQLite
+  has no such index type and gets a plain (company_id, column) index, as `create_all`
+  makes from the models.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -34,6 +36,7 @@ TRIGRAM_INDEXES = [
 def upgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
     op.create_index(
         'ix_jobs_company_status_start',
         'jobs',
@@ -44,7 +47,7 @@ def upgrade():
         op.create_index(
             name,
             table,
-            [column],
+            ['company_id', column],
             unique=False,
             postgresql_using='gin',
             postgresql_ops={column: 'gin_trgm_ops'},
@@ -55,5 +58,5 @@ def downgrade():
     for table, name, _column in reversed(TRIGRAM_INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index('ix_jobs_company_status_start', table_name='jobs')
-    # pg_trgm stays: other objects in the database may use it, and an unused extension
-    # costs nothing.
+    # pg_trgm and btree_gin stay: other objects in the database may use them, and an
+    # unused extension costs nothing.
