@@ -35,10 +35,10 @@ def register_templating(app: Flask) -> None:
 
     @app.template_filter("local")
     def _local(value: datetime | None, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
-        # Shown in the current company's time zone (stored in UTC).
-        if current_user.is_authenticated:
-            return local_time(value, current_user.company.tz, fmt)
-        return local_time(value, "UTC", fmt)
+        # Shown in the current company's time zone (stored in UTC). The user is taken out
+        # of its proxy once: list pages call this for every row.
+        user = current_user._get_current_object()
+        return local_time(value, user.company.tz if user.is_authenticated else "UTC", fmt)
 
     app.jinja_env.filters["local_in"] = local_time
 

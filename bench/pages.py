@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import database
 import psycopg
@@ -131,6 +132,18 @@ def tech_with_jobs_today(url: str, company_id: int) -> tuple[str, int]:
     return row[0], row[1]
 
 
+def deep_finished_cursor(url: str, company_id: int, depth: int) -> tuple[datetime, int]:
+    """(scheduled_start, id) of company 1's finished job `depth` rows down the Finished
+    tab (newest first): where the board's "Older" links get to after depth/25 pages."""
+    with psycopg.connect(database.libpq_url(url)) as conn:
+        start, job_id = conn.execute(
+            "select scheduled_start, id from jobs where company_id = %s and status = 'finished' "
+            "order by scheduled_start desc, id desc offset %s limit 1",
+            (company_id, depth - 1),
+        ).fetchone()
+    return start.replace(tzinfo=UTC), job_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per page")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--show-queries", action="store_true", help="print each page's SQL")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        action="append",
+        help="measure only the pages whose name contains TEXT (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     url = args.database_url
@@ -146,9 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     counts = database.counts(url)
     conversation_id, thread_length = busiest_conversation(url, company.id)
     tech_email, tech_job_id = tech_with_jobs_today(url, company.id)
+    deep_start, deep_id = deep_finished_cursor(url, company.id, 10_000)
 
     app = build_app(url)
     from app.extensions import db
+    from app.services.job_queries import BoardCursor
+
+    deep_token = BoardCursor(deep_start, deep_id).token
 
     with app.app_context():
         counter = QueryCounter(db.engine)
@@ -161,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         ("baseline: login page (no tables)", anonymous, "/login"),
         ("jobs board, Today", office, "/jobs"),
         ("jobs board, Finished (page 1)", office, "/jobs?tab=finished"),
-        ("jobs board, Finished (page 400)", office, "/jobs?tab=finished&page=400"),
+        # Keyset paging: the "Older" link 400 pages (10,000 rows) down the tab.
+        (
+            "jobs board, Finished (10,000 rows deep)",
+            office,
+            f"/jobs?tab=finished&after={deep_token}",
+        ),
         ("jobs board, search a name", office, "/jobs?tab=finished&q=Customer+1-17"),
         ("inbox (100 conversations)", office, "/inbox"),
         ("inbox, mine (the Point of Contact)", point_of_contact, "/inbox?mine=1"),
@@ -176,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         ("tech page (a tech's day)", tech, "/tech"),
         ("tech job page", tech, f"/tech/jobs/{tech_job_id}"),
     ]
+    if args.only:
+        pages = [pages[0]] + [p for p in pages[1:] if any(text in p[0] for text in args.only)]
     results = []
     for name, client, path in pages:
         print(f"  {name} ...", flush=True)

@@ -26,6 +26,7 @@ from app.models import (
     Conversation,
     Direction,
     Job,
+    JobStatus,
     Message,
     MessageKind,
     MessageRecipient,
@@ -105,19 +106,25 @@ def _today_noon(company: Company):
     return start + timedelta(hours=12)
 
 
-def _jobs_adder(make, company, techs) -> Callable[[int], list[Job]]:
+def _jobs_adder(make, company, techs, *, finished: bool = False) -> Callable[[int], list[Job]]:
+    """Adds jobs today (or, with `finished`, finished jobs of past days)."""
     made: list[Job] = []
 
     def add(count: int) -> list[Job]:
         for _ in range(count):
             n = len(made)
+            start = _today_noon(company) + timedelta(minutes=n)
+            if finished:
+                start -= timedelta(days=1 + n)
             job = make.job(
                 company,
                 customer=make.customer(company, phone=f"+1512777{n:04d}"),
                 techs=list(dict.fromkeys([techs[n % len(techs)], techs[(n + 1) % len(techs)]])),
-                start=_today_noon(company) + timedelta(minutes=n),
+                start=start,
                 description=f"Job {n}",
             )
+            if finished:
+                job.status = JobStatus.FINISHED
             made.append(job)
         return made
 
@@ -134,6 +141,22 @@ def test_jobs_board_search_queries_do_not_grow_with_rows(make, client, log_in, s
     company, _office, techs = shop
     log_in(client, company.owner)
     assert_flat(client, "/jobs?tab=today&q=Customer", _jobs_adder(make, company, techs))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs?tab=finished",
+        # An "Older" link: every finished job is older than this cursor.
+        "/jobs?tab=finished&after=29990101T000000.000000-1",
+        "/jobs?tab=finished&q=Customer",
+        "/jobs?tab=finished&q=Customer&after=29990101T000000.000000-1",
+    ],
+)
+def test_jobs_board_finished_tab_queries_do_not_grow_with_rows(make, client, log_in, shop, path):
+    company, _office, techs = shop
+    log_in(client, company.owner)
+    assert_flat(client, path, _jobs_adder(make, company, techs, finished=True))
 
 
 def test_tech_page_queries_do_not_grow_with_rows(make, client, log_in, shop):
@@ -310,7 +333,15 @@ NEEDED_INDEXES = [
     ("conversations", ("company_id", "phone"), "inbound webhook: the conversation"),
     ("conversations", ("company_id", "last_message_at"), "inbox: newest conversations"),
     ("jobs", ("customer_id", "status"), "routing: the customer's job in progress"),
-    ("jobs", ("company_id", "scheduled_start"), "jobs board and tech page: a day's jobs"),
+    ("jobs", ("company_id", "scheduled_start"), "tech page: a day's jobs"),
+    (
+        "jobs",
+        ("company_id", "status", "scheduled_start", "id"),
+        "jobs board: a tab's page in order, its keyset paging and its capped count",
+    ),
+    ("customers", ("company_id", "name"), "jobs board search: any part of a name (trigram)"),
+    ("customers", ("company_id", "mobile_phone"), "jobs board search: digits of a number"),
+    ("jobs", ("company_id", "description"), "jobs board search: any part of a description"),
     ("job_assignments", ("job_id",), "routing: the techs on the job"),
     ("job_assignments", ("user_id",), "tech page: a tech's jobs"),
     ("message_recipients", ("message_id",), "routing: recipients of a text"),
@@ -344,6 +375,24 @@ def test_lookup_index_exists_in_the_models(table, columns, why):
     assert any(found[: len(columns)] == columns for found in candidates), (
         f"{table}{columns} needs an index ({why}); indexes found: {candidates}"
     )
+
+
+@pytest.mark.parametrize(
+    ("table", "index"),
+    [
+        ("customers", "ix_customers_name_trgm"),
+        ("customers", "ix_customers_phone_trgm"),
+        ("jobs", "ix_jobs_description_trgm"),
+    ],
+)
+def test_search_indexes_are_trigram_indexes_on_postgresql(table, index):
+    # A B-tree cannot serve ILIKE '%...%'; a GIN index with pg_trgm's operator class can,
+    # and with the company id in it (btree_gin) it finds one company's matches.
+    [found] = [i for i in db.metadata.tables[table].indexes if i.name == index]
+    company_id, column = found.columns
+    assert company_id.name == "company_id"
+    assert found.dialect_options["postgresql"]["using"] == "gin"
+    assert found.dialect_options["postgresql"]["ops"] == {column.name: "gin_trgm_ops"}
 
 
 def test_twilio_sids_are_unique():

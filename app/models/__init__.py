@@ -1,5 +1,8 @@
 """All models, importable from one place (Alembic autogenerate sees every table)."""
 
+import sqlalchemy as sa
+
+from app.extensions import db
 from app.models.billing import (
     BillingSettings,
     DiscountKind,
@@ -37,6 +40,15 @@ from app.models.notification import SkippedText
 from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
+
+# The search indexes (customers, jobs) need pg_trgm and btree_gin. The migrations create
+# them first; this does the same for `create_all` (the tests, bench/seed.py).
+for _extension in ("pg_trgm", "btree_gin"):
+    sa.event.listen(
+        db.metadata,
+        "before_create",
+        sa.DDL(f"CREATE EXTENSION IF NOT EXISTS {_extension}").execute_if(dialect="postgresql"),
+    )
 
 __all__ = [
     "BillingSettings",

@@ -15,6 +15,23 @@ class Customer(db.Model):
     __table_args__ = (
         # Inbound texts find the customer by (company, number): one customer per number.
         sa.UniqueConstraint("company_id", "mobile_phone"),
+        # Searches match any part of a company's customers' names or numbers (ILIKE
+        # '%...%'): on PostgreSQL, GIN indexes of the company id (btree_gin) and the
+        # column's trigrams (pg_trgm); SQLite makes plain indexes of them.
+        sa.Index(
+            "ix_customers_name_trgm",
+            "company_id",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        sa.Index(
+            "ix_customers_phone_trgm",
+            "company_id",
+            "mobile_phone",
+            postgresql_using="gin",
+            postgresql_ops={"mobile_phone": "gin_trgm_ops"},
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

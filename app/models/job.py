@@ -37,6 +37,18 @@ class Job(db.Model):
         sa.UniqueConstraint("company_id", "number"),
         sa.Index("ix_jobs_company_start", "company_id", "scheduled_start"),
         sa.Index("ix_jobs_customer_status", "customer_id", "status"),
+        # The jobs board: each tab is a few ranges of (status, start), read in board order
+        # and counted from the index alone (app/services/job_queries.py).
+        sa.Index("ix_jobs_company_status_start", "company_id", "status", "scheduled_start", "id"),
+        # The board's search matches any part of the description (ILIKE '%...%'): a GIN
+        # index of (company id, trigrams) on PostgreSQL; SQLite makes a plain index of it.
+        sa.Index(
+            "ix_jobs_description_trgm",
+            "company_id",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

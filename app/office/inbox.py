@@ -196,21 +196,26 @@ def _thread_context(conversation: Conversation, **extra) -> dict:
 @office_required
 def conversation(conversation_id: int):
     conversation = get_or_404(Conversation, conversation_id)
-    # Opening a conversation reads it (the inbox shows it on screen now).
+    # Opening a conversation reads it (the inbox shows it on screen now). Committed after
+    # rendering: a commit expires every object loaded so far (the user, the company, the
+    # conversation), and the page would load each of them again.
     mark_read(conversation=conversation, user=current_user)
-    db.session.commit()
     if htmx and htmx.target == "thread-messages":
         context = _thread_context(conversation)
         if request.args.get("v") == context["thread_version"]:
+            db.session.commit()
             return "", 204
         html = render_template("office/_conversation_messages.html", poll=True, **context)
+        db.session.commit()
         return _list_changed(html)
-    return render_template(
+    html = render_template(
         "office/inbox.html",
         forwarding_form=ForwardingForm(),
         **_list_context(conversation.id),
         **_thread_context(conversation),
     )
+    db.session.commit()
+    return html
 
 
 def _list_changed(html: str, status: int = 200):

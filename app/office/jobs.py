@@ -28,10 +28,11 @@ from app.services.job_queries import (
     DEFAULT_TAB,
     TAB_KEYS,
     TABS,
+    TABS_BY_KEY,
+    BoardCursor,
     assignable_users,
-    board_counts,
-    board_page,
     is_overdue,
+    job_board,
     job_timeline,
 )
 from app.services.job_status import job_set_status, next_statuses
@@ -66,14 +67,17 @@ def jobs():
     if tab not in TAB_KEYS:
         tab = DEFAULT_TAB
     q = request.args.get("q", "").strip()[:100]
-    page = request.args.get("page", 1, type=int) or 1
+    # Keyset paging: `after` / `before` name the row a page continues from. A malformed
+    # one, or a `page=` bookmark from when the board had numbered pages, gets page one.
+    after = BoardCursor.parse(request.args.get("after"))
+    before = None if after else BoardCursor.parse(request.args.get("before"))
     now = utcnow()
     context = {
         "tabs": TABS,
         "tab": tab,
+        "newest_first": TABS_BY_KEY[tab].newest_first,
         "q": q,
-        "pagination": board_page(company=company, tab=tab, q=q, page=page, now=now),
-        "counts": board_counts(company=company, q=q, now=now),
+        "board": job_board(company=company, tab=tab, q=q, after=after, before=before, now=now),
         "is_overdue": lambda job: is_overdue(job, company=company, now=now),
     }
     if htmx and htmx.target == "job-board":

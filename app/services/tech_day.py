@@ -102,21 +102,13 @@ def job_visible_to(*, job: Job, user: User) -> bool:
     )
 
 
-def _jobs_query(*, company: Company, user: User, everyone: bool) -> sa.Select:
-    stmt = (
-        sa.select(Job)
-        .where(Job.company_id == company.id)
-        .options(
-            so.selectinload(Job.customer),
-            so.selectinload(Job.assignments).selectinload(JobAssignment.user),
-        )
-        .order_by(Job.scheduled_start, Job.id)
-    )
+def _mine(*, company: Company, user: User, everyone: bool) -> list[sa.ColumnElement[bool]]:
+    conditions = [Job.company_id == company.id]
     if not everyone:
-        stmt = stmt.where(
+        conditions.append(
             sa.exists().where(JobAssignment.job_id == Job.id, JobAssignment.user_id == user.id)
         )
-    return stmt
+    return conditions
 
 
 def tech_day(
@@ -127,34 +119,50 @@ def tech_day(
     Today: jobs scheduled to start today (local), whatever their status (a canceled one
     is shown so nobody drives there), plus jobs from earlier days still in progress (On My
     Way or started and never finished: the tech must be able to finish them).
-    Upcoming: open jobs of the next `UPCOMING_DAYS` days.
+    Upcoming: open jobs of the next `UPCOMING_DAYS` days, the first `UPCOMING_LIMIT`.
     """
     now = now or utcnow()
     everyone = everyone and can_see_all_jobs(user)
     day = local_today(company=company, now=now)
     start, end = day_bounds(company=company, day=day)
-    base = _jobs_query(company=company, user=user, everyone=everyone)
-    today = list(
+    mine = _mine(company=company, user=user, everyone=everyone)
+    today_ids = sa.select(Job.id).where(
+        *mine,
+        sa.or_(
+            sa.and_(Job.scheduled_start >= start, Job.scheduled_start < end),
+            sa.and_(Job.scheduled_start < start, Job.status.in_(JobStatus.IN_PROGRESS)),
+        ),
+    )
+    upcoming_ids = (
+        sa.select(Job.id)
+        .where(
+            *mine,
+            Job.scheduled_start >= end,
+            Job.scheduled_start < end + timedelta(days=UPCOMING_DAYS),
+            Job.status.in_(JobStatus.OPEN),
+        )
+        .order_by(Job.scheduled_start, Job.id)
+        .limit(UPCOMING_LIMIT)
+        .subquery()
+    )
+    # Both lists in one read, with each job's customer and techs: a tech's phone on a
+    # bad connection should not wait for a round trip per list and per relationship.
+    jobs = list(
         db.session.scalars(
-            base.where(
-                sa.or_(
-                    sa.and_(Job.scheduled_start >= start, Job.scheduled_start < end),
-                    sa.and_(Job.scheduled_start < start, Job.status.in_(JobStatus.IN_PROGRESS)),
-                )
+            sa.select(Job)
+            .where(Job.id.in_(sa.union_all(today_ids, sa.select(upcoming_ids.c.id))))
+            .options(
+                so.joinedload(Job.customer),
+                so.selectinload(Job.assignments).joinedload(JobAssignment.user),
             )
+            .order_by(Job.scheduled_start, Job.id)
         )
     )
-    upcoming = list(
-        db.session.scalars(
-            base.where(
-                Job.scheduled_start >= end,
-                Job.scheduled_start < end + timedelta(days=UPCOMING_DAYS),
-                Job.status.in_(JobStatus.OPEN),
-            ).limit(UPCOMING_LIMIT)
-        )
-    )
+    # Disjoint: every upcoming job starts after today; every one of today's before that.
+    today = [job for job in jobs if job.scheduled_start < end]
+    upcoming = [job for job in jobs if job.scheduled_start >= end]
     counts = unread_counts(
-        company=company, user=user, customer_ids={job.customer_id for job in today + upcoming}
+        company=company, user=user, customer_ids={job.customer_id for job in jobs}
     )
     return TechDay(
         day=day,

@@ -84,6 +84,46 @@ def test_today_keeps_unfinished_work_and_shows_canceled_jobs(make, crew):
     assert day.upcoming == []
 
 
+def test_upcoming_is_the_first_open_jobs_of_the_next_two_weeks(make, crew, monkeypatch):
+    from app.services import tech_day as module
+
+    monkeypatch.setattr(module, "UPCOMING_LIMIT", 3)
+    company, tech, _ = crew
+    for n in range(5):
+        make.job(company, techs=[tech], start=chicago(12 + n, 9), description=f"day {12 + n}")
+    closed = make.job(company, techs=[tech], start=chicago(11, 9), description="canceled")
+    job_set_status(job=closed, status=JobStatus.CANCELED, actor=None)
+    make.job(company, techs=[tech], start=chicago(25, 9), description="too far")
+    make.job(company, techs=[tech], start=chicago(10, 9), description="today")
+
+    day = tech_day(company=company, user=tech, now=NOW)
+
+    assert _names(day.today) == ["today"]
+    assert _names(day.upcoming) == ["day 12", "day 13", "day 14"]
+
+
+def test_the_day_comes_with_customers_and_techs_loaded(make, crew):
+    company, tech, other = crew
+    make.job(company, techs=[tech, other], start=chicago(10, 9))
+    make.job(company, techs=[tech], start=chicago(11, 9))
+    db.session.commit()
+    db.session.expire_all()
+    statements = []
+
+    def record(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    day = tech_day(company=company, user=tech, now=NOW)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        seen = [(c.job.customer.name, [t.name for t in c.job.techs]) for c in day.today]
+        seen += [(c.job.customer.name, [t.name for t in c.job.techs]) for c in day.upcoming]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 2 and seen[0][1] == [tech.name, other.name]
+    assert statements == []
+
+
 def test_everyone_is_for_office_roles_only(make, crew):
     company, tech, other = crew
     make.job(company, techs=[other], start=chicago(10, 9), description="other's")

@@ -116,6 +116,24 @@ def test_inbox_lists_conversations_with_unread_badges_and_unknown_marker(
     )
 
 
+def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, shop):
+    company, bob = shop.company, shop.bob
+    apply_routing(message=inbound(company, "+15125550111", "", media_urls=["https://m.ex/1.jpg"]))
+    apply_routing(message=inbound(company, JANE, "Is 3pm ok?"))
+    db.session.commit()
+    log_in(client, bob)
+    client.post(f"/inbox/{_conversation(company).id}/reply", data={"body": "Yes, see you then"})
+
+    def previews() -> list[str]:
+        html = _html(client.get("/inbox"))
+        found = re.findall(r'<span class="conv-preview">(.*?)</span>', html, re.S)
+        return [" ".join(p.split()) for p in found]
+
+    assert previews() == ["You: Yes, see you then", "Photo"]
+    client.post(f"/inbox/{_conversation(company).id}/assign", data={"user_id": str(bob.id)})
+    assert previews() == ["• Bob Office assigned this conversation to Bob Office.", "Photo"]
+
+
 def test_opening_a_conversation_shows_the_thread_and_marks_it_read(client, log_in, inbound, shop):
     company, bob = shop.company, shop.bob
     job = _job_in_progress(shop)
@@ -160,6 +178,34 @@ def test_thread_shows_delivery_status_in_plain_words_and_notices(client, log_in,
     assert "Not delivered" in html
     assert "This is a landline or a number that can&#39;t receive texts." in html
     assert re.search(r'class="msg-event"[^>]*>\s*<span>Estimate #12 approved</span>', html)
+
+
+def _committed_read_at(message_id: int):
+    """read_at as another connection sees it: only what the request committed."""
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.select(Message.read_at).where(Message.id == message_id))
+
+
+def test_opening_a_thread_commits_the_read_marks(client, log_in, inbound, shop):
+    company, bob = shop.company, shop.bob
+    first = inbound(company, JANE, "first")
+    db.session.commit()
+    log_in(client, bob)
+    cid = first.conversation_id
+    html = _html(client.get(f"/inbox/{cid}"))
+    assert _committed_read_at(first.id) is not None
+    thread_v = re.search(rf"/inbox/{cid}\?v=(\w+)", html).group(1)
+    thread = {"HX-Request": "true", "HX-Target": "thread-messages"}
+    # A poll that finds nothing new to show (204) still commits what it marked read.
+    db.session.get(Message, first.id).read_at = None
+    db.session.commit()
+    assert client.get(f"/inbox/{cid}?v={thread_v}", headers=thread).status_code == 204
+    assert _committed_read_at(first.id) is not None
+    # And so does one that shows a new text.
+    second = inbound(company, JANE, "second")
+    db.session.commit()
+    assert client.get(f"/inbox/{cid}?v={thread_v}", headers=thread).status_code == 200
+    assert _committed_read_at(second.id) is not None
 
 
 def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, shop):

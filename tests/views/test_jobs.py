@@ -254,19 +254,221 @@ def test_search_box_works_live_and_as_a_plain_form(client, shop):
     assert 'hx-get="/jobs"' in form.group(0)
 
 
-def test_board_paginates_25_a_page_with_real_links(make, client, shop):
+def page_links(html: str) -> dict[str, str]:
+    """The board's paging links by rel ("prev", "next"), as plain hrefs."""
+    links = re.findall(r'<a class="btn btn-small" rel="(prev|next)" href="([^"]+)"', html)
+    return {rel: href.replace("&amp;", "&") for rel, href in links}
+
+
+def test_board_pages_25_at_a_time_with_real_links(make, client, shop):
     company, _tech, customer = shop
-    for i in range(30):
+    jobs = [
         make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
+        for i in range(30)
+    ]
     db.session.commit()
+    numbers = [str(j.number) for j in jobs]
+
     first = client.get("/jobs").get_data(as_text=True)
-    assert len(board_rows(first)) == 25
-    assert 'href="/jobs?tab=today&amp;page=2"' in first
-    second = client.get("/jobs?tab=today&page=2").get_data(as_text=True)
-    assert len(board_rows(second)) == 5
-    assert 'href="/jobs?tab=today&amp;page=1"' in second
-    # A page past the end is an empty page, not an error.
-    assert client.get("/jobs?page=99").status_code == 200
+    assert board_rows(first) == numbers[:25]
+    links = page_links(first)
+    assert set(links) == {"next"}
+    assert re.fullmatch(r"/jobs\?tab=today&after=\d{8}T\d{6}\.\d{6}-\d+", links["next"])
+    assert "Later →" in first
+
+    second = client.get(links["next"]).get_data(as_text=True)
+    assert board_rows(second) == numbers[25:]
+    links = page_links(second)
+    assert set(links) == {"prev"}
+    assert "← Earlier" in second
+
+    back = client.get(links["prev"]).get_data(as_text=True)
+    assert board_rows(back) == numbers[:25]
+    assert set(page_links(back)) == {"next"}
+
+
+def test_past_tabs_page_newest_first_with_older_and_newer_links(make, client, shop):
+    company, _tech, customer = shop
+    jobs = []
+    for i in range(60):
+        # Two jobs per start time: the id breaks the tie, in the same order both ways.
+        job = make.job(company, customer=customer, start=local_today_at(9, days=-1 - i // 2))
+        job.status = JobStatus.FINISHED
+        jobs.append(job)
+    db.session.commit()
+    newest_first = [str(j.number) for j in sorted(jobs, key=lambda j: (j.scheduled_start, j.id))]
+    newest_first.reverse()
+
+    pages, url = [], "/jobs?tab=finished"
+    while url:
+        pages.append(client.get(url).get_data(as_text=True))
+        url = page_links(pages[-1]).get("next")
+    assert [board_rows(html) for html in pages] == [
+        newest_first[:25],
+        newest_first[25:50],
+        newest_first[50:],
+    ]
+    assert all("Older →" in html for html in pages[:2])
+
+    # And back up from the last page, one "Newer" link at a time.
+    assert "← Newer" in pages[2]
+    middle = client.get(page_links(pages[2])["prev"]).get_data(as_text=True)
+    assert board_rows(middle) == newest_first[25:50]
+    top = client.get(page_links(middle)["prev"]).get_data(as_text=True)
+    assert board_rows(top) == newest_first[:25]
+    assert "prev" not in page_links(top)
+
+
+def test_a_job_booked_meanwhile_does_not_shift_the_next_page(make, client, shop):
+    company, _tech, customer = shop
+    jobs = [
+        make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
+        for i in range(30)
+    ]
+    db.session.commit()
+    next_url = page_links(client.get("/jobs").get_data(as_text=True))["next"]
+    make.job(company, customer=customer, start=local_today_at(7))  # lands on page one
+    db.session.commit()
+    second = client.get(next_url).get_data(as_text=True)
+    assert board_rows(second) == [str(j.number) for j in jobs[25:]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=2",  # a bookmark from when the board had numbered pages
+        "page=99",
+        "page=abc",
+        "after=garbage",
+        "after=20261399T250000.000000-1",  # the shape of a cursor, not a date
+        "before=20260101T000000.000000-99999999999999",
+        "after=",
+        "before=%00",
+    ],
+)
+def test_an_old_or_broken_paging_link_shows_the_first_page(make, client, shop, query):
+    company, _tech, customer = shop
+    jobs = [
+        make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
+        for i in range(30)
+    ]
+    db.session.commit()
+    response = client.get(f"/jobs?tab=today&{query}")
+    assert response.status_code == 200
+    assert board_rows(response.get_data(as_text=True)) == [str(j.number) for j in jobs[:25]]
+
+
+def test_a_cursor_past_the_end_shows_the_first_page(make, client, shop):
+    company, _tech, customer = shop
+    job = make.job(company, customer=customer, start=local_today_at(8))
+    db.session.commit()
+    html = client.get("/jobs?tab=today&after=29990101T000000.000000-1").get_data(as_text=True)
+    assert board_rows(html) == [str(job.number)]
+    assert page_links(html) == {}
+
+
+def tab_counts(html: str) -> dict[str, str]:
+    return dict(re.findall(r'tab=(\w+)[^"]*"[^>]*>\s*[^<]+<span class="tab-count">([^<]+)<', html))
+
+
+def test_tab_counts_count_each_job_where_the_board_shows_it(make, client, shop):
+    company, tech, customer = shop
+
+    def job(start, status=JobStatus.SCHEDULED):
+        made = make.job(company, customer=customer, techs=[tech], start=start)
+        made.status = status
+        return made
+
+    # 11 pm in Chicago is tomorrow in UTC: still today's job for a Chicago company.
+    job(local_today_at(23))
+    job(local_today_at(8), JobStatus.FINISHED)  # today and finished
+    job(local_today_at(9), JobStatus.STARTED)  # today and in progress
+    job(local_today_at(9, days=-2))  # overdue: today
+    job(local_today_at(9, days=-3), JobStatus.ON_MY_WAY)  # never finished: today, in progress
+    job(local_today_at(10), JobStatus.CANCELED)  # canceled only
+    job(local_today_at(0, 30, days=1))  # just after midnight tomorrow: upcoming
+    job(local_today_at(9, days=30))  # upcoming
+    job(local_today_at(9, days=2), JobStatus.ON_MY_WAY)  # in progress, not today
+    job(local_today_at(9, days=-1), JobStatus.FINISHED)  # finished yesterday
+    job(local_today_at(9, days=-400), JobStatus.FINISHED)
+    job(local_today_at(9, days=-5), JobStatus.CANCELED)
+    # Another company's jobs count nowhere here.
+    make.job(make.company(), start=local_today_at(10))
+    db.session.commit()
+
+    html = client.get("/jobs").get_data(as_text=True)
+    assert tab_counts(html) == {
+        "today": "5",
+        "upcoming": "2",
+        "in_progress": "3",
+        "finished": "3",
+        "canceled": "2",
+    }
+    for tab, count in tab_counts(html).items():
+        rows = board_rows(client.get(f"/jobs?tab={tab}").get_data(as_text=True))
+        assert len(rows) == int(count), tab
+
+
+def test_tab_counts_stop_at_the_cap(make, client, shop, monkeypatch):
+    from app.services import job_queries
+
+    monkeypatch.setattr(job_queries, "COUNT_CAP", 3)
+    company, _tech, customer = shop
+    for i in range(5):
+        old = make.job(company, customer=customer, start=local_today_at(9, days=-1 - i))
+        old.status = JobStatus.FINISHED
+    for i in range(3):
+        make.job(company, customer=customer, start=local_today_at(9, days=1 + i))
+    db.session.commit()
+    counts = tab_counts(client.get("/jobs").get_data(as_text=True))
+    assert counts["finished"] == "3+"
+    assert counts["upcoming"] == "3"
+    counts = tab_counts(client.get("/jobs?q=carl").get_data(as_text=True))
+    assert (counts["finished"], counts["upcoming"]) == ("3+", "3")
+
+
+def test_search_results_page_too(make, client, shop):
+    company, _tech, customer = shop
+    other = make.customer(company, name="Dora Other", phone="+15125550900")
+    wanted = []
+    for i in range(30):
+        start = local_today_at(8) + timedelta(minutes=i)
+        wanted.append(make.job(company, customer=customer, start=start, description="Boiler"))
+        make.job(company, customer=other, start=start, description="Sink")
+    db.session.commit()
+    first = client.get("/jobs?q=carl").get_data(as_text=True)
+    assert board_rows(first) == [str(j.number) for j in wanted[:25]]
+    assert tab_counts(first)["today"] == "30"
+    next_url = page_links(first)["next"]
+    assert "q=carl" in next_url
+    second = client.get(next_url).get_data(as_text=True)
+    assert board_rows(second) == [str(j.number) for j in wanted[25:]]
+    back = client.get(page_links(second)["prev"]).get_data(as_text=True)
+    assert board_rows(back) == [str(j.number) for j in wanted[:25]]
+
+
+@pytest.mark.parametrize("query", ["100%", "a_b", "back\\slash"])
+def test_search_wildcards_are_plain_characters(make, client, shop, query):
+    company, _tech, customer = shop
+    plain = make.job(company, customer=customer, start=local_today_at(10), description="Drain")
+    wanted = make.job(
+        company, customer=customer, start=local_today_at(11), description=f"Pipe {query} x"
+    )
+    db.session.commit()
+    html = client.get("/jobs", query_string={"q": query}).get_data(as_text=True)
+    assert board_rows(html) == [str(wanted.number)]
+    assert str(plain.number) not in board_rows(html)
+
+
+def test_search_is_scoped_to_the_company(make, client, shop):
+    company, _tech, customer = shop
+    other = make.company()
+    make.job(other, customer=make.customer(other, name="Carl Elsewhere"), start=local_today_at(9))
+    mine = make.job(company, customer=customer, start=local_today_at(10))
+    db.session.commit()
+    html = client.get("/jobs?q=carl").get_data(as_text=True)
+    assert board_rows(html) == [str(mine.number)]
+    assert tab_counts(html)["today"] == "1"
 
 
 def test_board_query_count_does_not_grow_with_rows(make, client, shop):
