@@ -1,7 +1,7 @@
 """page indexes: the jobs board's tabs, and trigram indexes for its search
 
 Revision ID: fabbafdbaa1c
-Revises: 5bb010b7802b
+Revises: 899401be3b7c
 Create Date: 2026-11-26 21:00:00
 
 - ix_jobs_company_status_start (company_id, status, scheduled_start, id): every tab of the
