@@ -213,8 +213,10 @@ def thread_messages(*, conversation: Conversation) -> list[Message]:
             .where(Message.conversation_id == conversation.id, NOT_FORWARD)
             .options(
                 so.selectinload(Message.recipients).joinedload(MessageRecipient.user),
-                so.joinedload(Message.job),
-                so.joinedload(Message.author),
+                # Selected apart, not joined: most texts have neither, and a join makes
+                # every row carry (and the ORM read) a job's and a user's empty columns.
+                so.selectinload(Message.job),
+                so.selectinload(Message.author),
             )
             .order_by(Message.created_at, Message.id)
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -85,3 +87,33 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     scroll_width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390, f"the board scrolls sideways on a phone ({scroll_width}px)"
     phone_page.screenshot(path=str(ARTIFACTS / "office-board-phone.png"), full_page=True)
+
+
+def test_past_jobs_page_older_and_newer_in_place(page, live_server, browser_login, make, office):
+    company, _tech = office
+    customer = make.customer(company, name="Paige Older")
+    start = utcnow().replace(microsecond=0)
+    for day in range(1, 31):
+        job = make.job(company, customer=customer, start=start - timedelta(days=day))
+        job.status = "finished"
+    db.session.commit()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    browser_login(page, company.owner)
+    base = live_server.url
+    page.goto(base + "/jobs?tab=finished")
+    rows = page.locator("#job-board tbody tr")
+    expect(rows).to_have_count(25)
+    expect(page.locator(".tabs a[aria-current=page] .tab-count")).to_have_text("30")
+
+    # "Older" swaps the board in place (htmx) and puts the cursor in the address bar.
+    page.get_by_role("link", name="Older →").click()
+    expect(rows).to_have_count(5)
+    expect(page).to_have_url(re.compile(r"/jobs\?tab=finished&after=\d{8}T\d{6}\.\d{6}-\d+$"))
+    expect(page.get_by_role("link", name="Older →")).to_have_count(0)
+
+    page.get_by_role("link", name="← Newer").click()
+    expect(rows).to_have_count(25)
+    expect(page.get_by_role("link", name="← Newer")).to_have_count(0)
+    # The back button returns to the older page (the URL is the state).
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"after="))
