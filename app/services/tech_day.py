@@ -103,6 +103,7 @@ def job_visible_to(*, job: Job, user: User) -> bool:
 
 
 def _mine(*, company: Company, user: User, everyone: bool) -> list[sa.ColumnElement[bool]]:
+    """The jobs the day may list: the company's, and only the user's own unless `everyone`."""
     conditions = [Job.company_id == company.id]
     if not everyone:
         conditions.append(
