@@ -7,6 +7,7 @@ Create Date: 2026-11-26 21:00:00
 - ix_jobs_company_status_start (company_id, status, scheduled_start, id): every tab of the
   board is one or a few ranges of it (a status, a window of start times), read in board
   order and counted without touching the table.
+- ix_customers_company_newest (company_id, id): the customer picker's newest customers.
 - ix_customers_name_trgm, ix_customers_phone_trgm, ix_jobs_description_trgm: the board's
   search is a substring match (ILIKE '%...%'), which a B-tree cannot serve. On PostgreSQL
   they are GIN indexes of (company_id, the column's trigrams): pg_trgm for the trigrams,
@@ -37,6 +38,8 @@ def upgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
         op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
+    # The customer picker's empty box lists a company's newest customers: read in order.
+    op.create_index('ix_customers_company_newest', 'customers', ['company_id', 'id'])
     op.create_index(
         'ix_jobs_company_status_start',
         'jobs',
@@ -58,5 +61,6 @@ def downgrade():
     for table, name, _column in reversed(TRIGRAM_INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_index('ix_jobs_company_status_start', table_name='jobs')
+    op.drop_index('ix_customers_company_newest', table_name='customers')
     # pg_trgm and btree_gin stay: other objects in the database may use them, and an
     # unused extension costs nothing.
