@@ -31,7 +31,6 @@ from app.models import (
     OptOut,
     PhoneNumber,
     UnroutedInbound,
-    utcnow,
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
@@ -91,24 +90,21 @@ RECEIPT_RETRY_FIRST = timedelta(seconds=5)
 RECEIPT_RETRY_MAX = timedelta(minutes=5)
 
 
-def _sid_of(form: Mapping[str, Any]) -> str:
-    return (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-
-
 def _required(form: Mapping[str, Any]) -> tuple[str, str, str]:
-    sid, to_phone = _sid_of(form), (form.get("To") or "").strip()
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    to_phone = (form.get("To") or "").strip()
     from_phone = (form.get("From") or "").strip()
     if not sid or not to_phone or not from_phone:
         raise InvalidWebhook("MessageSid, From and To are required.")
     return sid, to_phone, from_phone
 
 
-def accept_sms(*, form: Mapping[str, Any], now: datetime) -> bool:
+def accept_sms(*, form: Mapping[str, Any], now: datetime) -> None:
     """The webhook's half: keep what Twilio posted until the worker routes it. A repeated
-    delivery of a text still waiting is ignored. Returns whether this call kept it.
-    Nothing is committed here; the worker is woken once the webhook commits."""
+    delivery of a text still waiting is ignored. Nothing is committed here; the worker is
+    woken once the webhook commits."""
     sid, _to, _from = _required(form)
-    kept = insert_unless_present(
+    insert_unless_present(
         InboundReceipt.__table__,
         {
             "twilio_sid": sid,
@@ -120,7 +116,6 @@ def accept_sms(*, form: Mapping[str, Any], now: datetime) -> bool:
         unique_column="twilio_sid",
     )
     db.session.info["outbox_wake"] = True
-    return kept
 
 
 def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
@@ -153,7 +148,7 @@ def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
     return len(receipts)
 
 
-def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None) -> InboundResult:
+def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundResult:
     """Store and route one inbound text (flushes; the caller commits). `received_at` is
     when the webhook took it, which orders the conversation."""
     sid, to_phone, from_phone = _required(form)
@@ -174,7 +169,7 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime | None = None)
     customer = find_customer(company=company, phone=from_phone)
     conversation = conversation_for(company=company, phone=from_phone, customer=customer)
     keyword = keyword_of(body)
-    now = received_at or utcnow()
+    now = received_at
     message = Message(
         company=company,
         conversation=conversation,
