@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Select, Table
+from sqlalchemy import Connection, Insert, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -41,12 +41,13 @@ def insert_once(row: object) -> bool:
     return True
 
 
-def insert_unless_present(table: Table, values: dict[str, Any], *, unique_column: str) -> bool:
+def insert_unless_present(
+    connection: Connection, table: Table, values: dict[str, Any], *, unique_column: str
+) -> bool:
     """INSERT ... ON CONFLICT (unique_column) DO NOTHING: one statement, no savepoint, for
     hot paths where a duplicate needs nothing read back. Returns whether a row was added.
-    A Core statement on the session's connection: the ORM's bulk-insert machinery cost
-    more than the insert itself on the SMS webhook."""
-    connection = db.session.connection()
+    A prebuilt Core statement: the ORM's bulk-insert machinery cost more than the insert
+    itself on the SMS webhook."""
     statement = _insert_ignoring_duplicates(connection.dialect.name, table, unique_column)
     return connection.execute(statement, values).rowcount == 1
 

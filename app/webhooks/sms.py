@@ -14,9 +14,9 @@ from typing import Any
 from flask import Response, request
 from sqlalchemy.exc import DBAPIError
 
-from app.extensions import db
 from app.models import utcnow
 from app.services.inbound import InvalidWebhook, accept_sms
+from app.sms.dispatcher import wake
 from app.webhooks import bp
 from app.webhooks.security import empty_twiml, twilio_signature_required
 
@@ -27,20 +27,17 @@ def twilio_sms() -> Response:
     try:
         _keep(request.form)
     except InvalidWebhook as error:
-        db.session.rollback()
         return Response(str(error), status=400, mimetype="text/plain")
+    wake()
     return empty_twiml()
 
 
 def _keep(form: Mapping[str, Any]) -> None:
     try:
         accept_sms(form=form, now=utcnow())
-        db.session.commit()
     except DBAPIError as error:
-        db.session.rollback()
         if not error.connection_invalidated:
             raise
         # The pooled connection was dropped (database restart, failover) and the pool has
         # discarded it: once more on a fresh one rather than lose the text.
         accept_sms(form=form, now=utcnow())
-        db.session.commit()
