@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
 from app.extensions import db
 from app.models import User
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a request carrying no session cookie
+    (every Twilio webhook) gets its empty session without Flask first building the
+    cookie's signing serializer: that was a twentieth of the SMS webhook's cost."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def load_user(session_id: str) -> User | None:
