@@ -17,7 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 
@@ -25,7 +28,12 @@ from app.models import Estimate, Invoice
 from app.services import billing
 from app.services.texting import company_number
 
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
 Document = Estimate | Invoice
+PRINT_STYLESHEET = Path(__file__).parent.parent / "static" / "document-print.css"
 
 
 def pdf_filename(document: Document) -> str:
@@ -88,10 +96,35 @@ def document_html(document: Document) -> str:
 
 
 def render_pdf_bytes(html: str) -> bytes:
-    """The only call into WeasyPrint (about a quarter of a second per page)."""
+    """The only call into WeasyPrint (about a tenth of a second for a one-page invoice)."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=str(Path(current_app.root_path))).write_pdf()
+    return HTML(string=html, base_url=str(Path(current_app.root_path))).write_pdf(
+        stylesheets=[_print_stylesheet()], font_config=_font_configuration()
+    )
+
+
+@cache
+def _print_stylesheet() -> CSS:
+    # Parsed once: tokenizing the stylesheet and compiling its selectors was a tenth of
+    # every render. A parsed stylesheet is only read while rendering.
+    from weasyprint import CSS
+
+    return CSS(filename=str(PRINT_STYLESHEET))
+
+
+_fonts = threading.local()
+
+
+def _font_configuration() -> FontConfiguration:
+    """This thread's WeasyPrint font configuration. Building one loads Fontconfig's
+    configuration and fonts, and it keeps line-metrics caches warm between renders. One per
+    thread, because a Pango font map is not safe to share between threads."""
+    if not hasattr(_fonts, "configuration"):
+        from weasyprint.text.fonts import FontConfiguration
+
+        _fonts.configuration = FontConfiguration()
+    return _fonts.configuration
 
 
 def document_pdf(document: Document) -> bytes:

@@ -135,3 +135,18 @@ def test_company_logo_is_on_the_pdf_and_a_new_logo_renders_anew(app, make, bill)
     assert documents_pdf.pdf_cache_path(invoice) != without_logo
     reader = PdfReader(io.BytesIO(documents_pdf.document_pdf(invoice)))
     assert len(reader.pages[0].images) == 1
+
+
+def test_each_thread_renders_with_its_own_font_configuration(app):
+    # Pango font maps are not thread-safe: gunicorn's threads must not share one, while
+    # renders on one thread reuse theirs (loading Fontconfig's fonts each time was slow).
+    import threading
+
+    mine = documents_pdf._font_configuration()
+    assert documents_pdf._font_configuration() is mine
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(documents_pdf._font_configuration()))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    assert documents_pdf._print_stylesheet() is documents_pdf._print_stylesheet()
