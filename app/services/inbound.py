@@ -101,25 +101,21 @@ def _required(form: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def accept_sms(*, form: Mapping[str, Any], now: datetime) -> None:
     """The webhook's half: keep what Twilio posted until the worker routes it. The receipt
-    is committed when this returns; a repeated delivery of a text still waiting is ignored.
-
-    One INSERT in autocommit, on a connection of its own: a single statement is atomic by
-    itself, and BEGIN and COMMIT were two of the three round trips the webhook made to the
-    database."""
+    is committed when this returns (see `insert_unless_present`); a repeated delivery of a
+    text still waiting is ignored."""
     sid, _to, _from = _required(form)
-    with db.engine.connect() as connection:
-        insert_unless_present(
-            connection.execution_options(isolation_level="AUTOCOMMIT"),
-            InboundReceipt.__table__,
-            {
-                "twilio_sid": sid,
-                "payload": {key: form.get(key) for key in form},
-                "received_at": now,
-                "next_attempt_at": now,
-                "attempts": 0,
-            },
-            unique_column="twilio_sid",
-        )
+    insert_unless_present(
+        db.engine,
+        InboundReceipt.__table__,
+        {
+            "twilio_sid": sid,
+            "payload": {key: form.get(key) for key in form},
+            "received_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
+        unique_column="twilio_sid",
+    )
 
 
 def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:

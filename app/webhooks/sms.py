@@ -8,11 +8,7 @@ follows with the number's fallback URL or connection-override retries where conf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from flask import Response, request
-from sqlalchemy.exc import DBAPIError
 
 from app.models import utcnow
 from app.services.inbound import InvalidWebhook, accept_sms
@@ -25,19 +21,8 @@ from app.webhooks.security import empty_twiml, twilio_signature_required
 @twilio_signature_required
 def twilio_sms() -> Response:
     try:
-        _keep(request.form)
+        accept_sms(form=request.form, now=utcnow())
     except InvalidWebhook as error:
         return Response(str(error), status=400, mimetype="text/plain")
     wake()
     return empty_twiml()
-
-
-def _keep(form: Mapping[str, Any]) -> None:
-    try:
-        accept_sms(form=form, now=utcnow())
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        # The pooled connection was dropped (database restart, failover) and the pool has
-        # discarded it: once more on a fresh one rather than lose the text.
-        accept_sms(form=form, now=utcnow())
