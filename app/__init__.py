@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import check_production_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from app.models import include_in_autogenerate
 from app.models.types import render_migration_item
 
 
@@ -53,6 +54,7 @@ def _init_extensions(app: Flask) -> None:
         render_as_batch=True,  # SQLite can only ALTER a table by copying it
         compare_type=True,
         render_item=render_migration_item,
+        include_object=include_in_autogenerate,
     )
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Company, Conversation, Customer
+from app.models.customer import customer_search_text
 from app.services.errors import DomainError
 from app.services.phones import looks_like_phone, normalize_phone
 
@@ -103,18 +104,8 @@ def _folded(column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
 
 
 def _searchable_text() -> sa.ColumnElement[str]:
-    """Name, email and address as one text: a word typed costs one LIKE per customer
-    instead of three (a word holds no space, so it never matches across two of them).
-    A trigram index on this expression would serve the search on PostgreSQL: its
-    separators are literals, not parameters, so the SQL text stays the same expression."""
-    space, empty = sa.literal_column("' '"), sa.literal_column("''")
-    return _folded(
-        Customer.name
-        + space
-        + sa.func.coalesce(Customer.email, empty)
-        + space
-        + sa.func.coalesce(Customer.address, empty)
-    )
+    # Lowercased on PostgreSQL exactly as ix_customers_search_trgm is, so the index serves.
+    return _folded(customer_search_text())
 
 
 def _matches(text: str) -> sa.ColumnElement[bool] | None:
