@@ -169,7 +169,6 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
     customer = find_customer(company=company, phone=from_phone)
     conversation = conversation_for(company=company, phone=from_phone, customer=customer)
     keyword = keyword_of(body)
-    now = received_at
     message = Message(
         company=company,
         conversation=conversation,
@@ -182,7 +181,7 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
         status=MessageStatus.RECEIVED,
         twilio_sid=sid,
         extra={"media": media, **({"keyword": keyword} if keyword else {})},
-        created_at=now,
+        created_at=received_at,
     )
     # No savepoint around the insert: receipts are unique per MessageSid and a worker holds
     # its receipts locked, so a second insert of this SID would need a second receipt

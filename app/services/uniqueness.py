@@ -2,7 +2,8 @@
 
 Webhook retries, double taps and two tabs all race to create the same row. The unique
 constraint decides: the insert runs in a savepoint, and the loser reads the winner's row
-instead of failing the whole request.
+instead of failing the whole request; or, on the SMS webhook's hot path, the insert says
+ON CONFLICT DO NOTHING and needs no savepoint at all (`insert_unless_present`).
 """
 
 from __future__ import annotations
