@@ -119,6 +119,11 @@ def _register_blueprints(app: Flask) -> None:
     if app.config["TWILIO_FAKE"]:
         # The phone simulator exists only while the fake Twilio is active.
         app.register_blueprint(dev_bp, url_prefix="/dev")
+    if app.config["STRIPE_FAKE"]:
+        # Stripe's hosted checkout and onboarding pages, stood in for by the fake Stripe.
+        from app.payments.dev import bp as dev_payments_bp
+
+        app.register_blueprint(dev_payments_bp, url_prefix="/dev")
     register_error_handlers(app)
 
 

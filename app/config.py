@@ -17,6 +17,9 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 # credentials are configured. They are not secrets: they only work against the fake.
 FAKE_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 FAKE_TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-for-development"
+# The same for the built-in fake Stripe: its webhook events are signed with this secret.
+FAKE_STRIPE_SECRET_KEY = "sk_test_fake_stripe_for_development"
+FAKE_STRIPE_WEBHOOK_SECRET = "whsec_fake_stripe_for_development"
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -43,9 +46,14 @@ def load_config(instance_path: str) -> dict[str, object]:
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
+    env_name = os.environ.get("APP_ENV", "development")
+    stripe_key = os.environ.get("STRIPE_SECRET_KEY", "")
+    # Without a Stripe key, development uses the built-in fake Stripe; production has no
+    # online payments at all unless STRIPE_FAKE is asked for explicitly (a demo install).
+    stripe_fake = _flag("STRIPE_FAKE", default=not stripe_key and env_name != "production")
     public_base_url = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     return {
-        "ENV_NAME": os.environ.get("APP_ENV", "development"),
+        "ENV_NAME": env_name,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No ping before every checkout: it was a third of the SMS webhook's cost under
@@ -59,6 +67,15 @@ def load_config(instance_path: str) -> dict[str, object]:
         "TWILIO_AUTH_TOKEN": auth_token or FAKE_TWILIO_AUTH_TOKEN,
         "TWILIO_FAKE": twilio_fake,
         "ALLOW_FAKE_TWILIO_IN_PRODUCTION": _flag("ALLOW_FAKE_TWILIO_IN_PRODUCTION"),
+        "STRIPE_SECRET_KEY": stripe_key or (FAKE_STRIPE_SECRET_KEY if stripe_fake else ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+        or (FAKE_STRIPE_WEBHOOK_SECRET if stripe_fake else ""),
+        "STRIPE_FAKE": stripe_fake,
+        "ALLOW_FAKE_STRIPE_IN_PRODUCTION": _flag("ALLOW_FAKE_STRIPE_IN_PRODUCTION"),
+        # The platform's cut of each online payment, in basis points (100 = 1 %).
+        "STRIPE_PLATFORM_FEE_BPS": int(os.environ.get("STRIPE_PLATFORM_FEE_BPS", "0") or 0),
+        # Where the fake Stripe is served over HTTP (tests); empty = in-process.
+        "STRIPE_API_BASE_URL": os.environ.get("STRIPE_API_BASE_URL", ""),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),
         "OUTBOX_CONCURRENCY": int(os.environ.get("OUTBOX_CONCURRENCY", "8")),
@@ -101,6 +118,16 @@ def check_production_config(config: dict[str, object] | object) -> None:
         raise UnsafeConfiguration(
             "APP_ENV=production would use the built-in fake Twilio: set TWILIO_ACCOUNT_SID "
             "and TWILIO_AUTH_TOKEN, or ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install."
+        )
+    if get("STRIPE_FAKE") and not get("ALLOW_FAKE_STRIPE_IN_PRODUCTION"):
+        raise UnsafeConfiguration(
+            "APP_ENV=production would use the built-in fake Stripe: set STRIPE_SECRET_KEY "
+            "and STRIPE_WEBHOOK_SECRET, or ALLOW_FAKE_STRIPE_IN_PRODUCTION=1 for a demo install."
+        )
+    if get("STRIPE_SECRET_KEY") and not get("STRIPE_WEBHOOK_SECRET"):
+        raise UnsafeConfiguration(
+            "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: payments would be taken "
+            "but never recorded. Set the signing secret of the /webhooks/stripe endpoint."
         )
     if str(get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         logging.getLogger(__name__).warning(

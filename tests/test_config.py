@@ -9,7 +9,14 @@ from app.config import DEV_SECRET_KEY, UnsafeConfiguration, load_config
 
 
 def _config(tmp_path, **overrides):
-    return {"UPLOAD_FOLDER": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://", **overrides}
+    # STRIPE_FAKE off: these tests are about the other guard rails (the fake Stripe's own are
+    # in tests/payments/test_config.py).
+    return {
+        "UPLOAD_FOLDER": str(tmp_path),
+        "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        "STRIPE_FAKE": False,
+        **overrides,
+    }
 
 
 def test_production_refuses_the_development_secret_key(tmp_path):

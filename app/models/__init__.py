@@ -17,6 +17,8 @@ from app.models.billing import (
     OptionStatus,
     Payment,
     PaymentMethod,
+    PaymentStatus,
+    ReminderBasis,
     RevokedLink,
 )
 from app.models.company import Company, SenderIdentity
@@ -37,6 +39,7 @@ from app.models.messaging import (
     UnroutedInbound,
 )
 from app.models.notification import SkippedText
+from app.models.payments import CheckoutSession, CheckoutStatus, StripeAccount, StripeEvent
 from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
 from app.models.user import Invitation, Role, User
@@ -64,6 +67,8 @@ def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
 
 __all__ = [
     "BillingSettings",
+    "CheckoutSession",
+    "CheckoutStatus",
     "Company",
     "Conversation",
     "Customer",
@@ -92,12 +97,16 @@ __all__ = [
     "OptionStatus",
     "Payment",
     "PaymentMethod",
+    "PaymentStatus",
     "PhoneNumber",
     "RateLimitCounter",
+    "ReminderBasis",
     "RevokedLink",
     "Role",
     "SenderIdentity",
     "SkippedText",
+    "StripeAccount",
+    "StripeEvent",
     "UnroutedInbound",
     "User",
     "utcnow",

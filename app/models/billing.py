@@ -93,15 +93,40 @@ class PaymentMethod:
     CHECK = "check"
     CARD = "card"
     BANK = "bank_transfer"
+    ACH = "ach"  # a US bank account debited through Stripe (online payments only)
     OTHER = "other"
     LABELS = {
         CASH: "Cash",
         CHECK: "Check",
         CARD: "Card",
         BANK: "Bank transfer",
+        ACH: "Bank account (ACH)",
         OTHER: "Other",
     }
     ALL = tuple(LABELS)
+    # What the office can type in by hand (ACH only ever comes from Stripe).
+    MANUAL = (CASH, CHECK, CARD, BANK, OTHER)
+
+
+class PaymentStatus:
+    """Only `succeeded` money counts toward the invoice (`Invoice.paid_cents`)."""
+
+    PROCESSING = "processing"  # an ACH debit on its way (days)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the ACH debit bounced; never counted
+    REFUNDED = "refunded"  # refunded in full; `refunded_cents` for partial refunds
+    LABELS = {
+        PROCESSING: "Processing",
+        SUCCEEDED: "Received",
+        FAILED: "Failed",
+        REFUNDED: "Refunded",
+    }
+
+
+class ReminderBasis:
+    SENT = "sent"  # days after the invoice was texted
+    DUE = "due"  # days after its due date
+    LABELS = {SENT: "after the invoice is sent", DUE: "after the due date"}
 
 
 class DocumentType:
@@ -130,6 +155,17 @@ class BillingSettings(db.Model):
     default_tax_rate_mpct: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     invoice_due_days: so.Mapped[int] = so.mapped_column(default=14, server_default="14")
     estimate_valid_days: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
+    # Online payments: may the customer pay less than the balance (an instalment)?
+    allow_partial_payments: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
+    # Up to two automatic payment reminders for an unpaid sent invoice, `days` after the
+    # basis; None = that reminder is off.
+    reminder_basis: so.Mapped[str] = so.mapped_column(
+        sa.String(8), default=ReminderBasis.SENT, server_default=ReminderBasis.SENT
+    )
+    first_reminder_days: so.Mapped[int | None] = so.mapped_column()
+    second_reminder_days: so.Mapped[int | None] = so.mapped_column()
     updated_at: so.Mapped[datetime] = so.mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
     )
@@ -274,6 +310,8 @@ class Invoice(_DocumentColumns, db.Model):
     paid_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     voided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     void_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Automatic payment reminders texted so far (at most two; see online_payments).
+    reminders_sent: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     company: so.Mapped[Company] = so.relationship()
     customer: so.Mapped[Customer] = so.relationship()
@@ -330,10 +368,15 @@ class LineItem(db.Model):
 
 
 class Payment(db.Model):
-    """Money the office recorded against an invoice (partial payments sum up)."""
+    """Money against an invoice (partial payments sum up): recorded by the office, or paid
+    online through Stripe (then with its PaymentIntent, unique per company, which is what
+    makes a replayed or raced webhook record it once)."""
 
     __tablename__ = "payments"
-    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.UniqueConstraint("company_id", "stripe_payment_intent_id", name="uq_payments_intent"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(
@@ -350,6 +393,13 @@ class Payment(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    status: so.Mapped[str] = so.mapped_column(
+        sa.String(12), default=PaymentStatus.SUCCEEDED, server_default=PaymentStatus.SUCCEEDED
+    )
+    refunded_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0, server_default="0")
+    stripe_payment_intent_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    stripe_checkout_session_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    failure_reason: so.Mapped[str | None] = so.mapped_column(sa.String(255))
 
     invoice: so.Mapped[Invoice] = so.relationship(back_populates="payments")
     recorded_by: so.Mapped[User | None] = so.relationship()
@@ -357,6 +407,10 @@ class Payment(db.Model):
     @property
     def method_label(self) -> str:
         return PaymentMethod.LABELS.get(self.method, self.method)
+
+    @property
+    def status_label(self) -> str:
+        return PaymentStatus.LABELS.get(self.status, self.status)
 
 
 class EstimateApproval(db.Model):

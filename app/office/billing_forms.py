@@ -84,7 +84,9 @@ class PaymentForm(FlaskForm):
     amount = StringField("Amount", validators=[DataRequired()])
     method = SelectField(
         "Method",
-        choices=[SelectChoice(value, label) for value, label in PaymentMethod.LABELS.items()],
+        choices=[
+            SelectChoice(value, PaymentMethod.LABELS[value]) for value in PaymentMethod.MANUAL
+        ],
         default=PaymentMethod.CHECK,
     )
     received_on = DateField("Received on", validators=[InputRequired()])

@@ -33,7 +33,7 @@ from app.extensions import db, limiter
 from app.models import Estimate, EstimateStatus, Invoice
 from app.models.billing import DocumentType
 from app.public import bp
-from app.services import billing
+from app.services import billing, online_payments
 from app.services.documents_pdf import document_pdf, pdf_filename
 from app.services.errors import DomainError
 from app.services.texting import company_number
@@ -288,17 +288,24 @@ def estimate_changes(token: str):
 def invoice_page(token: str):
     invoice = _lookup(DocumentType.INVOICE, token)
     _record_view(invoice)
+    return _render("public/invoice.html", invoice, **invoice_context(invoice))
+
+
+def invoice_context(invoice: Invoice, pay_errors: dict[str, str] | None = None) -> dict:
     balance = billing.invoice_balance_cents(invoice)
     overdue = bool(
         balance and invoice.due_on and billing.company_today(invoice.company) > invoice.due_on
     )
-    return _render(
-        "public/invoice.html",
-        invoice,
-        totals=billing.invoice_totals(invoice),
-        balance_cents=balance,
-        overdue=overdue,
-    )
+    return {
+        "totals": billing.invoice_totals(invoice),
+        "balance_cents": balance,
+        "overdue": overdue,
+        # Online payment (app/public/payments.py): the amount, or why not; None = off.
+        "pay": online_payments.pay_option(invoice),
+        "pay_errors": pay_errors or {},
+        "checkout_return": request.args.get("checkout"),
+        "checkout_canceled": request.args.get("canceled") == "1",
+    }
 
 
 @bp.get("/i/<token>.pdf")

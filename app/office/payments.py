@@ -1,0 +1,91 @@
+"""Settings -> Billing -> Online payments: connect the company's own Stripe account
+(Standard, through Stripe's onboarding by Account Link), see its state, allow partial
+payments, disconnect. Owners and admins only."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth.access import manager_required
+from app.extensions import db
+from app.office import bp
+from app.services import billing, online_payments
+from app.services.errors import DomainError
+
+
+def _page(status: int = 200):
+    company = current_user.company
+    return (
+        render_template(
+            "office/billing/payments.html",
+            enabled=online_payments.payments_enabled(),
+            account=online_payments.stripe_account(company),
+            settings=billing.billing_settings_for(company),
+        ),
+        status,
+    )
+
+
+@bp.get("/billing/payments")
+@manager_required
+def online_payments_settings():
+    response = _page()
+    db.session.commit()  # the settings row may have just been created
+    return response
+
+
+@bp.post("/billing/payments/connect")
+@manager_required
+def online_payments_connect():
+    try:
+        url = online_payments.start_connect(
+            company=current_user.company,
+            actor=current_user,
+            return_url=url_for("office.online_payments_return", _external=True),
+            refresh_url=url_for("office.online_payments_settings", _external=True),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("office.online_payments_settings"), code=303)
+    db.session.commit()
+    return redirect(url, code=303)
+
+
+@bp.get("/billing/payments/return")
+@manager_required
+def online_payments_return():
+    """Where Stripe's onboarding sends the Pro back: the account's state is read from
+    Stripe, since coming back here does not mean onboarding was finished."""
+    try:
+        account = online_payments.refresh_account(company=current_user.company)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("office.online_payments_settings"), code=303)
+    db.session.commit()
+    if account is not None and account.active:
+        flash("Stripe is connected. Customers can now pay invoices online.", "success")
+    else:
+        flash("Stripe onboarding isn't finished yet. Continue when you're ready.", "info")
+    return redirect(url_for("office.online_payments_settings"), code=303)
+
+
+@bp.post("/billing/payments/disconnect")
+@manager_required
+def online_payments_disconnect():
+    if online_payments.disconnect(company=current_user.company):
+        flash("Stripe disconnected. Invoice pages no longer offer online payment.", "info")
+    db.session.commit()
+    return redirect(url_for("office.online_payments_settings"), code=303)
+
+
+@bp.post("/billing/payments/options")
+@manager_required
+def online_payments_options():
+    allowed = request.form.get("allow_partial_payments") in {"y", "on", "1", "yes"}
+    online_payments.set_partial_payments(company=current_user.company, allowed=allowed)
+    db.session.commit()
+    flash("Online payment options saved.", "success")
+    return redirect(url_for("office.online_payments_settings"), code=303)
