@@ -15,19 +15,19 @@ from app.payments.fake_stripe import decode_form
 
 
 def _session(account_id: str, amount: int = 1000, **overrides):
-    params = dict(
-        account_id=account_id,
-        amount_cents=amount,
-        description="Invoice #1",
-        metadata={"invoice_id": "1"},
-        client_reference_id="invoice-1-v1",
-        success_url="http://x/s?checkout={CHECKOUT_SESSION_ID}",
-        cancel_url="http://x/c",
-        expires_at=utcnow() + timedelta(hours=2),
-        application_fee_cents=30,
-        customer_email=None,
-        idempotency_key=f"k-{amount}",
-    )
+    params = {
+        "account_id": account_id,
+        "amount_cents": amount,
+        "description": "Invoice #1",
+        "metadata": {"invoice_id": "1"},
+        "client_reference_id": "invoice-1-v1",
+        "success_url": "http://x/s?checkout={CHECKOUT_SESSION_ID}",
+        "cancel_url": "http://x/c",
+        "expires_at": utcnow() + timedelta(hours=2),
+        "application_fee_cents": 30,
+        "customer_email": None,
+        "idempotency_key": f"k-{amount}",
+    }
     params.update(overrides)
     return gateway.create_checkout_session(**params)
 

@@ -27,7 +27,6 @@ from app.models import (
 )
 from app.services import billing, online_payments
 from app.services.errors import Conflict, DomainError
-from tests.fixtures.payments import connect_company
 
 
 def _payments(invoice: Invoice) -> list[Payment]:
