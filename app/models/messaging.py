@@ -100,6 +100,8 @@ class MessageKind:
     REMINDER = "reminder"
     ESTIMATE = "estimate"
     INVOICE = "invoice"
+    PAYMENT_RECEIPT = "payment_receipt"  # after an online payment is received
+    PAYMENT_REMINDER = "payment_reminder"  # an unpaid sent invoice, days later
     FORWARD = "forward"  # a copy of an inbound text forwarded to a user's own mobile
     INBOUND = "inbound"
     # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
@@ -113,6 +115,8 @@ class MessageKind:
         REMINDER: "Automatic: reminder",
         ESTIMATE: "Estimate",
         INVOICE: "Invoice",
+        PAYMENT_RECEIPT: "Automatic: payment receipt",
+        PAYMENT_REMINDER: "Automatic: payment reminder",
     }
 
 

@@ -1,6 +1,6 @@
 """Settings -> Billing -> Online payments: connect the company's own Stripe account
 (Standard, through Stripe's onboarding by Account Link), see its state, allow partial
-payments, disconnect. Owners and admins only."""
+payments, disconnect; and the automatic payment reminders. Owners and admins only."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from flask_login import current_user
 from app.auth.access import manager_required
 from app.extensions import db
 from app.office import bp
-from app.services import billing, online_payments
+from app.services import billing, online_payments, payment_texts
 from app.services.errors import DomainError
 
 
-def _page(status: int = 200):
+def _page(status: int = 200, errors: dict[str, str] | None = None):
     company = current_user.company
     return (
         render_template(
@@ -22,6 +22,7 @@ def _page(status: int = 200):
             enabled=online_payments.payments_enabled(),
             account=online_payments.stripe_account(company),
             settings=billing.billing_settings_for(company),
+            errors=errors or {},
         ),
         status,
     )
@@ -88,4 +89,31 @@ def online_payments_options():
     online_payments.set_partial_payments(company=current_user.company, allowed=allowed)
     db.session.commit()
     flash("Online payment options saved.", "success")
+    return redirect(url_for("office.online_payments_settings"), code=303)
+
+
+def _days(name: str) -> int | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise DomainError("Enter a whole number of days, or leave it empty for none.", field=name)
+    return int(raw)
+
+
+@bp.post("/billing/payments/reminders")
+@manager_required
+def payment_reminder_settings():
+    try:
+        payment_texts.update_reminder_settings(
+            company=current_user.company,
+            basis=request.form.get("reminder_basis", ""),
+            first_days=_days("first_reminder_days"),
+            second_days=_days("second_reminder_days"),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _page(status=422, errors={error.field or "reminders": error.message})
+    db.session.commit()
+    flash("Payment reminder settings saved.", "success")
     return redirect(url_for("office.online_payments_settings"), code=303)

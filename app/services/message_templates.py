@@ -152,6 +152,23 @@ KINDS: dict[str, TemplateKind] = {
             (*_DOCUMENT, "invoice_link", "due_date"),
             automatic=False,
         ),
+        TemplateKind(
+            MessageKind.PAYMENT_RECEIPT,
+            "Payment receipt",
+            "Sent when a customer's online payment is received ({amount} is what they paid).",
+            "Thank you, {customer_first_name}! {company_name} received your payment of "
+            "{amount} for invoice #{document_number}. Receipt: {invoice_link}",
+            (*_DOCUMENT, "invoice_link"),
+        ),
+        TemplateKind(
+            MessageKind.PAYMENT_REMINDER,
+            "Payment reminder",
+            "Sent for an unpaid invoice on the days set in Billing settings -> Online "
+            "payments (at most twice), between 8:00 AM and 9:00 PM your time.",
+            "Hi {customer_first_name}, a friendly reminder from {company_name}: invoice "
+            "#{document_number} has {amount} due. You can pay online here: {invoice_link}",
+            (*_DOCUMENT, "invoice_link", "due_date"),
+        ),
     )
 }
 

@@ -48,7 +48,7 @@ from app.models import (
 )
 from app.payments import gateway
 from app.payments.gateway import PaymentGatewayError
-from app.services import billing
+from app.services import billing, payment_texts
 from app.services.conversations import conversation_for
 from app.services.errors import Conflict, DomainError
 from app.services.routing import apply_routing
@@ -623,8 +623,7 @@ def _never_counted(payment: Payment) -> int:
 
 
 def _after_payment(*, invoice: Invoice, payment: Payment, now: datetime) -> None:
-    """Tell the office; the receipt text to the customer is queued by the receipts module
-    when it is installed (see `receipt_hooks`)."""
+    """Tell the office, and text the customer a receipt."""
     _office_notice(
         invoice=invoice,
         body=f"{invoice.customer.name} paid {money(payment.amount_cents)} on {invoice.label} "
@@ -632,12 +631,7 @@ def _after_payment(*, invoice: Invoice, payment: Payment, now: datetime) -> None
         dedupe_key=f"stripe:{payment.stripe_payment_intent_id}:paid",
         now=now,
     )
-    for hook in receipt_hooks:
-        hook(invoice=invoice, payment=payment, now=now)
-
-
-# Called after an online payment is counted (the receipt text registers itself here).
-receipt_hooks: list[Any] = []
+    payment_texts.queue_receipt(invoice=invoice, payment=payment)
 
 
 def _office_notice(*, invoice: Invoice, body: str, dedupe_key: str, now: datetime) -> Message:

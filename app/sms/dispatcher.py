@@ -30,6 +30,7 @@ from app.models import Message, MessageStatus, OptOut, utcnow
 from app.services import inbound, outbox
 from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
+from app.services.payment_texts import queue_payment_reminders_periodically
 from app.services.reminders import queue_reminders_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
@@ -149,6 +150,7 @@ class Dispatcher:
             # deadlock two dispatchers on the lock upgrade ("database is locked").
             queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
             escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
+            queue_payment_reminders_periodically(now=now)  # unpaid invoices, once a minute
             db.session.commit()
         for item in items:
             future = self.pool.submit(self._process, item)
