@@ -177,6 +177,20 @@ def ensure_demo_number(company: Company, owner: User) -> PhoneNumber | None:
     )
 
 
+def ensure_demo_stripe(company: Company) -> bool:
+    """Connect the demo company to the fake Stripe's demo account, so `make run` takes
+    payments at once. Only with the fake: a real company connects its own account."""
+    from app.payments.fake_stripe import DEMO_ACCOUNT_ID
+    from app.services import online_payments
+
+    if not current_app.config.get("STRIPE_FAKE"):
+        return False
+    if online_payments.active_account(company) is None:
+        online_payments.adopt_account(company=company, account_id=DEMO_ACCOUNT_ID)
+        db.session.commit()
+    return True
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -185,6 +199,7 @@ def demo_command() -> None:
     db.session.commit()
     owner = db.session.scalars(sa.select(User).filter_by(email=OWNER_EMAIL)).one()
     number = ensure_demo_number(company, owner)
+    stripe_connected = ensure_demo_stripe(company)
     click.echo(
         "Demo company " + ("created" if created else "already present") + f": {company.name}"
     )
@@ -194,6 +209,8 @@ def demo_command() -> None:
         click.echo(
             "Custom SMS number: none yet (real Twilio: choose it in Settings → Custom number)"
         )
+    if stripe_connected:
+        click.echo("Online payments: connected to the fake Stripe (pay on /dev/checkout)")
     base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"\nOpen {base}/login and use password '{DEMO_PASSWORD}' with:")
     click.echo(f"  owner   {OWNER_EMAIL}")

@@ -47,3 +47,12 @@ def test_demo_owner_can_log_in(runner, client):
         "/login", data={"email": "owner@example.com", "password": "demo-password"}
     )
     assert response.status_code == 302
+
+
+def test_demo_company_takes_payments_with_the_fake_stripe(runner):
+    from app.models import StripeAccount
+
+    result = runner.invoke(args=["demo"])
+    assert "Online payments: connected to the fake Stripe" in result.output
+    account = db.session.scalars(sa.select(StripeAccount)).one()
+    assert account.active

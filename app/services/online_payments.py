@@ -133,6 +133,26 @@ def refresh_account(*, company: Company, now: datetime | None = None) -> StripeA
     return account
 
 
+def adopt_account(
+    *, company: Company, account_id: str, now: datetime | None = None
+) -> StripeAccount:
+    """Connect the company to an existing account of the platform (the demo company and
+    the fake's demo account), reading its state from Stripe."""
+    try:
+        remote = gateway.retrieve_account(account_id)
+    except PaymentGatewayError as error:
+        raise PaymentsUnavailable(f"Stripe: {error.message}") from error
+    account = stripe_account(company) or StripeAccount(company_id=company.id, account_id=account_id)
+    db.session.add(account)
+    account.account_id = remote.id
+    account.charges_enabled = remote.charges_enabled
+    account.details_submitted = remote.details_submitted
+    account.connected_at = (now or utcnow()) if remote.charges_enabled else None
+    account.disconnected_at = None
+    db.session.flush()
+    return account
+
+
 def disconnect(*, company: Company, now: datetime | None = None) -> bool:
     """Stop taking payments into the company's account. Open sessions are closed at
     Stripe, so a link the customer already has cannot be paid either."""
@@ -257,7 +277,13 @@ def start_checkout(
             and session.account_id == account.account_id
             and _aware(session.expires_at) > now + REUSE_MARGIN
         )
-        if fresh:
+        remote_status = _remote_status(session)
+        if remote_status == "complete":
+            # Paid at Stripe, its event not here yet: a second session could pay twice.
+            raise PaymentsUnavailable(
+                "A payment for this invoice is being confirmed. Refresh this page in a minute."
+            )
+        if fresh and remote_status == "open":
             return session
         stale.append(session)
     for session in stale:
@@ -303,6 +329,19 @@ def start_checkout(
     db.session.add(session)
     db.session.flush()
     return session
+
+
+def _remote_status(session: CheckoutSession) -> str | None:
+    """Stripe's word on an open session before it is reused or replaced: it may have been
+    paid or expired without its event having arrived yet (or, with the fake, forgotten by
+    a restart: None)."""
+    try:
+        remote = gateway.retrieve_checkout_session(
+            account_id=session.account_id, session_id=session.stripe_session_id
+        )
+    except PaymentGatewayError:
+        return None
+    return remote.status
 
 
 def _aware(value: datetime) -> datetime:

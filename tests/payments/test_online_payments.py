@@ -336,3 +336,19 @@ def test_void_invoice_and_disconnected_company_are_refused(paying, bill):
     # The session the customer may still have open was closed at Stripe.
     with pytest.raises(Exception, match="expired"):
         paying.fake.pay_with_card(session.stripe_session_id)
+
+
+def test_a_session_paid_before_its_event_arrives_is_not_paid_twice(paying):
+    session = paying.checkout()
+    paying.fake.pay_with_card(session.stripe_session_id)  # event still on its way
+    with pytest.raises(Conflict, match="being confirmed"):
+        paying.checkout()
+    paying.fake.deliver_pending()
+    assert db.session.get(Invoice, paying.invoice.id).status == InvoiceStatus.PAID
+
+
+def test_a_session_stripe_no_longer_has_is_replaced(paying):
+    session = paying.checkout()
+    paying.fake.objects[paying.account.account_id].pop(session.stripe_session_id)
+    again = paying.checkout()
+    assert again.id != session.id

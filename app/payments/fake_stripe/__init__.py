@@ -13,9 +13,16 @@ import threading
 from flask import Flask, current_app
 
 from app.payments.fake_stripe.api import FakeStripeAPI, decode_form
-from app.payments.fake_stripe.state import FakeStripe, StripeAPIError
+from app.payments.fake_stripe.state import DEMO_ACCOUNT_ID, FakeStripe, StripeAPIError
 
-__all__ = ["FakeStripe", "FakeStripeAPI", "StripeAPIError", "decode_form", "fake_stripe"]
+__all__ = [
+    "DEMO_ACCOUNT_ID",
+    "FakeStripe",
+    "FakeStripeAPI",
+    "StripeAPIError",
+    "decode_form",
+    "fake_stripe",
+]
 
 _create_lock = threading.Lock()
 EXTENSION_KEY = "fake_stripe"

@@ -33,6 +33,9 @@ API_VERSION = "2025-01-27.acacia"
 # A Checkout Session lives 24 hours unless told otherwise (Stripe's default and maximum).
 SESSION_LIFETIME = timedelta(hours=24)
 WEBHOOK_PATH = "/webhooks/stripe"
+# A connected account every fake Stripe has, onboarded, in every process: `flask demo`
+# connects the demo company to it, so `make run` can take payments from the first page.
+DEMO_ACCOUNT_ID = "acct_1FakeDemo0000000"
 
 
 def new_id(prefix: str) -> str:
@@ -123,6 +126,20 @@ class FakeStripe:
             self.idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
             self.fail_next_status: list[int] = []
             self.pending: list[dict[str, Any]] = []
+            self.accounts[DEMO_ACCOUNT_ID] = {
+                "id": DEMO_ACCOUNT_ID,
+                "object": "account",
+                "type": "standard",
+                "business_profile": {"name": "Demo business"},
+                "charges_enabled": True,
+                "payouts_enabled": True,
+                "details_submitted": True,
+                "country": "US",
+                "default_currency": "usd",
+                "email": None,
+                "created": 1700000000,
+                "metadata": {},
+            }
 
     # -- switches ------------------------------------------------------------------------
 
