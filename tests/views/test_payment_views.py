@@ -174,3 +174,24 @@ def test_partial_payments_setting(client, paying, log_in):
     invoice = db.session.get(Invoice, paying.invoice.id)
     db.session.refresh(invoice)
     assert invoice.status == InvoiceStatus.PARTIALLY_PAID and invoice.paid_cents == 4000
+
+
+def test_cancel_on_the_hosted_page_goes_back_with_nothing_charged(client, paying):
+    session = paying.checkout()
+    back = client.post(f"/dev/checkout/{session.stripe_session_id}", data={"action": "cancel"})
+    assert back.headers["Location"].endswith("?canceled=1")
+    html = client.get(back.headers["Location"]).get_data(as_text=True)
+    assert "Payment canceled. Nothing was charged." in html and "Pay $95.00" in html
+
+
+def test_bank_payment_clears_on_the_dev_page(client, paying):
+    session = paying.checkout()
+    client.post(f"/dev/checkout/{session.stripe_session_id}", data={"action": "bank"})
+    paying.fake.deliver_pending()
+    page = client.get(f"/dev/checkout/{session.stripe_session_id}").get_data(as_text=True)
+    assert "The bank payment clears" in page
+    client.post(f"/dev/checkout/{session.stripe_session_id}", data={"action": "bank_succeeds"})
+    paying.fake.deliver_pending()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    db.session.refresh(invoice)
+    assert invoice.status == InvoiceStatus.PAID

@@ -1,0 +1,113 @@
+"""Issue 18 end to end at phone size: the invoice link texted to the simulated phone, the
+customer taps Pay, pays by card on the fake Stripe's hosted page, lands back on the
+invoice showing Paid, and the receipt text arrives on the simulated phone. axe-core checks
+the invoice page, the hosted page and the paid invoice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Invoice, InvoiceStatus, Message, MessageKind
+from app.services import billing
+from tests.browser.test_estimate_by_text import serious_violations
+from tests.fixtures.live import PHONE
+from tests.fixtures.payments import connect_company
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
+ARTIFACTS = Path("test-artifacts")
+
+
+def test_customer_pays_the_texted_invoice_on_the_phone(
+    live_server, browser, browser_login, sms_world, bill, fake, dispatcher, stripe_fake
+):
+    ARTIFACTS.mkdir(exist_ok=True)
+    company, customer = sms_world.company, sms_world.customer
+    connect_company(company, stripe_fake)
+    stripe_fake.auto_deliver = True  # Stripe sends its events on its own, a moment later
+    invoice = bill.invoice(
+        company,
+        customer,
+        lines=[("Service call", "1", "89.00", True), ("Drain valve gasket", "2", "12.50", True)],
+        tax="8.25",
+    )
+    billing.send_document(document=invoice, actor=company.owner, send_key=billing.new_send_key())
+    db.session.commit()
+    assert dispatcher().run_once() == 1
+    fake.run_all_callbacks()
+    total = billing.money(billing.invoice_totals(invoice).total_cents)
+
+    # The link arrives on the simulated phone.
+    sim_context = browser.new_context(**PHONE)
+    sim = sim_context.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    link = sim.locator("#sim-thread .sim-theirs").last.locator("a[href*='/i/']")
+    href = link.get_attribute("href")
+    assert href == billing.public_url(invoice)
+
+    # The customer opens it on their own phone and taps Pay.
+    phone_context = browser.new_context(**PHONE)
+    phone = phone_context.new_page()
+    phone.goto(href)
+    pay = phone.locator(f"button:has-text('Pay {total}')")
+    expect(pay).to_be_visible()
+    phone.screenshot(path=str(ARTIFACTS / "pay-invoice-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    pay.click()
+
+    # Stripe's hosted page (the fake's stand-in): a declined card first, then a good one.
+    expect(phone.locator("h1")).to_contain_text(f"Pay {company.name}")
+    phone.screenshot(path=str(ARTIFACTS / "pay-checkout-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    phone.click("button:has-text('Use a card that is declined')")
+    expect(phone.locator(".pub-error")).to_have_text("Your card was declined.")
+    phone.click(f"button:has-text('Pay {total} by card')")
+
+    # Back on the invoice: Paid, with the date (the event may land a moment after).
+    phone.wait_for_url("**/i/*?checkout=*")
+    deadline = time.monotonic() + 10
+    while "Paid in full" not in phone.content() and time.monotonic() < deadline:
+        time.sleep(0.3)
+        phone.reload()
+    expect(phone.locator(".pub-banner-ok")).to_contain_text(
+        f"We received your payment of {total} on"
+    )
+    expect(phone.locator("button:has-text('Pay')")).to_have_count(0)
+    phone.screenshot(path=str(ARTIFACTS / "pay-paid-390.png"), full_page=True)
+    assert serious_violations(phone) == []
+    phone_context.close()
+
+    db.session.expire_all()
+    paid = db.session.get(Invoice, invoice.id)
+    assert paid.status == InvoiceStatus.PAID
+    [payment] = paid.payments
+    assert payment.method == "card" and payment.stripe_payment_intent_id
+
+    # The receipt text goes out and shows on the simulated phone.
+    db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.PAYMENT_RECEIPT)).one()
+    assert dispatcher().run_once() == 1
+    fake.run_all_callbacks()
+    sim.reload()
+    expect(sim.locator("#sim-thread .sim-theirs").last).to_contain_text(
+        f"received your payment of {total}"
+    )
+    sim.screenshot(path=str(ARTIFACTS / "pay-receipt-on-phone-390.png"), full_page=True)
+    sim_context.close()
+
+    # The office sees it on the invoice page.
+    office_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    office = office_context.new_page()
+    browser_login(office, company.owner)
+    office.goto(f"{live_server.url}/invoices/{invoice.id}")
+    expect(office.locator("#payments")).to_contain_text("online")
+    office.screenshot(path=str(ARTIFACTS / "pay-office-invoice-1280.png"), full_page=True)
+    office.goto(f"{live_server.url}/billing/payments")
+    office.screenshot(path=str(ARTIFACTS / "pay-office-settings-1280.png"), full_page=True)
+    office_context.close()
