@@ -440,6 +440,8 @@ KIND_LABELS = {
     MessageKind.REMINDER: "Reminder text",
     MessageKind.ESTIMATE: "Estimate text",
     MessageKind.INVOICE: "Invoice text",
+    MessageKind.PAYMENT_RECEIPT: "Payment receipt text",
+    MessageKind.PAYMENT_REMINDER: "Payment reminder text",
     MessageKind.FORWARD: "Forwarded copy",
     MessageKind.INBOUND: "Reply from customer",
     MessageKind.NOTICE: "Note",

@@ -158,3 +158,25 @@ def test_office_saves_reminder_settings(client, make, log_in):
         9,
     )
     assert online_payments.payments_enabled()
+
+
+def test_the_jobs_timeline_shows_the_online_payment(paying, make):
+    from app.services.job_queries import job_timeline
+
+    job = make.job(paying.company, paying.invoice.customer)
+    invoice = billing.create_invoice(company=paying.company, customer=job.customer, job=job)
+    billing.add_line_item(
+        document=invoice,
+        option=None,
+        description="Repair",
+        quantity_milli=1000,
+        unit_price_cents=12000,
+        taxable=False,
+    )
+    db.session.commit()
+    session = paying.checkout(invoice=invoice)
+    paying.fake.pay_with_card(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    entries = {(entry.title, entry.detail) for entry in job_timeline(job)}
+    assert any(title == "Payment receipt text" and "$120.00" in body for title, body in entries)
+    assert any(title == "Note" and "paid $120.00" in body for title, body in entries)
