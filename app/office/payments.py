@@ -1,17 +1,21 @@
 """Settings -> Billing -> Online payments: connect the company's own Stripe account
 (Standard, through Stripe's onboarding by Account Link), see its state, allow partial
-payments, disconnect; and the automatic payment reminders. Owners and admins only."""
+payments, disconnect; the automatic payment reminders; refunding an online payment.
+Owners and admins only."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.auth.access import manager_required
 from app.extensions import db
+from app.models import Invoice, Payment
 from app.office import bp
 from app.services import billing, online_payments, payment_texts
 from app.services.errors import DomainError
+from app.templating import money
+from app.tenancy import get_or_404
 
 
 def _page(status: int = 200, errors: dict[str, str] | None = None):
@@ -117,3 +121,29 @@ def payment_reminder_settings():
     db.session.commit()
     flash("Payment reminder settings saved.", "success")
     return redirect(url_for("office.online_payments_settings"), code=303)
+
+
+@bp.post("/invoices/<int:invoice_id>/payments/<int:payment_id>/refund")
+@manager_required
+def online_payment_refund(invoice_id: int, payment_id: int):
+    """Refund an online payment at Stripe. The refund shows on the invoice when Stripe's
+    `charge.refunded` event arrives (the webhook records it, as for a dashboard refund)."""
+    invoice = get_or_404(Invoice, invoice_id)
+    payment = get_or_404(Payment, payment_id)
+    if payment.invoice_id != invoice.id:
+        abort(404)
+    detail = url_for("office.invoice_detail", invoice_id=invoice.id, _anchor="payments")
+    try:
+        remaining = payment.amount_cents - payment.refunded_cents
+        raw = request.form.get("amount", "").strip()
+        amount = billing.parse_money(raw, field="amount") if raw else remaining
+        online_payments.refund_payment(payment=payment, amount_cents=amount)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(detail, code=303)
+    db.session.commit()
+    flash(
+        f"Refund of {money(amount)} sent to Stripe. It shows here once Stripe confirms it.", "info"
+    )
+    return redirect(detail, code=303)

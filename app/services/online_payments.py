@@ -645,9 +645,8 @@ def _refunded(*, account: StripeAccount, charge: dict[str, Any], now: datetime) 
     db.session.flush()
     db.session.refresh(invoice)
     if invoice.status != InvoiceStatus.VOID:
-        invoice.status = (
-            InvoiceStatus.PARTIALLY_PAID if invoice.paid_cents > 0 else InvoiceStatus.SENT
-        )
+        reopened = InvoiceStatus.VIEWED if invoice.viewed_at else InvoiceStatus.SENT
+        invoice.status = InvoiceStatus.PARTIALLY_PAID if invoice.paid_cents > 0 else reopened
         invoice.paid_at = None
     db.session.flush()
     return f"refund of {money(delta)} recorded"

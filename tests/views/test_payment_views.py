@@ -195,3 +195,35 @@ def test_bank_payment_clears_on_the_dev_page(client, paying):
     invoice = db.session.get(Invoice, paying.invoice.id)
     db.session.refresh(invoice)
     assert invoice.status == InvoiceStatus.PAID
+
+
+def test_owner_refunds_an_online_payment_from_the_invoice_page(app, client, paying, make, log_in):
+    session = paying.checkout()
+    paying.fake.pay_with_card(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    [payment] = invoice.payments
+    log_in(client, paying.company.owner)
+    page = client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert f"/invoices/{invoice.id}/payments/{payment.id}/refund" in page
+    too_much = client.post(
+        f"/invoices/{invoice.id}/payments/{payment.id}/refund",
+        data={"amount": "100.00"},
+        follow_redirects=True,
+    )
+    assert "Refund between $0.01 and $95.00." in too_much.get_data(as_text=True)
+    response = client.post(
+        f"/invoices/{invoice.id}/payments/{payment.id}/refund", data={"amount": "15.00"}
+    )
+    assert response.status_code == 303
+    paying.fake.deliver_pending()
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    assert invoice.paid_cents == 8000 and invoice.status == InvoiceStatus.PARTIALLY_PAID
+    assert "$15.00 refunded" in client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    # Another company's payment is 404.
+    other = make.company("Other")
+    db.session.commit()
+    stranger = app.test_client()
+    log_in(stranger, other.owner)
+    assert stranger.post(f"/invoices/{invoice.id}/payments/{payment.id}/refund").status_code == 404
