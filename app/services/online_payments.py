@@ -245,6 +245,7 @@ def start_checkout(
     version and amount; otherwise a new one on the company's connected account (a direct
     charge), after closing the stale ones. Nothing is charged here."""
     now = now or utcnow()
+    _lock_invoice(invoice)
     account = stripe_account(invoice.company)
     payable = payable_cents(invoice)
     reason = _refusal(invoice, account, payable)
@@ -306,7 +307,7 @@ def start_checkout(
             expires_at=now + SESSION_LIFETIME,
             application_fee_cents=fee,
             customer_email=invoice.customer.email,
-            # A double tap makes one session, not two.
+            # Lets the SDK retry a lost answer without making a second session.
             idempotency_key=f"checkout-{invoice.id}-{secrets.token_hex(8)}",
         )
     except PaymentGatewayError as error:
@@ -329,6 +330,15 @@ def start_checkout(
     db.session.add(session)
     db.session.flush()
     return session
+
+
+def _lock_invoice(invoice: Invoice) -> None:
+    """Hold the invoice's row until the caller commits, so a double tap (two requests at
+    once) makes one session: the second waits, then finds and reuses the first's. On
+    SQLite the savepoint takes the database's write lock (BEGIN IMMEDIATE) instead."""
+    with db.session.begin_nested():
+        db.session.execute(sa.select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    db.session.refresh(invoice)
 
 
 def _remote_status(session: CheckoutSession) -> str | None:

@@ -227,3 +227,25 @@ def test_owner_refunds_an_online_payment_from_the_invoice_page(app, client, payi
     stranger = app.test_client()
     log_in(stranger, other.owner)
     assert stranger.post(f"/invoices/{invoice.id}/payments/{payment.id}/refund").status_code == 404
+
+
+def test_a_double_tap_makes_one_checkout_session(app, paying):
+    import threading
+
+    token, version = paying.invoice.public_token, str(paying.invoice.version)
+    db.session.commit()
+    locations: list[str] = []
+    start = threading.Barrier(2)
+
+    def tap() -> None:
+        start.wait()
+        response = app.test_client().post(f"/i/{token}/pay", data={"version": version})
+        locations.append(response.headers.get("Location", str(response.status_code)))
+
+    threads = [threading.Thread(target=tap) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(locations) == 2 and locations[0] == locations[1], locations
+    assert len([r for r in paying.fake.requests if r[:2] == ("POST", "/v1/checkout/sessions")]) == 1
