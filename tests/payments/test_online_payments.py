@@ -352,3 +352,22 @@ def test_a_session_stripe_no_longer_has_is_replaced(paying):
     paying.fake.objects[paying.account.account_id].pop(session.stripe_session_id)
     again = paying.checkout()
     assert again.id != session.id
+
+
+def test_the_pdf_lists_the_online_payment_and_its_refund(paying):
+    from app.services import documents_pdf
+    from tests.services.test_documents_pdf import flat, pdf_pages
+
+    session = paying.checkout()
+    paying.fake.pay_with_card(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    text = flat(" ".join(pdf_pages(documents_pdf.document_pdf(invoice))))
+    assert "· Card -$95.00" in text and "Balance due $0.00" in text
+    online_payments.refund_payment(payment=invoice.payments[0], amount_cents=1000)
+    db.session.commit()
+    paying.fake.deliver_pending()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    db.session.refresh(invoice)
+    text = flat(" ".join(pdf_pages(documents_pdf.document_pdf(invoice))))
+    assert "Refunded $10.00" in text and "Balance due $10.00" in text
