@@ -109,5 +109,44 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     expect(office.locator("#payments")).to_contain_text("online")
     office.screenshot(path=str(ARTIFACTS / "pay-office-invoice-1280.png"), full_page=True)
     office.goto(f"{live_server.url}/billing/payments")
+    expect(office.locator("#stripe-title + p")).to_contain_text("Connected.")
     office.screenshot(path=str(ARTIFACTS / "pay-office-settings-1280.png"), full_page=True)
+    assert serious_violations(office) == []
     office_context.close()
+
+    # The same pages at the other size.
+    owner_phone = browser.new_context(**PHONE)
+    small = owner_phone.new_page()
+    browser_login(small, company.owner)
+    small.goto(f"{live_server.url}/billing/payments")
+    small.screenshot(path=str(ARTIFACTS / "pay-office-settings-390.png"), full_page=True)
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    owner_phone.close()
+    wide = browser.new_context(viewport={"width": 1280, "height": 800})
+    desk = wide.new_page()
+    unpaid = bill.invoice(company, customer)
+    db.session.commit()
+    desk.goto(billing.public_url(unpaid))
+    expect(desk.locator("button:has-text('Pay $95.00')")).to_be_visible()
+    desk.screenshot(path=str(ARTIFACTS / "pay-invoice-1280.png"), full_page=True)
+    wide.close()
+
+
+def test_a_bad_partial_amount_is_explained_beside_the_field(live_server, phone_page, paying):
+    from app.services import online_payments
+
+    online_payments.set_partial_payments(company=paying.company, allowed=True)
+    db.session.commit()
+    phone_page.goto(billing.public_url(paying.invoice))
+    phone_page.fill("#pay-amount", "120")
+    phone_page.click("button:text-is('Pay')")
+    expect(phone_page.locator("#pay-amount-error")).to_have_text(
+        "That is more than the balance due ($95.00)."
+    )
+    expect(phone_page.locator("#pay-amount")).to_have_attribute("aria-invalid", "true")
+    phone_page.screenshot(path=str(ARTIFACTS / "pay-partial-error-390.png"), full_page=True)
+    assert serious_violations(phone_page) == []
+    phone_page.fill("#pay-amount", "40.00")
+    phone_page.click("button:text-is('Pay')")
+    expect(phone_page.locator("h1")).to_contain_text("Pay Pay Plumbing")
+    expect(phone_page.locator(".pub-amount-due")).to_contain_text("$40.00")
