@@ -399,6 +399,7 @@ HANDLED = {
     "checkout.session.expired",
     "charge.refunded",
     "account.updated",
+    "account.application.deauthorized",
 }
 
 
@@ -434,6 +435,12 @@ def handle_event(*, event: dict[str, Any], now: datetime | None = None) -> str:
         log.warning("stripe event %s for unknown account %s ignored", event_id, account_id)
         return record.outcome
     record.company_id = account.company_id
+    if event_type == "account.application.deauthorized":
+        # The Pro disconnected the platform from their own Stripe dashboard.
+        if account.disconnected_at is None:
+            account.disconnected_at = now
+        record.outcome = "account disconnected by its owner"
+        return record.outcome
     if event_type == "account.updated":
         account.charges_enabled = bool(obj.get("charges_enabled"))
         account.details_submitted = bool(obj.get("details_submitted"))

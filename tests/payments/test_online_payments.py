@@ -371,3 +371,14 @@ def test_the_pdf_lists_the_online_payment_and_its_refund(paying):
     db.session.refresh(invoice)
     text = flat(" ".join(pdf_pages(documents_pdf.document_pdf(invoice))))
     assert "Refunded $10.00" in text and "Balance due $10.00" in text
+
+
+def test_an_owner_disconnecting_from_their_stripe_dashboard_stops_payments(paying):
+    paying.fake.deauthorize(paying.account.account_id)
+    [delivery] = paying.fake.deliver_pending()
+    assert delivery.status == 200
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    assert "no longer takes payments online" in online_payments.pay_option(invoice).reason
+    with pytest.raises(Conflict, match="no longer takes payments online"):
+        paying.checkout(amount=9500)

@@ -262,6 +262,15 @@ class FakeStripe:
             account["payouts_enabled"] = charges_enabled
         self.emit("account.updated", account, account=account_id)
 
+    def deauthorize(self, account_id: str) -> None:
+        """The account's owner disconnects the platform in their Stripe dashboard: the
+        platform loses access (403) and gets `account.application.deauthorized`."""
+        account = self.account(account_id)
+        application = {"id": "ca_fake_platform", "object": "application", "name": "ProSMS"}
+        with self.lock:
+            self.accounts.pop(account_id)
+        self.emit("account.application.deauthorized", application, account=account["id"])
+
     # -- Checkout Sessions -------------------------------------------------------------------
 
     def create_session(self, account: str, params: dict[str, Any]) -> dict[str, Any]:
