@@ -522,6 +522,13 @@ def _checkout_event(
         except IntegrityError:
             return "duplicate payment"
         db.session.refresh(invoice)
+        _office_notice(
+            invoice=invoice,
+            body=f"{invoice.customer.name} started a bank payment of {money(amount)} on "
+            f"{invoice.label}. It takes a few business days to clear.",
+            dedupe_key=f"stripe:{intent}:processing",
+            now=now,
+        )
         return "bank payment processing"
     if event_type == "checkout.session.async_payment_succeeded":
         return _record_received(

@@ -249,3 +249,16 @@ def test_a_double_tap_makes_one_checkout_session(app, paying):
         thread.join(timeout=60)
     assert len(locations) == 2 and locations[0] == locations[1], locations
     assert len([r for r in paying.fake.requests if r[:2] == ("POST", "/v1/checkout/sessions")]) == 1
+
+
+def test_office_invoice_page_shows_a_bank_payment_processing(client, paying, log_in):
+    session = paying.checkout()
+    paying.fake.pay_with_bank(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    log_in(client, paying.company.owner)
+    html = client.get(f"/invoices/{paying.invoice.id}").get_data(as_text=True)
+    assert "Bank payment processing" in html and "Bank account (ACH)" in html
+    assert "Processing" in html
+    # The office's inbox has the notice, in the customer's conversation.
+    inbox = client.get("/inbox", follow_redirects=True).get_data(as_text=True)
+    assert paying.invoice.customer.name in inbox
