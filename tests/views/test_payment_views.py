@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Invoice, InvoiceStatus, Role
+from app.models import CheckoutSession, Invoice, InvoiceStatus, Role
 from app.services import billing, online_payments
 
 
@@ -262,3 +263,22 @@ def test_office_invoice_page_shows_a_bank_payment_processing(client, paying, log
     # The office's inbox has the notice, in the customer's conversation.
     inbox = client.get("/inbox", follow_redirects=True).get_data(as_text=True)
     assert paying.invoice.customer.name in inbox
+
+
+def test_stripe_failing_or_unreachable_is_explained_and_nothing_is_charged(app, client, paying):
+    token, version = paying.invoice.public_token, str(paying.invoice.version)
+    paying.fake.fail_next(1, status=500)
+    response = client.post(f"/i/{token}/pay", data={"version": version})
+    assert response.status_code == 409
+    assert "Nothing was charged" in response.get_data(as_text=True)
+    base = app.config["STRIPE_API_BASE_URL"]
+    app.config["STRIPE_API_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    try:
+        response = client.post(f"/i/{token}/pay", data={"version": version})
+    finally:
+        app.config["STRIPE_API_BASE_URL"] = base
+    assert response.status_code == 409
+    assert "Stripe could not be reached" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckoutSession)) == 0
+    # Once Stripe answers again, paying works.
+    assert client.post(f"/i/{token}/pay", data={"version": version}).status_code == 303
