@@ -90,7 +90,7 @@ def days_later(monkeypatch):
 
     def freeze(days: int):
         frozen = utcnow() + timedelta(days=days)
-        monkeypatch.setattr(online_payments, "utcnow", lambda: frozen)
+        monkeypatch.setattr(online_payments.events, "utcnow", lambda: frozen)
         return frozen
 
     return freeze

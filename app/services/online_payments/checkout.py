@@ -1,0 +1,251 @@
+"""Paying: what the invoice page offers, and the Checkout Session it sends the customer
+to (made or reused per invoice version and balance); refunds the office starts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import (
+    CheckoutSession,
+    CheckoutStatus,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    StripeAccount,
+    utcnow,
+)
+from app.payments import gateway
+from app.payments.gateway import PaymentGatewayError
+from app.services import billing
+from app.services.errors import Conflict, DomainError
+from app.services.online_payments.common import (
+    MINIMUM_CENTS,
+    REUSE_MARGIN,
+    SESSION_LIFETIME,
+    PaymentsUnavailable,
+    expire_session,
+    open_sessions,
+    payments_enabled,
+    stripe_account,
+)
+from app.templating import money
+
+
+def processing_cents(invoice: Invoice) -> int:
+    return sum(p.amount_cents for p in invoice.payments if p.status == PaymentStatus.PROCESSING)
+
+
+def payable_cents(invoice: Invoice) -> int:
+    """What the customer can pay online now: the balance less bank payments on their way."""
+    return max(billing.invoice_balance_cents(invoice) - processing_cents(invoice), 0)
+
+
+@dataclass(frozen=True)
+class PayOption:
+    """What the invoice page offers: `amount_cents` to pay, or `reason` why not."""
+
+    amount_cents: int
+    partial_allowed: bool
+    reason: str | None
+
+
+def pay_option(invoice: Invoice) -> PayOption | None:
+    """None when online payment is not part of this install or company at all (the page
+    shows nothing); otherwise the amount, or the reason it cannot be paid now."""
+    if not payments_enabled():
+        return None
+    account = stripe_account(invoice.company)
+    if account is None:
+        return None
+    partial = billing.billing_settings_for(invoice.company).allow_partial_payments
+    amount = payable_cents(invoice)
+    reason = _refusal(invoice, account, amount)
+    return PayOption(amount_cents=amount, partial_allowed=partial, reason=reason)
+
+
+def _refusal(invoice: Invoice, account: StripeAccount | None, payable: int) -> str | None:
+    company = invoice.company.name
+    if invoice.status == InvoiceStatus.VOID:
+        return f"This invoice was voided by {company}; there is nothing to pay."
+    if account is None or account.disconnected_at is not None:
+        return f"{company} no longer takes payments online. Please contact them to pay."
+    if not account.charges_enabled:
+        return f"{company} is still setting up online payments. Please try again later."
+    if billing.invoice_balance_cents(invoice) <= 0:
+        return "This invoice is paid in full."
+    if payable <= 0:
+        return "Your bank payment is on its way; there is nothing more to pay now."
+    return None
+
+
+def parse_amount(text: str | None, *, payable: int) -> int:
+    """The customer's partial amount. Empty = the whole payable amount."""
+    if not (text or "").strip():
+        return payable
+    cleaned = (text or "").strip().replace("$", "").replace(",", "")
+    if cleaned.startswith("-"):
+        raise DomainError("Enter an amount more than zero.", field="amount")
+    amount = billing.parse_money(cleaned, field="amount", label="Amount")
+    return amount
+
+
+def start_checkout(
+    *,
+    invoice: Invoice,
+    version: int,
+    amount_cents: int,
+    success_url: str,
+    cancel_url: str,
+    now: datetime | None = None,
+) -> CheckoutSession:
+    """The Checkout Session to send the customer to: reused when one is open for the same
+    version and amount; otherwise a new one on the company's connected account (a direct
+    charge), after closing the stale ones. Nothing is charged here."""
+    now = now or utcnow()
+    _lock_invoice(invoice)
+    account = stripe_account(invoice.company)
+    payable = payable_cents(invoice)
+    reason = _refusal(invoice, account, payable)
+    if reason is not None:
+        raise PaymentsUnavailable(reason)
+    assert account is not None
+    if version != invoice.version:
+        raise Conflict(
+            "This invoice was changed since you opened it. Check the new amount and try again.",
+            field="version",
+        )
+    partial = billing.billing_settings_for(invoice.company).allow_partial_payments
+    if amount_cents <= 0:
+        raise DomainError("Enter an amount more than zero.", field="amount")
+    if amount_cents > payable:
+        raise DomainError(f"That is more than the balance due ({money(payable)}).", field="amount")
+    if amount_cents != payable and not partial:
+        raise DomainError(
+            f"{invoice.company.name} takes the full balance ({money(payable)}) online.",
+            field="amount",
+        )
+    if amount_cents < MINIMUM_CENTS and amount_cents != payable:
+        raise DomainError(f"The smallest online payment is {money(MINIMUM_CENTS)}.", field="amount")
+    stale: list[CheckoutSession] = []
+    for session in open_sessions(invoice_id=invoice.id):
+        fresh = (
+            session.invoice_version == invoice.version
+            and session.balance_cents == payable
+            and session.amount_cents == amount_cents
+            and session.account_id == account.account_id
+            and _aware(session.expires_at) > now + REUSE_MARGIN
+        )
+        remote_status = _remote_status(session)
+        if remote_status == "complete":
+            # Paid at Stripe, its event not here yet: a second session could pay twice.
+            raise PaymentsUnavailable(
+                "A payment for this invoice is being confirmed. Refresh this page in a minute."
+            )
+        if fresh and remote_status == "open":
+            return session
+        stale.append(session)
+    for session in stale:
+        expire_session(session)
+    fee = amount_cents * int(current_app.config.get("STRIPE_PLATFORM_FEE_BPS") or 0) // 10_000
+    metadata = {
+        "invoice_id": str(invoice.id),
+        "invoice_version": str(invoice.version),
+        "company_id": str(invoice.company_id),
+    }
+    try:
+        remote = gateway.create_checkout_session(
+            account_id=account.account_id,
+            amount_cents=amount_cents,
+            description=f"{invoice.label} from {invoice.company.name}",
+            metadata=metadata,
+            client_reference_id=f"invoice-{invoice.id}-v{invoice.version}",
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=now + SESSION_LIFETIME,
+            application_fee_cents=fee,
+            customer_email=invoice.customer.email,
+            # Lets the SDK retry a lost answer without making a second session.
+            idempotency_key=f"checkout-{invoice.id}-{secrets.token_hex(8)}",
+        )
+    except PaymentGatewayError as error:
+        raise PaymentsUnavailable(
+            f"Online payment is not available right now ({error.message}). Nothing was charged."
+        ) from error
+    session = CheckoutSession(
+        company_id=invoice.company_id,
+        invoice_id=invoice.id,
+        stripe_session_id=remote.id,
+        account_id=account.account_id,
+        invoice_version=invoice.version,
+        balance_cents=payable,
+        amount_cents=amount_cents,
+        url=remote.url or "",
+        status=CheckoutStatus.OPEN,
+        expires_at=remote.expires_at,
+        created_at=now,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def _lock_invoice(invoice: Invoice) -> None:
+    """Hold the invoice's row until the caller commits, so a double tap (two requests at
+    once) makes one session: the second waits, then finds and reuses the first's. On
+    SQLite the savepoint takes the database's write lock (BEGIN IMMEDIATE) instead."""
+    with db.session.begin_nested():
+        db.session.execute(sa.select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    db.session.refresh(invoice)
+
+
+def _remote_status(session: CheckoutSession) -> str | None:
+    """Stripe's word on an open session before it is reused or replaced: it may have been
+    paid or expired without its event having arrived yet (or, with the fake, forgotten by
+    a restart: None)."""
+    try:
+        remote = gateway.retrieve_checkout_session(
+            account_id=session.account_id, session_id=session.stripe_session_id
+        )
+    except PaymentGatewayError:
+        return None
+    return remote.status
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def session_for_invoice(*, invoice: Invoice, stripe_session_id: str) -> CheckoutSession | None:
+    return db.session.scalar(
+        sa.select(CheckoutSession).filter_by(
+            invoice_id=invoice.id, stripe_session_id=stripe_session_id
+        )
+    )
+
+
+def refund_payment(*, payment: Payment, amount_cents: int) -> None:
+    """Refund an online payment at Stripe; the `charge.refunded` event records it."""
+    if payment.stripe_payment_intent_id is None:
+        raise DomainError("Only online payments can be refunded from here.")
+    remaining = payment.amount_cents - payment.refunded_cents
+    if amount_cents <= 0 or amount_cents > remaining:
+        raise DomainError(f"Refund between {money(1)} and {money(remaining)}.", field="amount")
+    account = db.session.scalar(sa.select(StripeAccount).filter_by(company_id=payment.company_id))
+    if account is None:
+        raise PaymentsUnavailable("The company has no Stripe account.")
+    try:
+        gateway.refund(
+            account_id=account.account_id,
+            payment_intent=payment.stripe_payment_intent_id,
+            amount_cents=amount_cents,
+            idempotency_key=f"refund-{payment.id}-{payment.refunded_cents}-{amount_cents}",
+        )
+    except PaymentGatewayError as error:
+        raise PaymentsUnavailable(f"Stripe: {error.message}") from error
