@@ -382,3 +382,24 @@ def test_an_owner_disconnecting_from_their_stripe_dashboard_stops_payments(payin
     assert "no longer takes payments online" in online_payments.pay_option(invoice).reason
     with pytest.raises(Conflict, match="no longer takes payments online"):
         paying.checkout(amount=9500)
+
+
+def test_a_bank_payment_clearing_after_the_invoice_was_paid_is_refunded(paying, days_later):
+    session = paying.checkout()
+    paying.fake.pay_with_bank(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    # Meanwhile the customer hands the tech a check for the whole amount.
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    billing.record_payment(invoice=invoice, amount_cents=9500, method="check", received_at=utcnow())
+    db.session.commit()
+    days_later(4)
+    paying.fake.settle_bank(session.stripe_session_id, succeed=True)
+    paying.fake.deliver_pending()
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    assert invoice.paid_cents == 9500 and invoice.status == InvoiceStatus.PAID
+    ach = [p for p in invoice.payments if p.method == PaymentMethod.ACH]
+    assert [(p.status, p.failure_reason) for p in ach] == [
+        (PaymentStatus.FAILED, "Refunded: nothing was due when it cleared.")
+    ]
+    assert paying.fake.event("charge.refunded")["data"]["object"]["amount_refunded"] == 9500

@@ -229,14 +229,14 @@ def _record_received(
             )
             if existing is not None and existing.status != PaymentStatus.PROCESSING:
                 return "duplicate payment"
-            if existing is not None:
-                db.session.delete(existing)
-                db.session.flush()
             db.session.refresh(invoice)
             balance = billing.invoice_balance_cents(invoice)
             counted = min(amount, balance)
             payment = None
             if counted > 0:
+                if existing is not None:
+                    db.session.delete(existing)
+                    db.session.flush()
                 payment = billing.record_payment(
                     invoice=invoice,
                     amount_cents=counted,
@@ -258,7 +258,14 @@ def _record_received(
     if excess > 0:
         _refund_excess(account=account, invoice=invoice, intent=intent, excess=excess, now=now)
     if payment is None:
-        return "refunded: the invoice was already paid"
+        # A bank payment that cleared when nothing was due any more: it stays on the
+        # invoice as failed (never counted), saying why.
+        processing = _payment_by_intent(account.company_id, intent)
+        if processing is not None and processing.status == PaymentStatus.PROCESSING:
+            processing.status = PaymentStatus.FAILED
+            processing.failure_reason = "Refunded: nothing was due when it cleared."
+            db.session.flush()
+        return "refunded: nothing was due"
     _after_payment(invoice=invoice, payment=payment, now=now)
     return "payment recorded" + (f", {money(excess)} refunded" if excess else "")
 
@@ -291,6 +298,9 @@ def _refunded(*, account: StripeAccount, charge: dict[str, Any], now: datetime) 
     if payment is None:
         # Our own refund of an overpayment that was never counted, or not ours at all.
         return "ignored: no payment of this company for the charge"
+    if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+        # Money that was never counted (a bank payment refunded as it cleared).
+        return "refund of an uncounted payment: nothing to change"
     refunded_total = int(charge.get("amount_refunded") or 0)
     # Stripe's total refunded on the charge; our payment may be less than the charge when
     # an excess was refunded at once (that part was never counted).
