@@ -16,14 +16,15 @@ from app.models.types import UTCDateTime, utcnow
 
 
 class StripeAccount(db.Model):
-    """The company's Standard connected account. One row per company: disconnecting keeps
-    the row (with `disconnected_at`) so old payments still say where they went."""
+    """A company's Standard connected account. The latest row is the current one;
+    disconnecting keeps the row (with `disconnected_at`) and connecting again adds a new
+    one, so late events of an old account (an ACH debit clearing) still find the company."""
 
     __tablename__ = "stripe_accounts"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
     account_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     charges_enabled: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())

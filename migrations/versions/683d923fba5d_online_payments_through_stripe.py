@@ -72,8 +72,12 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stripe_accounts")),
         sa.UniqueConstraint("account_id", name=op.f("uq_stripe_accounts_account_id")),
-        sa.UniqueConstraint("company_id", name=op.f("uq_stripe_accounts_company_id")),
     )
+    with op.batch_alter_table("stripe_accounts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_stripe_accounts_company_id"), ["company_id"], unique=False
+        )
+
     op.create_table(
         "checkout_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -175,6 +179,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_checkout_sessions_company_id"))
 
     op.drop_table("checkout_sessions")
+    with op.batch_alter_table("stripe_accounts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stripe_accounts_company_id"))
+
     op.drop_table("stripe_accounts")
     with op.batch_alter_table("stripe_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_stripe_events_company_id"))

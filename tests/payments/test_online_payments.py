@@ -27,6 +27,7 @@ from app.models import (
 )
 from app.services import billing, online_payments
 from app.services.errors import Conflict, DomainError
+from tests.fixtures.payments import connect_company
 
 
 def _payments(invoice: Invoice) -> list[Payment]:
@@ -403,3 +404,27 @@ def test_a_bank_payment_clearing_after_the_invoice_was_paid_is_refunded(paying, 
         (PaymentStatus.FAILED, "Refunded: nothing was due when it cleared.")
     ]
     assert paying.fake.event("charge.refunded")["data"]["object"]["amount_refunded"] == 9500
+
+
+def test_late_events_of_an_account_replaced_by_a_reconnect_still_count(paying, days_later):
+    session = paying.checkout()
+    paying.fake.pay_with_bank(session.stripe_session_id)
+    paying.fake.deliver_pending()
+    old_account = paying.account.account_id
+    online_payments.disconnect(company=paying.company)
+    db.session.commit()
+    new = connect_company(paying.company, paying.fake)
+    assert new.account_id != old_account and online_payments.active_account(paying.company) == new
+    days_later(3)
+    paying.fake.settle_bank(session.stripe_session_id, succeed=True)
+    paying.fake.deliver_pending()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    db.session.refresh(invoice)
+    assert invoice.status == InvoiceStatus.PAID
+    # A refund goes to the account the money went to.
+    online_payments.refund_payment(payment=invoice.payments[0], amount_cents=500)
+    db.session.commit()
+    assert ("POST", "/v1/refunds", old_account) in paying.fake.requests
+    paying.fake.deliver_pending()
+    db.session.refresh(invoice)
+    assert invoice.paid_cents == 9000

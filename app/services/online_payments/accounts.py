@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from app.extensions import db
 from app.models import (
     Company,
@@ -32,20 +34,21 @@ def start_connect(*, company: Company, actor: User, return_url: str, refresh_url
     account = stripe_account(company)
     try:
         if account is None or account.disconnected_at is not None:
+            # A new row: the old account's rows stay, so its late events (an ACH debit
+            # clearing, a refund) still find the company.
             remote = gateway.create_account(
                 email=company.email or actor.email,
                 business_name=company.name,
                 company_id=company.id,
             )
-            if account is None:
-                account = StripeAccount(company_id=company.id, account_id=remote.id)
-                db.session.add(account)
-            account.account_id = remote.id
-            account.charges_enabled = remote.charges_enabled
-            account.details_submitted = remote.details_submitted
-            account.connected_at = None
-            account.disconnected_at = None
-            account.connected_by_id = actor.id
+            account = StripeAccount(
+                company_id=company.id,
+                account_id=remote.id,
+                charges_enabled=remote.charges_enabled,
+                details_submitted=remote.details_submitted,
+                connected_by_id=actor.id,
+            )
+            db.session.add(account)
             db.session.flush()
         return gateway.onboarding_link(
             account_id=account.account_id, refresh_url=refresh_url, return_url=return_url
@@ -81,9 +84,10 @@ def adopt_account(
         remote = gateway.retrieve_account(account_id)
     except PaymentGatewayError as error:
         raise PaymentsUnavailable(f"Stripe: {error.message}") from error
-    account = stripe_account(company) or StripeAccount(company_id=company.id, account_id=account_id)
-    db.session.add(account)
-    account.account_id = remote.id
+    account = db.session.scalar(sa.select(StripeAccount).filter_by(account_id=remote.id))
+    if account is None or account.company_id != company.id:
+        account = StripeAccount(company_id=company.id, account_id=remote.id)
+        db.session.add(account)
     account.charges_enabled = remote.charges_enabled
     account.details_submitted = remote.details_submitted
     account.connected_at = (now or utcnow()) if remote.charges_enabled else None

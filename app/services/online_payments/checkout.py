@@ -237,12 +237,22 @@ def refund_payment(*, payment: Payment, amount_cents: int) -> None:
     remaining = payment.amount_cents - payment.refunded_cents
     if amount_cents <= 0 or amount_cents > remaining:
         raise DomainError(f"Refund between {money(1)} and {money(remaining)}.", field="amount")
-    account = db.session.scalar(sa.select(StripeAccount).filter_by(company_id=payment.company_id))
-    if account is None:
+    # The account the money went to (the company may have connected another since).
+    account_id = db.session.scalar(
+        sa.select(CheckoutSession.account_id).filter_by(
+            stripe_session_id=payment.stripe_checkout_session_id
+        )
+    ) or db.session.scalar(
+        sa.select(StripeAccount.account_id)
+        .filter_by(company_id=payment.company_id)
+        .order_by(StripeAccount.id.desc())
+        .limit(1)
+    )
+    if account_id is None:
         raise PaymentsUnavailable("The company has no Stripe account.")
     try:
         gateway.refund(
-            account_id=account.account_id,
+            account_id=account_id,
             payment_intent=payment.stripe_payment_intent_id,
             amount_cents=amount_cents,
             idempotency_key=f"refund-{payment.id}-{payment.refunded_cents}-{amount_cents}",

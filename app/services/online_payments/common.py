@@ -47,7 +47,14 @@ def payments_enabled() -> bool:
 
 
 def stripe_account(company: Company) -> StripeAccount | None:
-    return db.session.scalar(sa.select(StripeAccount).filter_by(company_id=company.id))
+    """The company's current account: the latest one it connected (earlier ones, after a
+    disconnect, are kept for their late events)."""
+    return db.session.scalar(
+        sa.select(StripeAccount)
+        .filter_by(company_id=company.id)
+        .order_by(StripeAccount.id.desc())
+        .limit(1)
+    )
 
 
 def active_account(company: Company) -> StripeAccount | None:
