@@ -131,3 +131,25 @@ def test_declined_card_leaves_the_session_open(stripe_fake):
         gateway.retrieve_checkout_session(account_id=account.id, session_id=session.id).status
         == "expired"
     )
+
+
+def test_the_in_process_client_speaks_to_the_same_fake(app, stripe_fake):
+    """`make run` hands the SDK's requests to the fake in-process (no STRIPE_API_BASE_URL)."""
+    app.config["STRIPE_API_BASE_URL"] = ""
+    account = gateway.create_account(email=None, business_name="Acme", company_id=1)
+    stripe_fake.complete_onboarding(account.id)
+    session = _session(account.id)
+    assert (
+        gateway.retrieve_checkout_session(account_id=account.id, session_id=session.id).status
+        == "open"
+    )
+    with pytest.raises(gateway.PaymentGatewayError) as foreign:
+        gateway.retrieve_checkout_session(account_id="acct_nobody", session_id=session.id)
+    assert foreign.value.status == 403
+    app.config["STRIPE_SECRET_KEY"], key = "sk_test_wrong", app.config["STRIPE_SECRET_KEY"]
+    try:
+        with pytest.raises(gateway.PaymentGatewayError) as refused:
+            gateway.retrieve_account(account.id)
+    finally:
+        app.config["STRIPE_SECRET_KEY"] = key
+    assert refused.value.status == 401
