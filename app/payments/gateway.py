@@ -13,6 +13,7 @@ header), so the money, the dispute liability and Stripe's fees are the Pro's.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -102,15 +103,32 @@ def enabled() -> bool:
 
 
 def client() -> stripe.StripeClient:
+    """The StripeClient for the configured key and address, made once per app and
+    configuration (it keeps its HTTP connections; the SDK's client is thread-safe)."""
     config = current_app.config
     if not enabled():
         raise PaymentGatewayError("Online payments are not configured (no STRIPE_SECRET_KEY).")
     key = config["STRIPE_SECRET_KEY"]
     base_url = config.get("STRIPE_API_BASE_URL") or ""
-    if config.get("STRIPE_FAKE"):
+    fake = bool(config.get("STRIPE_FAKE"))
+    cache_key = (id(current_app._get_current_object()), key, base_url, fake)  # type: ignore[attr-defined]
+    made = _clients.get(cache_key)
+    if made is None:
+        with _clients_lock:
+            made = _clients.get(cache_key) or _make_client(key=key, base_url=base_url, fake=fake)
+            _clients[cache_key] = made
+    return made
+
+
+_clients: dict[tuple[object, ...], stripe.StripeClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _make_client(*, key: str, base_url: str, fake: bool) -> stripe.StripeClient:
+    if fake:
         if base_url:
             addresses = {"api": base_url, "connect": base_url, "files": base_url}
-            return stripe.StripeClient(key, base_addresses=addresses, max_network_retries=0)
+            return stripe.StripeClient(key, base_addresses=addresses, max_network_retries=0)  # type: ignore[arg-type]
         from app.payments.fake_stripe import fake_stripe
 
         return stripe.StripeClient(
