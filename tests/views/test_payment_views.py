@@ -282,3 +282,13 @@ def test_stripe_failing_or_unreachable_is_explained_and_nothing_is_charged(app, 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckoutSession)) == 0
     # Once Stripe answers again, paying works.
     assert client.post(f"/i/{token}/pay", data={"version": version}).status_code == 303
+
+
+def test_a_failed_bank_payment_shows_and_pay_is_offered_again(client, paying):
+    session = paying.checkout()
+    client.post(f"/dev/checkout/{session.stripe_session_id}", data={"action": "bank"})
+    client.post(f"/dev/checkout/{session.stripe_session_id}", data={"action": "bank_fails"})
+    paying.fake.deliver_pending()
+    html = client.get(f"/i/{paying.invoice.public_token}").get_data(as_text=True)
+    assert "Bank account (ACH) of" in html and "not received" in html
+    assert "Pay $95.00" in html
