@@ -180,3 +180,17 @@ def test_the_jobs_timeline_shows_the_online_payment(paying, make):
     entries = {(entry.title, entry.detail) for entry in job_timeline(job)}
     assert any(title == "Payment receipt text" and "$120.00" in body for title, body in entries)
     assert any(title == "Note" and "paid $120.00" in body for title, body in entries)
+
+
+def test_the_outbox_worker_queues_and_sends_due_reminders(
+    sent_invoice, dispatcher, clock, fake, monkeypatch
+):
+    monkeypatch.setattr(payment_texts, "_last_run", None)
+    clock.now = _noon(sent_invoice, 3)
+    worker = dispatcher()
+    worker.run_once()  # queues the reminder (and sends what was due before it)
+    worker.run_once()
+    [reminder] = _texts(sent_invoice, MessageKind.PAYMENT_REMINDER)
+    db.session.refresh(reminder)
+    assert reminder.twilio_sid is not None
+    assert any("has $95.00 due" in m.body for m in fake.outbound())
