@@ -16,10 +16,14 @@ from app.config import check_production_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from app.models import include_in_autogenerate
 from app.models.types import render_migration_item
+from app.tenancy import IdConverter
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    # Before any rule is added: every `<int:...>` in a URL is an id, limited to its column's
+    # range (app/tenancy.py).
+    app.url_map.converters["int"] = IdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
