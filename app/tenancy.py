@@ -35,7 +35,7 @@ class IdConverter(IntegerConverter):
     """Flask's `int` converter limited to the id columns' range: `/jobs/3000000000` does not
     match any rule (404) instead of reaching the database."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False) -> None:  # noqa: A002
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
