@@ -31,6 +31,15 @@ def is_valid_id(ident: object) -> bool:
     return isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_ID
 
 
+def parse_id(raw: str | None) -> int | None:
+    """An id from text (a query string, a form, a callback's marker), or None for anything
+    that cannot be one: "", "abc", "²" (a digit to str.isdigit, not to int), 30 digits."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    ident = int(raw)
+    return ident if is_valid_id(ident) else None
+
+
 class IdConverter(IntegerConverter):
     """Flask's `int` converter limited to the id columns' range: `/jobs/3000000000` does not
     match any rule (404) instead of reaching the database."""
