@@ -16,11 +16,13 @@ from app.config import check_production_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from app.models import include_in_autogenerate
 from app.models.types import render_migration_item
+from app.request_limits import LimitedRequest
 from app.tenancy import IdConverter
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = LimitedRequest  # per-view upload limits (app/request_limits.py)
     # Before any rule is added: every `<int:...>` in a URL is an id, limited to its column's
     # range (app/tenancy.py).
     app.url_map.converters["int"] = IdConverter

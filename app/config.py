@@ -75,7 +75,9 @@ def load_config(instance_path: str) -> dict[str, object]:
         "REMEMBER_COOKIE_SECURE": public_base_url.startswith("https://"),
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Webhooks and forms are a few KB; views that take a file raise their own limit
+        # (app/request_limits.py). Over the limit is a 413 naming it.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import db, htmx
@@ -13,7 +13,7 @@ MESSAGES = {
     404: ("We couldn't find that", "It may have been removed, or the link is mistyped."),
     405: ("That action isn't allowed here", "Please go back and try again."),
     410: ("This link is no longer valid", "Please contact the business for a new one."),
-    413: ("That file is too large", "Please choose a smaller file."),
+    413: ("That is too large to send", "Please choose a smaller file."),
     429: ("Too many attempts", "Please wait a minute and try again."),
     500: ("Something went wrong on our side", "We've logged it. Please try again shortly."),
 }
@@ -26,8 +26,16 @@ def render_error(status: int, detail: str | None = None):
 
 
 def register_error_handlers(app: Flask) -> None:
-    for status in (400, 403, 404, 405, 410, 413, 429):
+    for status in (400, 403, 404, 405, 410, 429):
         app.register_error_handler(status, lambda e, s=status: render_error(s))
+
+    @app.errorhandler(413)
+    def _too_large(error):
+        limit = request.max_content_length
+        megabytes = f"{limit / (1024 * 1024):.0f} MB" if limit else "the limit"
+        return render_error(
+            413, f"This page accepts up to {megabytes} at once. Please choose a smaller file."
+        )
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):

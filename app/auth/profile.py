@@ -17,6 +17,7 @@ from app.auth import bp
 from app.auth.access import any_role_required
 from app.extensions import db
 from app.models import User
+from app.request_limits import accepts_upload
 from app.services.errors import DomainError
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
@@ -95,6 +96,7 @@ def _back(user: User):
 
 
 @bp.post("/me/photo")
+@accepts_upload(MAX_UPLOAD_BYTES)
 @any_role_required
 def profile_photo():
     user = _subject()
