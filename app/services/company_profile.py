@@ -15,9 +15,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
+import sqlalchemy as sa
 from PIL import Image
 
-from app.models import Company
+from app.extensions import db
+from app.models import Company, PhoneNumber
 from app.services.errors import DomainError
 from app.services.images import open_upload
 from app.services.phones import normalize_phone
@@ -106,13 +108,30 @@ def update_company_profile(
         raise DomainError("Enter the company name.", field="name")
     check_time_zone(time_zone)
     phone = (business_phone or "").strip()
-    company.business_phone = normalize_phone(phone, field="business_phone") if phone else None
+    phone = normalize_phone(phone, field="business_phone") if phone else None
+    if phone is not None and _is_custom_number(company, phone):
+        # Calls to the custom number ring the business phone: this one would ring itself.
+        raise DomainError(
+            "That is your custom number. Calls to it ring the business phone, so enter the "
+            "phone your business answers (a mobile or office line).",
+            field="business_phone",
+        )
+    company.business_phone = phone
     company.name = name.strip()
     company.time_zone = time_zone
     company.address = (address or "").strip() or None
     company.email = (email or "").strip().lower() or None
     company.website = _clean_website(website)
     return company
+
+
+def _is_custom_number(company: Company, e164: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(PhoneNumber.id).filter_by(company_id=company.id, e164=e164).limit(1)
+        )
+        is not None
+    )
 
 
 def logo_folder(upload_folder: str) -> Path:
