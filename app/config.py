@@ -30,6 +30,18 @@ def _sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "prosms.sqlite3")
 
 
+def _local_base_url() -> str:
+    """Without PUBLIC_BASE_URL: where this machine serves the app (`HOST`/`PORT`, as
+    `make run` and gunicorn read them), so `PORT=5201 make run` texts links on :5201."""
+    host = os.environ.get("HOST", "").strip()
+    if host in ("", "0.0.0.0", "::"):  # every interface: this machine is reached locally
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    port = os.environ.get("PORT", "").strip() or "5000"
+    return f"http://{host}:{port}"
+
+
 def load_config(instance_path: str) -> dict[str, object]:
     """Build the Flask config mapping from environment variables."""
     account_sid = os.environ.get("TWILIO_ACCOUNT_SID", "")
@@ -43,7 +55,7 @@ def load_config(instance_path: str) -> dict[str, object]:
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
-    public_base_url = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    public_base_url = (os.environ.get("PUBLIC_BASE_URL") or _local_base_url()).rstrip("/")
     return {
         "ENV_NAME": os.environ.get("APP_ENV", "development"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
