@@ -122,8 +122,10 @@ def _register_blueprints(app: Flask) -> None:
     # request filter, unlike `limiter.exempt`, returns before the limiter resolves any
     # limits: that bookkeeping was a fifth of the SMS webhook's cost.
     limiter.request_filter(_is_webhook)
-    if app.config["TWILIO_FAKE"]:
-        # The phone simulator exists only while the fake Twilio is active.
+    if app.config["TWILIO_FAKE"] and app.config["ENV_NAME"] != "production":
+        # The phone simulator exists only while the fake Twilio is active, and never in
+        # production (not even a demo install allowed to run the fake there): it reads any
+        # customer's thread and texts as any customer.
         app.register_blueprint(dev_bp, url_prefix="/dev")
     register_error_handlers(app)
 

@@ -32,7 +32,7 @@ NAV: tuple[NavItem, ...] = (
         "Settings", "office.settings", Role.MANAGERS, ("office.setting", "office.point_of_contact")
     ),
     NavItem("My day", "tech.index", Role.ALL, "tech."),
-    NavItem("Phone simulator", "dev.phone", Role.ALL, "dev."),
+    NavItem("Phone simulator", "dev.phone", Role.OFFICE_ROLES, "dev."),
 )
 
 
