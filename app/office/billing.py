@@ -9,6 +9,7 @@ JavaScript: a plain POST gets a redirect back to the page (errors as a flash mes
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 
 import sqlalchemy as sa
@@ -734,7 +735,7 @@ def billing_settings():
     elif form.validate():
         try:
             for field in (form.invoice_due_days, form.estimate_valid_days):
-                if not (field.data or "").strip().isdigit():
+                if not re.fullmatch(r"[0-9]{1,4}", (field.data or "").strip()):
                     raise DomainError("Enter a whole number of days.", field=field.name)
             billing.update_billing_settings(
                 company=company,

@@ -44,7 +44,7 @@ from app.services.routing import (
     who_gets_texts_today,
 )
 from app.services.texting import TextingUnavailable, texting_blocker
-from app.tenancy import get_in_company, get_or_404
+from app.tenancy import get_in_company, get_or_404, parse_id
 
 
 class ReplyForm(FlaskForm):
@@ -110,11 +110,8 @@ def _company_user(raw: str | None, *, field: str) -> User | None:
     """The chosen user (an active user of this company), or None for "nobody"."""
     if not raw:
         return None
-    user = (
-        get_in_company(User, int(raw), company_id=current_user.company_id)
-        if raw.isdigit()
-        else None
-    )
+    user_id = parse_id(raw)
+    user = get_in_company(User, user_id, company_id=current_user.company_id) if user_id else None
     if user is None or not user.active:
         raise DomainError("Pick an active user of your company.", field=field)
     return user

@@ -103,3 +103,46 @@ def test_get_in_company_refuses_out_of_range_ids(app, make):
         assert not is_valid_id(ident)
         assert get_in_company(Customer, ident, company_id=company.id) is None
     assert is_valid_id(MAX_ID)
+
+
+NOT_IDS = ("²", "1" * 30, "3000000000")
+
+
+@pytest.mark.parametrize("raw", NOT_IDS)
+def test_text_that_is_not_an_id_in_other_forms(owner_client, raw):
+    """Digits to str.isdigit that are no id: "²" (int() refuses it), 30 digits."""
+    client, tenant = owner_client
+    responses = [
+        client.get(f"/jobs?q=%23{raw}"),
+        client.post(
+            "/settings/point-of-contact", data={"poc_user_id": raw, "escalation_minutes": ""}
+        ),
+        client.post(f"/inbox/{tenant.rows['conversation'].id}/assign", data={"user_id": raw}),
+        client.post(
+            "/billing/settings",
+            data={"invoice_due_days": raw, "estimate_valid_days": "30", "default_tax_rate": ""},
+        ),
+    ]
+    for response in responses:
+        assert response.status_code in (200, 302, 400, 404, 422), response.request.path
+
+
+@pytest.mark.parametrize("field", ["option_id", "version"])
+@pytest.mark.parametrize("raw", NOT_IDS)
+def test_the_public_estimate_refuses_text_that_is_not_an_id(client, make, bill, field, raw):
+    from app.models import EstimateStatus
+
+    estimate = bill.estimate(make.company())
+    estimate.status = EstimateStatus.SENT
+    db.session.commit()
+    data = {
+        "version": str(estimate.version),
+        "option_id": str(estimate.options[0].id),
+        "signed_name": "Dana Whitfield",
+        "accept_terms": "yes",
+        field: raw,
+    }
+    response = client.post(f"/e/{estimate.public_token}/approve", data=data)
+    assert response.status_code in (200, 400, 409, 422)
+    db.session.refresh(estimate)
+    assert estimate.status == EstimateStatus.SENT
