@@ -91,6 +91,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         # (app/request_limits.py). Over the limit is a 413 naming it.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
+        # werkzeug's password hash method. Tests set a cheap one; never change it in production.
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
 
 
