@@ -53,6 +53,7 @@ def test_make_run_hands_host_and_port_to_the_app(tmp_path, how, expected):
     (venv / "bin").mkdir(parents=True)
     python = venv / "bin" / "python"
     python.symlink_to(sys.executable)
+    (venv / "bin" / "uv").touch()
     (venv / ".installed").touch()  # newer than pyproject.toml: nothing to install
     flask = venv / "bin" / "flask"
     flask.write_text(

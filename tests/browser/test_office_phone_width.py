@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.models import Role
-from tests.fixtures.tenants import ARG_ROWS, build_tenant, url_map_rules, use_fast_passwords
+from tests.fixtures.tenants import ARG_ROWS, build_tenant, url_map_rules
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +42,7 @@ def _office_pages() -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def tenant(make, monkeypatch):
-    use_fast_passwords(monkeypatch)
+def tenant(make):
     tenant = build_tenant(
         make,
         1,

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from app.extensions import db
 from app.models import Role
 from app.tenancy import MAX_ID, IdConverter, get_in_company, is_valid_id
-from tests.fixtures.tenants import build_tenant, url_map_rules, use_fast_passwords
+from tests.fixtures.tenants import build_tenant, url_map_rules
 
 HUGE = (3_000_000_000, 2**70)
 METHODS = ("GET", "POST")
@@ -42,8 +42,7 @@ def _cases():
 
 
 @pytest.fixture
-def owner_client(app, client, make, log_in, monkeypatch):
-    use_fast_passwords(monkeypatch)
+def owner_client(app, client, make, log_in):
     tenant = build_tenant(make, 1)
     db.session.commit()
     log_in(client, tenant.users[Role.OWNER])
