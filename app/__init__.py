@@ -42,9 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
+    from app.security_headers import register_security_headers
     from app.templating import register_templating
 
     register_templating(app)
+    register_security_headers(app)
     return app
 
 
