@@ -124,7 +124,7 @@ def test_invite_flow_end_to_end(app, client, team, log_in):
     company, people = team
     log_in(client, people["admin"])
     page = client.get("/team").get_data(as_text=True)
-    assert "ProSMS doesn't send email" in page
+    assert "ProSMS doesn't email invitations" in page
 
     response = client.post(
         "/team/invitations",
