@@ -15,6 +15,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -96,6 +97,10 @@ class MailboxEntry:
     body: str
 
 
+def _header(message: mailbox.MaildirMessage, name: str) -> str:
+    return str(make_header(decode_header(message.get(name, ""))))
+
+
 class DevMailbox:
     """The development mailbox: what the app "sent", for /dev/mail and the tests."""
 
@@ -118,9 +123,9 @@ class DevMailbox:
             entries.append(
                 MailboxEntry(
                     key=key,
-                    to=raw.get("To", ""),
-                    sender=raw.get("From", ""),
-                    subject=raw.get("Subject", ""),
+                    to=_header(raw, "To"),
+                    sender=_header(raw, "From"),
+                    subject=_header(raw, "Subject"),
                     # When it was delivered to the folder, to the microsecond.
                     sent_at=datetime.fromtimestamp(raw.get_date(), UTC),
                     body=body.decode(raw.get_content_charset() or "utf-8", "replace"),
