@@ -27,6 +27,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 # Pages whose URL holds a secret token (estimate and invoice links, invitations, password
 # resets): the browser must not send that URL to any other site in a Referer header.
 TOKEN_PATH_PREFIXES = ("/e/", "/i/", "/invite/", "/password/reset/")
+# Account links show who the link is for: never stored by a cache (the estimate and invoice
+# pages say their own caching).
+ACCOUNT_TOKEN_PREFIXES = ("/invite/", "/password/reset/")
 
 HSTS = "max-age=63072000"
 
@@ -50,4 +53,6 @@ def register_security_headers(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if request.path.startswith(TOKEN_PATH_PREFIXES):
             response.headers["Referrer-Policy"] = "no-referrer"
+            if request.path.startswith(ACCOUNT_TOKEN_PREFIXES):
+                response.headers["Cache-Control"] = "no-store"
         return response

@@ -71,6 +71,7 @@ def test_an_invitation_page_sends_no_referrer(client, make, log_in):
     response = client.get(f"/invite/{token}")
     assert response.status_code == 200
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_hsts_when_the_public_url_is_https(app):
