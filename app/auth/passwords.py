@@ -17,6 +17,7 @@ from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm
 from app.auth.profile import PhotoForm, ProfileForm, render_profile
 from app.auth.sessions import log_out
+from app.dev import mailbox_url
 from app.errors import render_error
 from app.extensions import db, limiter
 from app.mail import send_email
@@ -80,7 +81,9 @@ def forgot_password():
         minutes = int(RESET_LIFETIME.total_seconds() // 60)
         flash(RESET_SENT.format(email=email, minutes=minutes), "info")
         return redirect(url_for("auth.login"))
-    return render_template("auth/forgot_password.html", form=form), 400 if form.errors else 200
+    return render_template(
+        "auth/forgot_password.html", form=form, dev_mailbox_url=mailbox_url()
+    ), 400 if form.errors else 200
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.auth import bp
 from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
 from app.auth.sessions import log_in, log_out
+from app.dev import mailbox_url
 from app.errors import render_error
 from app.extensions import db, limiter
 from app.models import Role, User
@@ -58,7 +59,7 @@ def login():
             log_in(user, remember=form.remember.data)
             db.session.commit()
             return redirect(_safe_next(home_for(user)))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, dev_mailbox_url=mailbox_url())
 
 
 @bp.route("/signup", methods=["GET", "POST"])

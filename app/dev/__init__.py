@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, request, url_for
 
 from app.mail import uses_dev_mailbox
 
@@ -23,6 +23,13 @@ def mailbox_enabled(config: Any) -> bool:
 
 def dev_pages_enabled(config: Any) -> bool:
     return phone_enabled(config) or mailbox_enabled(config)
+
+
+def mailbox_url() -> str | None:
+    """/dev/mail when it is on, for the login and "Forgot password?" pages to point at."""
+    if "dev.mail" in current_app.view_functions and mailbox_enabled(current_app.config):
+        return url_for("dev.mail")
+    return None
 
 
 @bp.before_request

@@ -99,8 +99,15 @@ def end_all_sessions(*, user: User, except_token: str | None = None) -> int:
 
 
 def open_session_count(user: User) -> int:
+    """Sessions of `user` that still work (what find_session would accept)."""
+    now = utcnow()
     return db.session.scalar(
         sa.select(sa.func.count())
         .select_from(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.expires_at > utcnow())
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.expires_at > now,
+            UserSession.session_version == user.session_version,
+            sa.or_(UserSession.remember, UserSession.last_seen_at >= now - IDLE_LIFETIME),
+        )
     )

@@ -106,8 +106,11 @@ def _reset_path(dev_mailbox, address) -> str:
     return urlsplit(links[0]).path
 
 
-def test_the_login_page_links_to_forgot_password(client):
-    assert 'href="/password/forgot"' in _html(client.get("/login"))
+def test_the_login_page_links_to_forgot_password_and_the_dev_mailbox(client):
+    html = _html(client.get("/login"))
+    assert 'href="/password/forgot"' in html
+    assert 'href="/dev/mail"' in html  # no SMTP here
+    assert 'href="/dev/mail"' in _html(client.get("/password/forgot"))
 
 
 def test_forgot_password_answers_the_same_for_any_address(client, office, dev_mailbox):
@@ -286,6 +289,7 @@ def _app(app, **overrides):
 def test_dev_mail_exists_only_without_smtp_and_outside_production(app):
     with_smtp = _app(app, TWILIO_FAKE=True, SMTP_HOST="smtp.example.com")
     assert with_smtp.test_client().get("/dev/mail").status_code == 404
+    assert "/dev/mail" not in with_smtp.test_client().get("/login").get_data(as_text=True)
     assert "dev" in with_smtp.blueprints  # the phone simulator still is there
     demo = _app(
         app,

@@ -228,3 +228,13 @@ def test_back_here_returns_to_the_page_on_this_site(client, make, log_in):
         headers={"Referer": "http://localhost/me?x=1"},
     )
     assert response.headers["Location"] == "/me?x=1"
+
+
+def test_the_profile_counts_only_sessions_that_still_work(app, office):
+    here, idle = app.test_client(), app.test_client()
+    _log_in(here, office)
+    _log_in(idle, office, remember=False)
+    stale = db.session.scalar(sa.select(UserSession).where(UserSession.remember.is_(False)))
+    stale.last_seen_at = utcnow() - IDLE_LIFETIME - timedelta(minutes=1)
+    db.session.commit()
+    assert "<strong>1</strong> browser or device" in here.get("/me").get_data(as_text=True)
