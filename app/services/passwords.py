@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.extensions import db
 from app.models import PasswordReset, User, utcnow
@@ -21,18 +22,19 @@ RESET_LIFETIME = timedelta(minutes=30)
 # asking from many places must not flood someone's inbox.
 RESETS_PER_ADDRESS_PER_HOUR = 3
 
-_dummy_hash: str | None = None
+# One dummy hash per hash method (PASSWORD_HASH_METHOD, which User.set_password reads).
+_dummy_hashes: dict[str, str] = {}
 
 
 def _dummy_password_hash() -> str:
     """A hash of a random password, made the way real ones are (User.set_password), so
     checking a password against it costs what checking a real account's costs."""
-    global _dummy_hash
-    if _dummy_hash is None:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _dummy_hashes:
         probe = User()
         probe.set_password(secrets.token_urlsafe(16))
-        _dummy_hash = probe.password_hash
-    return _dummy_hash
+        _dummy_hashes[method] = probe.password_hash
+    return _dummy_hashes[method]
 
 
 def find_user_by_email(email: str) -> User | None:

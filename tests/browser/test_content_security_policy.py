@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Role
-from tests.fixtures.tenants import build_tenant, use_fast_passwords
+from tests.fixtures.tenants import build_tenant
 
 pytestmark = pytest.mark.browser
 
@@ -58,8 +58,7 @@ class Watcher:
 
 
 @pytest.fixture
-def shop(make, monkeypatch):
-    use_fast_passwords(monkeypatch)
+def shop(make):
     tenant = build_tenant(make, 1, send_documents=True)
     db.session.commit()
     return tenant
