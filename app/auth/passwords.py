@@ -3,13 +3,7 @@ logging out everywhere."""
 
 from __future__ import annotations
 
-from flask import (
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.auth import bp
