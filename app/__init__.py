@@ -32,6 +32,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     check_production_config(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    # The development mailbox (/dev/mail) sits beside the uploads: the instance folder for
+    # `make run`, the run's temporary folder in the tests.
+    app.config.setdefault(
+        "DEV_MAILBOX", str(Path(app.config["UPLOAD_FOLDER"]).parent / "dev-mailbox")
+    )
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     if app.config["TRUST_PROXY"]:
@@ -43,9 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
+    from app.security_headers import register_security_headers
     from app.templating import register_templating
 
     register_templating(app)
+    register_security_headers(app)
     return app
 
 
@@ -106,6 +113,7 @@ def _sqlite_begin_before_savepoint(connection, name) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.dev import bp as dev_bp
+    from app.dev import dev_pages_enabled
     from app.errors import register_error_handlers
     from app.office import bp as office_bp
     from app.public import bp as public_bp
@@ -122,10 +130,9 @@ def _register_blueprints(app: Flask) -> None:
     # request filter, unlike `limiter.exempt`, returns before the limiter resolves any
     # limits: that bookkeeping was a fifth of the SMS webhook's cost.
     limiter.request_filter(_is_webhook)
-    if app.config["TWILIO_FAKE"] and app.config["ENV_NAME"] != "production":
-        # The phone simulator exists only while the fake Twilio is active, and never in
-        # production (not even a demo install allowed to run the fake there): it reads any
-        # customer's thread and texts as any customer.
+    if dev_pages_enabled(app.config):
+        # The phone simulator exists only while the fake Twilio is active, the mailbox only
+        # without SMTP and outside production (app/dev/routes.py, app/dev/mail.py).
         app.register_blueprint(dev_bp, url_prefix="/dev")
     register_error_handlers(app)
 

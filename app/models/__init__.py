@@ -39,7 +39,7 @@ from app.models.messaging import (
 from app.models.notification import SkippedText
 from app.models.rate_limit import RateLimitCounter
 from app.models.types import utcnow
-from app.models.user import Invitation, Role, User
+from app.models.user import Invitation, PasswordReset, Role, User, UserSession
 
 # The search indexes (customers, jobs) need pg_trgm and btree_gin. The migrations create
 # them first; this does the same for `create_all` (the tests, bench/seed.py).
@@ -90,6 +90,7 @@ __all__ = [
     "NumberSetup",
     "OptOut",
     "OptionStatus",
+    "PasswordReset",
     "Payment",
     "PaymentMethod",
     "PhoneNumber",
@@ -100,5 +101,6 @@ __all__ = [
     "SkippedText",
     "UnroutedInbound",
     "User",
+    "UserSession",
     "utcnow",
 ]

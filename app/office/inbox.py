@@ -9,7 +9,6 @@ never resets the scroll position or a half-typed reply.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -22,6 +21,7 @@ from app.auth.access import any_role_required, manager_required, office_required
 from app.extensions import db, htmx
 from app.models import Conversation, Role, User
 from app.office import bp
+from app.redirects import referrer_target
 from app.services.errors import DomainError
 from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
 from app.services.inbox import (
@@ -359,10 +359,9 @@ def my_forwarding():
 
 def _back_here() -> str:
     """The page the form was on (same site only), else the inbox."""
-    referrer = urlsplit(request.referrer or "")
-    if referrer.path.startswith("/") and referrer.netloc in ("", request.host):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
-    return url_for("office.inbox") if current_user.is_office else url_for("tech.index")
+    return referrer_target() or (
+        url_for("office.inbox") if current_user.is_office else url_for("tech.index")
+    )
 
 
 # The Point of Contact setting -------------------------------------------------------

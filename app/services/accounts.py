@@ -30,6 +30,14 @@ def check_password_strength(password: str) -> None:
         )
 
 
+# Said when an address is taken, without saying it belongs to someone's account: sign-up
+# and invitations must not tell a stranger which addresses have accounts.
+EMAIL_UNAVAILABLE = (
+    "This email address can't be used for a new account. If you already have one, "
+    "log in or reset your password."
+)
+
+
 def email_taken(email: str) -> bool:
     return (
         db.session.scalar(
@@ -52,7 +60,7 @@ def create_user(
         raise DomainError(f"Unknown role “{role}”.", field="role")
     check_password_strength(password)
     if email_taken(email):
-        raise DomainError("An account with this email already exists.", field="email")
+        raise DomainError(EMAIL_UNAVAILABLE, field="email")
     user = User(
         company_id=company.id,
         name=name.strip(),
@@ -67,7 +75,7 @@ def create_user(
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        raise DomainError("An account with this email already exists.", field="email") from None
+        raise DomainError(EMAIL_UNAVAILABLE, field="email") from None
     return user
 
 
@@ -256,7 +264,17 @@ def invite_user(
     if not address:
         raise DomainError("Enter the email address of the person to invite.", field="email")
     if email_taken(address):
-        raise DomainError("Someone already has an account with this email.", field="email")
+        teammate = db.session.scalar(
+            sa.select(User).where(
+                sa.func.lower(User.email) == address, User.company_id == company.id
+            )
+        )
+        if teammate is not None:  # the team page shows them anyway
+            raise DomainError(f"{teammate.name} is already on your team.", field="email")
+        raise DomainError(
+            "This address can't be invited. Ask the person for another email address.",
+            field="email",
+        )
     now = utcnow()
     # A new link for the same person replaces any earlier one still open.
     for earlier in db.session.scalars(

@@ -63,6 +63,8 @@ STRING_ARGS = {
 def _token(tenant: Tenant, endpoint: str) -> str | None:
     if endpoint == "auth.accept_invite":
         return tenant.tokens["invitation"]
+    if endpoint == "auth.reset_password_page":
+        return tenant.tokens["password_reset"]
     if endpoint.startswith("public.estimate") and "estimate" in tenant.rows:
         return tenant.rows["estimate"].public_token
     if endpoint.startswith("public.invoice") and "invoice" in tenant.rows:
