@@ -1,7 +1,7 @@
 """server-side sessions and password resets
 
 Revision ID: 6c744badcd0f
-Revises: 3c1f0e7a9b2d
+Revises: f576f8b79e09
 Create Date: 2026-12-02 07:44:56.309662
 
 user_sessions: one row per logged-in browser; the cookie holds a random token whose
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6c744badcd0f'
-down_revision = '3c1f0e7a9b2d'
+down_revision = "f576f8b79e09"
 branch_labels = None
 depends_on = None
 
