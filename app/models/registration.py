@@ -107,6 +107,9 @@ class MessagingRegistration(db.Model):
     # Steps that return no SID of their own (entity assignments, evaluations, submissions,
     # adding the number to the service), by name, in the order they were done.
     done_steps: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # Corrections still to send after "fix and resubmit" (update the end users and address,
+    # resubmit the brand, replace the campaign, edit the toll-free verification).
+    todo_steps: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
 
     # The last rejection or error, in Twilio's words (code) and ours (reason).
     failure_code: so.Mapped[int | None] = so.mapped_column()
@@ -140,6 +143,13 @@ class MessagingRegistration(db.Model):
         # A new list: SQLAlchemy notices a reassigned JSON value, not an in-place append.
         if not self.has_done(step):
             self.done_steps = [*(self.done_steps or []), step]
+
+    def add_todo(self, *steps: str) -> None:
+        current = list(self.todo_steps or [])
+        self.todo_steps = current + [s for s in steps if s not in current]
+
+    def finish_todo(self, step: str) -> None:
+        self.todo_steps = [s for s in (self.todo_steps or []) if s != step]
 
     def __repr__(self) -> str:
         return f"<MessagingRegistration company={self.company_id} {self.kind} {self.status}>"
