@@ -1,0 +1,128 @@
+"""Settings → Texting registration (owner/admin): the wizard, the status page, "fix and
+resubmit", the Sole Proprietor's "resend the confirmation text", and attaching an existing
+Messaging Service. The work with Twilio happens in the worker (app/services/registration.py);
+these routes validate, call one service, commit and redirect."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.auth.access import manager_required
+from app.extensions import db
+from app.models import RegistrationKind, RegistrationStatus, utcnow
+from app.office import bp
+from app.services import registration as registration_service
+from app.services.errors import DomainError
+from app.sms.dispatcher import wake
+from app.sms.error_codes import error_explanation
+
+FIELDS = registration_service.TEXT_FIELDS
+
+
+def _form_data() -> dict:
+    data = {name: request.form.get(name, "") for name in FIELDS}
+    data["use_generated_terms"] = request.form.get("use_generated_terms") == "on"
+    data["samples"] = [s for s in request.form.getlist("samples") if s.strip()]
+    return data
+
+
+def _page(*, data: dict, kind: str, errors: dict[str, str] | None = None, status: int = 200):
+    company = current_user.company
+    registration = registration_service.registration_for(company)
+    failure = None
+    if registration.status == RegistrationStatus.REJECTED:
+        failure = registration.failure_reason or error_explanation(registration.failure_code)
+    return (
+        render_template(
+            "office/registration.html",
+            registration=registration,
+            steps=registration_service.steps_overview(registration),
+            data=data,
+            kind=kind,
+            errors=errors or {},
+            failure=failure,
+            kinds=RegistrationKind,
+            statuses=RegistrationStatus,
+            business_types=registration_service.BUSINESS_TYPES,
+            industries=registration_service.INDUSTRIES,
+            opt_in_methods=registration_service.OPT_IN_METHODS,
+            state_options=[(s, s) for s in registration_service.US_STATES],
+            terms_url=registration_service.terms_url(company=company),
+            editable=registration.status
+            in (RegistrationStatus.NOT_STARTED, RegistrationStatus.REJECTED),
+        ),
+        status,
+    )
+
+
+@bp.get("/settings/texting-registration")
+@manager_required
+def registration_page():
+    company = current_user.company
+    registration = registration_service.registration_for(company)
+    data = registration.details or registration_service.suggested_details(
+        company=company, actor=current_user
+    )
+    kind = registration.kind if registration.details else RegistrationKind.STANDARD
+    response = _page(data=data, kind=kind)
+    db.session.commit()  # the row (and its public token) made on first visit
+    return response
+
+
+@bp.post("/settings/texting-registration")
+@manager_required
+def registration_submit():
+    company = current_user.company
+    kind = request.form.get("kind", RegistrationKind.STANDARD)
+    data = _form_data()
+    try:
+        registration_service.submit_registration(
+            company=company, actor=current_user, kind=kind, data=data, now=utcnow()
+        )
+    except registration_service.RegistrationInvalid as error:
+        db.session.rollback()
+        return _page(data=data, kind=kind, errors=error.errors, status=422)
+    except DomainError as error:
+        db.session.rollback()
+        return _page(data=data, kind=kind, errors={error.field or "form": str(error)}, status=409)
+    db.session.commit()
+    wake()
+    flash("Submitted. We'll send it to Twilio now and check its review regularly.", "success")
+    return redirect(url_for("office.registration_page"))
+
+
+@bp.post("/settings/texting-registration/attach")
+@manager_required
+def registration_attach():
+    company = current_user.company
+    try:
+        registration_service.attach_messaging_service(
+            company=company, service_sid=request.form.get("messaging_service", ""), now=utcnow()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        registration = registration_service.registration_for(company)
+        return _page(
+            data=registration.details or {},
+            kind=registration.kind,
+            errors={"messaging_service": str(error)},
+            status=422,
+        )
+    db.session.commit()
+    flash("Messaging Service attached: texting is on.", "success")
+    return redirect(url_for("office.registration_page"))
+
+
+@bp.post("/settings/texting-registration/resend")
+@manager_required
+def registration_resend():
+    try:
+        registration_service.resend_confirmation(company=current_user.company, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("office.registration_page"))
+    db.session.commit()
+    flash("We texted the confirmation again. Reply YES to it within 24 hours.", "success")
+    return redirect(url_for("office.registration_page"))

@@ -1,0 +1,91 @@
+"""The `not_registered` gate: a company whose registration is not approved or attached
+may not text. Automated texts are skipped with the reason, a reply is refused, inbound
+keeps working, and an approved company sends through its Messaging Service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    MessagingRegistration,
+    RegistrationStatus,
+    SkippedText,
+    utcnow,
+)
+from app.services.texting import TextingUnavailable, queue_text, texting_blocker
+
+
+@pytest.fixture
+def unregistered(make):
+    company = make.company("New Signup Plumbing", registered=False)
+    make.number(company, e164="+15126660199")
+    customer = make.customer(company, phone="+15125550123")
+    db.session.commit()
+    return company, customer
+
+
+def test_a_fresh_signup_starts_not_started(make):
+    company = make.company("Fresh", registered=False)
+    assert company.registration.status == RegistrationStatus.NOT_STARTED
+
+
+def test_blocker_names_the_reason(unregistered):
+    company, customer = unregistered
+    blocker = texting_blocker(company=company, phone=customer.mobile_phone)
+    assert blocker is not None
+    assert blocker.reason == TextingUnavailable.NOT_REGISTERED
+    assert blocker.message.startswith("Texting is not on yet")
+
+
+def test_pending_sentence_says_since_when(unregistered):
+    company, customer = unregistered
+    registration = company.registration
+    registration.status = RegistrationStatus.PENDING
+    registration.submitted_at = utcnow().replace(month=3, day=3, hour=18)
+    blocker = texting_blocker(company=company, phone=customer.mobile_phone)
+    assert blocker.message == "Texting is not on yet: registration pending since Mar 3."
+
+
+def test_a_manual_text_is_refused(unregistered):
+    company, customer = unregistered
+    with pytest.raises(TextingUnavailable) as refused:
+        queue_text(company=company, to_phone=customer.mobile_phone, body="Hi", kind="reply")
+    assert refused.value.reason == "not_registered"
+
+
+def test_an_automated_text_is_skipped_with_the_reason(make, unregistered):
+    company, customer = unregistered
+    make.job(company, customer, start=utcnow() + timedelta(days=1))
+    skipped = db.session.scalars(sa.select(SkippedText).filter_by(company_id=company.id)).all()
+    assert skipped, "creating a job queues the scheduled text, which must be skipped"
+    assert {s.reason for s in skipped} == {"not_registered"}
+    assert skipped[0].detail.startswith("Texting is not on yet")
+
+
+@pytest.mark.parametrize("status", [RegistrationStatus.APPROVED, RegistrationStatus.ATTACHED])
+def test_approved_or_attached_may_text(unregistered, status):
+    company, customer = unregistered
+    company.registration.status = status
+    assert texting_blocker(company=company, phone=customer.mobile_phone) is None
+
+
+def test_sending_goes_through_the_messaging_service(sms_world, fake, dispatcher):
+    registration = db.session.scalar(
+        sa.select(MessagingRegistration).filter_by(company_id=sms_world.company.id)
+    )
+    registration.messaging_service_sid = "MG" + "1" * 32
+    queue_text(
+        company=sms_world.company, to_phone=sms_world.customer.mobile_phone, body="Hi", kind="reply"
+    )
+    db.session.commit()
+    dispatcher().run_once()
+    (request,) = fake.message_requests()
+    form = request.form_dict()
+    assert form["MessagingServiceSid"] == ["MG" + "1" * 32]
+    assert form["From"] == [sms_world.number.e164]
+    (sent,) = fake.outbound()
+    assert sent.messaging_service_sid == "MG" + "1" * 32
