@@ -1,0 +1,114 @@
+"""The worker's side: which registrations are due, one step at a time, committed after
+each; Twilio's errors turned into a retry with backoff or a rejection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    MessagingRegistration,
+    RegistrationStatus,
+)
+from app.services.registration.records import (
+    CONTINUE,
+    DONE,
+    RETRY_FIRST,
+    RETRY_MAX,
+    STEPS_PER_ROUND,
+    WAIT,
+    WORK_INTERVAL,
+)
+from app.services.registration.steps import doing, next_step, reject
+from app.sms import gateway
+
+log = logging.getLogger(__name__)
+
+# -- the worker ------------------------------------------------------------------------------------
+
+_last_run: datetime | None = None
+
+
+def work_registrations_periodically(*, now: datetime) -> int:
+    """The worker's hook (app/sms/dispatcher.py): once a minute per process, move every
+    due registration forward. Never raises: a failure is logged and the sending goes on."""
+    global _last_run
+    if _last_run is not None and _last_run <= now < _last_run + WORK_INTERVAL:
+        return 0
+    _last_run = now
+    try:
+        return work_due_registrations(now=now)
+    except Exception:
+        db.session.rollback()
+        log.exception("registration: working due registrations failed")
+        return 0
+
+
+def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | None = None) -> int:
+    """Advance every registration whose `next_poll_at` has come, committing after each
+    step (the worker's transaction boundary: each SID is durable before the next call).
+    Returns how many steps were taken."""
+    due = list(
+        db.session.scalars(
+            sa.select(MessagingRegistration.id)
+            .where(
+                MessagingRegistration.status.in_(
+                    [RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING]
+                ),
+                MessagingRegistration.next_poll_at <= now,
+            )
+            .order_by(MessagingRegistration.next_poll_at)
+        )
+    )
+    db.session.commit()
+    steps = 0
+    for registration_id in due:
+        for _ in range(STEPS_PER_ROUND):
+            registration = db.session.get(MessagingRegistration, registration_id)
+            if registration is None:
+                break
+            outcome = advance_registration(registration=registration, now=clock() if clock else now)
+            db.session.commit()
+            steps += outcome == CONTINUE
+            if outcome != CONTINUE:
+                break
+    return steps
+
+
+def advance_registration(*, registration: MessagingRegistration, now: datetime) -> str:
+    """Take the next step of one registration: at most one Twilio write (and the reads it
+    needs), stored on the row. Flushes; the caller commits. Returns CONTINUE, WAIT or DONE.
+
+    Errors: a 429/5xx/no answer puts the step off with backoff (WAIT); a refusal marks the
+    registration rejected with Twilio's code and a sentence (DONE)."""
+    if registration.status not in (RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING):
+        return DONE
+    doing(registration, "start")
+    try:
+        _step, outcome = next_step(registration, now)
+    except gateway.PermanentGatewayError as error:
+        reject(
+            registration, now, step=registration._step, code=error.code, reason=error.explanation
+        )
+        return DONE
+    except (gateway.TransientGatewayError, gateway.UnknownOutcome) as error:
+        registration.attempts += 1
+        delay = min(RETRY_FIRST * (2 ** (registration.attempts - 1)), RETRY_MAX)
+        registration.next_poll_at = now + delay
+        log.info(
+            "registration %s: %s put off %s: %s",
+            registration.id,
+            registration._step,
+            delay,
+            error.message,
+        )
+        db.session.flush()
+        return WAIT
+    if outcome == CONTINUE:
+        registration.attempts = 0
+    db.session.flush()
+    return outcome
