@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("dev", __name__)
 
-from app.dev import routes  # noqa: E402,F401
+from app.dev import registration, routes  # noqa: E402,F401

@@ -5,7 +5,7 @@ these routes validate, call one service, commit and redirect."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.auth.access import manager_required
@@ -27,7 +27,14 @@ def _form_data() -> dict:
     return data
 
 
-def _page(*, data: dict, kind: str, errors: dict[str, str] | None = None, status: int = 200):
+def _page(
+    *,
+    data: dict,
+    kind: str,
+    step: int = 1,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+):
     company = current_user.company
     registration = registration_service.registration_for(company)
     failure = None
@@ -40,7 +47,11 @@ def _page(*, data: dict, kind: str, errors: dict[str, str] | None = None, status
             steps=registration_service.steps_overview(registration),
             data=data,
             kind=kind,
+            step=step,
             errors=errors or {},
+            dev_review_url=url_for("dev.registration_review")
+            if "dev.registration_review" in current_app.view_functions
+            else None,
             failure=failure,
             kinds=RegistrationKind,
             statuses=RegistrationStatus,
@@ -56,6 +67,14 @@ def _page(*, data: dict, kind: str, errors: dict[str, str] | None = None, status
     )
 
 
+def _step_of(field: str | None, default: int = 1) -> int:
+    """The wizard step that asks for `field`: a refused field is shown where it is asked."""
+    for step, names in registration_service.STEP_FIELDS.items():
+        if field in names:
+            return step
+    return default
+
+
 @bp.get("/settings/texting-registration")
 @manager_required
 def registration_page():
@@ -65,7 +84,8 @@ def registration_page():
         company=company, actor=current_user
     )
     kind = registration.kind if registration.details else RegistrationKind.STANDARD
-    response = _page(data=data, kind=kind)
+    step = request.args.get("step", 1, type=int)
+    response = _page(data=data, kind=kind, step=step if step in (1, 2, 3) else 1)
     db.session.commit()  # the row (and its public token) made on first visit
     return response
 
@@ -82,11 +102,50 @@ def registration_submit():
         )
     except registration_service.RegistrationInvalid as error:
         db.session.rollback()
-        return _page(data=data, kind=kind, errors=error.errors, status=422)
+        return _page(
+            data=data, kind=kind, step=_step_of(error.field), errors=error.errors, status=422
+        )
     except DomainError as error:
         db.session.rollback()
         return _page(data=data, kind=kind, errors={error.field or "form": str(error)}, status=409)
     db.session.commit()
+    wake()
+    flash("Submitted. We'll send it to Twilio now and check its review regularly.", "success")
+    return redirect(url_for("office.registration_page"))
+
+
+@bp.post("/settings/texting-registration/step/<int:step>")
+@manager_required
+def registration_step(step: int):
+    """One step of the wizard: steps 1 and 2 keep a draft and go on, step 3 submits."""
+    company = current_user.company
+    registration = registration_service.registration_for(company)
+    fields = registration_service.STEP_FIELDS.get(step, ())
+    posted = _form_data()
+    data = {**(registration.details or {}), **{name: posted[name] for name in fields}}
+    kind = request.form.get("kind") or registration.kind
+    try:
+        if step == 3:
+            registration_service.submit_registration(
+                company=company, actor=current_user, kind=kind, data=data, now=utcnow()
+            )
+        else:
+            registration_service.save_registration_step(
+                company=company, actor=current_user, step=step, kind=kind, data=posted
+            )
+    except registration_service.RegistrationInvalid as error:
+        db.session.rollback()
+        return _page(
+            data=data, kind=kind, step=_step_of(error.field, step), errors=error.errors, status=422
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _page(
+            data=data, kind=kind, step=step, errors={error.field or "form": str(error)}, status=409
+        )
+    db.session.commit()
+    if step < 3:
+        return redirect(url_for("office.registration_page", step=step + 1))
     wake()
     flash("Submitted. We'll send it to Twilio now and check its review regularly.", "success")
     return redirect(url_for("office.registration_page"))

@@ -34,9 +34,74 @@ def owner_client(client, make, log_in):
 
 def test_page_prefills_from_the_company(owner_client):
     html = owner_client.get(URL).get_data(as_text=True)
-    assert "Step 1 of 3" in html and "Step 3 of 3" in html
-    assert "/sms-terms" in html
-    assert "Texting registration" in html
+    assert "Step 1 of 3" in html and 'value="Lone Star Plumbing"' in html
+    assert "as on your IRS records" in html
+    review = owner_client.get(URL + "?step=3").get_data(as_text=True)
+    assert "Step 3 of 3" in review and "Fees and wait" in review
+    # Samples come from the enabled templates, placeholders in brackets.
+    assert "[" in review and "Lone Star Plumbing" in review
+
+
+def _step(client, step, form):
+    return client.post(f"{URL}/step/{step}", data=form)
+
+
+def test_wizard_three_steps_to_submission(owner_client, fake):
+    form = _form()
+    step1 = {
+        k: form[k]
+        for k in (
+            "kind",
+            "legal_name",
+            "ein",
+            "business_type",
+            "industry",
+            "website",
+            "street",
+            "city",
+            "state",
+            "postal_code",
+            "rep_first_name",
+            "rep_last_name",
+            "rep_title",
+            "rep_email",
+            "rep_phone",
+            "mobile_phone",
+        )
+    }
+    response = _step(owner_client, 1, step1)
+    assert response.status_code == 302 and response.headers["Location"].endswith("step=2")
+    response = _step(owner_client, 2, {"opt_in_method": "VERBAL", "use_generated_terms": "on"})
+    assert response.headers["Location"].endswith("step=3")
+    assert fake.requests == []  # drafts stay in the app
+    review = owner_client.get(URL + "?step=3").get_data(as_text=True)
+    assert "Lone Star Plumbing LLC" in review and "12-3456789" in review
+    response = _step(
+        owner_client,
+        3,
+        {
+            "description": form["description"],
+            "message_flow": form["message_flow"],
+            "samples": form["samples"],
+        },
+    )
+    assert response.status_code == 302
+    registration = owner_client.company.registration
+    db.session.refresh(registration)
+    assert registration.status == RegistrationStatus.IN_PROGRESS
+    assert registration.details["legal_name"] == "Lone Star Plumbing LLC"
+    assert registration.details["samples"] == DETAILS["samples"]
+
+
+def test_wizard_step_errors_name_only_that_step(owner_client, fake):
+    response = _step(owner_client, 1, {**_form(), "ein": "123"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "An EIN is 9 digits" in html and "Step 1 of 3" in html
+    response = _step(owner_client, 2, {"opt_in_method": "VERBAL", "privacy_url": ""})
+    assert response.status_code == 422
+    assert "privacy policy" in response.get_data(as_text=True)
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize(

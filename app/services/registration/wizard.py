@@ -210,6 +210,81 @@ def validate_details(*, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+# The wizard's three steps and the fields each one asks for.
+STEP_FIELDS: dict[int, tuple[str, ...]] = {
+    1: (
+        "legal_name",
+        "ein",
+        "business_type",
+        "industry",
+        "website",
+        "street",
+        "city",
+        "state",
+        "postal_code",
+        "rep_first_name",
+        "rep_last_name",
+        "rep_title",
+        "rep_email",
+        "rep_phone",
+        "mobile_phone",
+    ),
+    2: ("opt_in_method", "use_generated_terms", "privacy_url", "terms_url"),
+    3: ("description", "message_flow", "samples"),
+}
+
+
+def save_registration_step(
+    *, company: Company, actor: User, step: int, kind: str | None, data: dict[str, Any]
+) -> MessagingRegistration:
+    """Keep one wizard step's answers as a draft (nothing goes to Twilio), or raise
+    RegistrationInvalid naming that step's fields."""
+    registration = registration_for(company)
+    if registration.status not in (RegistrationStatus.NOT_STARTED, RegistrationStatus.REJECTED):
+        raise RegistrationRefused("The registration can't be changed while Twilio reviews it.")
+    fields = STEP_FIELDS.get(step)
+    if fields is None:
+        raise RegistrationRefused("There is no such step.")
+    draft = dict(registration.details or suggested_details(company=company, actor=actor))
+    draft.update({name: data.get(name) for name in fields})
+    kind = kind or registration.kind
+    if step == 1:
+        _check_kind(company=company, registration=registration, kind=kind)
+    try:
+        validate_details(kind=kind, data=draft)
+    except RegistrationInvalid as error:
+        mine = {field: message for field, message in error.errors.items() if field in fields}
+        if mine:
+            raise RegistrationInvalid(mine) from error
+    registration.kind = kind
+    registration.details = draft
+    db.session.flush()
+    return registration
+
+
+def _check_kind(*, company: Company, registration: MessagingRegistration, kind: str) -> None:
+    if kind not in WIZARD_KINDS:
+        raise RegistrationRefused("Choose how to register.", field="kind")
+    number = number_of(company)
+    if kind == RegistrationKind.TOLL_FREE and (
+        number is None or number.e164[2:5] not in TOLL_FREE_AREA_CODES
+    ):
+        raise RegistrationRefused(
+            "Toll-free verification needs a toll-free custom number (800, 833, 844, 855, 866, "
+            "877 or 888). Your number is a local one: register it as a local number instead.",
+            field="kind",
+        )
+    if (
+        registration.status == RegistrationStatus.REJECTED
+        and registration.customer_profile_sid
+        and kind != registration.kind
+    ):
+        raise RegistrationRefused(
+            "A registration that was sent keeps its kind; fix its details and resubmit.",
+            field="kind",
+        )
+
+
 def suggested_details(*, company: Company, actor: User | None) -> dict[str, Any]:
     """What the wizard starts from: the company's profile, and a description, message flow
     and samples written from its enabled templates."""
@@ -282,29 +357,14 @@ def submit_registration(
     """Validate the wizard's answers and hand the registration to the worker. A rejected
     registration is corrected in place ("fix and resubmit"): the same profile and brand,
     never a second one."""
-    if kind not in WIZARD_KINDS:
-        raise RegistrationRefused("Choose how to register.", field="kind")
     registration = registration_for(company)
-    number = number_of(company)
-    if kind == RegistrationKind.TOLL_FREE and (
-        number is None or number.e164[2:5] not in TOLL_FREE_AREA_CODES
-    ):
-        raise RegistrationRefused(
-            "Toll-free verification needs a toll-free custom number (800, 833, 844, 855, 866, "
-            "877 or 888). Your number is a local one: register it as a local number instead.",
-            field="kind",
-        )
-    clean = validate_details(kind=kind, data=data)
     if registration.status in (RegistrationStatus.APPROVED, RegistrationStatus.ATTACHED):
         raise RegistrationRefused("Texting is already on for this company.")
     if registration.status in (RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING):
         raise RegistrationRefused("The registration is already with Twilio; wait for its review.")
+    _check_kind(company=company, registration=registration, kind=kind)
+    clean = validate_details(kind=kind, data=data)
     resubmitting = registration.status == RegistrationStatus.REJECTED
-    if resubmitting and kind != registration.kind and registration.customer_profile_sid:
-        raise RegistrationRefused(
-            "A registration that was sent keeps its kind; fix its details and resubmit.",
-            field="kind",
-        )
     registration.kind = kind
     registration.details = {**clean, "submitted_by_id": actor.id}
     if resubmitting:
@@ -451,3 +511,12 @@ def resend_confirmation(*, company: Company, now: datetime) -> MessagingRegistra
     registration.brand_otp_sent_at = now
     db.session.flush()
     return registration
+
+
+def check_now(*, company: Company, now: datetime) -> None:
+    """Look at a waiting registration at the worker's next round instead of at its next
+    scheduled poll (the /dev review page, after deciding)."""
+    registration = registration_for(company)
+    if registration.status in (RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING):
+        registration.next_poll_at = now
+        db.session.flush()
