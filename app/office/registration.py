@@ -19,6 +19,10 @@ from app.sms.error_codes import error_explanation
 
 FIELDS = registration_service.TEXT_FIELDS
 
+# The wizard's steps in URLs (words, not numbers: a number in a URL here is a row id).
+STEP_SLUGS = {"business": 1, "consent": 2, "review": 3}
+SLUG_OF = {number: slug for slug, number in STEP_SLUGS.items()}
+
 
 def _form_data() -> dict:
     data = {name: request.form.get(name, "") for name in FIELDS}
@@ -44,7 +48,10 @@ def _page(
         render_template(
             "office/registration.html",
             registration=registration,
-            steps=registration_service.steps_overview(registration),
+            steps=[
+                (label, registration_service.state_label(state))
+                for label, state, _sid in registration_service.steps_overview(registration)
+            ],
             data=data,
             kind=kind,
             step=step,
@@ -60,6 +67,7 @@ def _page(
             opt_in_methods=registration_service.OPT_IN_METHODS,
             state_options=[(s, s) for s in registration_service.US_STATES],
             terms_url=registration_service.terms_url(company=company),
+            step_slug=SLUG_OF.get(step, "business"),
             editable=registration.status
             in (RegistrationStatus.NOT_STARTED, RegistrationStatus.REJECTED),
         ),
@@ -114,10 +122,11 @@ def registration_submit():
     return redirect(url_for("office.registration_page"))
 
 
-@bp.post("/settings/texting-registration/step/<int:step>")
+@bp.post("/settings/texting-registration/<any(business, consent, review):slug>")
 @manager_required
-def registration_step(step: int):
+def registration_step(slug: str):
     """One step of the wizard: steps 1 and 2 keep a draft and go on, step 3 submits."""
+    step = STEP_SLUGS[slug]
     company = current_user.company
     registration = registration_service.registration_for(company)
     fields = registration_service.STEP_FIELDS.get(step, ())

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
+    Message,
     MessagingRegistration,
     RegistrationStatus,
     SkippedText,
@@ -89,3 +90,57 @@ def test_sending_goes_through_the_messaging_service(sms_world, fake, dispatcher)
     assert form["From"] == [sms_world.number.e164]
     (sent,) = fake.outbound()
     assert sent.messaging_service_sid == "MG" + "1" * 32
+
+
+def test_inbound_texts_and_calls_work_before_registration(client, text_in, signed_post, make):
+    company = make.company("Day One Plumbing", registered=False, business_phone="+15125550100")
+    make.number(company, e164="+15126660133")
+    make.customer(company, phone="+15125550144")
+    db.session.commit()
+    form = {
+        "MessageSid": "SM" + "a" * 32,
+        "SmsSid": "SM" + "a" * 32,
+        "AccountSid": "AC00000000000000000000000000000000",
+        "From": "+15125550144",
+        "To": "+15126660133",
+        "Body": "Are you coming today?",
+        "NumMedia": "0",
+    }
+    assert text_in(client, "/webhooks/twilio/sms", form).status_code == 200
+    db.session.expire_all()
+    (received,) = db.session.scalars(
+        sa.select(Message).filter_by(company_id=company.id, direction="in")
+    ).all()
+    assert received.body == "Are you coming today?"
+    call = signed_post(
+        client,
+        "/webhooks/twilio/voice",
+        {
+            "CallSid": "CA" + "b" * 32,
+            "AccountSid": "AC00000000000000000000000000000000",
+            "From": "+15125550144",
+            "To": "+15126660133",
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        },
+    )
+    assert call.status_code == 200
+    assert "+15125550100" in call.get_data(as_text=True)  # forwarded to the business phone
+
+
+def test_a_reply_from_the_inbox_is_refused_with_the_sentence(client, log_in, inbound, make):
+    company = make.company("Inbox Plumbing", registered=False)
+    make.number(company, e164="+15126660134")
+    make.customer(company, phone="+15125550145")
+    db.session.commit()
+    message = inbound(company, "+15125550145", "hello?")
+    db.session.commit()
+    log_in(client, company.owner)
+    response = client.post(
+        f"/inbox/{message.conversation_id}/reply",
+        data={"body": "On our way"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 409
+    assert "Texting is not on yet" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Message).filter_by(direction="out")) is None

@@ -43,7 +43,8 @@ def test_page_prefills_from_the_company(owner_client):
 
 
 def _step(client, step, form):
-    return client.post(f"{URL}/step/{step}", data=form)
+    slug = {1: "business", 2: "consent", 3: "review"}[step]
+    return client.post(f"{URL}/{slug}", data=form)
 
 
 def test_wizard_three_steps_to_submission(owner_client, fake):
@@ -169,3 +170,40 @@ def test_office_staff_cannot_open_it(client, make, log_in):
     db.session.commit()
     log_in(client, office)
     assert client.get(URL).status_code in (403, 404)
+
+
+def test_dev_review_page_answers_the_confirmation_and_decides(owner_client, fake, app):
+    """/dev/registration (fake only): the owner's phone answers YES to The Campaign
+    Registry, and the reviewer rejects the brand with a code."""
+    from app.models import PhoneNumber
+    from app.services import registration as reg
+    from app.sms import gateway
+
+    company = owner_client.company
+    number = db.session.scalar(db.select(PhoneNumber).filter_by(company_id=company.id))
+    bought = gateway.buy_number(
+        phone_number="+15126660143", sms_url="https://a.example/s", voice_url="https://a.example/v"
+    )
+    number.e164, number.twilio_sid = bought.e164, bought.sid
+    db.session.commit()
+    fake.set_registration_outcome("pending")
+    owner_client.post(URL, data=_form(kind="10dlc_sole_prop", ein="", business_type=""))
+    reg.work_due_registrations(now=fake.clock())
+    html = owner_client.get("/dev/registration").get_data(as_text=True)
+    assert "reply YES to confirm" in html
+    owner_client.post("/dev/registration/answer", data={"answer": "YES"})
+    registration = company.registration
+    db.session.refresh(registration)
+    brand = fake.registrations.brands[registration.brand_sid]
+    assert brand["_otp_verified"] is True
+    owner_client.post(
+        "/dev/registration/review", data={"decision": "reject", "target": "brand", "code": "30799"}
+    )
+    reg.work_due_registrations(now=fake.clock())
+    db.session.refresh(registration)
+    assert registration.status == RegistrationStatus.REJECTED
+    assert registration.failure_code == 30799
+    page = owner_client.get(URL).get_data(as_text=True)
+    assert "error 30799" in page
+    assert "IRS letter CP 575" in page  # the plain-words explanation
+    assert "Resubmit" in owner_client.get(URL + "?step=3").get_data(as_text=True)

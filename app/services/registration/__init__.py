@@ -30,6 +30,7 @@ from app.services.registration.records import (
     find_registration,
     may_text,
     registration_for,
+    state_label,
     steps_overview,
 )
 from app.services.registration.wizard import (
@@ -76,6 +77,7 @@ __all__ = [
     "reset_registration",
     "retry_registration",
     "save_registration_step",
+    "state_label",
     "steps_overview",
     "submit_registration",
     "suggested_details",

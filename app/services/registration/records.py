@@ -153,3 +153,29 @@ def steps_overview(registration: MessagingRegistration) -> list[tuple[str, str, 
     add("Messaging Service", registration.messaging_service_sid)
     add("Campaign", registration.campaign_sid, registration.campaign_status)
     return rows
+
+
+# Twilio's status words, as the status page says them.
+STATE_WORDS = {
+    "to do": "To do",
+    "done": "Done",
+    "draft": "Draft",
+    "pending-review": "Submitted",
+    "in-review": "In review",
+    "twilio-approved": "Approved",
+    "twilio-rejected": "Not approved",
+    "PENDING": "Waiting for review",
+    "IN_REVIEW": "In review",
+    "IN_PROGRESS": "In review",
+    "PENDING_REVIEW": "Waiting for review",
+    "APPROVED": "Approved",
+    "VERIFIED": "Approved",
+    "TWILIO_APPROVED": "Approved",
+    "FAILED": "Not approved",
+    "TWILIO_REJECTED": "Not approved",
+    "SUSPENDED": "Suspended",
+}
+
+
+def state_label(state: str) -> str:
+    return STATE_WORDS.get(state, state.replace("_", " ").replace("-", " ").capitalize())
