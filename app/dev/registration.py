@@ -107,3 +107,13 @@ def registration_decide():
     db.session.commit()
     flash("Decided. The worker looks at the registration within a minute.", "success")
     return redirect(url_for("dev.registration_review"))
+
+
+@bp.post("/registration/check")
+@manager_required
+def registration_check():
+    """Have the worker look at Twilio at its next round instead of the next poll."""
+    registration_service.check_now(company=current_user.company, now=utcnow())
+    db.session.commit()
+    flash("The worker looks at Twilio within a minute.", "success")
+    return redirect(url_for("dev.registration_review"))

@@ -246,6 +246,13 @@ def test_toll_free_verification(make, fake, clock):
     assert fake.registrations.created["tollfree_verification"] == 1
 
 
+def test_submit_needs_the_custom_number_first(make, fake):
+    company = make.company("No Number Yet", registered=False)
+    with pytest.raises(reg.RegistrationRefused, match="custom number first"):
+        _submit(company)
+    assert fake.requests == []
+
+
 def test_toll_free_refused_for_a_local_number(world):
     with pytest.raises(reg.RegistrationRefused, match="toll-free custom number"):
         _submit(world, kind="toll_free")

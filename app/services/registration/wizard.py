@@ -363,6 +363,12 @@ def submit_registration(
     if registration.status in (RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING):
         raise RegistrationRefused("The registration is already with Twilio; wait for its review.")
     _check_kind(company=company, registration=registration, kind=kind)
+    if number_of(company) is None:
+        # The Messaging Service and the campaign are for a number: it comes first.
+        raise RegistrationRefused(
+            "Set up your custom number first (Settings → Custom number): the registration "
+            "is for that number."
+        )
     clean = validate_details(kind=kind, data=data)
     resubmitting = registration.status == RegistrationStatus.REJECTED
     registration.kind = kind
