@@ -308,3 +308,21 @@ def test_twilio_down_puts_the_step_off_without_losing_it(world, fake, clock):
     clock.advance(60)
     registration = _run(clock)
     assert registration.brand_sid is not None
+
+
+def test_two_workers_never_advance_the_same_registration(world, fake, clock):
+    """A second worker finds the registration claimed and leaves it alone; once the first
+    worker's lease runs out (it died), the next one resumes from the stored SIDs."""
+    from app.services.registration.flow import CLAIM_LEASE, claim_registration
+
+    fake.set_registration_outcome("approve")
+    registration = _submit(world)
+    assert claim_registration(registration_id=registration.id, now=clock())
+    assert not claim_registration(registration_id=registration.id, now=clock())
+    assert reg.work_due_registrations(now=clock()) == 0
+    assert fake.registrations.created["customer_profile"] == 0
+
+    clock.advance(CLAIM_LEASE.total_seconds() + 1)
+    registration = _run(clock)
+    assert registration.status == RegistrationStatus.APPROVED
+    assert fake.registrations.created["brand"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -27,6 +27,9 @@ from app.services.registration.steps import doing, next_step, reject
 from app.sms import gateway
 
 log = logging.getLogger(__name__)
+
+# How long a worker holds a registration it is advancing (one round of steps takes seconds).
+CLAIM_LEASE = timedelta(minutes=10)
 
 # -- the worker ------------------------------------------------------------------------------------
 
@@ -51,7 +54,11 @@ def work_registrations_periodically(*, now: datetime) -> int:
 def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | None = None) -> int:
     """Advance every registration whose `next_poll_at` has come, committing after each
     step (the worker's transaction boundary: each SID is durable before the next call).
-    Returns how many steps were taken."""
+    Returns how many steps were taken.
+
+    Several workers may run at once (`flask outbox work` processes): each registration is
+    claimed first, so only one of them talks to Twilio for it (two at once would both find
+    no brand and both create one)."""
     due = list(
         db.session.scalars(
             sa.select(MessagingRegistration.id)
@@ -67,6 +74,9 @@ def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | Non
     db.session.commit()
     steps = 0
     for registration_id in due:
+        if not claim_registration(registration_id=registration_id, now=now):
+            continue  # another worker has it
+        lease_until = now + CLAIM_LEASE
         for _ in range(STEPS_PER_ROUND):
             registration = db.session.get(MessagingRegistration, registration_id)
             if registration is None:
@@ -76,7 +86,38 @@ def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | Non
             steps += outcome == CONTINUE
             if outcome != CONTINUE:
                 break
+        else:
+            # Steps left over: due again at the next round, like any other.
+            db.session.execute(
+                sa.update(MessagingRegistration)
+                .where(
+                    MessagingRegistration.id == registration_id,
+                    MessagingRegistration.next_poll_at == lease_until,
+                )
+                .values(next_poll_at=now)
+            )
+            db.session.commit()
     return steps
+
+
+def claim_registration(*, registration_id: int, now: datetime) -> bool:
+    """Take a due registration for this worker until `now + CLAIM_LEASE` (committed). False
+    when another worker took it first. A worker that dies mid-step leaves the lease to
+    expire, and the next one resumes from the SIDs already stored."""
+    taken = db.session.execute(
+        sa.update(MessagingRegistration)
+        .where(
+            MessagingRegistration.id == registration_id,
+            MessagingRegistration.status.in_(
+                [RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING]
+            ),
+            MessagingRegistration.next_poll_at <= now,
+        )
+        .values(next_poll_at=now + CLAIM_LEASE),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    db.session.commit()
+    return bool(taken)
 
 
 def advance_registration(*, registration: MessagingRegistration, now: datetime) -> str:
