@@ -207,3 +207,17 @@ def test_dev_review_page_answers_the_confirmation_and_decides(owner_client, fake
     assert "error 30799" in page
     assert "IRS letter CP 575" in page  # the plain-words explanation
     assert "Resubmit" in owner_client.get(URL + "?step=3").get_data(as_text=True)
+
+
+def test_skipped_texts_show_the_reason_on_the_timeline_and_texts_page(owner_client, make):
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    company = owner_client.company
+    job = make.job(company, start=utcnow() + timedelta(days=1))
+    db.session.commit()
+    timeline = owner_client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "Not sent" in timeline and "Texting is not on yet" in timeline
+    texts = owner_client.get("/texts").get_data(as_text=True)
+    assert "Not sent: Texting is not on yet" in texts
