@@ -18,7 +18,9 @@ toll-free verification when it is submitted:
     fail:<code>:campaign    the brand is approved and the campaign rejected with <code>
 
 Statuses are worked out when a resource is read, on the fake's clock, so a test with a
-frozen clock decides exactly when a review finishes.
+frozen clock decides exactly when a review finishes. Refused requests answer Twilio's error
+body; the codes are Twilio's where known (20404, 21710, the review codes in FAILURES) and the
+generic 20001 otherwise.
 """
 
 from __future__ import annotations
@@ -443,7 +445,7 @@ class RegistrationAPI:
         self._required(form, "FriendlyName", "Email", "PolicySid")
         policy = form["PolicySid"]
         if policy not in POLICIES:
-            raise RegistrationError(70002, f"Policy {policy} is not valid")
+            raise RegistrationError(20001, f"Policy {policy} is not valid")
         sid = self.reg._new("BU", kind)
         bundle = self.reg._bundle(sid, form["FriendlyName"], policy, self.fake.clock(), prefix)
         bundle["email"] = form["Email"]
@@ -462,7 +464,7 @@ class RegistrationAPI:
                 missing = [t for t in required if t not in self.reg._assigned_types(bundle)]
                 if missing:
                     raise RegistrationError(
-                        22215, f"Bundle is not compliant: missing {', '.join(missing)}"
+                        20001, f"Bundle is not compliant: missing {', '.join(missing)}"
                     )
                 bundle["status"] = "pending-review"
                 bundle["_since"] = self.fake.clock()
@@ -493,9 +495,9 @@ class RegistrationAPI:
             return _json(_page(request, items, "results"))
         object_sid = request.form.get("ObjectSid", "")
         if self.reg.find_any(object_sid) is None and object_sid not in self.reg.profiles:
-            raise RegistrationError(22210, f"Object {object_sid} was not found")
+            raise RegistrationError(20001, f"Object {object_sid} was not found")
         if object_sid in bundle["_assigned"]:
-            raise RegistrationError(22216, f"Object {object_sid} is already assigned")
+            raise RegistrationError(20001, f"Object {object_sid} is already assigned")
         bundle["_assigned"].append(object_sid)
         from app.sms.fake_twilio.state import new_sid
 
@@ -580,7 +582,7 @@ class RegistrationAPI:
         form = request.form
         self._required(form, "FriendlyName", "Type")
         if form["Type"] not in types:
-            raise RegistrationError(22201, f"Type {form['Type']} is not valid")
+            raise RegistrationError(20001, f"Type {form['Type']} is not valid")
         now = self.fake.clock()
         sid = self.reg._new(prefix, kind)
         item = {
@@ -785,7 +787,7 @@ class RegistrationAPI:
         with self.fake.lock:
             number = next((n for n in self.fake.numbers.values() if n.sid == number_sid), None)
         if number is None:
-            raise RegistrationError(21712, f"The Phone Number {number_sid} was not found")
+            raise RegistrationError(20001, f"The Phone Number {number_sid} was not found")
         for other in self.reg.services.values():
             if number_sid in other["_numbers"]:
                 raise RegistrationError(
@@ -863,16 +865,16 @@ class RegistrationAPI:
         if brand is None:
             raise RegistrationError(20001, "Brand registration not found")
         if self.reg.brand_json(brand)["status"] != "APPROVED":
-            raise RegistrationError(21713, "The brand is not approved yet")
+            raise RegistrationError(20001, "The brand is not approved yet")
         if any(c["messaging_service_sid"] == sid for c in self.reg.campaigns.values()):
-            raise RegistrationError(21714, "This Messaging Service already has a campaign")
+            raise RegistrationError(20001, "This Messaging Service already has a campaign")
         samples = form.getlist("MessageSamples")
         if not 2 <= len(samples) <= 5:
-            raise RegistrationError(21715, "MessageSamples must hold 2 to 5 samples")
+            raise RegistrationError(20001, "MessageSamples must hold 2 to 5 samples")
         kind = "SOLE_PROPRIETOR" if brand["brand_type"] == "SOLE_PROPRIETOR" else "STANDARD"
         use_case = form["UsAppToPersonUsecase"]
         if use_case not in USE_CASES[kind]:
-            raise RegistrationError(21716, f"Use case {use_case} is not allowed for this brand")
+            raise RegistrationError(20001, f"Use case {use_case} is not allowed for this brand")
         now = self.fake.clock()
         campaign_sid = self.reg._new("QE", "campaign")
         campaign = {
@@ -962,7 +964,7 @@ class RegistrationAPI:
             )
         if any(v["tollfree_phone_number_sid"] == number_sid for v in self.reg.tollfree.values()):
             raise RegistrationError(
-                21755, "A verification already exists for this toll-free number"
+                20001, "A verification already exists for this toll-free number"
             )
         now = self.fake.clock()
         sid = self.reg._new("HH", "tollfree_verification")
