@@ -131,3 +131,48 @@ def test_owner_registers_and_texting_turns_on(
         assert fake.registrations.created["brand"] == 1
     finally:
         context.close()
+
+
+def test_rejected_registration_explains_and_resubmits(
+    live_server, browser, browser_login, unregistered_owner, fake
+):
+    """A rejected brand: the reason in plain words, the wizard prefilled, Resubmit, and the
+    same brand reviewed again."""
+    from tests.services.test_registration import DETAILS
+
+    fake.set_registration_outcome("fail:30799")
+    registration_service.submit_registration(
+        company=unregistered_owner,
+        actor=unregistered_owner.owner,
+        kind="10dlc_standard",
+        data=DETAILS,
+        now=utcnow(),
+    )
+    db.session.commit()
+    registration_service.work_due_registrations(now=utcnow())
+    registration_service.check_now(company=unregistered_owner, now=utcnow())
+    db.session.commit()
+    registration_service.work_due_registrations(now=utcnow())
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        browser_login(page, unregistered_owner.owner)
+        page.goto(f"{live_server.url}/settings/texting-registration")
+        expect(page.locator("#status-heading")).to_contain_text("Needs changes")
+        expect(page.get_by_role("alert")).to_contain_text("IRS letter CP 575")
+        expect(page.locator("#legal_name")).to_have_value("Lone Star Plumbing LLC")
+        page.screenshot(path=str(ARTIFACTS / "registration-rejected-390.png"), full_page=True)
+        assert _problems(page) == []
+        page.fill("#legal_name", "Lone Star Plumbing, LLC")
+        fake.set_registration_outcome("approve")
+        page.get_by_role("button", name="Next: customers' consent").click()
+        page.get_by_role("button", name="Next: review").click()
+        page.get_by_role("button", name="Resubmit").click()
+        expect(page.locator("#status-heading")).to_contain_text("Submitting")
+        registration_service.work_due_registrations(now=utcnow())
+        page.reload()
+        expect(page.locator("#status-heading")).to_contain_text("Approved")
+        assert fake.registrations.created["brand"] == 1
+    finally:
+        context.close()
