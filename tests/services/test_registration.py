@@ -326,3 +326,30 @@ def test_two_workers_never_advance_the_same_registration(world, fake, clock):
     registration = _run(clock)
     assert registration.status == RegistrationStatus.APPROVED
     assert fake.registrations.created["brand"] == 1
+
+
+def test_toll_free_rejection_is_edited_not_recreated(make, fake, clock):
+    company = make.company("Toll Free Again", registered=False)
+    bought = gateway.buy_number(
+        phone_number="+18885550124", sms_url="https://a.example/s", voice_url="https://a.example/v"
+    )
+    db.session.add(PhoneNumber(company_id=company.id, e164=bought.e164, twilio_sid=bought.sid))
+    db.session.commit()
+    fake.set_registration_outcome("fail:30532")
+    _submit(company, kind="toll_free")
+    registration = _run(clock)
+    clock.advance(15 * 60)
+    registration = _run(clock)
+    assert registration.status == RegistrationStatus.REJECTED
+    assert registration.failure_code == 30532
+    fake.set_registration_outcome("approve")
+    _submit(
+        company,
+        kind="toll_free",
+        description="Appointment confirmations, reminders and invoices for booked jobs.",
+    )
+    registration = _run(clock)
+    assert registration.status == RegistrationStatus.APPROVED
+    assert fake.registrations.created["tollfree_verification"] == 1
+    verification = fake.registrations.tollfree[registration.tollfree_verification_sid]
+    assert verification["use_case_summary"].startswith("Appointment confirmations")
