@@ -353,3 +353,27 @@ def test_toll_free_rejection_is_edited_not_recreated(make, fake, clock):
     assert fake.registrations.created["tollfree_verification"] == 1
     verification = fake.registrations.tollfree[registration.tollfree_verification_sid]
     assert verification["use_case_summary"].startswith("Appointment confirmations")
+
+
+@pytest.mark.parametrize("outcome", ["fail:30799", "fail:30544:campaign"])
+def test_crash_during_fix_and_resubmit_creates_nothing_twice(world, fake, clock, outcome):
+    fake.set_registration_outcome(outcome)
+    _submit(world)
+    _run(clock)
+    clock.advance(15 * 60)
+    assert _run(clock).status == RegistrationStatus.REJECTED
+    fake.set_registration_outcome("approve")
+    _submit(world, legal_name="Lone Star Plumbing, LLC")
+    for _ in range(40):
+        registration = db.session.scalars(db.select(MessagingRegistration)).one()
+        if registration.status != RegistrationStatus.IN_PROGRESS:
+            break
+        reg.advance_registration(registration=registration, now=clock())
+        db.session.rollback()  # the crash after Twilio answered
+        reg.advance_registration(
+            registration=db.session.get(MessagingRegistration, registration.id), now=clock()
+        )
+        db.session.commit()
+    assert registration.status == RegistrationStatus.APPROVED, registration.failure_reason
+    assert fake.registrations.created["brand"] == 1
+    assert len(fake.registrations.campaigns) == 1

@@ -209,25 +209,38 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
                 sid=registration.a2p_end_user_sid, attributes=_a2p_attributes(registration)
             )
         elif step == "resubmit_brand":
-            brand = gateway.resubmit_brand(registration.brand_sid)
+            # Looked at first: after a lost answer the brand may be under review already,
+            # and resubmitting it again would be refused.
+            brand = gateway.fetch_brand(registration.brand_sid)
+            if brand.status in BRAND_FAILED:
+                brand = gateway.resubmit_brand(registration.brand_sid)
             registration.brand_status = brand.status
             _reset_wait(registration)
         elif step == "replace_campaign":
             if registration.campaign_sid:
-                gateway.delete_campaign(
-                    service_sid=registration.messaging_service_sid, sid=registration.campaign_sid
-                )
+                try:
+                    gateway.delete_campaign(
+                        service_sid=registration.messaging_service_sid,
+                        sid=registration.campaign_sid,
+                    )
+                except gateway.PermanentGatewayError as error:
+                    if error.status != 404:  # 404: deleted by an earlier attempt
+                        raise
             registration.campaign_sid = None
             registration.campaign_status = None
             _reset_wait(registration)
         elif step == "resubmit_tollfree":
-            verification = gateway.resubmit_tollfree_verification(
-                sid=registration.tollfree_verification_sid,
-                business_name=details["legal_name"],
-                website=details["website"],
-                use_case_summary=details["description"] or details["message_flow"],
-                message_sample=details["samples"][0],
+            verification = gateway.fetch_tollfree_verification(
+                registration.tollfree_verification_sid
             )
+            if verification.status in TOLLFREE_FAILED:
+                verification = gateway.resubmit_tollfree_verification(
+                    sid=registration.tollfree_verification_sid,
+                    business_name=details["legal_name"],
+                    website=details["website"],
+                    use_case_summary=details["description"] or details["message_flow"],
+                    message_sample=details["samples"][0],
+                )
             registration.tollfree_status = verification.status
             _reset_wait(registration)
         registration.finish_todo(step)
