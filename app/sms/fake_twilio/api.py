@@ -30,7 +30,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from app.sms.error_codes import INVALID_TO, OPTED_OUT
-from app.sms.fake_twilio.registration import RegistrationAPI
+from app.sms.fake_twilio.registration_api import RegistrationAPI
 from app.sms.fake_twilio.state import FakeMessage, FakeNumber, FakeTwilio, RecordedRequest, new_sid
 
 API = "/2010-04-01/Accounts/<account>"
