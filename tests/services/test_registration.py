@@ -377,3 +377,29 @@ def test_crash_during_fix_and_resubmit_creates_nothing_twice(world, fake, clock,
     assert registration.status == RegistrationStatus.APPROVED, registration.failure_reason
     assert fake.registrations.created["brand"] == 1
     assert len(fake.registrations.campaigns) == 1
+
+
+def test_the_worker_hook_takes_a_few_steps_per_round(world, fake, clock):
+    """The outbox worker's hook: at most WORKER_STEP_BUDGET steps a round, the rest at the
+    next round (a minute later), until the registration waits for its review."""
+    from app.services.registration import flow
+
+    fake.set_registration_outcome("pending")
+    _submit(world)
+    flow._last_run = None
+    taken = flow.work_registrations_periodically(now=clock())
+    assert taken == flow.WORKER_STEP_BUDGET
+    registration = db.session.scalars(db.select(MessagingRegistration)).one()
+    assert registration.messaging_service_sid is None
+    assert registration.status == RegistrationStatus.IN_PROGRESS
+    assert registration.next_poll_at == clock()
+    assert flow.work_registrations_periodically(now=clock()) == 0  # once a minute
+    rounds = 1
+    while registration.status == RegistrationStatus.IN_PROGRESS and rounds < 10:
+        clock.advance(60)
+        flow.work_registrations_periodically(now=clock())
+        db.session.refresh(registration)
+        rounds += 1
+    assert registration.status == RegistrationStatus.PENDING
+    assert registration.brand_sid and registration.messaging_service_sid
+    assert rounds == 2

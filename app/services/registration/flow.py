@@ -4,7 +4,6 @@ each; Twilio's errors turned into a retry with backoff or a rejection."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -28,6 +27,8 @@ from app.sms import gateway
 
 log = logging.getLogger(__name__)
 
+# Twilio steps the periodic hook takes per round, in all registrations.
+WORKER_STEP_BUDGET = 12
 # How long a worker holds a registration it is advancing (one round of steps takes seconds).
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -37,24 +38,27 @@ _last_run: datetime | None = None
 
 
 def work_registrations_periodically(*, now: datetime) -> int:
-    """The worker's hook (app/sms/dispatcher.py): once a minute per process, move every
-    due registration forward. Never raises: a failure is logged and the sending goes on."""
+    """The worker's hook (app/sms/dispatcher.py): once a minute per process, move due
+    registrations forward, at most WORKER_STEP_BUDGET Twilio steps per round so the outbox
+    never waits long behind them (a registration takes ~25 steps, over a few rounds, for a
+    review that takes days). Never raises: a failure is logged and the sending goes on."""
     global _last_run
     if _last_run is not None and _last_run <= now < _last_run + WORK_INTERVAL:
         return 0
     _last_run = now
     try:
-        return work_due_registrations(now=now)
+        return work_due_registrations(now=now, budget=WORKER_STEP_BUDGET)
     except Exception:
         db.session.rollback()
         log.exception("registration: working due registrations failed")
         return 0
 
 
-def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | None = None) -> int:
+def work_due_registrations(*, now: datetime, budget: int | None = None) -> int:
     """Advance every registration whose `next_poll_at` has come, committing after each
     step (the worker's transaction boundary: each SID is durable before the next call).
-    Returns how many steps were taken.
+    At most `budget` steps in all (None: up to STEPS_PER_ROUND per registration). Returns
+    how many steps were taken.
 
     Several workers may run at once (`flask outbox work` processes): each registration is
     claimed first, so only one of them talks to Twilio for it (two at once would both find
@@ -74,14 +78,17 @@ def work_due_registrations(*, now: datetime, clock: Callable[[], datetime] | Non
     db.session.commit()
     steps = 0
     for registration_id in due:
+        allowed = STEPS_PER_ROUND if budget is None else min(STEPS_PER_ROUND, budget - steps)
+        if allowed <= 0:
+            break  # the rest stay due for the next round
         if not claim_registration(registration_id=registration_id, now=now):
             continue  # another worker has it
         lease_until = now + CLAIM_LEASE
-        for _ in range(STEPS_PER_ROUND):
+        for _ in range(allowed):
             registration = db.session.get(MessagingRegistration, registration_id)
             if registration is None:
                 break
-            outcome = advance_registration(registration=registration, now=clock() if clock else now)
+            outcome = advance_registration(registration=registration, now=now)
             db.session.commit()
             steps += outcome == CONTINUE
             if outcome != CONTINUE:
