@@ -18,6 +18,10 @@ from app.sms.dispatcher import wake
 from app.sms.error_codes import error_explanation
 
 FIELDS = registration_service.TEXT_FIELDS
+SUBMITTED = (
+    "Submitted. It goes to Twilio within a minute; we check its review regularly and "
+    "texting turns on by itself once it is approved."
+)
 
 # The wizard's steps in URLs (words, not numbers: a number in a URL here is a row id).
 STEP_SLUGS = {"business": 1, "consent": 2, "review": 3}
@@ -101,6 +105,8 @@ def registration_page():
 @bp.post("/settings/texting-registration")
 @manager_required
 def registration_submit():
+    """The whole wizard in one POST (every field at once): the same checks and service as
+    the last step, for clients that post the full form."""
     company = current_user.company
     kind = request.form.get("kind", RegistrationKind.STANDARD)
     data = _form_data()
@@ -118,7 +124,7 @@ def registration_submit():
         return _page(data=data, kind=kind, errors={error.field or "form": str(error)}, status=409)
     db.session.commit()
     wake()
-    flash("Submitted. We'll send it to Twilio now and check its review regularly.", "success")
+    flash(SUBMITTED, "success")
     return redirect(url_for("office.registration_page"))
 
 
@@ -156,7 +162,7 @@ def registration_step(slug: str):
     if step < 3:
         return redirect(url_for("office.registration_page", step=step + 1))
     wake()
-    flash("Submitted. We'll send it to Twilio now and check its review regularly.", "success")
+    flash(SUBMITTED, "success")
     return redirect(url_for("office.registration_page"))
 
 
