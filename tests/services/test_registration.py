@@ -403,3 +403,21 @@ def test_the_worker_hook_takes_a_few_steps_per_round(world, fake, clock):
     assert registration.status == RegistrationStatus.PENDING
     assert registration.brand_sid and registration.messaging_service_sid
     assert rounds == 2
+
+
+def test_suggested_samples_come_from_enabled_templates_with_brackets(make):
+    from app.services.message_templates import set_template_enabled
+
+    company = make.company("Bracket Plumbing", registered=False)
+    before = reg.suggested_details(company=company, actor=company.owner)["samples"]
+    set_template_enabled(company=company, kind="job_finished", enabled=False)
+    suggested = reg.suggested_details(company=company, actor=company.owner)
+    samples = suggested["samples"]
+    (gone,) = [s for s in before if s not in samples]  # the disabled template's sample
+    assert "finished" in gone.lower() or "done" in gone.lower() or "thank" in gone.lower()
+    assert 2 <= len(samples) <= 5
+    assert all("{" not in s for s in samples)
+    assert any("[" in s and "]" in s for s in samples)
+    assert any("Bracket Plumbing" in s for s in samples)
+    assert f"/c/{company.registration.public_token}/sms-terms" in suggested["message_flow"]
+    reg.validate_details(kind="10dlc_standard", data={**DETAILS, "samples": samples})

@@ -291,22 +291,16 @@ def suggested_details(*, company: Company, actor: User | None) -> dict[str, Any]
     from app.services.message_templates import all_templates, render_text
 
     name = company.name
-    samples = []
+    samples: list[str] = []
     for template in all_templates(company=company):
         if not template.enabled:
             continue
-        values = {"company_name": name}
-        bracketed = re.sub(r"\{([a-z_]+)\}", lambda m: m.group(0), template.body)
-        text = render_text(
-            body=bracketed,
-            values={
-                **{
-                    key: f"[{key.replace('_', ' ')}]"
-                    for key in re.findall(r"\{([a-z_]+)\}", template.body)
-                },
-                **values,
-            },
-        )
+        # Placeholders shown in brackets ("[customer first name]"), the company's name as is.
+        values = {
+            key: f"[{key.replace('_', ' ')}]" for key in re.findall(r"\{([a-z_]+)\}", template.body)
+        }
+        values["company_name"] = name
+        text = render_text(body=template.body, values=values)
         if text and text not in samples:
             samples.append(text)
     samples = samples[:5]
