@@ -221,3 +221,26 @@ def test_skipped_texts_show_the_reason_on_the_timeline_and_texts_page(owner_clie
     assert "Not sent" in timeline and "Texting is not on yet" in timeline
     texts = owner_client.get("/texts").get_data(as_text=True)
     assert "Not sent: Texting is not on yet" in texts
+
+
+def test_sole_proprietor_status_page_offers_to_resend_the_text(owner_client, fake):
+    from app.models import PhoneNumber
+    from app.services import registration as reg
+    from app.sms import gateway
+    from app.sms.fake_twilio.registration import OTP_SENDER
+
+    company = owner_client.company
+    number = db.session.scalar(db.select(PhoneNumber).filter_by(company_id=company.id))
+    bought = gateway.buy_number(
+        phone_number="+15126660144", sms_url="https://a.example/s", voice_url="https://a.example/v"
+    )
+    number.e164, number.twilio_sid = bought.e164, bought.sid
+    db.session.commit()
+    fake.set_registration_outcome("approve")
+    owner_client.post(URL, data=_form(kind="10dlc_sole_prop", ein="", business_type=""))
+    reg.work_due_registrations(now=fake.clock())
+    page = owner_client.get(URL).get_data(as_text=True)
+    assert "Reply YES to that text within 24 hours" in page
+    response = owner_client.post(URL + "/resend", follow_redirects=True)
+    assert "We texted the confirmation again" in response.get_data(as_text=True)
+    assert len([m for m in fake.messages.values() if m.from_ == OTP_SENDER]) == 2
