@@ -65,7 +65,7 @@ def load_config(instance_path: str) -> dict[str, object]:
         "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID": os.environ.get(
             "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", ""
         ),
-        # Where Twilio's review mails go (defaults to the company's own email).
+        # Where Twilio's review mails go (default: the authorized representative's email).
         "REGISTRATION_NOTIFICATION_EMAIL": os.environ.get("REGISTRATION_NOTIFICATION_EMAIL", ""),
         # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
         # pending, or fail:<code>[:campaign] (the fake only; tests set it per case).
