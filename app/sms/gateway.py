@@ -564,20 +564,26 @@ def submit_customer_profile(profile_sid: str) -> Bundle:
     )
 
 
-def create_trust_product(*, friendly_name: str, email: str, policy_sid: str) -> Bundle:
-    return _bundle(
-        _call(
-            lambda c: c.trusthub.v1.trust_products.create(
-                friendly_name=friendly_name, email=email, policy_sid=policy_sid
-            ),
-            sent=True,
-        )
-    )
+def create_trust_product(
+    *, friendly_name: str, email: str, policy_sid: str, status_callback: str | None = None
+) -> Bundle:
+    kwargs: dict[str, Any] = {
+        "friendly_name": friendly_name,
+        "email": email,
+        "policy_sid": policy_sid,
+    }
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+    return _bundle(_call(lambda c: c.trusthub.v1.trust_products.create(**kwargs), sent=True))
 
 
 def find_trust_product(friendly_name: str) -> Bundle | None:
     found = _call(lambda c: c.trusthub.v1.trust_products.list(friendly_name=friendly_name, limit=1))
     return _bundle(found[0]) if found else None
+
+
+def fetch_trust_product(sid: str) -> Bundle:
+    return _bundle(_call(lambda c: c.trusthub.v1.trust_products(sid).fetch()))
 
 
 def assign_to_trust_product(*, product_sid: str, object_sid: str) -> None:

@@ -421,3 +421,57 @@ def test_suggested_samples_come_from_enabled_templates_with_brackets(make):
     assert any("Bracket Plumbing" in s for s in samples)
     assert f"/c/{company.registration.public_token}/sms-terms" in suggested["message_flow"]
     reg.validate_details(kind="10dlc_standard", data={**DETAILS, "samples": samples})
+
+
+def test_trust_hub_callbacks_report_a_rejected_profile_then_fix(world, fake, clock):
+    """Trust Hub tells the app (signed StatusCallback) that the business profile was
+    rejected; the registration says why; fix and resubmit sends the same profile back."""
+    fake.set_registration_outcome("fail:30799:profile")
+    _submit(world)
+    registration = _run(clock)
+    delivered = fake.run_all_callbacks()
+    assert delivered >= 2
+    hooks = [w for w in fake.webhooks if w.url.endswith("/webhooks/twilio/trusthub")]
+    assert {w.status for w in hooks} == {204}
+    assert {w.form["Status"] for w in hooks} >= {"pending-review", "twilio-rejected"}
+    db.session.expire_all()
+    registration = db.session.scalars(db.select(MessagingRegistration)).one()
+    # The brand fails with the profile (whichever the app hears of first).
+    assert registration.status == RegistrationStatus.REJECTED
+    assert registration.customer_profile_status == "twilio-rejected"
+    assert registration.brand_status == "FAILED"
+    assert registration.failure_code == 30799
+
+    fake.set_registration_outcome("approve")
+    _submit(world, legal_name="Lone Star Plumbing, LLC")
+    registration = _run(clock)
+    fake.run_all_callbacks()
+    clock.advance(15 * 60)
+    registration = _run(clock, rounds=2)
+    assert registration.status == RegistrationStatus.APPROVED, registration.failure_reason
+    assert fake.registrations.created["customer_profile"] == 1
+    assert fake.registrations.created["brand"] == 1
+
+
+def test_a_profile_rejected_while_waiting_is_reported_by_the_callback(world, fake, clock):
+    """The callback is what tells the app when nothing else would (the brand is not yet
+    looked at again for 15 minutes)."""
+    fake.set_registration_outcome("approve_after:600")
+    _submit(world)
+    registration = _run(clock)
+    assert registration.status == RegistrationStatus.PENDING
+    profile = fake.registrations.profiles[registration.customer_profile_sid]
+    profile["_outcome"] = reg_outcome("fail:30799:profile")
+    fake.registrations._settle(profile)
+    fake.run_all_callbacks()
+    db.session.expire_all()
+    registration = db.session.scalars(db.select(MessagingRegistration)).one()
+    assert registration.status == RegistrationStatus.REJECTED
+    assert registration.failed_step == "profile_review"
+    assert registration.failure_reason.startswith("Twilio did not approve the business profile")
+
+
+def reg_outcome(text):
+    from app.sms.fake_twilio.registration import parse_outcome
+
+    return parse_outcome(text)

@@ -244,3 +244,16 @@ def test_sole_proprietor_status_page_offers_to_resend_the_text(owner_client, fak
     response = owner_client.post(URL + "/resend", follow_redirects=True)
     assert "We texted the confirmation again" in response.get_data(as_text=True)
     assert len([m for m in fake.messages.values() if m.from_ == OTP_SENDER]) == 2
+
+
+def test_trusthub_webhook_checks_its_input(client, signed_post, app):
+    path = "/webhooks/twilio/trusthub"
+    assert client.post(
+        path, data={"BundleSid": "BU1", "Status": "twilio-approved"}
+    ).status_code in (
+        401,
+        403,
+    )
+    assert signed_post(client, path, {"Status": "twilio-approved"}).status_code == 400
+    unknown = signed_post(client, path, {"BundleSid": "BU" + "9" * 32, "Status": "in-review"})
+    assert unknown.status_code == 204

@@ -173,6 +173,11 @@ def _primary_profile_sid() -> str:
     )
 
 
+def _trusthub_callback() -> str:
+    # Trust Hub tells this URL when a profile's review ends (app/webhooks/trusthub.py).
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/webhooks/twilio/trusthub"
+
+
 def _public_urls(registration: MessagingRegistration) -> tuple[str, str]:
     details = registration.details
     if details.get("use_generated_terms"):
@@ -208,6 +213,27 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
             gateway.update_end_user(
                 sid=registration.a2p_end_user_sid, attributes=_a2p_attributes(registration)
             )
+        elif step in ("resubmit_profile", "resubmit_a2p_profile"):
+            # Corrected end users and address go back to Trust Hub's review.
+            if step == "resubmit_profile":
+                sid, fetch, submit = (
+                    registration.customer_profile_sid,
+                    gateway.fetch_customer_profile,
+                    gateway.submit_customer_profile,
+                )
+            else:
+                sid, fetch, submit = (
+                    registration.trust_product_sid,
+                    gateway.fetch_trust_product,
+                    gateway.submit_trust_product,
+                )
+            bundle = fetch(sid)
+            if bundle.status == "twilio-rejected":
+                bundle = submit(sid)
+            if step == "resubmit_profile":
+                registration.customer_profile_status = bundle.status
+            else:
+                registration.trust_product_status = bundle.status
         elif step == "resubmit_brand":
             # Looked at first: after a lost answer the brand may be under review already,
             # and resubmitting it again would be refused.
@@ -251,7 +277,10 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         doing(registration, "customer_profile")
         name = _friendly(registration, "profile")
         profile = gateway.find_customer_profile(name) or gateway.create_customer_profile(
-            friendly_name=name, email=_email(registration), policy_sid=_profile_policy(registration)
+            friendly_name=name,
+            email=_email(registration),
+            policy_sid=_profile_policy(registration),
+            status_callback=_trusthub_callback(),
         )
         registration.customer_profile_sid = profile.sid
         registration.customer_profile_status = profile.status
@@ -313,6 +342,12 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "profile_assigned", CONTINUE
     if not registration.has_done("profile_submitted"):
         doing(registration, "profile_submitted")
+        # Submitted already (an answer lost before the commit)? Then only note it.
+        profile = gateway.fetch_customer_profile(registration.customer_profile_sid)
+        if profile.status != "draft":
+            registration.customer_profile_status = profile.status
+            registration.mark_done("profile_submitted")
+            return "profile_submitted", CONTINUE
         evaluation = gateway.evaluate_customer_profile(
             profile_sid=registration.customer_profile_sid, policy_sid=_profile_policy(registration)
         )
@@ -339,7 +374,10 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         doing(registration, "a2p_profile")
         name = _friendly(registration, "a2p")
         product = gateway.find_trust_product(name) or gateway.create_trust_product(
-            friendly_name=name, email=_email(registration), policy_sid=_product_policy(registration)
+            friendly_name=name,
+            email=_email(registration),
+            policy_sid=_product_policy(registration),
+            status_callback=_trusthub_callback(),
         )
         registration.trust_product_sid = product.sid
         registration.trust_product_status = product.status
@@ -368,6 +406,11 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "a2p_assigned", CONTINUE
     if not registration.has_done("a2p_submitted"):
         doing(registration, "a2p_submitted")
+        product = gateway.fetch_trust_product(registration.trust_product_sid)
+        if product.status != "draft":
+            registration.trust_product_status = product.status
+            registration.mark_done("a2p_submitted")
+            return "a2p_submitted", CONTINUE
         evaluation = gateway.evaluate_trust_product(
             product_sid=registration.trust_product_sid, policy_sid=_product_policy(registration)
         )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
+import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
@@ -393,6 +394,10 @@ def _plan_fixes(registration: MessagingRegistration) -> None:
         fixes.append("update_address")
     if registration.a2p_end_user_sid:
         fixes.append("update_a2p_profile")
+    if registration.customer_profile_status == "twilio-rejected":
+        fixes.append("resubmit_profile")
+    if registration.trust_product_status == "twilio-rejected":
+        fixes.append("resubmit_a2p_profile")
     if registration.brand_status in BRAND_FAILED:
         fixes.append("resubmit_brand")
     if registration.campaign_status in CAMPAIGN_FAILED:
@@ -520,3 +525,42 @@ def check_now(*, company: Company, now: datetime) -> None:
     if registration.status in (RegistrationStatus.IN_PROGRESS, RegistrationStatus.PENDING):
         registration.next_poll_at = now
         db.session.flush()
+
+
+def record_bundle_status(
+    *, bundle_sid: str, status: str, failure_reason: str | None, now: datetime
+) -> bool:
+    """Trust Hub's status callback for a customer profile or trust product. A rejected
+    bundle rejects the registration with Trust Hub's reason (fix and resubmit); any other
+    status is kept for the status page. False when no registration has this bundle."""
+    registration = db.session.scalar(
+        sa.select(MessagingRegistration).where(
+            sa.or_(
+                MessagingRegistration.customer_profile_sid == bundle_sid,
+                MessagingRegistration.trust_product_sid == bundle_sid,
+            )
+        )
+    )
+    if registration is None:
+        return False
+    if registration.customer_profile_sid == bundle_sid:
+        registration.customer_profile_status = status
+        step = "profile_review"
+    else:
+        registration.trust_product_status = status
+        step = "a2p_profile_review"
+    if status == "twilio-rejected" and registration.status in (
+        RegistrationStatus.IN_PROGRESS,
+        RegistrationStatus.PENDING,
+    ):
+        registration.status = RegistrationStatus.REJECTED
+        registration.failed_step = step
+        registration.failure_code = None
+        registration.failure_reason = (
+            f"Twilio did not approve the business profile: {failure_reason}"
+            if failure_reason
+            else "Twilio did not approve the business profile."
+        )
+        registration.next_poll_at = None
+    db.session.flush()
+    return True

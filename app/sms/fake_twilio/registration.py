@@ -90,13 +90,14 @@ class Outcome:
     kind: str  # approve | approve_after | pending | fail
     seconds: float = 0.0
     code: int | None = None
-    target: str = "brand"  # what a fail rejects: brand (and toll-free) or campaign
+    # What a fail rejects: brand (and toll-free), campaign, or profile (the Trust Hub bundles).
+    target: str = "brand"
 
     def __str__(self) -> str:
         if self.kind == "approve_after":
             return f"approve_after:{self.seconds:g}"
         if self.kind == "fail":
-            return f"fail:{self.code}" + (":campaign" if self.target == "campaign" else "")
+            return f"fail:{self.code}" + (f":{self.target}" if self.target != "brand" else "")
         return self.kind
 
 
@@ -110,8 +111,8 @@ def parse_outcome(text: str | None) -> Outcome:
         return Outcome(kind, seconds=float(rest))
     if kind == "fail":
         code, _, target = rest.partition(":")
-        if target not in ("", "brand", "campaign"):
-            raise ValueError(f"fail target must be brand or campaign, not {target!r}")
+        if target not in ("", "brand", "campaign", "profile"):
+            raise ValueError(f"fail target must be brand, campaign or profile, not {target!r}")
         return Outcome(kind, code=int(code), target=target or "brand")
     raise ValueError(
         f"FAKE_TWILIO_REGISTRATION={text!r}: use approve, approve_after:<seconds>, "
@@ -227,6 +228,63 @@ class FakeRegistrations:
                 return table[sid]
         return None
 
+    # -- Trust Hub bundles: review and status callbacks -------------------------------------
+
+    def bundle_submitted(self, bundle: dict[str, Any]) -> None:
+        """A customer profile or trust product was submitted: 'pending-review' now, and the
+        outcome later, each told to its StatusCallback as Trust Hub does."""
+        bundle["status"] = "pending-review"
+        bundle["_since"] = self.fake.clock()
+        bundle["_outcome"] = self.outcome
+        bundle["_told"] = None
+        self._tell(bundle)
+        outcome: Outcome = bundle["_outcome"]
+        if outcome.kind != "pending":
+            delay = outcome.seconds if outcome.kind == "approve_after" else 0.0
+            self.fake.schedule(timedelta(seconds=delay), lambda: self._settle(bundle))
+
+    def bundle_review(self, bundle: dict[str, Any]) -> None:
+        """The bundle's status as of now (Trust Hub reviews on its own clock)."""
+        review = self._review(bundle, "profile")
+        bundle["status"] = {
+            "approved": "twilio-approved",
+            "failed": "twilio-rejected",
+            "in_review": "in-review",
+        }[review]
+        if review == "failed":
+            code = bundle["_outcome"].code
+            bundle["errors"] = [{"code": code, "description": self.bundle_failure(bundle)}]
+        if review != "in_review":
+            self._tell(bundle)
+
+    def bundle_failure(self, bundle: dict[str, Any]) -> str:
+        return FAILURES.get(
+            bundle["_outcome"].code, "The business information could not be verified."
+        )
+
+    def _settle(self, bundle: dict[str, Any]) -> None:
+        # The review's end, when the outcome says; told once even if a read saw it first.
+        with self.fake.lock:
+            if bundle["status"] in ("pending-review", "in-review"):
+                self.bundle_review(bundle)
+
+    def _tell(self, bundle: dict[str, Any]) -> None:
+        """POST the bundle's status to its StatusCallback (once per status)."""
+        url = bundle.get("status_callback")
+        if not url or bundle.get("_told") == bundle["status"]:
+            return
+        bundle["_told"] = bundle["status"]
+        form = {
+            "AccountSid": self.fake.account_sid,
+            "BundleSid": bundle["sid"],
+            "Status": bundle["status"],
+        }
+        if bundle["status"] == "twilio-rejected":
+            form["FailureReason"] = self.bundle_failure(bundle)
+        # Delivered by the callback thread (or a test's run_due_callbacks), never inside
+        # the REST request that caused it.
+        self.fake.schedule(timedelta(0), lambda: self.fake.post_webhook(url, form))
+
     # -- the Sole Proprietor confirmation text ------------------------------------------------
 
     def _send_otp(self, brand: dict[str, Any]) -> None:
@@ -257,7 +315,15 @@ class FakeRegistrations:
         if brand["_deleted"]:
             return public_view(brand)
         status, identity, failure, errors = "PENDING", "UNVERIFIED", None, []
-        if brand["brand_type"] == "SOLE_PROPRIETOR" and not brand["_otp_verified"]:
+        profile = self.profiles.get(brand["customer_profile_bundle_sid"])
+        if profile is not None and profile["status"] in ("pending-review", "in-review"):
+            self.bundle_review(profile)
+        if profile is not None and profile["status"] == "twilio-rejected":
+            # The Campaign Registry cannot verify a business Trust Hub rejected.
+            code = profile["_outcome"].code
+            status, failure = "FAILED", self.bundle_failure(profile)
+            errors = [{"code": code, "description": failure, "fields": []}]
+        elif brand["brand_type"] == "SOLE_PROPRIETOR" and not brand["_otp_verified"]:
             pass
         else:
             review = self._review(brand, "brand")

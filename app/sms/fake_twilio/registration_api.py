@@ -174,9 +174,9 @@ class RegistrationAPI:
                     raise RegistrationError(
                         20001, f"Bundle is not compliant: missing {', '.join(missing)}"
                     )
-                bundle["status"] = "pending-review"
-                bundle["_since"] = self.fake.clock()
-                bundle["_outcome"] = self.reg.outcome
+                if bundle["status"] not in ("draft", "twilio-rejected"):
+                    raise RegistrationError(20001, "The bundle was submitted already")
+                self.reg.bundle_submitted(bundle)
             elif status:
                 raise RegistrationError(20001, f"Status {status} cannot be set")
             for field, key in (("FriendlyName", "friendly_name"), ("Email", "email")):
@@ -184,12 +184,7 @@ class RegistrationAPI:
                     bundle[key] = request.form[field]
             bundle["date_updated"] = iso8601(self.fake.clock())
         elif bundle["status"] in ("pending-review", "in-review"):
-            # Trust Hub reviews bundles on its own; a rejected brand shows the reason, so
-            # the fake approves bundles unless the outcome is "pending".
-            review = self.reg._review(bundle, "bundle")
-            bundle["status"] = {"approved": "twilio-approved", "in_review": "in-review"}.get(
-                review, "twilio-approved"
-            )
+            self.reg.bundle_review(bundle)
         return _json(public_view(bundle))
 
     def _assign(self, request: Request, table: dict[str, dict[str, Any]], sid: str, key: str):
