@@ -68,7 +68,7 @@ def load_config(instance_path: str) -> dict[str, object]:
         # Where Twilio's review mails go (default: the authorized representative's email).
         "REGISTRATION_NOTIFICATION_EMAIL": os.environ.get("REGISTRATION_NOTIFICATION_EMAIL", ""),
         # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
-        # pending, or fail:<code>[:campaign] (the fake only; tests set it per case).
+        # pending, or fail:<code>[:campaign|:profile] (the fake only; tests set it per case).
         "FAKE_TWILIO_REGISTRATION": os.environ.get("FAKE_TWILIO_REGISTRATION", "approve_after:20"),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),

@@ -8,14 +8,16 @@ through its statuses (the REST handlers are in registration_api.py): Trust Hub
   Compliance/Usa2p, Compliance/Usa2p/Usecases), Tollfree/Verifications.
 
 Review outcomes come from one switch, `FAKE_TWILIO_REGISTRATION` (or
-`FakeTwilio.set_registration_outcome` in tests), snapshotted onto each brand, campaign and
-toll-free verification when it is submitted:
+`FakeTwilio.set_registration_outcome` in tests), snapshotted onto each Trust Hub bundle,
+brand, campaign and toll-free verification when it is submitted:
 
     approve                 approved the first time it is fetched
     approve_after:<seconds> in review until <seconds> after submission, then approved
     pending                 in review forever
     fail:<code>             the brand (or toll-free verification) is rejected with <code>
     fail:<code>:campaign    the brand is approved and the campaign rejected with <code>
+    fail:<code>:profile     Trust Hub rejects the customer profile (told to its
+                            StatusCallback), and a brand on it fails with <code>
 
 Statuses are worked out when a resource is read, on the fake's clock, so a test with a
 frozen clock decides exactly when a review finishes. Refused requests answer Twilio's error
