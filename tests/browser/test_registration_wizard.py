@@ -129,6 +129,13 @@ def test_owner_registers_and_texting_turns_on(
         db.session.expire_all()
         assert unregistered_owner.registration.status == RegistrationStatus.APPROVED
         assert fake.registrations.created["brand"] == 1
+
+        # The public terms page the campaign points to.
+        token = unregistered_owner.registration.public_token
+        page.goto(f"{live_server.url}/c/{token}/sms-terms")
+        expect(page.locator("h1")).to_contain_text("text message terms")
+        shot("terms")
+        assert _problems(page) == []
     finally:
         context.close()
 
