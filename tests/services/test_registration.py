@@ -475,3 +475,27 @@ def reg_outcome(text):
     from app.sms.fake_twilio.registration import parse_outcome
 
     return parse_outcome(text)
+
+
+def test_once_approved_texts_go_through_the_service_and_are_delivered(
+    world, fake, clock, dispatcher, make
+):
+    from app.models import Message
+    from app.services.texting import queue_text
+
+    fake.set_registration_outcome("approve")
+    fake.enforce_registration = True  # carriers block what is not in an approved campaign
+    _submit(world)
+    registration = _run(clock)
+    assert registration.status == RegistrationStatus.APPROVED
+    customer = make.customer(world, phone="+15125550177")
+    message = queue_text(company=world, to_phone=customer.mobile_phone, body="Hi!", kind="reply")
+    db.session.commit()
+    dispatcher().run_once()
+    fake.run_all_callbacks()
+    db.session.expire_all()
+    sent = db.session.get(Message, message.id)
+    assert sent.status == "delivered", sent.error_code
+    (remote,) = [m for m in fake.outbound() if m.to == "+15125550177"]
+    assert remote.messaging_service_sid == registration.messaging_service_sid
+    assert remote.from_ == world.phone_number.e164

@@ -144,3 +144,31 @@ def test_a_reply_from_the_inbox_is_refused_with_the_sentence(client, log_in, inb
     assert response.status_code == 409
     assert "Texting is not on yet" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(Message).filter_by(direction="out")) is None
+
+
+def test_carriers_block_an_unregistered_number_and_the_office_reads_why(
+    make, fake, dispatcher, clock
+):
+    """With the fake enforcing carriers' rule, a text the app sends from a number outside an
+    approved campaign is accepted, then fails with 30034, explained in plain words: the
+    failure the gate exists to prevent (here the company was marked approved by hand)."""
+    from app.models import PhoneNumber
+    from app.sms import gateway
+    from app.sms.error_codes import error_explanation
+
+    fake.enforce_registration = True
+    company = make.company("Marked Approved")
+    bought = gateway.buy_number(
+        phone_number="+15126660155", sms_url="https://a.example/s", voice_url="https://a.example/v"
+    )
+    db.session.add(PhoneNumber(company_id=company.id, e164=bought.e164, twilio_sid=bought.sid))
+    customer = make.customer(company, phone="+15125550166")
+    message = queue_text(company=company, to_phone=customer.mobile_phone, body="Hi", kind="reply")
+    db.session.commit()
+    dispatcher().run_once()
+    fake.run_all_callbacks()
+    db.session.expire_all()
+    sent = db.session.get(Message, message.id)
+    assert sent.status == "undelivered"
+    assert sent.error_code == 30034
+    assert "not registered for business texting" in error_explanation(30034)

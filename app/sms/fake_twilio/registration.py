@@ -68,6 +68,7 @@ END_USER_TYPES = {
 DOCUMENT_TYPES = {"customer_profile_address"}
 # The fake's own primary customer profile: the ISV's, made once in the console in real life.
 PRIMARY_PROFILE_SID = "BU" + "0" * 31 + "1"
+TOLL_FREE_AREA_CODES = {"800", "833", "844", "855", "866", "877", "888"}
 # The number the Campaign Registry's confirmation text comes from (Sole Proprietor OTP).
 OTP_SENDER = "+18885550111"
 USE_CASES = {
@@ -229,6 +230,29 @@ class FakeRegistrations:
             if sid in table:
                 return table[sid]
         return None
+
+    # -- what carriers do with a text ----------------------------------------------------------
+
+    def carrier_block(self, from_: str) -> int | None:
+        """The error a carrier gives a text from `from_` (30034 or 30032), or None when the
+        number is in a service with a verified campaign or is a verified toll-free number."""
+        number = self.fake.numbers.get(from_)
+        number_sid = number.sid if number else None
+        if from_[2:5] in TOLL_FREE_AREA_CODES:
+            verified = any(
+                v["tollfree_phone_number_sid"] == number_sid
+                and self.tollfree_json(v)["status"] == "TWILIO_APPROVED"
+                for v in self.tollfree.values()
+            )
+            return None if verified else 30032
+        for service_sid, service in self.services.items():
+            if number_sid in service["_numbers"] and any(
+                c["messaging_service_sid"] == service_sid
+                and self.campaign_json(c)["campaign_status"] == "VERIFIED"
+                for c in self.campaigns.values()
+            ):
+                return None
+        return 30034
 
     # -- Trust Hub bundles: review and status callbacks -------------------------------------
 
