@@ -96,8 +96,8 @@ def registration_page():
         company=company, actor=current_user
     )
     kind = registration.kind if registration.details else RegistrationKind.STANDARD
-    step = request.args.get("step", 1, type=int)
-    response = _page(data=data, kind=kind, step=step if step in (1, 2, 3) else 1)
+    step = STEP_SLUGS.get(request.args.get("step", ""), 1)
+    response = _page(data=data, kind=kind, step=step)
     db.session.commit()  # the row (and its public token) made on first visit
     return response
 
@@ -160,7 +160,7 @@ def registration_step(slug: str):
         )
     db.session.commit()
     if step < 3:
-        return redirect(url_for("office.registration_page", step=step + 1))
+        return redirect(url_for("office.registration_page", step=SLUG_OF[step + 1]))
     wake()
     flash(SUBMITTED, "success")
     return redirect(url_for("office.registration_page"))

@@ -36,7 +36,7 @@ def test_page_prefills_from_the_company(owner_client):
     html = owner_client.get(URL).get_data(as_text=True)
     assert "Step 1 of 3" in html and 'value="Lone Star Plumbing"' in html
     assert "as on your IRS records" in html
-    review = owner_client.get(URL + "?step=3").get_data(as_text=True)
+    review = owner_client.get(URL + "?step=review").get_data(as_text=True)
     assert "Step 3 of 3" in review and "Fees and wait" in review
     # Samples come from the enabled templates, placeholders in brackets.
     assert "[" in review and "Lone Star Plumbing" in review
@@ -71,11 +71,11 @@ def test_wizard_three_steps_to_submission(owner_client, fake):
         )
     }
     response = _step(owner_client, 1, step1)
-    assert response.status_code == 302 and response.headers["Location"].endswith("step=2")
+    assert response.status_code == 302 and response.headers["Location"].endswith("step=consent")
     response = _step(owner_client, 2, {"opt_in_method": "VERBAL", "use_generated_terms": "on"})
-    assert response.headers["Location"].endswith("step=3")
+    assert response.headers["Location"].endswith("step=review")
     assert fake.requests == []  # drafts stay in the app
-    review = owner_client.get(URL + "?step=3").get_data(as_text=True)
+    review = owner_client.get(URL + "?step=review").get_data(as_text=True)
     assert "Lone Star Plumbing LLC" in review and "12-3456789" in review
     response = _step(
         owner_client,
@@ -206,7 +206,7 @@ def test_dev_review_page_answers_the_confirmation_and_decides(owner_client, fake
     page = owner_client.get(URL).get_data(as_text=True)
     assert "error 30799" in page
     assert "IRS letter CP 575" in page  # the plain-words explanation
-    assert "Resubmit" in owner_client.get(URL + "?step=3").get_data(as_text=True)
+    assert "Resubmit" in owner_client.get(URL + "?step=review").get_data(as_text=True)
 
 
 def test_skipped_texts_show_the_reason_on_the_timeline_and_texts_page(owner_client, make):
