@@ -120,6 +120,8 @@ def test_whole_flow_to_approval(world, fake, clock):
     assert world.phone_number.twilio_sid in service["_numbers"]
     campaign = fake.registrations.campaigns[registration.campaign_sid]
     assert campaign["message_samples"] == DETAILS["samples"]
+    assert campaign["has_embedded_links"] is False and campaign["has_embedded_phone"] is False
+    assert campaign["opt_out_keywords"][0] == "STOP" and campaign["help_keywords"][0] == "HELP"
     assert f"/c/{registration.public_token}/sms-terms" in campaign["privacy_policy_url"]
     profile = fake.registrations.profiles[registration.customer_profile_sid]
     assert "BU" + "0" * 31 + "1" in profile["_assigned"]
@@ -499,3 +501,15 @@ def test_once_approved_texts_go_through_the_service_and_are_delivered(
     (remote,) = [m for m in fake.outbound() if m.to == "+15125550177"]
     assert remote.messaging_service_sid == registration.messaging_service_sid
     assert remote.from_ == world.phone_number.e164
+
+
+def test_placeholders_for_links_and_phones_are_declared(world, fake, clock):
+    fake.set_registration_outcome("approve")
+    samples = [
+        "Lone Star Plumbing: here is your invoice: [invoice link]. Reply STOP to opt out.",
+        "Lone Star Plumbing: questions? Call [business phone]. Reply STOP to opt out.",
+    ]
+    _submit(world, samples=samples)
+    registration = _run(clock)
+    campaign = fake.registrations.campaigns[registration.campaign_sid]
+    assert campaign["has_embedded_links"] is True and campaign["has_embedded_phone"] is True

@@ -494,8 +494,12 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
                 description=details["description"],
                 message_flow=details["message_flow"],
                 message_samples=samples,
-                has_embedded_links=any("http" in s or "[link]" in s for s in samples),
-                has_embedded_phone=any(re.search(r"\d{3}\D?\d{3}\D?\d{4}", s) for s in samples),
+                # Placeholders count: "[invoice link]" becomes a link, "[business phone]" a
+                # phone number (carriers reject campaigns that under-declare either).
+                has_embedded_links=any(re.search(r"https?://|link\]", s) for s in samples),
+                has_embedded_phone=any(
+                    re.search(r"\d{3}\D?\d{3}\D?\d{4}|phone\]", s) for s in samples
+                ),
                 opt_in_message=f"{details['legal_name']}: you'll get texts about your jobs. "
                 "Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
                 opt_out_message=f"{details['legal_name']}: you won't get any more texts from "
