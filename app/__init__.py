@@ -146,10 +146,12 @@ def _register_cli(app: Flask) -> None:
     from app.operator_cli import numbers_cli
     from app.sms.cli import outbox_cli
     from app.sms.dispatcher import install_background_dispatcher
+    from app.sms.registration_cli import registration_cli
 
     app.cli.add_command(demo_command)
     app.cli.add_command(numbers_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(registration_cli)
     if app.config["OUTBOX_THREAD"] and not app.testing:
         # `make run`: the dispatcher runs as a thread of the development server.
         install_background_dispatcher(app)

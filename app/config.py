@@ -89,6 +89,17 @@ def load_config(instance_path: str) -> dict[str, object]:
         "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_FAKE": twilio_fake,
         "ALLOW_FAKE_TWILIO_IN_PRODUCTION": _flag("ALLOW_FAKE_TWILIO_IN_PRODUCTION"),
+        # Texting registration (docs/texting-registration.md). The ISV's own primary customer
+        # profile in Trust Hub (BU...), made once per deployment in Twilio's console; every
+        # company's secondary profile is attached to it. The fake Twilio has one built in.
+        "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID": os.environ.get(
+            "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", ""
+        ),
+        # Where Twilio's review mails go (default: the authorized representative's email).
+        "REGISTRATION_NOTIFICATION_EMAIL": os.environ.get("REGISTRATION_NOTIFICATION_EMAIL", ""),
+        # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
+        # pending, or fail:<code>[:campaign|:profile] (the fake only; tests set it per case).
+        "FAKE_TWILIO_REGISTRATION": os.environ.get("FAKE_TWILIO_REGISTRATION", "approve_after:20"),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),
         "OUTBOX_CONCURRENCY": int(os.environ.get("OUTBOX_CONCURRENCY", "8")),

@@ -38,6 +38,11 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.rate_limit import RateLimitCounter
+from app.models.registration import (
+    MessagingRegistration,
+    RegistrationKind,
+    RegistrationStatus,
+)
 from app.models.types import utcnow
 from app.models.user import Invitation, PasswordReset, Role, User, UserSession
 
@@ -87,6 +92,7 @@ __all__ = [
     "MessageRecipient",
     "MessageStatus",
     "MessageTemplate",
+    "MessagingRegistration",
     "NumberSetup",
     "OptOut",
     "OptionStatus",
@@ -95,6 +101,8 @@ __all__ = [
     "PaymentMethod",
     "PhoneNumber",
     "RateLimitCounter",
+    "RegistrationKind",
+    "RegistrationStatus",
     "RevokedLink",
     "Role",
     "SenderIdentity",

@@ -9,6 +9,7 @@ from app.office import (  # noqa: E402,F401
     inbox,
     jobs,
     number,
+    registration,
     settings,
     team,
     templates,

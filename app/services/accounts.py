@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Invitation, Role, User, utcnow
+from app.models import Company, Invitation, MessagingRegistration, Role, User, utcnow
 from app.services.company_profile import check_time_zone
 from app.services.errors import Conflict, DomainError, NotAllowed
 from app.services.phones import normalize_phone
@@ -100,6 +100,8 @@ def sign_up(
         ),
     )
     db.session.add(company)
+    # A new company may not text until its registration is approved (or attached).
+    db.session.add(MessagingRegistration(company=company))
     db.session.flush()
     return create_user(company=company, name=name, email=email, password=password, role=Role.OWNER)
 

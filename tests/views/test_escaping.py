@@ -71,6 +71,8 @@ def _token(tenant: Tenant, endpoint: str) -> str | None:
         return tenant.rows["invoice"].public_token
     if endpoint == "public.photo":
         return tenant.users[Role.TECH].photo_token
+    if endpoint == "public.sms_terms":
+        return tenant.company.registration.public_token
     return None
 
 
