@@ -2,7 +2,7 @@
 an attached Messaging Service)
 
 Revision ID: 775f122bad8a
-Revises: 3c1f0e7a9b2d
+Revises: 6c744badcd0f
 Create Date: 2026-12-02 07:43:11.928204
 
 Existing companies: every company gets a row. A company that already has a custom number
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '775f122bad8a'
-down_revision = '3c1f0e7a9b2d'
+down_revision = "6c744badcd0f"
 branch_labels = None
 depends_on = None
 
