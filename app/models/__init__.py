@@ -21,6 +21,7 @@ from app.models.billing import (
 )
 from app.models.company import Company, SenderIdentity
 from app.models.customer import Customer
+from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
 from app.models.messaging import (
     Conversation,
@@ -67,6 +68,8 @@ __all__ = [
     "Company",
     "Conversation",
     "Customer",
+    "CustomerImport",
+    "CustomerImportChange",
     "Direction",
     "DiscountKind",
     "DocumentText",
@@ -74,6 +77,7 @@ __all__ = [
     "EstimateApproval",
     "EstimateOption",
     "EstimateStatus",
+    "ImportStatus",
     "InboundReceipt",
     "Invitation",
     "Invoice",

@@ -1,0 +1,828 @@
+"""Customer import from a CSV: upload, map the columns, a dry run, the import itself (in
+batches, inline for small files and in the worker for large ones), its undo within 24
+hours, and the export of a company's customers.
+
+Each row of the file becomes one of:
+- new: a customer is created;
+- merge: it is the customer who already has this mobile number (or, failing that, this
+  email): fields the customer lacks are filled in, nothing they have is overwritten;
+- skipped, with the reason: no name, no usable mobile number (missing, invalid, or a kind
+  of number that cannot take texts), or the same person as an earlier row of the file.
+
+The dry run and the import decide with the same code (`_plan_batch`), so what the dry run
+shows is what the import does, unless customers change in between.
+
+An import never texts anyone: it writes customers and nothing else. Consent is not
+recorded here: `customers_imported` is sent when an import finishes (in its transaction),
+and `imported_customer_ids` gives the customers it created and merged into.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from blinker import Namespace
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import (
+    Company,
+    Conversation,
+    Customer,
+    CustomerImport,
+    CustomerImportChange,
+    Estimate,
+    ImportStatus,
+    Invoice,
+    Job,
+    Message,
+    User,
+)
+from app.services.customer_export import FORMULA_START, neutralise
+from app.services.customer_files import (
+    FIELDS,
+    check_mapping,
+    data_rows,
+    read_csv,
+    suggest_mapping,
+)
+from app.services.errors import Conflict
+from app.services.phones import InvalidPhone, format_phone, normalize_mobile
+
+log = logging.getLogger(__name__)
+
+UNDO_WINDOW = timedelta(hours=24)
+BATCH_SIZE = 1000
+# A worker holds a running import this long past its last batch.
+LEASE = timedelta(minutes=2)
+# The worker writes batches for this long per call, then gets back to sending texts.
+WORKER_BUDGET_SECONDS = 2.0
+REVIEW_ROWS = 20
+REVIEW_PROBLEMS = 100
+UNDO_EXAMPLES = 50
+
+_signals = Namespace()
+# Sent with the CustomerImport as sender when an import has finished, before its last
+# commit: a receiver's writes land in the same transaction.
+customers_imported = _signals.signal("customers-imported")
+
+
+class Action:
+    NEW = "new"
+    MERGE = "merge"
+    SKIP = "skip"
+    LABELS = {NEW: "New", MERGE: "Merge", SKIP: "Skipped"}
+
+
+# -- upload and mapping ----------------------------------------------------------------------
+
+
+def remembered_mapping(*, company: Company) -> dict[str, str]:
+    """Header name -> field, as this company last mapped its columns."""
+    last = db.session.scalar(
+        sa.select(CustomerImport)
+        .where(
+            CustomerImport.company_id == company.id,
+            CustomerImport.status != ImportStatus.UPLOADED,
+        )
+        .order_by(CustomerImport.id.desc())
+        .limit(1)
+    )
+    if last is None:
+        return {}
+    pairs = zip(last.header, last.mapping, strict=False)
+    return {name: chosen for name, chosen in pairs if name}
+
+
+def start_import(*, company: Company, actor: User, filename: str, data: bytes) -> CustomerImport:
+    """Check the uploaded file and keep it, with its columns mapped as well as we can guess.
+    Nothing about customers is written."""
+    shape = read_csv(data)
+    customer_import = CustomerImport(
+        company_id=company.id,
+        created_by_id=actor.id,
+        filename=(filename or "customers.csv")[:255],
+        size_bytes=len(data),
+        encoding=shape.encoding,
+        delimiter=shape.delimiter,
+        header=shape.header,
+        mapping=suggest_mapping(shape.header, remembered=remembered_mapping(company=company)),
+        row_count=shape.row_count,
+        content=data,
+        status=ImportStatus.UPLOADED,
+    )
+    db.session.add(customer_import)
+    db.session.flush()
+    return customer_import
+
+
+def _rows(customer_import: CustomerImport) -> Iterator[tuple[int, list[str]]]:
+    if customer_import.content is None:
+        raise Conflict("This import's file is no longer kept: upload it again.")
+    return data_rows(
+        customer_import.content,
+        encoding=customer_import.encoding,
+        delimiter=customer_import.delimiter,
+    )
+
+
+def preview_rows(*, customer_import: CustomerImport, limit: int = 5) -> list[list[str]]:
+    """The first rows, one cell per column of the header."""
+    width = len(customer_import.header)
+    rows = []
+    for _number, cells in _rows(customer_import):
+        rows.append([*cells[:width], *[""] * (width - len(cells))])
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+# -- one row ---------------------------------------------------------------------------------
+
+
+def _cell(raw: str) -> str:
+    text = raw.strip()
+    # Our own export (and careful spreadsheets) put a ' before a cell that would otherwise
+    # run as a formula: take it off again.
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
+        text = text[1:]
+    return text
+
+
+@dataclass
+class RowValues:
+    name: str = ""
+    mobile: str | None = None  # E.164 once accepted
+    email: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    problem: str | None = None  # why the row cannot be imported
+
+
+def _join(parts: Iterable[str], separator: str) -> str:
+    return separator.join(part for part in parts if part)
+
+
+def row_values(cells: list[str], mapping: list[str]) -> RowValues:
+    """The customer a row describes, or the reason it cannot be one."""
+    found: dict[str, list[str]] = {}
+    for index, key in enumerate(mapping):
+        if key and index < len(cells):
+            value = _cell(cells[index])
+            if value:
+                found.setdefault(key, []).append(value)
+
+    def one(key: str) -> str:
+        return " ".join(found.get(key, []))
+
+    person = _join((one("first_name"), one("last_name")), " ")
+    name = one("name") or person or one("company")
+    values = RowValues(name=" ".join(name.split())[:120])
+
+    # The mobile column decides; only without one is the first textable "other phone"
+    # taken. An unusable mobile is the row's problem, not a reason to text another number.
+    mobile, refusal, others = None, None, []
+    for raw in found.get("mobile", []):
+        if mobile is None and refusal is None:
+            try:
+                mobile = normalize_mobile(raw)
+            except InvalidPhone as error:
+                refusal = error.message
+            continue
+        others.append(raw)
+    other_refusal = None
+    for raw in found.get("phone", []):
+        if mobile is None and refusal is None:
+            try:
+                mobile = normalize_mobile(raw)
+                continue
+            except InvalidPhone as error:
+                other_refusal = other_refusal or error.message
+        others.append(raw)
+    values.mobile = mobile
+
+    email = one("email").split()[0] if one("email") else ""
+    if "@" in email and "." in email.rsplit("@", 1)[-1] and len(email) <= 255:
+        values.email = email
+    parts = _join((one("street"), one("street2"), one("city")), ", ")
+    region = _join((one("state"), one("zip")), " ")
+    address = one("address") or _join((parts, region), ", ")
+    values.address = address[:255] or None
+
+    notes = [*found.get("notes", [])]
+    if found.get("tags"):
+        notes.append("Tags: " + ", ".join(found["tags"]))
+    if one("company") and one("company") != values.name:
+        notes.append("Company: " + one("company"))
+    if others:
+        notes.append("Other phones: " + ", ".join(others))
+    values.notes = "\n".join(notes) or None
+
+    if not values.name:
+        values.problem = "No name."
+    elif refusal:
+        values.problem = refusal
+    elif values.mobile is None:
+        if other_refusal:
+            values.problem = f"No mobile number: {other_refusal}"
+        else:
+            values.problem = "No mobile number."
+    return values
+
+
+# -- deciding, for a batch of rows -----------------------------------------------------------
+
+
+@dataclass
+class RowPlan:
+    row: int
+    action: str
+    values: RowValues
+    cells: list[str]
+    reason: str | None = None
+    customer: Customer | None = None  # the one merged into
+    # A merge's changes: field -> (before, after).
+    changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        if self.action == Action.MERGE and self.customer is not None:
+            changed = ", ".join(sorted(self.changes)) or "nothing new"
+            detail = f"Into {self.customer.name} ({self.reason}); adds: {changed}"
+        else:
+            detail = self.reason or ""
+        return {
+            "row": self.row,
+            "action": self.action,
+            "name": self.values.name,
+            "mobile": format_phone(self.values.mobile) if self.values.mobile else "",
+            "detail": detail,
+        }
+
+
+@dataclass
+class _Seen:
+    """Who the rows so far became, by mobile and email: (row, customer id or None for a
+    customer still to be created)."""
+
+    phones: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    emails: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    customers: dict[int, int] = field(default_factory=dict)  # customer id -> row
+
+
+def _merge_changes(customer: Customer, values: RowValues) -> dict[str, tuple[Any, Any]]:
+    """Fill in what the customer lacks; never overwrite what they have."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    if values.email and not customer.email:
+        changes["email"] = (customer.email, values.email)
+    if values.address and not customer.address:
+        changes["address"] = (customer.address, values.address)
+    if values.notes and values.notes not in (customer.notes or ""):
+        combined = f"{customer.notes}\n{values.notes}" if customer.notes else values.notes
+        changes["notes"] = (customer.notes, combined)
+    return changes
+
+
+def _plan_batch(
+    *,
+    company_id: int,
+    rows: list[tuple[int, list[str]]],
+    mapping: list[str],
+    seen: _Seen,
+    import_id: int | None,
+) -> list[RowPlan]:
+    values = [(number, cells, row_values(cells, mapping)) for number, cells in rows]
+    phones = {v.mobile for _, _, v in values if v.mobile and not v.problem}
+    emails = {v.email.lower() for _, _, v in values if v.email and not v.problem}
+    by_phone: dict[str, Customer] = {}
+    by_email: dict[str, Customer] = {}
+    if phones or emails:
+        matches = db.session.scalars(
+            sa.select(Customer)
+            .where(
+                Customer.company_id == company_id,
+                sa.or_(
+                    Customer.mobile_phone.in_(phones),
+                    sa.func.lower(Customer.email).in_(emails),
+                ),
+            )
+            .order_by(Customer.id)
+        ).all()
+        for customer in matches:
+            by_phone.setdefault(customer.mobile_phone, customer)
+            if customer.email:
+                by_email.setdefault(customer.email.lower(), customer)
+    # Customers an earlier call of this same import created or merged into: a row that
+    # matches one is a duplicate inside the file.
+    earlier: dict[int, int] = {}
+    if import_id is not None and (by_phone or by_email):
+        ids = {c.id for c in (*by_phone.values(), *by_email.values())}
+        earlier = dict(
+            db.session.execute(
+                sa.select(CustomerImportChange.customer_id, CustomerImportChange.row_number).where(
+                    CustomerImportChange.import_id == import_id,
+                    CustomerImportChange.customer_id.in_(ids),
+                )
+            ).all()
+        )
+
+    plans = []
+    for number, cells, row in values:
+        plan = RowPlan(row=number, action=Action.SKIP, values=row, cells=cells)
+        plans.append(plan)
+        if row.problem:
+            plan.reason = row.problem
+            continue
+        email = row.email.lower() if row.email else None
+        assert row.mobile is not None
+        duplicate = seen.phones.get(row.mobile) or (seen.emails.get(email) if email else None)
+        if duplicate is not None:
+            what = "mobile" if row.mobile in seen.phones else "email"
+            plan.reason = f"Same {what} as row {duplicate[0]}."
+            continue
+        customer, matched_by = by_phone.get(row.mobile), "same mobile"
+        if customer is None and email:
+            customer, matched_by = by_email.get(email), "same email"
+        if customer is not None and (customer.id in earlier or customer.id in seen.customers):
+            first = earlier.get(customer.id) or seen.customers[customer.id]
+            plan.reason = f"Same person as row {first} ({matched_by})."
+            continue
+        target = customer.id if customer is not None else None
+        seen.phones[row.mobile] = (number, target)
+        if email:
+            seen.emails[email] = (number, target)
+        if customer is None:
+            plan.action = Action.NEW
+            plan.reason = "New customer."
+            continue
+        seen.customers[customer.id] = number
+        plan.action, plan.customer, plan.reason = Action.MERGE, customer, matched_by
+        plan.changes = _merge_changes(customer, row)
+    return plans
+
+
+def _batches(
+    rows: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    batch: list[tuple[int, list[str]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def plan_import(*, customer_import: CustomerImport) -> Iterator[RowPlan]:
+    """What the import would do with every row, now. Writes nothing."""
+    seen = _Seen()
+    for batch in _batches(_rows(customer_import), BATCH_SIZE):
+        yield from _plan_batch(
+            company_id=customer_import.company_id,
+            rows=batch,
+            mapping=customer_import.mapping,
+            seen=seen,
+            import_id=None,
+        )
+
+
+# -- the dry run -----------------------------------------------------------------------------
+
+
+def review_import(*, customer_import: CustomerImport, mapping: list[str]) -> CustomerImport:
+    """Keep the mapping and work out, without writing any customer, what would happen."""
+    if customer_import.status not in ImportStatus.DRAFTS:
+        raise Conflict("This import has already been confirmed.")
+    customer_import.mapping = check_mapping(mapping, columns=len(customer_import.header))
+    counts = {Action.NEW: 0, Action.MERGE: 0, Action.SKIP: 0}
+    first_rows, problems = [], []
+    for plan in plan_import(customer_import=customer_import):
+        counts[plan.action] += 1
+        if len(first_rows) < REVIEW_ROWS:
+            first_rows.append(plan.describe())
+        if plan.action == Action.SKIP and len(problems) < REVIEW_PROBLEMS:
+            problems.append(plan.describe())
+    customer_import.planned_new = counts[Action.NEW]
+    customer_import.planned_merged = counts[Action.MERGE]
+    customer_import.planned_skipped = counts[Action.SKIP]
+    customer_import.review = {"rows": first_rows, "problems": problems}
+    customer_import.status = ImportStatus.REVIEWED
+    db.session.flush()
+    return customer_import
+
+
+def problems_csv(*, customer_import: CustomerImport) -> Iterator[str]:
+    """The rows that would be skipped, as they are in the file, with the row number and the
+    reason in front: fix them in the spreadsheet and import that file again."""
+    width = len(customer_import.header)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Row", "Problem", *customer_import.header])
+    yield "\ufeff" + _flush(out)
+    for plan in plan_import(customer_import=customer_import):
+        if plan.action == Action.SKIP:
+            cells = [*plan.cells[:width], *[""] * (width - len(plan.cells))]
+            writer.writerow([plan.row, plan.reason, *(neutralise(c) for c in cells)])
+            yield _flush(out)
+
+
+def _flush(out: io.StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text
+
+
+# -- the import ------------------------------------------------------------------------------
+
+
+def confirm_import(
+    *, customer_import: CustomerImport, actor: User, now: datetime, inline_row_limit: int
+) -> CustomerImport:
+    """Start the import the person checked. Up to `inline_row_limit` rows it is done now,
+    in the caller's transaction; a larger file is left to the worker (run_queued_imports)."""
+    if customer_import.status != ImportStatus.REVIEWED:
+        raise Conflict("Check the dry run first: this import is not ready to run.")
+    customer_import.status = ImportStatus.QUEUED
+    customer_import.confirmed_by_id = actor.id
+    customer_import.confirmed_at = now
+    if customer_import.row_count <= inline_row_limit:
+        customer_import.status = ImportStatus.RUNNING
+        _run(customer_import, now=now, deadline=None, commit=False)
+    db.session.flush()
+    return customer_import
+
+
+def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
+    new = [plan for plan in plans if plan.action == Action.NEW]
+    changes: list[dict[str, Any]] = []
+    if new:
+        ids = db.session.scalars(
+            sa.insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            [
+                {
+                    "company_id": customer_import.company_id,
+                    "name": plan.values.name,
+                    "mobile_phone": plan.values.mobile,
+                    "email": plan.values.email,
+                    "address": plan.values.address,
+                    "notes": plan.values.notes,
+                }
+                for plan in new
+            ],
+        ).all()
+        changes += [
+            {
+                "import_id": customer_import.id,
+                "customer_id": customer_id,
+                "row_number": plan.row,
+                "created": True,
+                "previous": None,
+            }
+            for plan, customer_id in zip(new, ids, strict=True)
+        ]
+    for plan in plans:
+        if plan.action != Action.MERGE or plan.customer is None:
+            continue
+        for key, (_before, after) in plan.changes.items():
+            setattr(plan.customer, key, after)
+        changes.append(
+            {
+                "import_id": customer_import.id,
+                "customer_id": plan.customer.id,
+                "row_number": plan.row,
+                "created": False,
+                "previous": {key: list(pair) for key, pair in plan.changes.items()},
+            }
+        )
+    if changes:
+        db.session.execute(sa.insert(CustomerImportChange), changes)
+    counts = {action: sum(p.action == action for p in plans) for action in Action.LABELS}
+    customer_import.created_count += counts[Action.NEW]
+    customer_import.merged_count += counts[Action.MERGE]
+    customer_import.skipped_count += counts[Action.SKIP]
+    customer_import.rows_done += len(plans)
+
+
+def _run(
+    customer_import: CustomerImport, *, now: datetime, deadline: float | None, commit: bool
+) -> bool:
+    """Write batches from where the import stands until the end of the file or the deadline
+    (time.monotonic()); with `commit`, each batch commits with its progress. Returns whether
+    the import is finished."""
+    rows = _rows(customer_import)
+    for _ in range(customer_import.rows_done):
+        next(rows, None)
+    seen = _Seen()
+    for batch in _batches(rows, BATCH_SIZE):
+        for attempt in range(3):
+            try:
+                with db.session.begin_nested():
+                    plans = _plan_batch(
+                        company_id=customer_import.company_id,
+                        rows=batch,
+                        mapping=customer_import.mapping,
+                        seen=seen,
+                        import_id=customer_import.id,
+                    )
+                    _write_batch(customer_import, plans)
+                break
+            except IntegrityError:
+                # Someone added a customer with one of these numbers meanwhile: decide
+                # the batch again, now that they exist.
+                if attempt == 2:
+                    raise
+                seen = _Seen()
+        if commit:
+            customer_import.lease_until = now + LEASE
+            db.session.commit()
+        if deadline is not None and time.monotonic() >= deadline:
+            return customer_import.rows_done >= customer_import.row_count
+    _finish(customer_import, now=now)
+    return True
+
+
+def _finish(customer_import: CustomerImport, *, now: datetime) -> None:
+    customer_import.status = ImportStatus.DONE
+    customer_import.finished_at = now
+    customer_import.undo_until = now + UNDO_WINDOW
+    customer_import.lease_until = None
+    customer_import.content = None  # the customers are in; the file is not kept
+    db.session.flush()
+    customers_imported.send(customer_import)
+    log.info(
+        "customer import %s (company %s, confirmed by user %s at %s): %s created, "
+        "%s merged, %s skipped",
+        customer_import.id,
+        customer_import.company_id,
+        customer_import.confirmed_by_id,
+        customer_import.confirmed_at,
+        customer_import.created_count,
+        customer_import.merged_count,
+        customer_import.skipped_count,
+    )
+
+
+def run_queued_imports(*, now: datetime, budget_seconds: float = WORKER_BUDGET_SECONDS) -> int:
+    """The worker's half: take the oldest confirmed import no other worker holds, write its
+    batches for up to `budget_seconds`, committing each. Returns how many rows were read.
+
+    Several workers share the queue: an import is taken by a conditional UPDATE of its
+    lease, so one worker writes it at a time; one left behind by a stopped worker is taken
+    again when its lease expires, from the last committed batch."""
+    candidate = db.session.scalar(
+        sa.select(CustomerImport.id)
+        .where(
+            CustomerImport.status.in_(ImportStatus.PENDING),
+            sa.or_(CustomerImport.lease_until.is_(None), CustomerImport.lease_until < now),
+        )
+        .order_by(CustomerImport.id)
+        .limit(1)
+    )
+    if candidate is None:
+        db.session.rollback()
+        return 0
+    taken = db.session.execute(
+        sa.update(CustomerImport)
+        .where(
+            CustomerImport.id == candidate,
+            CustomerImport.status.in_(ImportStatus.PENDING),
+            sa.or_(CustomerImport.lease_until.is_(None), CustomerImport.lease_until < now),
+        )
+        .values(status=ImportStatus.RUNNING, lease_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if taken != 1:
+        return 0
+    customer_import = db.session.get(CustomerImport, candidate)
+    assert customer_import is not None
+    before = customer_import.rows_done
+    try:
+        _run(
+            customer_import,
+            now=now,
+            deadline=time.monotonic() + budget_seconds,
+            commit=True,
+        )
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        log.exception("customer import %s failed", candidate)
+        failed = db.session.get(CustomerImport, candidate)
+        if failed is not None:
+            failed.status = ImportStatus.FAILED
+            failed.error = f"{type(error).__name__}: {error}"[:2000]
+            failed.lease_until = None
+            db.session.commit()
+        return 0
+    return customer_import.rows_done - before
+
+
+@dataclass(frozen=True)
+class ImportedCustomers:
+    created: list[int]
+    merged: list[int]
+
+
+def imported_customer_ids(*, customer_import: CustomerImport) -> ImportedCustomers:
+    """The customers this import created and those it merged into (ids, by row order)."""
+    rows = db.session.execute(
+        sa.select(CustomerImportChange.customer_id, CustomerImportChange.created)
+        .where(CustomerImportChange.import_id == customer_import.id)
+        .order_by(CustomerImportChange.row_number)
+    ).all()
+    return ImportedCustomers(
+        created=[r.customer_id for r in rows if r.created],
+        merged=[r.customer_id for r in rows if not r.created],
+    )
+
+
+def company_imports(*, company: Company, limit: int = 20) -> list[CustomerImport]:
+    return list(
+        db.session.scalars(
+            sa.select(CustomerImport)
+            .where(
+                CustomerImport.company_id == company.id,
+                CustomerImport.status.not_in(ImportStatus.DRAFTS),
+            )
+            .order_by(CustomerImport.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def company_has_imported(*, company: Company) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(
+                sa.exists().where(
+                    CustomerImport.company_id == company.id,
+                    CustomerImport.status == ImportStatus.DONE,
+                )
+            )
+        )
+    )
+
+
+# -- undo ------------------------------------------------------------------------------------
+
+
+def can_undo(customer_import: CustomerImport, *, now: datetime) -> bool:
+    return (
+        customer_import.status == ImportStatus.DONE
+        and customer_import.undo_until is not None
+        and now <= customer_import.undo_until
+    )
+
+
+def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _in_use(company_id: int, ids: list[int]) -> dict[int, str]:
+    """Which of these customers have had a job, a document or a text: id -> what."""
+    used: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        for what, stmt in (
+            ("a job", sa.select(Job.customer_id).where(Job.customer_id.in_(chunk))),
+            ("an estimate", sa.select(Estimate.customer_id).where(Estimate.customer_id.in_(chunk))),
+            ("an invoice", sa.select(Invoice.customer_id).where(Invoice.customer_id.in_(chunk))),
+            (
+                "texts",
+                sa.select(Customer.id)
+                .join(
+                    Conversation,
+                    sa.and_(
+                        Conversation.company_id == company_id,
+                        sa.or_(
+                            Conversation.customer_id == Customer.id,
+                            Conversation.phone == Customer.mobile_phone,
+                        ),
+                    ),
+                )
+                .where(
+                    Customer.id.in_(chunk),
+                    sa.exists().where(Message.conversation_id == Conversation.id),
+                ),
+            ),
+        ):
+            for customer_id in db.session.scalars(stmt.distinct()):
+                used.setdefault(customer_id, what)
+    return used
+
+
+def undo_import(*, customer_import: CustomerImport, actor: User, now: datetime) -> dict[str, Any]:
+    """Roll the import back as far as it safely can: remove the customers it created that
+    have had no job, document or text since, and put back merged fields nobody has changed
+    since. What was kept is reported, with why. Flushes only."""
+    if customer_import.status != ImportStatus.DONE:
+        raise Conflict("Only a finished import can be undone.")
+    if not can_undo(customer_import, now=now):
+        raise Conflict(
+            "An import can be undone for 24 hours after it finished; this one is older. "
+            "Remove customers one by one instead."
+        )
+    changes = db.session.scalars(
+        sa.select(CustomerImportChange)
+        .where(CustomerImportChange.import_id == customer_import.id)
+        .order_by(CustomerImportChange.row_number)
+    ).all()
+    created = [c.customer_id for c in changes if c.created]
+    used = _in_use(customer_import.company_id, created)
+    removable = [customer_id for customer_id in created if customer_id not in used]
+    kept: list[dict[str, Any]] = []
+    if used:
+        names = dict(
+            db.session.execute(
+                sa.select(Customer.id, Customer.name).where(Customer.id.in_(list(used)[:1000]))
+            ).all()
+        )
+        for change in changes:
+            if change.customer_id in used and len(kept) < UNDO_EXAMPLES:
+                kept.append(
+                    {
+                        "row": change.row_number,
+                        "name": names.get(change.customer_id, ""),
+                        "reason": f"has {used[change.customer_id]} since the import",
+                    }
+                )
+    for chunk in _chunks(removable):
+        db.session.execute(
+            sa.update(Conversation)
+            .where(Conversation.customer_id.in_(chunk))
+            .values(customer_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.delete(CustomerImportChange)
+            .where(CustomerImportChange.customer_id.in_(chunk))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            sa.delete(Customer)
+            .where(Customer.id.in_(chunk), Customer.company_id == customer_import.company_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    restored, not_restored = 0, []
+    for change in changes:
+        if change.created or not change.previous:
+            continue
+        customer = db.session.get(Customer, change.customer_id)
+        if customer is None:
+            continue
+        edited = []
+        for key, (before, after) in change.previous.items():
+            if getattr(customer, key) == after:
+                setattr(customer, key, before)
+            else:
+                edited.append(key)
+        if edited:
+            if len(not_restored) < UNDO_EXAMPLES:
+                not_restored.append(
+                    {
+                        "row": change.row_number,
+                        "name": customer.name,
+                        "reason": f"{', '.join(edited)} changed since the import; kept as now",
+                    }
+                )
+        else:
+            restored += 1
+
+    report = {
+        "removed": len(removable),
+        "kept": len(used),
+        "kept_examples": kept,
+        "restored": restored,
+        "not_restored": len([c for c in changes if not c.created and c.previous]) - restored,
+        "not_restored_examples": not_restored,
+    }
+    customer_import.status = ImportStatus.UNDONE
+    customer_import.undone_at = now
+    customer_import.undone_by_id = actor.id
+    customer_import.undo_report = report
+    db.session.flush()
+    db.session.expire_all()
+    log.info(
+        "customer import %s undone by user %s: %s removed, %s kept, %s restored",
+        customer_import.id,
+        actor.id,
+        report["removed"],
+        report["kept"],
+        restored,
+    )
+    return report
+
+
+def field_labels() -> list[tuple[str, str]]:
+    return [(f.key, f.label) for f in FIELDS]
