@@ -76,6 +76,9 @@ def load_config(instance_path: str) -> dict[str, object]:
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # A customer import of up to this many rows runs in the request; a larger one in
+        # the worker, with a progress bar.
+        "IMPORT_INLINE_ROWS": int(os.environ.get("IMPORT_INLINE_ROWS", "2000")),
         "WTF_CSRF_TIME_LIMIT": None,
     }
 

@@ -544,8 +544,13 @@ def _run(
         if commit:
             customer_import.lease_until = now + LEASE
             db.session.commit()
-        if deadline is not None and time.monotonic() >= deadline:
-            return customer_import.rows_done >= customer_import.row_count
+        unfinished = customer_import.rows_done < customer_import.row_count
+        if deadline is not None and time.monotonic() >= deadline and unfinished:
+            # Time is up: let go, so the next round of any worker carries on at once.
+            customer_import.lease_until = None
+            if commit:
+                db.session.commit()
+            return False
     _finish(customer_import, now=now)
     return True
 
@@ -576,8 +581,9 @@ def run_queued_imports(*, now: datetime, budget_seconds: float = WORKER_BUDGET_S
     batches for up to `budget_seconds`, committing each. Returns how many rows were read.
 
     Several workers share the queue: an import is taken by a conditional UPDATE of its
-    lease, so one worker writes it at a time; one left behind by a stopped worker is taken
-    again when its lease expires, from the last committed batch."""
+    lease, so one worker writes it at a time. The lease is let go when the time is up, so
+    the next call (of any worker) carries on at once; one left behind by a worker that
+    stopped mid-call is taken again when its lease expires, from the last committed batch."""
     candidate = db.session.scalar(
         sa.select(CustomerImport.id)
         .where(

@@ -173,9 +173,15 @@ def test_a_large_file_is_imported_by_the_worker_in_batches_with_progress(make, m
     assert (customer_import.rows_done, customer_import.percent) == (10, 10)
     assert len(_customers(company)) == 10
 
-    # Another worker does not take it while the lease holds.
+    # The next call carries on at once.
+    assert imports.run_queued_imports(now=utcnow(), budget_seconds=0) == 10
+    db.session.expire_all()
+    assert customer_import.rows_done == 20
+    # While a worker holds it (mid-call), no other worker takes it...
+    customer_import.lease_until = utcnow() + imports.LEASE
+    db.session.commit()
     assert imports.run_queued_imports(now=utcnow(), budget_seconds=0) == 0
-    # The lease expired (the worker stopped): the next one carries on from row 10.
+    # ...until the lease expires (that worker stopped): then it carries on from row 20.
     later = utcnow() + imports.LEASE + timedelta(seconds=1)
     while customer_import.status != ImportStatus.DONE:
         assert imports.run_queued_imports(now=later, budget_seconds=60) > 0
@@ -365,3 +371,19 @@ def test_fifty_thousand_rows_import(make):
         db.session.scalar(sa.select(sa.func.count(Customer.id)).filter_by(company_id=company.id))
         == 50_000
     )
+
+
+def test_the_outbox_worker_runs_a_queued_import(app, make):
+    from app.sms.dispatcher import Dispatcher
+
+    company = make.company()
+    customer_import = _import(company, hcp_file(), inline=0)
+    assert customer_import.status == ImportStatus.QUEUED
+    dispatcher = Dispatcher(app, concurrency=1)
+    try:
+        dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    db.session.expire_all()
+    assert customer_import.status == ImportStatus.DONE
+    assert customer_import.created_count == 2
