@@ -240,9 +240,10 @@ def customer_import_undo(import_id: int):
         db.session.rollback()
         return _show(get_or_404(CustomerImport, import_id), problem=error.message, status=409)
     db.session.commit()
+    removed, restored = report["removed"], report["restored"]
     flash(
-        f"Import undone: {report['removed']:,} customers removed, "
-        f"{report['restored']:,} merged customers restored.",
+        f"Import undone: {removed:,} customer{'s' if removed != 1 else ''} removed, "
+        f"{restored:,} merged customer{'s' if restored != 1 else ''} restored.",
         "success",
     )
     return redirect(url_for("office.customer_import_show", import_id=import_id), code=303)
