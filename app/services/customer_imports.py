@@ -45,6 +45,7 @@ from app.models import (
     Job,
     Message,
     User,
+    utcnow,
 )
 from app.services.customer_export import FORMULA_START, neutralise
 from app.services.customer_files import (
@@ -461,34 +462,90 @@ def confirm_import(
     return customer_import
 
 
-def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
-    new = [plan for plan in plans if plan.action == Action.NEW]
-    changes: list[dict[str, Any]] = []
-    if new:
-        ids = db.session.scalars(
-            sa.insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-            [
-                {
-                    "company_id": customer_import.company_id,
-                    "name": plan.values.name,
-                    "mobile_phone": plan.values.mobile,
-                    "email": plan.values.email,
-                    "address": plan.values.address,
-                    "notes": plan.values.notes,
-                }
-                for plan in new
-            ],
+# PostgreSQL takes a batch as one array per column, unnested: one short statement with six
+# parameters instead of a VALUES list of thousands (which psycopg has to scan and convert,
+# the slowest part of the import before this).
+_PG_INSERT_CUSTOMERS = sa.text(
+    "INSERT INTO customers (company_id, name, mobile_phone, email, address, notes, created_at) "
+    "SELECT :company_id, t.name, t.mobile_phone, t.email, t.address, t.notes, :created_at "
+    "FROM unnest(CAST(:names AS text[]), CAST(:phones AS text[]), CAST(:emails AS text[]), "
+    "CAST(:addresses AS text[]), CAST(:notes AS text[])) "
+    "AS t(name, mobile_phone, email, address, notes) "
+    "RETURNING id, mobile_phone"
+)
+_PG_INSERT_CREATED = sa.text(
+    "INSERT INTO customer_import_changes (import_id, customer_id, row_number, created) "
+    "SELECT :import_id, t.customer_id, t.row_number, true "
+    "FROM unnest(CAST(:customer_ids AS integer[]), CAST(:rows AS integer[])) "
+    "AS t(customer_id, row_number)"
+)
+
+
+def _insert_new(customer_import: CustomerImport, new: list[RowPlan]) -> dict[str, int]:
+    """Create the batch's new customers; their ids by mobile number (unique per company)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        returned = db.session.execute(
+            _PG_INSERT_CUSTOMERS,
+            {
+                "company_id": customer_import.company_id,
+                # The column keeps naive UTC (UTCDateTime).
+                "created_at": utcnow().replace(tzinfo=None),
+                "names": [plan.values.name for plan in new],
+                "phones": [plan.values.mobile for plan in new],
+                "emails": [plan.values.email for plan in new],
+                "addresses": [plan.values.address for plan in new],
+                "notes": [plan.values.notes for plan in new],
+            },
         ).all()
-        changes += [
+        ids = {row.mobile_phone: row.id for row in returned}
+        db.session.execute(
+            _PG_INSERT_CREATED,
             {
                 "import_id": customer_import.id,
-                "customer_id": customer_id,
+                "customer_ids": [ids[plan.values.mobile] for plan in new],
+                "rows": [plan.row for plan in new],
+            },
+        )
+        return ids
+    # Elsewhere (SQLite) an executemany. RETURNING is matched by the mobile number, not
+    # by row order: asking for the order makes SQLAlchemy insert one row per statement.
+    table = Customer.__table__
+    returned = db.session.execute(
+        sa.insert(table).returning(table.c.id, table.c.mobile_phone),
+        [
+            {
+                "company_id": customer_import.company_id,
+                "name": plan.values.name,
+                "mobile_phone": plan.values.mobile,
+                "email": plan.values.email,
+                "address": plan.values.address,
+                "notes": plan.values.notes,
+            }
+            for plan in new
+        ],
+    ).all()
+    ids = {row.mobile_phone: row.id for row in returned}
+    db.session.execute(
+        sa.insert(CustomerImportChange.__table__),
+        [
+            {
+                "import_id": customer_import.id,
+                "customer_id": ids[plan.values.mobile],
                 "row_number": plan.row,
                 "created": True,
                 "previous": None,
             }
-            for plan, customer_id in zip(new, ids, strict=True)
-        ]
+            for plan in new
+        ],
+    )
+    return ids
+
+
+def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
+    new = [plan for plan in plans if plan.action == Action.NEW]
+    if new:
+        _insert_new(customer_import, new)
+    changes: list[dict[str, Any]] = []
     for plan in plans:
         if plan.action != Action.MERGE or plan.customer is None:
             continue
@@ -504,7 +561,7 @@ def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
             }
         )
     if changes:
-        db.session.execute(sa.insert(CustomerImportChange), changes)
+        db.session.execute(sa.insert(CustomerImportChange.__table__), changes)
     counts = {action: sum(p.action == action for p in plans) for action in Action.LABELS}
     customer_import.created_count += counts[Action.NEW]
     customer_import.merged_count += counts[Action.MERGE]
@@ -698,6 +755,7 @@ def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
 def _in_use(company_id: int, ids: list[int]) -> dict[int, str]:
     """Which of these customers have had a job, a document or a text: id -> what."""
     used: dict[int, str] = {}
+    texted = sa.exists().where(Message.conversation_id == Conversation.id)
     for chunk in _chunks(ids):
         for what, stmt in (
             ("a job", sa.select(Job.customer_id).where(Job.customer_id.in_(chunk))),
@@ -705,21 +763,22 @@ def _in_use(company_id: int, ids: list[int]) -> dict[int, str]:
             ("an invoice", sa.select(Invoice.customer_id).where(Invoice.customer_id.in_(chunk))),
             (
                 "texts",
+                sa.select(Conversation.customer_id).where(
+                    Conversation.customer_id.in_(chunk), texted
+                ),
+            ),
+            (
+                # A conversation not (or no longer) tied to the customer, by the number.
+                "texts",
                 sa.select(Customer.id)
                 .join(
                     Conversation,
                     sa.and_(
                         Conversation.company_id == company_id,
-                        sa.or_(
-                            Conversation.customer_id == Customer.id,
-                            Conversation.phone == Customer.mobile_phone,
-                        ),
+                        Conversation.phone == Customer.mobile_phone,
                     ),
                 )
-                .where(
-                    Customer.id.in_(chunk),
-                    sa.exists().where(Message.conversation_id == Conversation.id),
-                ),
+                .where(Customer.id.in_(chunk), texted),
             ),
         ):
             for customer_id in db.session.scalars(stmt.distinct()):
@@ -781,10 +840,15 @@ def undo_import(*, customer_import: CustomerImport, actor: User, now: datetime) 
         )
 
     restored, not_restored = 0, []
-    for change in changes:
-        if change.created or not change.previous:
-            continue
-        customer = db.session.get(Customer, change.customer_id)
+    merged = [c for c in changes if not c.created and c.previous]
+    customers: dict[int, Customer] = {}
+    for chunk in _chunks([c.customer_id for c in merged]):
+        customers.update(
+            (customer.id, customer)
+            for customer in db.session.scalars(sa.select(Customer).where(Customer.id.in_(chunk)))
+        )
+    for change in merged:
+        customer = customers.get(change.customer_id)
         if customer is None:
             continue
         edited = []
@@ -810,7 +874,7 @@ def undo_import(*, customer_import: CustomerImport, actor: User, now: datetime) 
         "kept": len(used),
         "kept_examples": kept,
         "restored": restored,
-        "not_restored": len([c for c in changes if not c.created and c.previous]) - restored,
+        "not_restored": len(merged) - restored,
         "not_restored_examples": not_restored,
     }
     customer_import.status = ImportStatus.UNDONE

@@ -76,7 +76,17 @@ _TEXTABLE_TYPES = frozenset(
 def normalize_mobile(raw: str, *, region: str = DEFAULT_REGION) -> str:
     """`raw` as E.164 if it is a valid number that can take texts; InvalidPhone (or its
     NotMobile) saying why not. Used where numbers come in bulk (the CSV import)."""
-    e164 = normalize_phone(raw, region=region)
-    if phonenumbers.number_type(phonenumbers.parse(e164)) not in _TEXTABLE_TYPES:
-        raise NotMobile(f"“{raw.strip()}” is not a mobile number.")
-    return e164
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("Enter a phone number.")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"“{text}” is not a phone number.") from None
+    # is_valid_number is number_type != UNKNOWN: one lookup answers both questions.
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        raise InvalidPhone(f"“{text}” is not a valid phone number.")
+    if kind not in _TEXTABLE_TYPES:
+        raise NotMobile(f"“{text}” is not a mobile number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
