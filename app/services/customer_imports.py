@@ -305,17 +305,15 @@ def _plan_batch(
     by_phone: dict[str, Customer] = {}
     by_email: dict[str, Customer] = {}
     if phones or emails:
-        matches = db.session.scalars(
-            sa.select(Customer)
-            .where(
-                Customer.company_id == company_id,
-                sa.or_(
-                    Customer.mobile_phone.in_(phones),
-                    sa.func.lower(Customer.email).in_(emails),
-                ),
+        # Two queries, each on its index: an OR of the two makes PostgreSQL scan the
+        # company's customers for every batch.
+        scoped = sa.select(Customer).where(Customer.company_id == company_id)
+        found = set(db.session.scalars(scoped.where(Customer.mobile_phone.in_(phones))))
+        if emails:
+            found.update(
+                db.session.scalars(scoped.where(sa.func.lower(Customer.email).in_(emails)))
             )
-            .order_by(Customer.id)
-        ).all()
+        matches = sorted(found, key=lambda customer: customer.id)
         for customer in matches:
             by_phone.setdefault(customer.mobile_phone, customer)
             if customer.email:
@@ -569,15 +567,27 @@ def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
     customer_import.rows_done += len(plans)
 
 
+# The rows of the import this worker process is writing, kept between its calls so a
+# 50,000-row file is not read again from the top for every few batches. Only a saving:
+# where to carry on is always the database's rows_done, whichever process asks.
+_parsed: dict[int, list[tuple[int, list[str]]]] = {}
+
+
+def _remaining_rows(customer_import: CustomerImport) -> Iterator[tuple[int, list[str]]]:
+    rows = _parsed.get(customer_import.id)
+    if rows is None:
+        _parsed.clear()
+        rows = _parsed[customer_import.id] = list(_rows(customer_import))
+    return iter(rows[customer_import.rows_done :])
+
+
 def _run(
     customer_import: CustomerImport, *, now: datetime, deadline: float | None, commit: bool
 ) -> bool:
     """Write batches from where the import stands until the end of the file or the deadline
     (time.monotonic()); with `commit`, each batch commits with its progress. Returns whether
     the import is finished."""
-    rows = _rows(customer_import)
-    for _ in range(customer_import.rows_done):
-        next(rows, None)
+    rows = _remaining_rows(customer_import)
     seen = _Seen()
     for batch in _batches(rows, BATCH_SIZE):
         for attempt in range(3):
@@ -608,6 +618,7 @@ def _run(
             if commit:
                 db.session.commit()
             return False
+    _parsed.pop(customer_import.id, None)
     _finish(customer_import, now=now)
     return True
 

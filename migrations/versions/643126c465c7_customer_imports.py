@@ -7,7 +7,8 @@ Create Date: 2026-12-02 07:42:27.648199
 `customer_imports` keeps the uploaded file until the import has run, the column mapping,
 the dry run's and the import's counts, the progress and the undo deadline.
 `customer_import_changes` has one row per customer an import created or merged into, with
-a merged customer's previous field values.
+a merged customer's previous field values. `ix_customers_company_email_lower` lets the
+import match a batch's emails (ignoring case) without scanning the company's customers.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -77,9 +78,14 @@ def upgrade():
     with op.batch_alter_table('customer_import_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_import_changes_customer_id'), ['customer_id'], unique=False)
 
+    op.create_index(
+        'ix_customers_company_email_lower', 'customers', ['company_id', sa.text('lower(email)')]
+    )
+
 
 
 def downgrade():
+    op.drop_index('ix_customers_company_email_lower', table_name='customers')
     with op.batch_alter_table('customer_import_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_import_changes_customer_id'))
 
