@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from app import create_app
     from app.extensions import db
     from app.models import Company, Customer, User, utcnow
+    from app.services import customer_import_undo as undo
     from app.services import customer_imports as imports
     from app.services.accounts import sign_up
     from app.services.customer_files import read_csv
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         started, cpu_started = time.perf_counter(), time.process_time()
         if undo_profiler:
             undo_profiler.enable()
-        report = imports.undo_import(customer_import=customer_import, actor=owner, now=utcnow())
+        report = undo.undo_import(customer_import=customer_import, actor=owner, now=utcnow())
         db.session.commit()
         if undo_profiler:
             undo_profiler.disable()

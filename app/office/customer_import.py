@@ -33,6 +33,7 @@ from app.extensions import db, htmx
 from app.models import CustomerImport, ImportStatus, utcnow
 from app.office import bp
 from app.office.forms import show_domain_error
+from app.services import customer_import_undo as undo
 from app.services import customer_imports as imports
 from app.services.customer_export import export_customers_csv
 from app.services.customer_files import (
@@ -132,7 +133,7 @@ def _show(
         "fields": FIELDS,
         "encoding_label": ENCODING_LABELS.get(customer_import.encoding),
         "delimiter_label": DELIMITER_LABELS.get(customer_import.delimiter),
-        "can_undo": imports.can_undo(customer_import, now=now),
+        "can_undo": undo.can_undo(customer_import, now=now),
         "S": ImportStatus,
     }
     remap = customer_import.status == ImportStatus.UPLOADED or (
@@ -233,9 +234,7 @@ def customer_import_undo(import_id: int):
     if not ImportStepForm().validate_on_submit():
         return _show(customer_import, problem="The form expired: try again.", status=400)
     try:
-        report = imports.undo_import(
-            customer_import=customer_import, actor=current_user, now=utcnow()
-        )
+        report = undo.undo_import(customer_import=customer_import, actor=current_user, now=utcnow())
     except DomainError as error:
         db.session.rollback()
         return _show(get_or_404(CustomerImport, import_id), problem=error.message, status=409)

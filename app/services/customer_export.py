@@ -12,10 +12,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Company, Customer
+from app.services.customer_files import FORMULA_START
 from app.services.phones import format_phone
-
-# Cells a spreadsheet would run as a formula (tab and CR too: Excel evaluates what follows).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def flush(out: io.StringIO) -> str:

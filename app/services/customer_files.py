@@ -18,10 +18,11 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from app.services.errors import DomainError
+from app.services.phones import InvalidPhone, normalize_mobile
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -39,6 +40,9 @@ ENCODING_LABELS = {
 SAVE_AS_CSV = (
     "Open it in Excel or Google Sheets and save or download it as “CSV”, then upload that file."
 )
+
+# Cells a spreadsheet would run as a formula (tab and CR too: Excel evaluates what follows).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 csv.field_size_limit(MAX_CELL)
 
@@ -376,3 +380,96 @@ def data_rows(data: bytes, *, encoding: str, delimiter: str) -> Iterator[tuple[i
             seen_header = True
             continue
         yield number, record
+
+
+# -- one row ---------------------------------------------------------------------------------
+
+
+def _cell(raw: str) -> str:
+    text = raw.strip()
+    # Our own export (and careful spreadsheets) put a ' before a cell that would otherwise
+    # run as a formula: take it off again.
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
+        text = text[1:]
+    return text
+
+
+@dataclass
+class RowValues:
+    name: str = ""
+    mobile: str | None = None  # E.164 once accepted
+    email: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    problem: str | None = None  # why the row cannot be imported
+
+
+def _join(parts: Iterable[str], separator: str) -> str:
+    return separator.join(part for part in parts if part)
+
+
+def row_values(cells: list[str], mapping: list[str]) -> RowValues:
+    """The customer a row describes, or the reason it cannot be one."""
+    found: dict[str, list[str]] = {}
+    for index, key in enumerate(mapping):
+        if key and index < len(cells):
+            value = _cell(cells[index])
+            if value:
+                found.setdefault(key, []).append(value)
+
+    def one(key: str) -> str:
+        return " ".join(found.get(key, []))
+
+    person = _join((one("first_name"), one("last_name")), " ")
+    name = one("name") or person or one("company")
+    values = RowValues(name=" ".join(name.split())[:120])
+
+    # The mobile column decides; only without one is the first textable "other phone"
+    # taken. An unusable mobile is the row's problem, not a reason to text another number.
+    mobile, refusal, others = None, None, []
+    for raw in found.get("mobile", []):
+        if mobile is None and refusal is None:
+            try:
+                mobile = normalize_mobile(raw)
+            except InvalidPhone as error:
+                refusal = error.message
+            continue
+        others.append(raw)
+    other_refusal = None
+    for raw in found.get("phone", []):
+        if mobile is None and refusal is None:
+            try:
+                mobile = normalize_mobile(raw)
+                continue
+            except InvalidPhone as error:
+                other_refusal = other_refusal or error.message
+        others.append(raw)
+    values.mobile = mobile
+
+    email = one("email").split()[0] if one("email") else ""
+    if "@" in email and "." in email.rsplit("@", 1)[-1] and len(email) <= 255:
+        values.email = email
+    parts = _join((one("street"), one("street2"), one("city")), ", ")
+    region = _join((one("state"), one("zip")), " ")
+    address = one("address") or _join((parts, region), ", ")
+    values.address = address[:255] or None
+
+    notes = [*found.get("notes", [])]
+    if found.get("tags"):
+        notes.append("Tags: " + ", ".join(found["tags"]))
+    if one("company") and one("company") != values.name:
+        notes.append("Company: " + one("company"))
+    if others:
+        notes.append("Other phones: " + ", ".join(others))
+    values.notes = "\n".join(notes) or None
+
+    if not values.name:
+        values.problem = "No name."
+    elif refusal:
+        values.problem = refusal
+    elif values.mobile is None:
+        if other_refusal:
+            values.problem = f"No mobile number: {other_refusal}"
+        else:
+            values.problem = "No mobile number."
+    return values

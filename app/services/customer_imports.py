@@ -14,7 +14,9 @@ shows is what the import does, unless customers change in between.
 
 An import never texts anyone: it writes customers and nothing else. Consent is not
 recorded here: `customers_imported` is sent when an import finishes (in its transaction),
-and `imported_customer_ids` gives the customers it created and merged into.
+and `imported_customer_ids` gives the customers it created and merged into. The undo is
+app.services.customer_import_undo; a row's cells become a customer in
+app.services.customer_files.row_values.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,28 +37,24 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import (
     Company,
-    Conversation,
     Customer,
     CustomerImport,
     CustomerImportChange,
-    Estimate,
     ImportStatus,
-    Invoice,
-    Job,
-    Message,
     User,
     utcnow,
 )
-from app.services.customer_export import FORMULA_START, neutralise
+from app.services.customer_export import neutralise
 from app.services.customer_files import (
-    FIELDS,
+    RowValues,
     check_mapping,
     data_rows,
     read_csv,
+    row_values,
     suggest_mapping,
 )
 from app.services.errors import Conflict
-from app.services.phones import InvalidPhone, format_phone, normalize_mobile
+from app.services.phones import format_phone
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,6 @@ LEASE = timedelta(minutes=2)
 WORKER_BUDGET_SECONDS = 2.0
 REVIEW_ROWS = 20
 REVIEW_PROBLEMS = 100
-UNDO_EXAMPLES = 50
 
 _signals = Namespace()
 # Sent with the CustomerImport as sender when an import has finished, before its last
@@ -144,99 +141,6 @@ def preview_rows(*, customer_import: CustomerImport, limit: int = 5) -> list[lis
         if len(rows) >= limit:
             break
     return rows
-
-
-# -- one row ---------------------------------------------------------------------------------
-
-
-def _cell(raw: str) -> str:
-    text = raw.strip()
-    # Our own export (and careful spreadsheets) put a ' before a cell that would otherwise
-    # run as a formula: take it off again.
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
-        text = text[1:]
-    return text
-
-
-@dataclass
-class RowValues:
-    name: str = ""
-    mobile: str | None = None  # E.164 once accepted
-    email: str | None = None
-    address: str | None = None
-    notes: str | None = None
-    problem: str | None = None  # why the row cannot be imported
-
-
-def _join(parts: Iterable[str], separator: str) -> str:
-    return separator.join(part for part in parts if part)
-
-
-def row_values(cells: list[str], mapping: list[str]) -> RowValues:
-    """The customer a row describes, or the reason it cannot be one."""
-    found: dict[str, list[str]] = {}
-    for index, key in enumerate(mapping):
-        if key and index < len(cells):
-            value = _cell(cells[index])
-            if value:
-                found.setdefault(key, []).append(value)
-
-    def one(key: str) -> str:
-        return " ".join(found.get(key, []))
-
-    person = _join((one("first_name"), one("last_name")), " ")
-    name = one("name") or person or one("company")
-    values = RowValues(name=" ".join(name.split())[:120])
-
-    # The mobile column decides; only without one is the first textable "other phone"
-    # taken. An unusable mobile is the row's problem, not a reason to text another number.
-    mobile, refusal, others = None, None, []
-    for raw in found.get("mobile", []):
-        if mobile is None and refusal is None:
-            try:
-                mobile = normalize_mobile(raw)
-            except InvalidPhone as error:
-                refusal = error.message
-            continue
-        others.append(raw)
-    other_refusal = None
-    for raw in found.get("phone", []):
-        if mobile is None and refusal is None:
-            try:
-                mobile = normalize_mobile(raw)
-                continue
-            except InvalidPhone as error:
-                other_refusal = other_refusal or error.message
-        others.append(raw)
-    values.mobile = mobile
-
-    email = one("email").split()[0] if one("email") else ""
-    if "@" in email and "." in email.rsplit("@", 1)[-1] and len(email) <= 255:
-        values.email = email
-    parts = _join((one("street"), one("street2"), one("city")), ", ")
-    region = _join((one("state"), one("zip")), " ")
-    address = one("address") or _join((parts, region), ", ")
-    values.address = address[:255] or None
-
-    notes = [*found.get("notes", [])]
-    if found.get("tags"):
-        notes.append("Tags: " + ", ".join(found["tags"]))
-    if one("company") and one("company") != values.name:
-        notes.append("Company: " + one("company"))
-    if others:
-        notes.append("Other phones: " + ", ".join(others))
-    values.notes = "\n".join(notes) or None
-
-    if not values.name:
-        values.problem = "No name."
-    elif refusal:
-        values.problem = refusal
-    elif values.mobile is None:
-        if other_refusal:
-            values.problem = f"No mobile number: {other_refusal}"
-        else:
-            values.problem = "No mobile number."
-    return values
 
 
 # -- deciding, for a batch of rows -----------------------------------------------------------
@@ -745,165 +649,3 @@ def company_has_imported(*, company: Company) -> bool:
             )
         )
     )
-
-
-# -- undo ------------------------------------------------------------------------------------
-
-
-def can_undo(customer_import: CustomerImport, *, now: datetime) -> bool:
-    return (
-        customer_import.status == ImportStatus.DONE
-        and customer_import.undo_until is not None
-        and now <= customer_import.undo_until
-    )
-
-
-def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _in_use(company_id: int, ids: list[int]) -> dict[int, str]:
-    """Which of these customers have had a job, a document or a text: id -> what."""
-    used: dict[int, str] = {}
-    texted = sa.exists().where(Message.conversation_id == Conversation.id)
-    for chunk in _chunks(ids):
-        for what, stmt in (
-            ("a job", sa.select(Job.customer_id).where(Job.customer_id.in_(chunk))),
-            ("an estimate", sa.select(Estimate.customer_id).where(Estimate.customer_id.in_(chunk))),
-            ("an invoice", sa.select(Invoice.customer_id).where(Invoice.customer_id.in_(chunk))),
-            (
-                "texts",
-                sa.select(Conversation.customer_id).where(
-                    Conversation.customer_id.in_(chunk), texted
-                ),
-            ),
-            (
-                # A conversation not (or no longer) tied to the customer, by the number.
-                "texts",
-                sa.select(Customer.id)
-                .join(
-                    Conversation,
-                    sa.and_(
-                        Conversation.company_id == company_id,
-                        Conversation.phone == Customer.mobile_phone,
-                    ),
-                )
-                .where(Customer.id.in_(chunk), texted),
-            ),
-        ):
-            for customer_id in db.session.scalars(stmt.distinct()):
-                used.setdefault(customer_id, what)
-    return used
-
-
-def undo_import(*, customer_import: CustomerImport, actor: User, now: datetime) -> dict[str, Any]:
-    """Roll the import back as far as it safely can: remove the customers it created that
-    have had no job, document or text since, and put back merged fields nobody has changed
-    since. What was kept is reported, with why. Flushes only."""
-    if customer_import.status != ImportStatus.DONE:
-        raise Conflict("Only a finished import can be undone.")
-    if not can_undo(customer_import, now=now):
-        raise Conflict(
-            "An import can be undone for 24 hours after it finished; this one is older. "
-            "Remove customers one by one instead."
-        )
-    changes = db.session.scalars(
-        sa.select(CustomerImportChange)
-        .where(CustomerImportChange.import_id == customer_import.id)
-        .order_by(CustomerImportChange.row_number)
-    ).all()
-    created = [c.customer_id for c in changes if c.created]
-    used = _in_use(customer_import.company_id, created)
-    removable = [customer_id for customer_id in created if customer_id not in used]
-    kept: list[dict[str, Any]] = []
-    if used:
-        names = dict(
-            db.session.execute(
-                sa.select(Customer.id, Customer.name).where(Customer.id.in_(list(used)[:1000]))
-            ).all()
-        )
-        for change in changes:
-            if change.customer_id in used and len(kept) < UNDO_EXAMPLES:
-                kept.append(
-                    {
-                        "row": change.row_number,
-                        "name": names.get(change.customer_id, ""),
-                        "reason": f"has {used[change.customer_id]} since the import",
-                    }
-                )
-    for chunk in _chunks(removable):
-        db.session.execute(
-            sa.update(Conversation)
-            .where(Conversation.customer_id.in_(chunk))
-            .values(customer_id=None)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            sa.delete(CustomerImportChange)
-            .where(CustomerImportChange.customer_id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
-        db.session.execute(
-            sa.delete(Customer)
-            .where(Customer.id.in_(chunk), Customer.company_id == customer_import.company_id)
-            .execution_options(synchronize_session=False)
-        )
-
-    restored, not_restored = 0, []
-    merged = [c for c in changes if not c.created and c.previous]
-    customers: dict[int, Customer] = {}
-    for chunk in _chunks([c.customer_id for c in merged]):
-        customers.update(
-            (customer.id, customer)
-            for customer in db.session.scalars(sa.select(Customer).where(Customer.id.in_(chunk)))
-        )
-    for change in merged:
-        customer = customers.get(change.customer_id)
-        if customer is None:
-            continue
-        edited = []
-        for key, (before, after) in change.previous.items():
-            if getattr(customer, key) == after:
-                setattr(customer, key, before)
-            else:
-                edited.append(key)
-        if edited:
-            if len(not_restored) < UNDO_EXAMPLES:
-                not_restored.append(
-                    {
-                        "row": change.row_number,
-                        "name": customer.name,
-                        "reason": f"{', '.join(edited)} changed since the import; kept as now",
-                    }
-                )
-        else:
-            restored += 1
-
-    report = {
-        "removed": len(removable),
-        "kept": len(used),
-        "kept_examples": kept,
-        "restored": restored,
-        "not_restored": len(merged) - restored,
-        "not_restored_examples": not_restored,
-    }
-    customer_import.status = ImportStatus.UNDONE
-    customer_import.undone_at = now
-    customer_import.undone_by_id = actor.id
-    customer_import.undo_report = report
-    db.session.flush()
-    db.session.expire_all()
-    log.info(
-        "customer import %s undone by user %s: %s removed, %s kept, %s restored",
-        customer_import.id,
-        actor.id,
-        report["removed"],
-        report["kept"],
-        restored,
-    )
-    return report
-
-
-def field_labels() -> list[tuple[str, str]]:
-    return [(f.key, f.label) for f in FIELDS]

@@ -19,6 +19,7 @@ from app.models import (
     MessageKind,
     utcnow,
 )
+from app.services import customer_import_undo as undo
 from app.services import customer_imports as imports
 from app.services.billing import create_invoice
 from app.services.customer_export import export_customers_csv, neutralise
@@ -244,7 +245,7 @@ def test_undo_removes_untouched_customers_restores_merges_and_says_what_it_kept(
     ann.address = "9 New Rd"  # the office corrected it since
     db.session.commit()
 
-    report = imports.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
+    report = undo.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
     db.session.commit()
 
     customers = _customers(company)
@@ -267,16 +268,16 @@ def test_undo_removes_untouched_customers_restores_merges_and_says_what_it_kept(
     assert customer_import.undone_by_id == company.owner.id
 
     with pytest.raises(Conflict, match="Only a finished import"):
-        imports.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
+        undo.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
 
 
 def test_undo_is_refused_after_24_hours(make):
     company = make.company()
     customer_import = _import(company, hcp_file())
     late = customer_import.finished_at + timedelta(hours=24, seconds=1)
-    assert not imports.can_undo(customer_import, now=late)
+    assert not undo.can_undo(customer_import, now=late)
     with pytest.raises(Conflict, match="24 hours"):
-        imports.undo_import(customer_import=customer_import, actor=company.owner, now=late)
+        undo.undo_import(customer_import=customer_import, actor=company.owner, now=late)
     assert len(_customers(company)) == 2
 
 
