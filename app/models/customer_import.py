@@ -25,6 +25,8 @@ class ImportStatus:
     DONE = "done"
     FAILED = "failed"
     UNDONE = "undone"
+    # Uploaded, never imported, and the file discarded after a day (it may hold 20 MB).
+    EXPIRED = "expired"
     LABELS = {
         UPLOADED: "Columns to check",
         REVIEWED: "Checked, not imported",
@@ -33,6 +35,7 @@ class ImportStatus:
         DONE: "Imported",
         FAILED: "Failed",
         UNDONE: "Undone",
+        EXPIRED: "Not imported",
     }
     # Not confirmed yet: the file may still be mapped again.
     DRAFTS = (UPLOADED, REVIEWED)

@@ -136,6 +136,8 @@ def _show(
         "can_undo": undo.can_undo(customer_import, now=now),
         "S": ImportStatus,
     }
+    if customer_import.status == ImportStatus.EXPIRED:
+        return render_template("office/customer_import_detail.html", **context), status
     remap = customer_import.status == ImportStatus.UPLOADED or (
         customer_import.status == ImportStatus.REVIEWED and request.args.get("step") == "map"
     )

@@ -64,6 +64,10 @@ BATCH_SIZE = 1000
 LEASE = timedelta(minutes=2)
 # The worker writes batches for this long per call, then gets back to sending texts.
 WORKER_BUDGET_SECONDS = 2.0
+# An uploaded file nobody imported is discarded after this; the worker looks hourly.
+DRAFT_KEPT = timedelta(hours=24)
+CLEANUP_INTERVAL = timedelta(hours=1)
+_next_cleanup: datetime | None = None
 REVIEW_ROWS = 20
 REVIEW_PROBLEMS = 100
 
@@ -302,6 +306,8 @@ def plan_import(*, customer_import: CustomerImport) -> Iterator[RowPlan]:
 
 def review_import(*, customer_import: CustomerImport, mapping: list[str]) -> CustomerImport:
     """Keep the mapping and work out, without writing any customer, what would happen."""
+    if customer_import.status == ImportStatus.EXPIRED:
+        raise Conflict("This file is no longer kept: upload it again.")
     if customer_import.status not in ImportStatus.DRAFTS:
         raise Conflict("This import has already been confirmed.")
     customer_import.mapping = check_mapping(mapping, columns=len(customer_import.header))
@@ -548,6 +554,19 @@ def _finish(customer_import: CustomerImport, *, now: datetime) -> None:
     )
 
 
+def forget_stale_drafts(*, now: datetime) -> int:
+    """Files uploaded and never imported are not kept past DRAFT_KEPT. Returns how many."""
+    return db.session.execute(
+        sa.update(CustomerImport)
+        .where(
+            CustomerImport.status.in_(ImportStatus.DRAFTS),
+            CustomerImport.created_at < now - DRAFT_KEPT,
+        )
+        .values(status=ImportStatus.EXPIRED, content=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def run_queued_imports(*, now: datetime, budget_seconds: float = WORKER_BUDGET_SECONDS) -> int:
     """The worker's half: take the oldest confirmed import no other worker holds, write its
     batches for up to `budget_seconds`, committing each. Returns how many rows were read.
@@ -556,6 +575,11 @@ def run_queued_imports(*, now: datetime, budget_seconds: float = WORKER_BUDGET_S
     lease, so one worker writes it at a time. The lease is let go when the time is up, so
     the next call (of any worker) carries on at once; one left behind by a worker that
     stopped mid-call is taken again when its lease expires, from the last committed batch."""
+    global _next_cleanup
+    if _next_cleanup is None or now >= _next_cleanup:
+        _next_cleanup = now + CLEANUP_INTERVAL
+        forget_stale_drafts(now=now)
+        db.session.commit()
     candidate = db.session.scalar(
         sa.select(CustomerImport.id)
         .where(
@@ -630,7 +654,7 @@ def company_imports(*, company: Company, limit: int = 20) -> list[CustomerImport
             sa.select(CustomerImport)
             .where(
                 CustomerImport.company_id == company.id,
-                CustomerImport.status.not_in(ImportStatus.DRAFTS),
+                CustomerImport.status.not_in((*ImportStatus.DRAFTS, ImportStatus.EXPIRED)),
             )
             .order_by(CustomerImport.id.desc())
             .limit(limit)

@@ -388,3 +388,21 @@ def test_the_outbox_worker_runs_a_queued_import(app, make):
     db.session.expire_all()
     assert customer_import.status == ImportStatus.DONE
     assert customer_import.created_count == 2
+
+
+def test_a_file_never_imported_is_discarded_after_a_day(make, monkeypatch):
+    company = make.company()
+    old = _reviewed(company, hcp_file())
+    fresh = _start(company, hcp_file())
+    done = _import(company, jobber_file(), inline=0)
+    db.session.commit()
+    monkeypatch.setattr(imports, "_next_cleanup", None)
+    later = old.created_at + imports.DRAFT_KEPT + timedelta(seconds=1)
+    fresh.created_at = later - timedelta(hours=1)
+    db.session.commit()
+    imports.run_queued_imports(now=later, budget_seconds=60)
+    db.session.expire_all()
+    assert (old.status, old.content) == (ImportStatus.EXPIRED, None)
+    assert fresh.status == ImportStatus.UPLOADED and fresh.content is not None
+    assert done.status == ImportStatus.DONE  # the worker imported the confirmed one
+    assert imports.company_imports(company=company) == [done]

@@ -4,6 +4,7 @@ imports with the progress fragment, undo, export, and the number page's onboardi
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -194,3 +195,14 @@ def test_the_customers_page_offers_import_and_export_to_managers_only(make, clie
     client.post("/logout")
     log_in(client, office)
     assert f'href="{URL}"' not in client.get("/customers").get_data(as_text=True)
+
+
+def test_a_discarded_draft_says_so(client, owner):
+    _upload(client, hcp_file())
+    imp = _the_import()
+    imports.forget_stale_drafts(now=imp.created_at + imports.DRAFT_KEPT + timedelta(minutes=1))
+    db.session.commit()
+    page = client.get(f"{URL}/{imp.id}")
+    assert page.status_code == 200
+    assert "no longer kept" in page.get_data(as_text=True)
+    assert client.post(f"{URL}/{imp.id}/confirm").status_code == 409
