@@ -131,3 +131,23 @@ def test_import_a_housecall_pro_export_and_undo_it(
         assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 1
     finally:
         context.close()
+
+
+def test_a_new_company_is_sent_to_import_before_choosing_an_area_code(
+    live_server, browser, browser_login, make, numbers_fake
+):
+    company = make.company(name="Brand New Plumbing", business_phone="+15125550100")
+    db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        browser_login(page, company.owner)
+        page.goto(f"{live_server.url}/settings/number")
+        notice = page.get_by_test_id("import-first")
+        expect(notice).to_contain_text("Import your customers first to get the best area code")
+        page.screenshot(path=str(ARTIFACTS / "import-number-onboarding-1280.png"), full_page=True)
+        assert _problems(page) == []
+        notice.get_by_role("link", name="Import your customers").click()
+        expect(page.locator("h1")).to_have_text("Import customers")
+    finally:
+        context.close()
