@@ -80,6 +80,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         # the worker, with a progress bar.
         "IMPORT_INLINE_ROWS": int(os.environ.get("IMPORT_INLINE_ROWS", "2000")),
         "WTF_CSRF_TIME_LIMIT": None,
+        # werkzeug's password hash method. Tests set a cheap one; never change it in production.
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
 
 
