@@ -493,14 +493,16 @@ def _write_batch(customer_import: CustomerImport, plans: list[RowPlan]) -> None:
 # The rows of the import this worker process is writing, kept between its calls so a
 # 50,000-row file is not read again from the top for every few batches. Only a saving:
 # where to carry on is always the database's rows_done, whichever process asks.
-_parsed: dict[int, list[tuple[int, list[str]]]] = {}
+_parsed: dict[tuple[int, datetime], list[tuple[int, list[str]]]] = {}
 
 
 def _remaining_rows(customer_import: CustomerImport) -> Iterator[tuple[int, list[str]]]:
-    rows = _parsed.get(customer_import.id)
+    # Keyed by id and upload time: SQLite may give a deleted import's id to a new one.
+    key = (customer_import.id, customer_import.created_at)
+    rows = _parsed.get(key)
     if rows is None:
         _parsed.clear()
-        rows = _parsed[customer_import.id] = list(_rows(customer_import))
+        rows = _parsed[key] = list(_rows(customer_import))
     return iter(rows[customer_import.rows_done :])
 
 
@@ -541,7 +543,7 @@ def _run(
             if commit:
                 db.session.commit()
             return False
-    _parsed.pop(customer_import.id, None)
+    _parsed.clear()
     _finish(customer_import, now=now)
     return True
 
