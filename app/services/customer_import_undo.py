@@ -30,11 +30,13 @@ from app.services.errors import Conflict
 log = logging.getLogger(__name__)
 
 UNDO_EXAMPLES = 50
+# A failed import is undone like a finished one: its batches before the failure are in.
+UNDOABLE = (ImportStatus.DONE, ImportStatus.FAILED)
 
 
 def can_undo(customer_import: CustomerImport, *, now: datetime) -> bool:
     return (
-        customer_import.status == ImportStatus.DONE
+        customer_import.status in UNDOABLE
         and customer_import.undo_until is not None
         and now <= customer_import.undo_until
     )
@@ -83,7 +85,7 @@ def undo_import(*, customer_import: CustomerImport, actor: User, now: datetime) 
     """Roll the import back as far as it safely can: remove the customers it created that
     have had no job, document or text since, and put back merged fields nobody has changed
     since. What was kept is reported, with why. Flushes only."""
-    if customer_import.status != ImportStatus.DONE:
+    if customer_import.status not in UNDOABLE:
         raise Conflict("Only a finished import can be undone.")
     if not can_undo(customer_import, now=now):
         raise Conflict(

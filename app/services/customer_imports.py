@@ -639,6 +639,9 @@ def run_queued_imports(*, now: datetime, budget_seconds: float = WORKER_BUDGET_S
             failed.status = ImportStatus.FAILED
             failed.error = f"{type(error).__name__}: {error}"[:2000]
             failed.lease_until = None
+            # The batches written before it stopped can be undone like a whole import.
+            failed.finished_at = now
+            failed.undo_until = now + UNDO_WINDOW
             db.session.commit()
         return 0
     return customer_import.rows_done - before

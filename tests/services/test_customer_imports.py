@@ -406,3 +406,28 @@ def test_a_file_never_imported_is_discarded_after_a_day(make, monkeypatch):
     assert fresh.status == ImportStatus.UPLOADED and fresh.content is not None
     assert done.status == ImportStatus.DONE  # the worker imported the confirmed one
     assert imports.company_imports(company=company) == [done]
+
+
+def test_an_import_that_fails_midway_is_kept_failed_and_can_be_undone(make, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    company = make.company()
+    rows = [[f"C {n}", f"512555{n:04d}"] for n in range(6)]
+    customer_import = _import(company, csv_bytes(["Name", "Mobile"], rows), inline=0)
+    real_write = imports._write_batch
+    calls = []
+
+    def failing_write(customer_import, plans):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real_write(customer_import, plans)
+
+    monkeypatch.setattr(imports, "_write_batch", failing_write)
+    imports.run_queued_imports(now=utcnow(), budget_seconds=60)
+    db.session.expire_all()
+    assert customer_import.status == ImportStatus.FAILED
+    assert "database went away" in customer_import.error
+    assert customer_import.rows_done == 2 and len(_customers(company)) == 2
+    report = undo.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
+    db.session.commit()
+    assert report["removed"] == 2 and _customers(company) == {}
