@@ -135,6 +135,9 @@ def load_config(instance_path: str) -> dict[str, object]:
         # Webhooks and forms are a few KB; views that take a file raise their own limit
         # (app/request_limits.py). Over the limit is a 413 naming it.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A customer import of up to this many rows runs in the request; a larger one in
+        # the worker, with a progress bar.
+        "IMPORT_INLINE_ROWS": int(os.environ.get("IMPORT_INLINE_ROWS", "2000")),
         "WTF_CSRF_TIME_LIMIT": None,
         # werkzeug's password hash method. Tests set a cheap one; never change it in production.
         "PASSWORD_HASH_METHOD": "scrypt",

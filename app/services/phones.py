@@ -108,3 +108,34 @@ def area_code(e164: str) -> str | None:
     if e164.startswith("+1") and len(e164) == 12:
         return e164[2:5]
     return None
+
+
+class NotMobile(InvalidPhone):
+    pass
+
+
+# Types a text can reach. In North America libphonenumber cannot tell a mobile from a
+# landline (both are FIXED_LINE_OR_MOBILE); what it does know to be unable to take a
+# text (toll-free, premium, pagers, and landlines elsewhere) is refused.
+_TEXTABLE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+def normalize_mobile(raw: str, *, region: str = DEFAULT_REGION) -> str:
+    """`raw` as E.164 if it is a valid number that can take texts; InvalidPhone (or its
+    NotMobile) saying why not. Used where numbers come in bulk (the CSV import)."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("Enter a phone number.")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"“{text}” is not a phone number.") from None
+    # is_valid_number is number_type != UNKNOWN: one lookup answers both questions.
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        raise InvalidPhone(f"“{text}” is not a valid phone number.")
+    if kind not in _TEXTABLE_TYPES:
+        raise NotMobile(f"“{text}” is not a mobile number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

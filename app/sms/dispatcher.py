@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
 from app.services import inbound, outbox
+from app.services.customer_imports import run_queued_imports
 from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
 from app.services.registration import work_registrations_periodically
@@ -157,6 +158,9 @@ class Dispatcher:
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)
+        with self.app.app_context():
+            # A confirmed CSV import of customers: batches for a moment, then back to texts.
+            run_queued_imports(now=now)
         return len(items)
 
     def _wait_some(self, timeout: float | None) -> None:
