@@ -1,7 +1,7 @@
 """customer imports: the CSV import of customers and what each one changed (for its undo)
 
 Revision ID: 643126c465c7
-Revises: 3c1f0e7a9b2d
+Revises: 775f122bad8a
 Create Date: 2026-12-02 07:42:27.648199
 
 `customer_imports` keeps the uploaded file until the import has run, the column mapping,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '643126c465c7'
-down_revision = '3c1f0e7a9b2d'
+down_revision = "775f122bad8a"
 branch_labels = None
 depends_on = None
 
