@@ -33,6 +33,7 @@ from app.extensions import db, htmx
 from app.models import CustomerImport, ImportStatus, utcnow
 from app.office import bp
 from app.office.forms import show_domain_error
+from app.request_limits import accepts_upload
 from app.services import customer_import_undo as undo
 from app.services import customer_imports as imports
 from app.services.customer_export import export_customers_csv
@@ -44,7 +45,6 @@ from app.services.customer_files import (
     MAX_ROWS,
 )
 from app.services.errors import DomainError
-from app.request_limits import accepts_upload
 from app.tenancy import get_or_404
 
 

@@ -430,7 +430,7 @@ def row_values(cells: list[str], mapping: list[str]) -> RowValues:
     for raw in found.get("mobile", []):
         if mobile is None and refusal is None:
             try:
-                mobile = normalize_mobile(raw)
+                mobile = normalize_mobile(raw, strict=True)
             except InvalidPhone as error:
                 refusal = error.message
             continue
@@ -439,7 +439,7 @@ def row_values(cells: list[str], mapping: list[str]) -> RowValues:
     for raw in found.get("phone", []):
         if mobile is None and refusal is None:
             try:
-                mobile = normalize_mobile(raw)
+                mobile = normalize_mobile(raw, strict=True)
                 continue
             except InvalidPhone as error:
                 other_refusal = other_refusal or error.message
