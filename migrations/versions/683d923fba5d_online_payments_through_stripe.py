@@ -1,7 +1,7 @@
 """online payments through stripe
 
 Revision ID: 683d923fba5d
-Revises: 3c1f0e7a9b2d
+Revises: 643126c465c7
 Create Date: 2026-12-02 07:58:34.701093
 
 Issue 18: each company's Stripe connected account, the Checkout Sessions made for its
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "683d923fba5d"
-down_revision = "3c1f0e7a9b2d"
+down_revision = "643126c465c7"
 branch_labels = None
 depends_on = None
 

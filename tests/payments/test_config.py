@@ -3,6 +3,8 @@ allowed, and a key never without its webhook secret."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from app import create_app
@@ -14,8 +16,11 @@ def _prod(tmp_path, **overrides):
         "UPLOAD_FOLDER": str(tmp_path),
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "ENV_NAME": "production",
-        "SECRET_KEY": "x" * 64,
+        "SECRET_KEY": secrets.token_hex(32),
         "TWILIO_FAKE": False,
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "a-real-looking-token",
+        "SMTP_HOST": "smtp.example.com",
         **overrides,
     }
 
