@@ -79,6 +79,8 @@ def test_production_refuses_a_weak_secret_key(tmp_path, key):
         secrets.token_urlsafe(32),
         "correct horse battery staple, then 17 more words!",
     ],
+    # Stable ids: pytest-xdist's workers must collect the same test names.
+    ids=["token_hex", "token_urlsafe", "passphrase"],
 )
 def test_random_looking_secret_keys_pass(key):
     assert secret_key_problem(key) is None
