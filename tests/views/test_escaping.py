@@ -57,7 +57,40 @@ STRING_ARGS = {
     "kind": lambda tenant, endpoint: "on_my_way",
     "filename": lambda tenant, endpoint: tenant.company.logo_filename or "none.png",
     "token": lambda tenant, endpoint: _token(tenant, endpoint),
+    "session_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[0],
+    "link_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[1],
 }
+
+
+def _fake_stripe_ids(tenant: Tenant) -> tuple[str, str]:
+    """A Checkout Session and an Account Link in the fake Stripe, for the company and its
+    invoice (their pages show the company's name and the invoice's label)."""
+    from app.services import online_payments
+    from tests.fixtures.payments import connect_company
+
+    if "stripe" not in tenant.tokens:
+        from app.payments.fake_stripe import fake_stripe
+
+        fake = fake_stripe()
+        connect_company(tenant.company, fake)
+        invoice = tenant.rows["invoice"]
+        session = online_payments.start_checkout(
+            invoice=invoice,
+            version=invoice.version,
+            amount_cents=online_payments.payable_cents(invoice),
+            success_url="http://testserver.local/s",
+            cancel_url="http://testserver.local/c",
+        )
+        db.session.commit()
+        link = fake.create_account_link(
+            {
+                "account": session.account_id,
+                "refresh_url": "http://testserver.local/r",
+                "return_url": "http://testserver.local/ok",
+            }
+        )
+        tenant.tokens["stripe"] = (session.stripe_session_id, link["url"].rsplit("/", 1)[1])
+    return tenant.tokens["stripe"]
 
 
 def _token(tenant: Tenant, endpoint: str) -> str | None:
