@@ -20,7 +20,7 @@ from app.models.billing import (
     RevokedLink,
 )
 from app.models.company import Company, SenderIdentity
-from app.models.customer import Customer
+from app.models.customer import Consent, ConsentSource, Customer
 from app.models.job import Job, JobAssignment, JobStatus
 from app.models.messaging import (
     Conversation,
@@ -33,7 +33,10 @@ from app.models.messaging import (
     MessageTemplate,
     NumberSetup,
     OptOut,
+    OptOutSource,
     PhoneNumber,
+    RevocationDecision,
+    RevocationFlag,
     UnroutedInbound,
 )
 from app.models.notification import SkippedText
@@ -65,6 +68,8 @@ def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
 __all__ = [
     "BillingSettings",
     "Company",
+    "Consent",
+    "ConsentSource",
     "Conversation",
     "Customer",
     "Direction",
@@ -89,11 +94,14 @@ __all__ = [
     "MessageTemplate",
     "NumberSetup",
     "OptOut",
+    "OptOutSource",
     "OptionStatus",
     "Payment",
     "PaymentMethod",
     "PhoneNumber",
     "RateLimitCounter",
+    "RevocationDecision",
+    "RevocationFlag",
     "RevokedLink",
     "Role",
     "SenderIdentity",

@@ -23,6 +23,7 @@ from app.services.customers import (
 )
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
+from app.services.opt_outs import current_opt_out, record_office_opt_out
 from app.services.phones import format_phone, looks_like_phone
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
@@ -149,4 +150,23 @@ def customer_detail(customer_id: int):
         jobs=customer_jobs(customer=customer),
         conversation=customer_conversation(customer),
         texting_blocker=texting_blocker(company=customer.company, phone=customer.mobile_phone),
+        opt_out=current_opt_out(company=customer.company, phone=customer.mobile_phone),
     )
+
+
+@bp.post("/customers/<int:customer_id>/opt-out")
+@office_required
+def customer_opt_out(customer_id: int):
+    """The customer asked (by phone, in person) for no more texts: record it with who
+    took it; they get the one confirmation text."""
+    customer = get_or_404(Customer, customer_id)
+    note = " ".join(request.form.get("note", "").split())[:500] or None
+    created = record_office_opt_out(
+        company=customer.company, phone=customer.mobile_phone, actor=current_user, note=note
+    )
+    db.session.commit()
+    if created:
+        flash(f"{customer.name} is opted out of texts. They were sent one confirmation.", "success")
+    else:
+        flash(f"{customer.name} was already opted out.", "success")
+    return redirect(url_for("office.customer_detail", customer_id=customer.id))

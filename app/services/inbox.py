@@ -250,6 +250,12 @@ def unread_total(*, company: Company) -> int:
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
     if status in (MessageStatus.PENDING, MessageStatus.SENDING):
+        if status == MessageStatus.PENDING and message.next_attempt_at is None:
+            return DeliveryState(
+                "…", "Held", "Waiting for someone to decide whether the customer opted out."
+            )
+        if status == MessageStatus.PENDING and (message.extra or {}).get("quiet_hours"):
+            return DeliveryState("…", "Scheduled", "Waiting for the customer's texting hours.")
         if message.attempts:
             return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
         return DeliveryState("…", "Sending")

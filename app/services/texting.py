@@ -19,15 +19,32 @@ from app.models import (
     Direction,
     Job,
     Message,
+    MessageKind,
     MessageStatus,
     OptOut,
     PhoneNumber,
+    RevocationFlag,
     User,
     utcnow,
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.uniqueness import insert_or_get
+
+# Texts the product sends by itself about a job. While a customer's "stop texting me" waits
+# for a person's decision these are held (the FCC allows 10 business days to decide; texts
+# meanwhile would be texts after a revocation). A person's own reply is never held: it is
+# how the office asks "did you mean you want no more texts?".
+AUTOMATED_KINDS = (
+    MessageKind.JOB_SCHEDULED,
+    MessageKind.ON_MY_WAY,
+    MessageKind.JOB_FINISHED,
+    MessageKind.REMINDER,
+    MessageKind.JOB_CANCELED,
+)
+# CTIA 5.1.1 / 47 CFR 64.1200(a)(10)(iii): the one confirmation after an opt-out may go to
+# the number that just opted out. (HELP is answered even when opted out, as Twilio does.)
+ALLOWED_WHEN_OPTED_OUT = (MessageKind.OPT_OUT_CONFIRMATION, MessageKind.HELP_REPLY)
 
 
 class TextingUnavailable(DomainError):
@@ -55,15 +72,30 @@ def is_opted_out(*, company: Company, phone: str) -> bool:
     )
 
 
-def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | None:
-    """The reason a text to `phone` can't go out now, or None when it can."""
+def revocation_pending(*, company: Company, phone: str) -> bool:
+    """The number wrote something like "stop texting me" and no one has decided yet."""
+    return (
+        db.session.scalar(
+            sa.select(RevocationFlag.id)
+            .filter_by(company_id=company.id, phone=phone, decided_at=None)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def texting_blocker(
+    *, company: Company, phone: str, kind: str | None = None
+) -> TextingUnavailable | None:
+    """The reason a text to `phone` can't go out now, or None when it can. `kind` (a
+    MessageKind) lets the opt-out confirmation through to the number that opted out."""
     if company_number(company) is None:
         return TextingUnavailable(
             f"{company.name} has no custom SMS number yet, so texts can't be sent. "
             "An owner or admin can set one up in Settings → Custom number.",
             reason=TextingUnavailable.NO_NUMBER,
         )
-    if is_opted_out(company=company, phone=phone):
+    if kind not in ALLOWED_WHEN_OPTED_OUT and is_opted_out(company=company, phone=phone):
         return TextingUnavailable(
             "This customer replied STOP and has opted out of texts from your number. "
             "They can text START to opt back in.",
@@ -96,13 +128,20 @@ def queue_text(
         existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
         if existing is not None:
             return existing
-    blocker = texting_blocker(company=company, phone=to_phone)
+    blocker = texting_blocker(company=company, phone=to_phone, kind=kind)
     if blocker is not None:
         raise blocker
+    now = utcnow()
+    due: datetime | None = send_after or now
+    extra = dict(extra or {})
+    # Held, not refused: queued with no due time (the dispatcher never claims it), then
+    # released or canceled by the office's decision (opt_outs.decide_revocation).
+    if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
+        due = None
+        extra["held"] = "revocation"
     number = company_number(company)
     assert number is not None  # texting_blocker checked it
     conversation = conversation_for(company=company, phone=to_phone, customer=customer)
-    now = utcnow()
     message = Message(
         company_id=company.id,
         conversation_id=conversation.id,
@@ -116,8 +155,8 @@ def queue_text(
         dedupe_key=dedupe_key,
         job_id=job.id if job else None,
         author_id=author.id if author else None,
-        next_attempt_at=send_after or now,
-        extra=extra or {},
+        next_attempt_at=due,
+        extra=extra,
         created_at=now,
     )
     if dedupe_key is None:

@@ -1,0 +1,109 @@
+"""Office pages of issue 16: the customer's opt-out (with its source) and the office's
+"customer asked by phone", and the inbox's decision on a flagged "stop texting me"."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Message, MessageKind, OptOut, OptOutSource, RevocationFlag
+
+SMS = "/webhooks/twilio/sms"
+_sids = itertools.count(1)
+HX = {"HX-Request": "true"}
+
+
+def _form(body: str) -> dict[str, str]:
+    sid = f"SM{next(_sids):032x}"
+    return {"MessageSid": sid, "From": "+15125550101", "To": "+15126660100", "Body": body}
+
+
+@pytest.fixture
+def office(sms_world, make, client, log_in):
+    user = make.user(sms_world.company, role="office", name="Kim Office")
+    db.session.commit()
+    log_in(client, user)
+    return user
+
+
+def test_customer_page_shows_each_opt_out_source(client, text_in, sms_world, office):
+    url = f"/customers/{sms_world.customer.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Not opted out" in html and "Customer asked by phone to stop texts" in html
+    text_in(client, SMS, _form("Opt-Out"))
+    html = client.get(url).get_data(as_text=True)
+    assert "texted an opt-out keyword" in html and "“OPT OUT”" in html
+
+
+def test_office_records_a_phone_opt_out_from_the_customer_page(client, sms_world, office):
+    response = client.post(
+        f"/customers/{sms_world.customer.id}/opt-out", data={"note": "Called  Tuesday"}
+    )
+    assert response.status_code == 302
+    row = db.session.scalars(sa.select(OptOut)).one()
+    assert (row.source, row.actor_id, row.note) == (
+        OptOutSource.OFFICE,
+        office.id,
+        "Called Tuesday",
+    )
+    html = client.get(response.location).get_data(as_text=True)
+    assert "customer asked by phone (recorded by the office)" in html
+    assert "by Kim Office" in html and "Called Tuesday" in html
+    assert db.session.scalars(
+        sa.select(Message).filter_by(kind=MessageKind.OPT_OUT_CONFIRMATION)
+    ).one()
+
+
+def test_another_companys_customer_cannot_be_opted_out(client, sms_world, office, make):
+    other = make.company("Other")
+    stranger = make.customer(other)
+    db.session.commit()
+    assert client.post(f"/customers/{stranger.id}/opt-out").status_code == 404
+    assert db.session.scalars(sa.select(OptOut)).all() == []
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_inbox_shows_the_flag_and_the_office_opts_the_number_out(
+    client, text_in, sms_world, office, htmx
+):
+    text_in(client, SMS, _form("Please stop texting me"))
+    flag = db.session.scalars(sa.select(RevocationFlag)).one()
+    conversation_id = flag.message.conversation_id
+    html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
+    assert "Opt this number out" in html and "Not an opt-out" in html
+    assert "10 business days left" in html
+    response = client.post(
+        f"/inbox/{conversation_id}/revocation/{flag.id}",
+        data={"decision": "opt_out"},
+        headers=HX if htmx else {},
+    )
+    assert response.status_code == (200 if htmx else 302)
+    row = db.session.scalars(sa.select(OptOut)).one()
+    assert (row.source, row.actor_id) == (OptOutSource.REVOCATION, office.id)
+    html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
+    assert "Opt this number out" not in html
+    assert "Automatic: opt-out confirmation" in html
+
+
+def test_not_an_opt_out_clears_the_flag(client, text_in, sms_world, office):
+    text_in(client, SMS, _form("wrong number"))
+    flag = db.session.scalars(sa.select(RevocationFlag)).one()
+    response = client.post(
+        f"/inbox/{flag.message.conversation_id}/revocation/{flag.id}",
+        data={"decision": "not_opt_out"},
+    )
+    assert response.status_code == 302
+    db.session.refresh(flag)
+    assert flag.decision == "not_opt_out"
+    assert db.session.scalars(sa.select(OptOut)).all() == []
+    # Deciding again is refused with a message, not a crash.
+    again = client.post(
+        f"/inbox/{flag.message.conversation_id}/revocation/{flag.id}",
+        data={"decision": "opt_out"},
+        headers=HX,
+    )
+    assert again.status_code == 409
+    assert "already decided" in again.get_data(as_text=True)
