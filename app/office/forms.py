@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     Field,
@@ -33,7 +34,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, Input, ListWidget
 
-from app.models import Company, Customer, User
+from app.models import Company, ConsentSource, Customer, User
 from app.services.customers import search_customers
 from app.services.errors import DomainError
 from app.tenancy import get_in_company
@@ -223,7 +224,18 @@ class JobDetailsForm(ScheduleForm):
         return [u for u in users if u.id in chosen]
 
 
-class JobCreateForm(PicksCustomer, JobDetailsForm):
+class TextConsentFields:
+    """The consent script's checkbox (office/_consent_fields.html shows the script)."""
+
+    text_consent = BooleanField("I read the script and the customer said yes")
+    consent_source = SelectField(
+        "How they agreed",
+        choices=[(value, ConsentSource.LABELS[value]) for value in ConsentSource.OFFICE_CHOICES],
+        default=ConsentSource.VERBAL,
+    )
+
+
+class JobCreateForm(PicksCustomer, TextConsentFields, JobDetailsForm):
     pass
 
 
@@ -231,7 +243,7 @@ class AssignTechForm(FlaskForm):
     tech_id = SelectField("Add a technician", coerce=int, validators=[DataRequired()])
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(TextConsentFields, FlaskForm):
     name = StringField(
         "Name", validators=[DataRequired("Enter the customer's name."), Length(max=120)]
     )

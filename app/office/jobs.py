@@ -22,6 +22,7 @@ from app.office.forms import (
     ScheduleForm,
     show_domain_error,
 )
+from app.services.consent import current_consent, record_consent
 from app.services.customers import company_has_customers
 from app.services.errors import DomainError
 from app.services.job_queries import (
@@ -116,6 +117,10 @@ def job_new():
                 notes=form.notes.data,
                 techs=form.chosen_techs(users),
             )
+            if form.text_consent.data:
+                record_consent(
+                    customer=customer, source=form.consent_source.data, actor=current_user
+                )
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -124,11 +129,13 @@ def job_new():
             flash(f"Job #{job.number} booked for {customer.name}.", "success")
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
+    picked = form.customer_id.customer if form.customer_id.data else None
     return render_template(
         "office/job_form.html",
         form=form,
         job=None,
         has_customers=company_has_customers(company),
+        consent=current_consent(customer=picked) if picked else None,
     ), status
 
 

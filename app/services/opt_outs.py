@@ -38,6 +38,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.consent import record_texted_first
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 from app.services.texting import AUTOMATED_KINDS, TextingUnavailable, company_number, queue_text
@@ -306,6 +307,10 @@ def apply_inbound(
             answer_help(company=company, phone=phone, customer=customer, now=now)
     elif (phrase := revocation_phrase(message.body)) is not None:
         flag_revocation(message=message, company=company, phrase=phrase, now=now)
+    elif customer is not None:
+        # An ordinary text from a customer: they texted us (a keyword or "wrong number"
+        # is no such thing). Recorded only while no other consent is known.
+        record_texted_first(customer=customer, at=now)
 
 
 # ----------------------------------------------------------------------------- revocations

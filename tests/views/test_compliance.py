@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Message, MessageKind, OptOut, OptOutSource, RevocationFlag
+from app.models import Consent, Message, MessageKind, OptOut, OptOutSource, RevocationFlag
 
 SMS = "/webhooks/twilio/sms"
 _sids = itertools.count(1)
@@ -107,3 +107,60 @@ def test_not_an_opt_out_clears_the_flag(client, text_in, sms_world, office):
     )
     assert again.status_code == 409
     assert "already decided" in again.get_data(as_text=True)
+
+
+def test_customer_form_shows_the_script_and_records_consent(client, sms_world, office):
+    html = client.get("/customers/new").get_data(as_text=True)
+    assert "OK to text you about this appointment? Msg &amp; data rates may apply" in html
+    response = client.post(
+        "/customers/new",
+        data={
+            "name": "Jo Doe",
+            "mobile_phone": "(512) 555-0177",
+            "text_consent": "y",
+            "consent_source": "verbal",
+        },
+    )
+    assert response.status_code == 302
+    consent = db.session.scalars(sa.select(Consent)).one()
+    assert (consent.source, consent.actor_id) == ("verbal", office.id)
+    html = client.get(response.location).get_data(as_text=True)
+    assert "Verbal (script read at booking)" in html and "recorded by Kim Office" in html
+
+
+def test_booking_form_records_consent_for_the_customer(client, sms_world, office):
+    html = client.get(f"/jobs/new?customer_id={sms_world.customer.id}").get_data(as_text=True)
+    assert "reply STOP to opt out" in html
+    response = client.post(
+        "/jobs/new",
+        data={
+            "customer_id": sms_world.customer.id,
+            "description": "Fix sink",
+            "date": "2030-01-08",
+            "start_time": "09:00",
+            "end_time": "11:00",
+            "text_consent": "y",
+            "consent_source": "written",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    consent = db.session.scalars(sa.select(Consent)).one()
+    assert (consent.customer_id, consent.source) == (sms_world.customer.id, "written")
+
+
+def test_without_the_box_no_consent_is_recorded(client, sms_world, office):
+    client.post("/customers/new", data={"name": "Jo", "mobile_phone": "(512) 555-0177"})
+    assert db.session.scalars(sa.select(Consent)).all() == []
+
+
+@pytest.mark.parametrize(("role", "status"), [("owner", 200), ("admin", 200), ("office", 403)])
+def test_consent_export_is_for_owners_and_admins(client, sms_world, make, log_in, role, status):
+    user = sms_world.company.owner if role == "owner" else make.user(sms_world.company, role=role)
+    db.session.commit()
+    log_in(client, user)
+    response = client.get("/customers/consent.csv")
+    assert response.status_code == status
+    if status == 200:
+        assert response.mimetype == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert "Avery Johnson" in response.get_data(as_text=True)
