@@ -24,6 +24,7 @@ from app.models import Conversation, RevocationFlag, Role, User, utcnow
 from app.office import bp
 from app.services.errors import DomainError
 from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
+from app.services.first_contact import FOOTER, has_texted
 from app.services.inbox import (
     MAX_REPLY_CHARS,
     create_customer_from_conversation,
@@ -183,6 +184,8 @@ def _thread_context(conversation: Conversation, **extra) -> dict:
         revocation = {"flag": flags[0], "days_left": left}
     return {
         "revocation": revocation,
+        "first_contact": not has_texted(company=company, phone=conversation.phone),
+        "first_contact_footer": FOOTER,
         "conversation": conversation,
         "messages": messages,
         # What the thread shows: its messages, the job's status, where the next text goes.

@@ -250,7 +250,8 @@ def unread_total(*, company: Company) -> int:
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
     if status in (MessageStatus.PENDING, MessageStatus.SENDING):
-        if status == MessageStatus.PENDING and message.next_attempt_at is None:
+        held = (message.extra or {}).get("held")
+        if status == MessageStatus.PENDING and held and message.next_attempt_at is None:
             return DeliveryState(
                 "…", "Held", "Waiting for someone to decide whether the customer opted out."
             )

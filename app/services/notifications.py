@@ -48,6 +48,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.first_contact import FOOTER, footer_applies
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
@@ -415,6 +416,7 @@ class Preview:
     info: SegmentInfo
     job: Job | None  # the real job the preview used, or None for sample values
     media_note: str = ""
+    footer_note: str = ""
 
 
 def next_job_for_preview(company: Company) -> Job | None:
@@ -475,6 +477,15 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
     if job is not None:
         values.update(job_values(job=job, change=values["change"], eta=values["eta"]))
     text = render_text(body=body, values=values)
+    # The first text to a number ends with the opt-out line (app/services/first_contact.py):
+    # shown when it applies to the job's customer, or to a new customer's sample.
+    footer_note = ""
+    phone = job.customer.mobile_phone if job is not None else None
+    if footer_applies(company=company, phone=phone, kind=kind, body=text):
+        text = text.rstrip() + FOOTER
+        footer_note = f"Ends with “{FOOTER.strip()}”: it is the first text to " + (
+            f"{job.customer.first_name}'s number." if job is not None else "a new customer."
+        )
     media_note = ""
     if kind == MessageKind.ON_MY_WAY:
         media_note = (
@@ -482,4 +493,10 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
             if shows_tech(company)
             else "No technician name or photo is sent (company name only)."
         )
-    return Preview(text=text, info=segment_info(text), job=job, media_note=media_note)
+    return Preview(
+        text=text,
+        info=segment_info(text),
+        job=job,
+        media_note=media_note,
+        footer_note=footer_note,
+    )

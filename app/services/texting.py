@@ -29,6 +29,7 @@ from app.models import (
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.first_contact import with_footer
 from app.services.uniqueness import insert_or_get
 
 # Texts the product sends by itself about a job. While a customer's "stop texting me" waits
@@ -139,6 +140,8 @@ def queue_text(
     if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
         due = None
         extra["held"] = "revocation"
+    # The first text the company ever sends to this number says how to opt out.
+    body = with_footer(company=company, phone=to_phone, kind=kind, body=body)
     number = company_number(company)
     assert number is not None  # texting_blocker checked it
     conversation = conversation_for(company=company, phone=to_phone, customer=customer)

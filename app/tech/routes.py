@@ -19,6 +19,7 @@ from app.auth.access import any_role_required
 from app.errors import render_error
 from app.extensions import db, htmx
 from app.models import Job, JobStatus, MessageKind
+from app.services.first_contact import FOOTER, has_texted
 from app.services.job_status import IllegalTransition, job_set_status, next_statuses
 from app.services.tech_day import (
     conversation_version,
@@ -155,7 +156,16 @@ def _reply_context(job: Job, form: ReplyForm | None = None, **extra) -> dict:
     if form is None:
         form = ReplyForm(formdata=None, key=new_reply_key())
     blocker = texting_blocker(company=job.company, phone=job.customer.mobile_phone)
-    return {"job": job, "reply_form": form, "blocker": blocker, "sent": False, **extra}
+    first_contact = not has_texted(company=job.company, phone=job.customer.mobile_phone)
+    return {
+        "job": job,
+        "reply_form": form,
+        "blocker": blocker,
+        "sent": False,
+        "first_contact": first_contact,
+        "first_contact_footer": FOOTER,
+        **extra,
+    }
 
 
 def _messages_context(job: Job) -> dict:

@@ -57,6 +57,8 @@ def test_booking_texts_the_customer_in_the_company_time_zone(shop):
     assert text.body == (
         "Hi Ann! You're booked. Acme Plumbing will see you on Tue, Dec 1, arriving "
         f"9:00-11:00 AM. Job #{job.number}. Questions? Just reply to this text."
+        # The first text to Ann's number says how to opt out (CTIA).
+        " Reply STOP to opt out."
     )
     assert text.conversation.customer_id == customer.id
 

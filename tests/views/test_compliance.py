@@ -164,3 +164,14 @@ def test_consent_export_is_for_owners_and_admins(client, sms_world, make, log_in
         assert response.mimetype == "text/csv"
         assert "attachment" in response.headers["Content-Disposition"]
         assert "Avery Johnson" in response.get_data(as_text=True)
+
+
+def test_reply_box_counts_the_first_contact_footer(client, text_in, sms_world, office):
+    text_in(client, SMS, _form("Hi there"))
+    conversation_id = db.session.scalars(sa.select(Message)).one().conversation_id
+    html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
+    assert 'data-segment-suffix=" Reply STOP to opt out."' in html
+    assert "Your first text to this number" in html
+    client.post(f"/inbox/{conversation_id}/reply", data={"body": "Hello!"})
+    html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
+    assert "data-segment-suffix" not in html
