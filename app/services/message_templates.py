@@ -128,7 +128,8 @@ KINDS: dict[str, TemplateKind] = {
         TemplateKind(
             MessageKind.REMINDER,
             "Appointment reminder",
-            "Sent ahead of a scheduled job, between 8:00 AM and 9:00 PM your time.",
+            "Sent ahead of a scheduled job, inside your texting hours in the customer's time "
+            "zone (and their state's stricter hours).",
             "Reminder: {company_name} will see you on {job_date}, arriving "
             "{arrival_window}. Need to reschedule? Reply to this text.",
             _JOB,

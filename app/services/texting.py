@@ -30,6 +30,7 @@ from app.models import (
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.first_contact import with_footer
+from app.services.quiet_hours import quiet_hours_delay
 from app.services.uniqueness import insert_or_get
 
 # Texts the product sends by itself about a job. While a customer's "stop texting me" waits
@@ -140,6 +141,16 @@ def queue_text(
     if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
         due = None
         extra["held"] = "revocation"
+    # Quiet hours: a text nobody is waiting for is due when the customer's hours open.
+    address = (job.address if job else None) or (customer.address if customer else None)
+    later = (
+        quiet_hours_delay(company=company, phone=to_phone, kind=kind, address=address, now=due)
+        if due is not None
+        else None
+    )
+    if later is not None:
+        due, windows = later
+        extra["quiet_hours"] = {"until": due.isoformat(), "state": windows.state}
     # The first text the company ever sends to this number says how to opt out.
     body = with_footer(company=company, phone=to_phone, kind=kind, body=body)
     number = company_number(company)

@@ -175,3 +175,27 @@ def test_reply_box_counts_the_first_contact_footer(client, text_in, sms_world, o
     client.post(f"/inbox/{conversation_id}/reply", data={"body": "Hello!"})
     html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
     assert "data-segment-suffix" not in html
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "status", "saved"),
+    [("09:00", "19:30", 302, (540, 1170)), ("20:00", "08:00", 422, (480, 1200))],
+)
+def test_owner_sets_texting_hours(client, sms_world, log_in, start, end, status, saved):
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/texts/hours", data={"texting_window_start": start, "texting_window_end": end}
+    )
+    assert response.status_code == status
+    if status == 422:
+        assert "must be after the start" in response.get_data(as_text=True)
+    db.session.refresh(sms_world.company)
+    company = sms_world.company
+    assert (company.texting_window_start, company.texting_window_end) == saved
+
+
+def test_office_staff_cannot_change_texting_hours(client, sms_world, office):
+    response = client.post(
+        "/texts/hours", data={"texting_window_start": "06:00", "texting_window_end": "23:00"}
+    )
+    assert response.status_code == 403
