@@ -15,6 +15,7 @@ from wtforms import (
     DateField,
     EmailField,
     Field,
+    HiddenField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -208,11 +209,23 @@ class JobDetailsForm(ScheduleForm):
         description="Leave empty to use the customer's address.",
     )
     tech_ids = MultiCheckboxField("Technicians", coerce=int, validators=[Optional()])
+    notify_customer = BooleanField(
+        "Notify the customer",
+        default=True,
+        description="Text them the booking, or what changed (one text for changes made "
+        "within 2 minutes).",
+    )
+    # Says the box was on the page: a post without it (an older page, a script) notifies.
+    notify_shown = HiddenField(default="1")
     notes = TextAreaField(
         "Notes for the team",
         validators=[Optional(), Length(max=5000)],
         description="Gate codes, pets, parts to bring. Not sent to the customer.",
     )
+
+    @property
+    def wants_notify(self) -> bool:
+        return bool(self.notify_customer.data) or self.notify_shown.data != "1"
 
     def set_tech_choices(self, users: list[User]) -> None:
         self.tech_ids.choices = [

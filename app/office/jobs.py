@@ -38,6 +38,7 @@ from app.services.job_queries import (
 )
 from app.services.job_status import job_set_status, next_statuses
 from app.services.jobs import assign_tech, create_job, reschedule_job, unassign_tech, update_job
+from app.services.notifications import texts_not_sent
 from app.tenancy import get_or_404
 
 # Events sent in HX-Trigger: a status change can disable rescheduling and assigning, and
@@ -89,6 +90,12 @@ def jobs():
 # --- Booking and editing ------------------------------------------------------------------
 
 
+def _flash_not_sent(notes: list[str]) -> None:
+    """The person who triggered a text is told when it could not go, or waits."""
+    for note in notes:
+        flash(note, "error")
+
+
 @bp.route("/jobs/new", methods=["GET", "POST"])
 @office_required
 def job_new():
@@ -106,6 +113,7 @@ def job_new():
     if form.validate_on_submit():
         customer = form.customer_id.customer
         start, end = form.window(company.tz)
+        began = utcnow()
         try:
             job = create_job(
                 company=company,
@@ -116,6 +124,7 @@ def job_new():
                 address=form.address.data,
                 notes=form.notes.data,
                 techs=form.chosen_techs(users),
+                notify=form.wants_notify,
             )
             if form.text_consent.data:
                 record_consent(
@@ -125,7 +134,9 @@ def job_new():
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} booked for {customer.name}.", "success")
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
@@ -154,6 +165,7 @@ def job_edit(job_id: int):
         form.tech_ids.data = [t.id for t in job.techs]
     if form.validate_on_submit():
         start, end = form.window(company.tz)
+        began = utcnow()
         try:
             update_job(
                 job=job,
@@ -164,12 +176,15 @@ def job_edit(job_id: int):
                 address=form.address.data,
                 notes=form.notes.data,
                 techs=form.chosen_techs(users),
+                notify=form.wants_notify,
             )
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} saved.", "success")
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
@@ -364,15 +379,18 @@ def job_status(job_id: int):
     wanted = request.form.get("status", "")
     error: DomainError | None = None
     changed = False
+    not_sent: list[str] = []
     if wanted not in OFFICE_STATUS_MOVES:
         error = DomainError("The office can cancel or reopen a job.", field="status")
     else:
+        began = utcnow()
         try:
             changed = job_set_status(job=job, status=wanted, actor=current_user).changed
         except DomainError as refused:
             db.session.rollback()
             error = refused
         else:
+            not_sent = texts_not_sent(job=job, since=began) if changed else []
             db.session.commit()
     if htmx:
         return _fragment(
@@ -382,7 +400,9 @@ def job_status(job_id: int):
             job=job,
             next_statuses=next_statuses(job),
             status_error=error.message if error else None,
+            status_notes=not_sent,
         )
+    _flash_not_sent(not_sent)
     if error:
         flash(error.message, "error")
     elif changed:

@@ -126,6 +126,15 @@ KINDS: dict[str, TemplateKind] = {
             (*_JOB, "invoice_link"),
         ),
         TemplateKind(
+            MessageKind.JOB_CANCELED,
+            "Job canceled",
+            "Sent when a job is canceled; when On My Way was already sent it starts with "
+            "“Update: our technician is no longer on the way.”",
+            "Hi {customer_first_name}, your {company_name} appointment on {job_date} "
+            "({arrival_window}, job #{job_number}) is canceled. Questions? Reply to this text.",
+            _JOB,
+        ),
+        TemplateKind(
             MessageKind.REMINDER,
             "Appointment reminder",
             "Sent ahead of a scheduled job, inside your texting hours in the customer's time "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -199,3 +200,82 @@ def test_office_staff_cannot_change_texting_hours(client, sms_world, office):
         "/texts/hours", data={"texting_window_start": "06:00", "texting_window_end": "23:00"}
     )
     assert response.status_code == 403
+
+
+# ----------------------------------------------------------------------------- slice 5
+
+
+@pytest.fixture
+def booked(sms_world, make):
+    tech = make.user(sms_world.company, role="tech", name="Sam Lee")
+    job = make.job(sms_world.company, customer=sms_world.customer, techs=[tech])
+    db.session.commit()
+    return job, tech
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_tech_sees_the_customer_was_not_texted_instead_of_done(
+    client, booked, sms_world, log_in, htmx
+):
+    job, tech = booked
+    db.session.add(
+        OptOut(
+            company_id=sms_world.company.id, phone=sms_world.customer.mobile_phone, keyword="STOP"
+        )
+    )
+    db.session.commit()
+    log_in(client, tech)
+    response = client.post(
+        f"/tech/jobs/{job.id}/status",
+        data={"status": "on_my_way", "eta": "30"},
+        headers=HX if htmx else {},
+        follow_redirects=not htmx,
+    )
+    html = response.get_data(as_text=True)
+    assert "The customer was not texted: This customer replied STOP" in html
+    assert "On My Way: done." not in html
+
+
+def test_tech_sees_done_when_the_text_went(client, booked, log_in):
+    job, tech = booked
+    log_in(client, tech)
+    html = client.post(
+        f"/tech/jobs/{job.id}/status", data={"status": "on_my_way", "eta": "30"}, headers=HX
+    ).get_data(as_text=True)
+    assert "On My Way: done." in html and "not texted" not in html
+
+
+def test_office_cancel_texts_the_customer_and_says_so_when_it_cannot(
+    client, booked, sms_world, office, text_in
+):
+    job, _ = booked
+    text_in(client, SMS, _form("wrong number"))  # a pending revocation: texts are held
+    response = client.post(f"/jobs/{job.id}/status", data={"status": "canceled"}, headers=HX)
+    html = response.get_data(as_text=True)
+    assert "The customer was not texted" in html and "Opt this number out" in html
+    canceled = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.JOB_CANCELED)).one()
+    assert canceled.next_attempt_at is None  # held, not dropped
+
+
+def test_the_notify_box_is_on_by_default_and_unticking_it_sends_nothing(client, sms_world, office):
+    html = client.get(f"/jobs/new?customer_id={sms_world.customer.id}").get_data(as_text=True)
+    [box] = re.findall(r'<input[^>]*id="notify_customer"[^>]*>', html)
+    assert "checked" in box
+    data = {
+        "customer_id": sms_world.customer.id,
+        "description": "Fix sink",
+        "date": "2030-01-08",
+        "start_time": "09:00",
+        "end_time": "11:00",
+        "notify_shown": "1",
+    }
+    assert client.post("/jobs/new", data=data).status_code == 302
+    assert db.session.scalars(sa.select(Message)).all() == []
+    assert client.post("/jobs/new", data={**data, "notify_customer": "y"}).status_code == 302
+    assert len(db.session.scalars(sa.select(Message)).all()) == 1
+
+
+def test_the_canceled_template_is_in_the_texts_editor(client, sms_world, office):
+    html = client.get("/texts").get_data(as_text=True)
+    assert "Job canceled" in html
+    assert client.get("/texts/job_canceled").status_code == 200
