@@ -332,18 +332,19 @@ def flag_revocation(*, message: Message, company: Company, phrase: str, now: dat
         )
     )
     message.extra = {**(message.extra or {}), "revocation": phrase}
-    db.session.execute(
-        sa.update(Message)
-        .where(
+    waiting = db.session.scalars(
+        sa.select(Message).where(
             Message.company_id == company.id,
             Message.to_phone == message.from_phone,
             Message.direction == Direction.OUT,
             Message.status == MessageStatus.PENDING,
+            Message.attempts == 0,
             Message.kind.in_(AUTOMATED_KINDS),
         )
-        .values(next_attempt_at=None)
-        .execution_options(synchronize_session=False)
     )
+    for queued in waiting:  # a handful at most: one customer's unsent job texts
+        queued.next_attempt_at = None
+        queued.extra = {**(queued.extra or {}), "held": "revocation"}
 
 
 def open_flags(*, company: Company, phone: str) -> list[RevocationFlag]:
