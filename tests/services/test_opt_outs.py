@@ -342,3 +342,22 @@ def test_a_carrier_21610_is_recorded_as_the_carrier_source(sms_world):
     assert row.source == OptOutSource.CARRIER
     assert row.source_label.startswith("Reported by the carrier")
     assert _out() == []  # the carrier already blocks: no confirmation from us
+
+
+# ----------------------------------------------------------------------------- the fake
+
+
+@pytest.mark.parametrize(("advanced", "ours"), [(True, 0), (False, 1)])
+def test_the_fake_reports_advanced_opt_out_like_twilio(sms_world, fake, advanced, ours):
+    """With Advanced Opt-Out on, the fake answers STOP itself and posts OptOutType: no
+    confirmation of ours follows. Without it, ours is queued."""
+    from tests.fixtures.sms import route_received
+
+    fake.advanced_opt_out = advanced
+    result = fake.send_inbound_sms(from_=PHONE, to=sms_world.number.e164, body="Stop")
+    assert result.status == 200
+    route_received()
+    assert len(_opt_outs()) == 1
+    assert len(_out(MessageKind.OPT_OUT_CONFIRMATION)) == ours
+    twilio_replies = [m for m in fake.messages.values() if m.direction == "outbound-reply"]
+    assert len(twilio_replies) == (1 if advanced else 0)
