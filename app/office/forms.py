@@ -23,6 +23,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
@@ -243,7 +244,10 @@ class TextConsentFields:
     text_consent = BooleanField("I read the script and the customer said yes")
     consent_source = SelectField(
         "How they agreed",
-        choices=[(value, ConsentSource.LABELS[value]) for value in ConsentSource.OFFICE_CHOICES],
+        choices=[
+            SelectChoice(value, ConsentSource.LABELS[value])
+            for value in ConsentSource.OFFICE_CHOICES
+        ],
         default=ConsentSource.VERBAL,
     )
 
