@@ -24,7 +24,7 @@ from app.services.customers import (
 )
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
-from app.services.opt_outs import current_opt_out, record_office_opt_out
+from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
 from app.services.phones import format_phone, looks_like_phone
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
@@ -162,6 +162,7 @@ def customer_detail(customer_id: int):
         texting_blocker=texting_blocker(company=customer.company, phone=customer.mobile_phone),
         opt_out=current_opt_out(company=customer.company, phone=customer.mobile_phone),
         consent=current_consent(customer=customer),
+        open_flags=open_flags(company=customer.company, phone=customer.mobile_phone),
     )
 
 

@@ -10,7 +10,7 @@ import re
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Company, Direction, Message, MessageKind, MessageStatus
+from app.models import Company, Conversation, Direction, Message, MessageKind, MessageStatus
 
 FOOTER = " Reply STOP to opt out."
 # Texts that never reached the phone do not count as the first contact.
@@ -27,13 +27,16 @@ _SAYS_HOW = re.compile(r"\b(reply|text)\s+stop\b", re.IGNORECASE)
 
 
 def has_texted(*, company: Company, phone: str) -> bool:
-    """Whether the company has ever sent (or is sending) a text to `phone`."""
+    """Whether the company has ever sent (or is sending) a text to `phone`. Through the
+    conversation (unique per company and phone, and its messages indexed by it), so it
+    reads one conversation's texts, not every text of a busy company."""
     return (
         db.session.scalar(
             sa.select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
             .where(
-                Message.company_id == company.id,
-                Message.to_phone == phone,
+                Conversation.company_id == company.id,
+                Conversation.phone == phone,
                 Message.direction == Direction.OUT,
                 Message.status.not_in(NOT_SENT),
             )

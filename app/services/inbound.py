@@ -180,8 +180,13 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
     # routed at the same moment (impossible); should it ever happen, the unique constraint
     # fails the receipt, which is retried and then finds the message above.
     db.session.add(message)
-    # Opt-out/opt-in/HELP keywords, and "stop texting me" flagged for a person (before the
-    # routing, so a HELP reply or a confirmation is in the thread the office opens).
+    # The routing's look-ups must not flush the new message early: it is inserted once,
+    # with its recipients and reason already on it.
+    with db.session.no_autoflush:
+        apply_routing(message=message)
+    db.session.flush()
+    # Then what the words do: opt-out/opt-in/HELP keywords (with their one reply), "stop
+    # texting me" flagged for a person, "texted us first" consent.
     apply_inbound(
         message=message,
         company=company,
@@ -190,11 +195,6 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
         opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
         now=received_at,
     )
-    # The routing's look-ups must not flush the new message early: it is inserted once,
-    # with its recipients and reason already on it.
-    with db.session.no_autoflush:
-        apply_routing(message=message)
-    db.session.flush()
     return InboundResult(message, created=True, keyword=keyword)
 
 

@@ -73,6 +73,9 @@ def test_inbox_shows_the_flag_and_the_office_opts_the_number_out(
     text_in(client, SMS, _form("Please stop texting me"))
     flag = db.session.scalars(sa.select(RevocationFlag)).one()
     conversation_id = flag.message.conversation_id
+    customer_page = client.get(f"/customers/{sms_world.customer.id}").get_data(as_text=True)
+    assert "automatic texts are on hold" in customer_page
+    assert f"/inbox/{conversation_id}" in customer_page
     html = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
     assert "Opt this number out" in html and "Not an opt-out" in html
     assert "10 business days left" in html
