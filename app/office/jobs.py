@@ -332,12 +332,14 @@ def job_reschedule(job_id: int):
     form = ScheduleForm()
     if form.validate_on_submit():
         start, end = form.window(job.company.tz)
+        began = utcnow()
         try:
             reschedule_job(job=job, start=start, end=end)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
             if htmx:
                 return _fragment(
@@ -346,7 +348,9 @@ def job_reschedule(job_id: int):
                     job=job,
                     schedule_form=_schedule_form(job),
                     editing_schedule=False,
+                    schedule_notes=not_sent,
                 )
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} rescheduled.", "success")
             return redirect(_detail_url(job))
     if htmx:

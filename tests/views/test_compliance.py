@@ -282,3 +282,22 @@ def test_the_canceled_template_is_in_the_texts_editor(client, sms_world, office)
     html = client.get("/texts").get_data(as_text=True)
     assert "Job canceled" in html
     assert client.get("/texts/job_canceled").status_code == 200
+
+
+def test_rescheduling_for_an_opted_out_customer_says_they_were_not_texted(
+    client, booked, sms_world, office
+):
+    job, _ = booked
+    db.session.add(
+        OptOut(
+            company_id=sms_world.company.id, phone=sms_world.customer.mobile_phone, keyword="STOP"
+        )
+    )
+    db.session.commit()
+    response = client.post(
+        f"/jobs/{job.id}/schedule",
+        data={"date": "2030-01-09", "start_time": "10:00", "end_time": "12:00"},
+        headers=HX,
+    )
+    assert response.status_code == 200
+    assert "The customer was not texted" in response.get_data(as_text=True)
