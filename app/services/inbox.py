@@ -257,6 +257,14 @@ def delivery_state(message: Message) -> DeliveryState:
             )
         if status == MessageStatus.PENDING and (message.extra or {}).get("quiet_hours"):
             return DeliveryState("…", "Scheduled", "Waiting for the customer's texting hours.")
+        if (
+            status == MessageStatus.PENDING
+            and (message.extra or {}).get("trigger") == "changed"
+            and message.next_attempt_at is not None
+            and message.next_attempt_at > utcnow()
+        ):
+            # app/services/notifications.py COALESCE_WINDOW
+            return DeliveryState("…", "Waiting", "Further changes in 2 minutes join this text.")
         if message.attempts:
             return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
         return DeliveryState("…", "Sending")

@@ -207,3 +207,21 @@ def test_a_held_text_is_reported_too(shop, clock, make):
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam)
     [note] = texts_not_sent(job=job, since=began)
     assert "stop texting me" in note and "Opt this number out" in note
+
+
+@pytest.mark.parametrize(
+    ("extra", "due_in", "label"),
+    [
+        ({"trigger": "changed"}, timedelta(minutes=1), "Waiting"),
+        ({"trigger": "changed"}, timedelta(minutes=-1), "Sending"),
+        ({"held": "revocation"}, None, "Held"),
+        ({"quiet_hours": {"state": "CT"}}, timedelta(hours=8), "Scheduled"),
+    ],
+)
+def test_the_thread_says_why_a_text_waits(extra, due_in, label):
+    from app.models import utcnow
+    from app.services.inbox import delivery_state
+
+    due = utcnow() + due_in if due_in is not None else None
+    message = Message(status=MessageStatus.PENDING, attempts=0, extra=extra, next_attempt_at=due)
+    assert delivery_state(message).label == label
