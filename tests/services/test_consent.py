@@ -118,3 +118,13 @@ def test_the_export_lists_every_customer_with_history_and_opt_out(make):
     assert rows[1]["recorded_by"] == "'=Kim"  # never a formula in a spreadsheet
     assert rows[0]["recorded_by"] == "(automatic)"
     assert (rows[2]["opted_out"], rows[2]["opt_out_source"]) == ("yes", "office")
+
+
+def test_the_demo_shows_consent_records_and_a_flagged_message(app, fake):
+    from app.demo import seed_demo
+    from app.models import RevocationFlag
+
+    seed_demo()
+    assert db.session.scalar(sa.select(sa.func.count(Consent.id))) > 0
+    [flag] = db.session.scalars(sa.select(RevocationFlag)).all()
+    assert flag.phrase == "stop texting" and flag.decided_at is None
