@@ -106,6 +106,23 @@ def texting_blocker(
     return None
 
 
+def _due_time(
+    *, company: Company, to_phone: str, kind: str, address: str | None, due: datetime, extra: dict
+) -> datetime | None:
+    """When a text that may go should go (None: held). Notes why in `extra`."""
+    # Held, not refused: queued with no due time (the dispatcher never claims it), then
+    # released or canceled by the office's decision (opt_outs.decide_revocation).
+    if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
+        extra["held"] = "revocation"
+        return None
+    # Quiet hours: a text nobody is waiting for is due when the customer's hours open.
+    later = quiet_hours_delay(company=company, phone=to_phone, kind=kind, address=address, now=due)
+    if later is not None:
+        due, windows = later
+        extra["quiet_hours"] = {"until": due.isoformat(), "state": windows.state}
+    return due
+
+
 def queue_text(
     *,
     company: Company,
@@ -125,6 +142,9 @@ def queue_text(
     With a `dedupe_key`, a second call with the same key returns the first message and
     queues nothing: that is how "at most once per job" is kept under double taps.
     Raises TextingUnavailable when the company has no number or the number opted out.
+    Automated job texts to a number with an undecided "stop texting me" are held; kinds
+    nobody waits for wait for quiet hours to end; a first contact gets the opt-out footer
+    (docs/compliance.md).
     """
     if dedupe_key is not None:
         existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
@@ -134,23 +154,15 @@ def queue_text(
     if blocker is not None:
         raise blocker
     now = utcnow()
-    due: datetime | None = send_after or now
     extra = dict(extra or {})
-    # Held, not refused: queued with no due time (the dispatcher never claims it), then
-    # released or canceled by the office's decision (opt_outs.decide_revocation).
-    if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
-        due = None
-        extra["held"] = "revocation"
-    # Quiet hours: a text nobody is waiting for is due when the customer's hours open.
-    address = (job.address if job else None) or (customer.address if customer else None)
-    later = (
-        quiet_hours_delay(company=company, phone=to_phone, kind=kind, address=address, now=due)
-        if due is not None
-        else None
+    due = _due_time(
+        company=company,
+        to_phone=to_phone,
+        kind=kind,
+        address=(job.address if job else None) or (customer.address if customer else None),
+        due=send_after or now,
+        extra=extra,
     )
-    if later is not None:
-        due, windows = later
-        extra["quiet_hours"] = {"until": due.isoformat(), "state": windows.state}
     # The first text the company ever sends to this number says how to opt out.
     body = with_footer(company=company, phone=to_phone, kind=kind, body=body)
     number = company_number(company)
