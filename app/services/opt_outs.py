@@ -28,6 +28,7 @@ from app.models import (
     Company,
     Customer,
     Direction,
+    JobStatus,
     Message,
     MessageKind,
     MessageStatus,
@@ -41,6 +42,7 @@ from app.models import (
 from app.services.consent import record_texted_first
 from app.services.errors import DomainError
 from app.services.phones import format_phone
+from app.services.quiet_hours import quiet_hours_delay
 from app.services.texting import AUTOMATED_KINDS, TextingUnavailable, company_number, queue_text
 from app.services.uniqueness import insert_once
 
@@ -423,19 +425,50 @@ def decide_revocation(
         now=now,
         actor=actor,
     )
-    db.session.execute(
-        sa.update(Message)
-        .where(
+    release_held(company=company, phone=flag.phone, now=now)
+
+
+def _still_current(message: Message, now: datetime) -> bool:
+    """Whether a held job text still says something true (it may have waited days)."""
+    job = message.job
+    if job is None:
+        return True
+    if message.kind == MessageKind.ON_MY_WAY:
+        return job.status in JobStatus.IN_PROGRESS
+    if message.kind in (MessageKind.JOB_SCHEDULED, MessageKind.REMINDER):
+        return job.status == JobStatus.SCHEDULED and job.scheduled_start > now
+    if message.kind == MessageKind.JOB_CANCELED:
+        return job.status == JobStatus.CANCELED
+    return True
+
+
+def release_held(*, company: Company, phone: str, now: datetime) -> int:
+    """ "Not an opt-out": the held texts go, each at the first moment its quiet hours allow;
+    one that is no longer true (the tech has left, the visit is past) is withdrawn."""
+    held = db.session.scalars(
+        sa.select(Message).where(
             Message.company_id == company.id,
-            Message.to_phone == flag.phone,
+            Message.to_phone == phone,
             Message.direction == Direction.OUT,
             Message.status == MessageStatus.PENDING,
             Message.next_attempt_at.is_(None),
         )
-        .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.info["outbox_wake"] = True
+    ).all()
+    for message in held:
+        if not _still_current(message, now):
+            message.status = MessageStatus.CANCELED
+            message.error_message = "Not sent: it was no longer current when the hold ended."
+            message.dedupe_key = None
+            continue
+        job = message.job
+        address = (job.address or job.customer.address) if job else None
+        later = quiet_hours_delay(
+            company=company, phone=phone, kind=message.kind, address=address, now=now
+        )
+        message.next_attempt_at = later[0] if later else now
+    if held:
+        db.session.info["outbox_wake"] = True
+    return len(held)
 
 
 def record_office_opt_out(

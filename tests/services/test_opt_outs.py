@@ -361,3 +361,23 @@ def test_the_fake_reports_advanced_opt_out_like_twilio(sms_world, fake, advanced
     assert len(_out(MessageKind.OPT_OUT_CONFIRMATION)) == ours
     twilio_replies = [m for m in fake.messages.values() if m.direction == "outbound-reply"]
     assert len(twilio_replies) == (1 if advanced else 0)
+
+
+def test_a_held_text_that_is_no_longer_true_is_withdrawn_not_released(
+    client, text_in, sms_world, make
+):
+    from app.services.job_status import job_set_status
+
+    tech = make.user(sms_world.company, name="Sam Lee")
+    job = make.job(sms_world.company, customer=sms_world.customer, techs=[tech])
+    db.session.commit()
+    text_in(client, SMS, _form("stop texting me"))
+    job_set_status(job=job, status="on_my_way", actor=tech)
+    job_set_status(job=job, status="finished", actor=tech)  # the visit is over
+    flag = db.session.scalars(sa.select(RevocationFlag)).one()
+    decide_revocation(flag=flag, actor=sms_world.company.owner, opt_out_number=False)
+    db.session.commit()
+    by_kind = {m.kind: m for m in _out()}
+    assert by_kind[MessageKind.ON_MY_WAY].status == MessageStatus.CANCELED
+    assert "no longer current" in by_kind[MessageKind.ON_MY_WAY].error_message
+    assert by_kind[MessageKind.JOB_FINISHED].next_attempt_at is not None  # still true: goes
