@@ -21,7 +21,7 @@ Where our sources disagreed we kept the stricter hour. docs/compliance.md lists 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -230,12 +230,17 @@ def windows_for(
 ) -> TextingWindows:
     state = state_from_address(address) or state_from_phone(phone)
     zones = STATE_ZONES.get(state or "")
-    return TextingWindows(
+    windows = TextingWindows(
         zones=tuple(ZoneInfo(z) for z in zones) if zones else (company.tz,),
         company=company_window(company),
         rule=STATE_RULES.get(state or "", FEDERAL),
         state=state,
     )
+    if any(windows.window_on(day).opens > windows.window_on(day).closes for day in range(7)):
+        # The company's hours miss the state's on some day (e.g. 6-8:30 and Connecticut's
+        # 9-20): the law's window alone, rather than a reminder that can never go.
+        windows = replace(windows, company=DailyWindow(time(0), time(23, 59)))
+    return windows
 
 
 def quiet_hours_delay(

@@ -190,3 +190,9 @@ def test_no_delay_helper_for_other_kinds(company):
 def test_a_delayed_text_is_stored_once(company, monkeypatch):
     _queue(company, CT_PHONE, MessageKind.REMINDER, utc(2026, 3, 9, 2, 0), monkeypatch)
     assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 1
+
+
+def test_company_hours_outside_the_states_fall_back_to_the_state_window(company, monkeypatch):
+    company.texting_window_start, company.texting_window_end = 6 * 60, 8 * 60 + 30
+    message = _queue(company, CT_PHONE, MessageKind.REMINDER, utc(2026, 3, 9, 11, 0), monkeypatch)
+    assert message.next_attempt_at == utc(2026, 3, 9, 13, 0)  # 9:00 EDT, Connecticut's
