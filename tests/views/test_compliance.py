@@ -301,3 +301,22 @@ def test_rescheduling_for_an_opted_out_customer_says_they_were_not_texted(
     )
     assert response.status_code == 200
     assert "The customer was not texted" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("ticked", "texts"), [(True, 1), (False, 0)])
+def test_editing_a_job_notifies_only_when_ticked(client, booked, office, ticked, texts):
+    job, tech = booked
+    data = {
+        "description": job.description,
+        "date": "2030-01-09",
+        "start_time": "10:00",
+        "end_time": "12:00",
+        "tech_ids": [tech.id],
+        "notify_shown": "1",
+        **({"notify_customer": "y"} if ticked else {}),
+    }
+    assert client.post(f"/jobs/{job.id}/edit", data=data).status_code == 302
+    changes = db.session.scalars(
+        sa.select(Message).where(Message.dedupe_key.like(f"job:{job.id}:changed:%"))
+    ).all()
+    assert len(changes) == texts
