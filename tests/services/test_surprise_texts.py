@@ -225,3 +225,23 @@ def test_the_thread_says_why_a_text_waits(extra, due_in, label):
     due = utcnow() + due_in if due_in is not None else None
     message = Message(status=MessageStatus.PENDING, attempts=0, extra=extra, next_attempt_at=due)
     assert delivery_state(message).label == label
+
+
+def test_the_job_timeline_names_the_canceled_text_and_a_hold(shop, clock):
+    from app.services.job_queries import job_timeline
+
+    company, _, _, job = shop
+    flagged = texting.queue_text(
+        company=company, to_phone=job.customer.mobile_phone, body="x", kind=MessageKind.MANUAL
+    )
+    db.session.add(
+        RevocationFlag(
+            company_id=company.id,
+            phone=job.customer.mobile_phone,
+            message_id=flagged.id,
+            phrase="x",
+        )
+    )
+    job_set_status(job=job, status=JobStatus.CANCELED, actor=None)
+    [entry] = [e for e in job_timeline(job) if e.title == "Job canceled text"]
+    assert entry.status_label == "Held"
