@@ -9,12 +9,12 @@ JavaScript: a plain POST gets a redirect back to the page (errors as a flash mes
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 
 import sqlalchemy as sa
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from app.auth.access import manager_required, office_required
@@ -49,7 +49,7 @@ from app.services import billing
 from app.services.customers import company_has_customers
 from app.services.errors import DomainError
 from app.services.texting import TextingUnavailable, texting_blocker
-from app.tenancy import get_or_404
+from app.tenancy import get_in_company, get_or_404
 
 Document = Estimate | Invoice
 
@@ -163,16 +163,31 @@ def _progress_context(document: Document) -> dict:
     return {"document": document, "steps": steps, "texts": texts, "poll_seconds": poll_seconds}
 
 
-def _job_choices(company, customer_id: int | None = None) -> list[SelectChoice]:
-    stmt = sa.select(Job).where(Job.company_id == company.id).options(selectinload(Job.customer))
-    if customer_id:
-        stmt = stmt.where(Job.customer_id == customer_id)
-    stmt = stmt.where(Job.status != JobStatus.CANCELED).order_by(Job.number.desc()).limit(200)
-    jobs = db.session.scalars(stmt)
-    return [SelectChoice(0, "— No job —")] + [
-        SelectChoice(job.id, f"#{job.number} · {job.customer.name} · {job.description}"[:90])
-        for job in jobs
+def _job_choices(company, customer: Customer | None) -> list[SelectChoice]:
+    """The chosen customer's jobs (none before a customer is chosen): a document is for one
+    customer, so another customer's job is never offered."""
+    choices = [SelectChoice(0, "— No job —")]
+    if customer is None:
+        return choices
+    stmt = (
+        sa.select(Job)
+        .where(Job.company_id == company.id, Job.customer_id == customer.id)
+        .where(Job.status != JobStatus.CANCELED)
+        .order_by(Job.number.desc())
+        .limit(200)
+    )
+    return choices + [
+        SelectChoice(job.id, f"#{job.number} · {job.description}"[:90])
+        for job in db.session.scalars(stmt)
     ]
+
+
+def _customers_job(company, customer: Customer | None, job_id: int | None) -> Job | None:
+    """The job `job_id` if it is one of `customer`'s (else None)."""
+    job = get_in_company(Job, job_id, company_id=company.id) if job_id else None
+    if job is None or customer is None or job.customer_id != customer.id:
+        return None
+    return job
 
 
 # ------------------------------------------------------------------------------ lists
@@ -218,11 +233,13 @@ def invoices():
 
 # ---------------------------------------------------------------------------- create
 
+# The id of the job select's wrapper (office/billing/_job_field.html), its htmx target.
+JOB_FIELD = "job-field"
+
 
 def _new_page(kind: str):
     company = current_user.company
     form = NewDocumentForm(company=company)
-    form.job_id.choices = _job_choices(company)
     if request.method == "GET":
         job_id = request.args.get("job_id", 0, type=int)
         customer_id = request.args.get("customer_id", 0, type=int)
@@ -231,12 +248,17 @@ def _new_page(kind: str):
             form.customer_id.preselect(get_or_404(Customer, customer_id))
         elif job is not None:
             form.customer_id.preselect(job.customer)
+        job = _customers_job(company, form.customer_id.customer, job_id)
         form.job_id.data = job.id if job is not None else 0
+    form.job_id.choices = _job_choices(company, form.customer_id.customer)
+    if htmx and htmx.target == JOB_FIELD:
+        # The customer picker chose someone: only the job select changes.
+        return render_template("office/billing/_job_field.html", form=form)
     if form.validate_on_submit():
         customer = form.customer_id.customer
-        job = db.session.get(Job, form.job_id.data) if form.job_id.data else None
-        if job is not None and job.company_id != company.id:
-            form.job_id.errors = ["Choose one of your jobs."]
+        job = _customers_job(company, customer, form.job_id.data)
+        if form.job_id.data and job is None:
+            form.job_id.errors = ["Choose one of this customer's jobs, or no job."]
         else:
             create = billing.create_estimate if kind == "estimate" else billing.create_invoice
             try:
@@ -713,7 +735,7 @@ def billing_settings():
     elif form.validate():
         try:
             for field in (form.invoice_due_days, form.estimate_valid_days):
-                if not (field.data or "").strip().isdigit():
+                if not re.fullmatch(r"[0-9]{1,4}", (field.data or "").strip()):
                     raise DomainError("Enter a whole number of days.", field=field.name)
             billing.update_billing_settings(
                 company=company,

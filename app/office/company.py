@@ -13,7 +13,9 @@ from app.auth.access import manager_required
 from app.auth.forms import show_domain_error
 from app.extensions import db
 from app.office import bp
+from app.request_limits import accepts_upload
 from app.services.company_profile import (
+    MAX_LOGO_BYTES,
     delete_logo_file,
     remove_company_logo,
     store_company_logo,
@@ -57,6 +59,7 @@ class CompanyProfileForm(FlaskForm):
 
 
 @bp.route("/settings/company", methods=["GET", "POST"])
+@accepts_upload(MAX_LOGO_BYTES)
 @manager_required
 def company_profile():
     company = current_user.company

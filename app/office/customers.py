@@ -25,7 +25,7 @@ from app.services.customers import (
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
 from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
-from app.services.phones import format_phone, looks_like_phone
+from app.services.phones import format_phone, looks_like_phone, mobile_warning
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
 
@@ -99,6 +99,9 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
         show_domain_error(form, error)
         return None
     db.session.commit()
+    warning = mobile_warning(saved.mobile_phone)
+    if warning:
+        flash(warning, "warning")
     return saved
 
 

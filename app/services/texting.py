@@ -31,6 +31,7 @@ from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.first_contact import with_footer
 from app.services.quiet_hours import quiet_hours_delay
+from app.services.registration import blocked_sentence, find_registration
 from app.services.uniqueness import insert_or_get
 
 # Texts the product sends by itself about a job. While a customer's "stop texting me" waits
@@ -55,6 +56,7 @@ class TextingUnavailable(DomainError):
     status_code = 409
     NO_NUMBER = "no_number"
     OPTED_OUT = "opted_out"
+    NOT_REGISTERED = "not_registered"
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
@@ -86,6 +88,19 @@ def revocation_pending(*, company: Company, phone: str) -> bool:
     )
 
 
+def registration_blocker(*, company: Company) -> TextingUnavailable | None:
+    """Not registered: until the company's A2P 10DLC / toll-free registration is approved
+    (or a registered Messaging Service is attached), its texts would fail with 30034/30032,
+    billed, so none are sent (app/services/registration.py)."""
+    registration = find_registration(company)
+    if registration is not None and registration.may_text:
+        return None
+    return TextingUnavailable(
+        blocked_sentence(company=company, registration=registration),
+        reason=TextingUnavailable.NOT_REGISTERED,
+    )
+
+
 def texting_blocker(
     *, company: Company, phone: str, kind: str | None = None
 ) -> TextingUnavailable | None:
@@ -97,6 +112,11 @@ def texting_blocker(
             "An owner or admin can set one up in Settings → Custom number.",
             reason=TextingUnavailable.NO_NUMBER,
         )
+    # -- texting registration (issue 15): carriers block an unregistered number's texts.
+    not_registered = registration_blocker(company=company)
+    if not_registered is not None:
+        return not_registered
+    # -- opt-out (issue 16: the one confirmation and HELP may still go to the number).
     if kind not in ALLOWED_WHEN_OPTED_OUT and is_opted_out(company=company, phone=phone):
         return TextingUnavailable(
             "This customer replied STOP and has opted out of texts from your number. "

@@ -26,10 +26,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Message, MessageStatus, OptOut, utcnow
+from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
 from app.services import inbound, outbox
+from app.services.customer_imports import run_queued_imports
 from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
+from app.services.registration import work_registrations_periodically
 from app.services.reminders import queue_reminders_periodically
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
 from app.sms import gateway
@@ -151,9 +153,15 @@ class Dispatcher:
             queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
             escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
             db.session.commit()
+            # Texting registrations: Twilio calls and status polls, once a minute. It
+            # commits after each step itself (each SID durable before the next call).
+            work_registrations_periodically(now=now)
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)
+        with self.app.app_context():
+            # A confirmed CSV import of customers: batches for a moment, then back to texts.
+            run_queued_imports(now=now)
         return len(items)
 
     def _wait_some(self, timeout: float | None) -> None:
@@ -202,6 +210,12 @@ class Dispatcher:
                 status=MessageStatus.CANCELED,
             )
             return
+        # The company's Messaging Service (its registered campaign), once it has one.
+        service_sid = db.session.scalar(
+            sa.select(MessagingRegistration.messaging_service_sid).filter_by(
+                company_id=item.company_id
+            )
+        )
         # No transaction may stay open across the HTTP call.
         db.session.rollback()
 
@@ -231,6 +245,7 @@ class Dispatcher:
                 body=item.body,
                 media_urls=item.media_urls,
                 status_callback=outbox.status_callback_url(item.id),
+                messaging_service_sid=service_sid,
             )
         except gateway.PermanentGatewayError as error:
             outbox.record_failure(

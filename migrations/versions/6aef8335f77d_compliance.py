@@ -1,7 +1,7 @@
 """compliance: consent, revocation flags, opt-out actor, texting window
 
 Revision ID: 6aef8335f77d
-Revises: 3c1f0e7a9b2d
+Revises: 643126c465c7
 Create Date: 2026-12-02 07:43:30.850508
 
 Issue 16 (texting compliance): a consent history per customer (`consents`), the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6aef8335f77d'
-down_revision = '3c1f0e7a9b2d'
+down_revision = "643126c465c7"
 branch_labels = None
 depends_on = None
 
