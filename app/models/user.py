@@ -78,6 +78,20 @@ class User(UserMixin, db.Model):
             raise RuntimeError("log in through app.auth.sessions.log_in, not login_user")
         return self.session_token
 
+    # UserMixin compares users by get_id(), which is now the session token: two objects
+    # for the same person loaded from two sessions would differ, and a user with no session
+    # (a worker, a test) could not be compared at all. A user is its row.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, User):
+            return NotImplemented
+        return self is other or (self.id is not None and self.id == other.id)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = object.__hash__
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
