@@ -97,6 +97,52 @@ def record_texted_first(*, customer: Customer, at: datetime) -> Consent | None:
     return record_consent(customer=customer, source=ConsentSource.TEXTED_US_FIRST, at=at)
 
 
+def record_imported_consent(
+    *,
+    company_id: int,
+    created_ids: list[int],
+    merged_ids: list[int],
+    actor_id: int | None,
+    at: datetime,
+) -> int:
+    """ "Imported, not confirmed" for the customers a CSV import created or merged into.
+    Created customers have no consent yet, so theirs are inserted in bulk (an import can
+    create 50,000); a merged customer keeps a consent a person recorded (record_consent's
+    rule). Returns how many records were written."""
+    written = 0
+    for start in range(0, len(created_ids), 1000):
+        chunk = created_ids[start : start + 1000]
+        db.session.execute(
+            sa.insert(Consent),
+            [
+                {
+                    "company_id": company_id,
+                    "customer_id": customer_id,
+                    "source": ConsentSource.IMPORTED,
+                    "consented_at": at,
+                    "recorded_at": at,
+                    "actor_id": actor_id,
+                }
+                for customer_id in chunk
+            ],
+        )
+        written += len(chunk)
+    actor = db.session.get(User, actor_id) if actor_id else None
+    for start in range(0, len(merged_ids), 1000):
+        customers = db.session.scalars(
+            sa.select(Customer).where(
+                Customer.id.in_(merged_ids[start : start + 1000]),
+                Customer.company_id == company_id,
+            )
+        )
+        for customer in customers:
+            recorded = record_consent(
+                customer=customer, source=ConsentSource.IMPORTED, actor=actor, at=at
+            )
+            written += recorded is not None
+    return written
+
+
 # ----------------------------------------------------------------------------- export
 
 EXPORT_COLUMNS = (
