@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from app.extensions import db
 from app.models import (
     Company,
+    ConsentSource,
     Customer,
     JobStatus,
     PhoneNumber,
@@ -24,7 +25,9 @@ from app.models import (
     utcnow,
 )
 from app.services.accounts import create_user, sign_up
+from app.services.consent import record_consent
 from app.services.customers import create_customer
+from app.services.inbound import receive_sms
 from app.services.job_status import job_set_status
 from app.services.jobs import create_job
 from app.services.numbers import (
@@ -175,8 +178,27 @@ def seed_demo() -> tuple[Company, bool]:
         for step in STATUS_PATH[status]:
             eta = 30 if step == JobStatus.ON_MY_WAY else None
             job_set_status(job=job, status=step, actor=actor, eta_minutes=eta)
+        # The office read the consent script when booking (docs/compliance.md).
+        record_consent(customer=customers[cust_i], source=ConsentSource.VERBAL, actor=owner)
+    _demo_revocation(company, customers[-1])
     db.session.flush()
     return company, True
+
+
+def _demo_revocation(company: Company, customer: Customer) -> None:
+    """One customer wrote "stop texting me": the inbox shows the office's decision."""
+    number = company_number(company)
+    if number is None:
+        return
+    receive_sms(
+        form={
+            "MessageSid": "SM" + "0" * 28 + "demo",
+            "From": customer.mobile_phone,
+            "To": number.e164,
+            "Body": "Please stop texting me, thanks",
+        },
+        received_at=utcnow() - timedelta(hours=3),
+    )
 
 
 def ensure_demo_number(company: Company, owner: User) -> PhoneNumber | None:

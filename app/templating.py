@@ -11,6 +11,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from app.models.messaging import MessageKind
+from app.services.consent import SCRIPT as CONSENT_SCRIPT
 from app.services.phones import format_phone
 
 
@@ -60,6 +61,8 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["registration_sentence"] = _registration_sentence
     app.jinja_env.globals["thread_labels"] = MessageKind.THREAD_LABELS
+    # The words the office reads before ticking the consent box (one wording everywhere).
+    app.jinja_env.globals["consent_script"] = CONSENT_SCRIPT
 
     @app.after_request
     def _vary_on_htmx(response):

@@ -22,7 +22,7 @@ from app.models.billing import (
     RevokedLink,
 )
 from app.models.company import Company, SenderIdentity
-from app.models.customer import Customer
+from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
 from app.models.messaging import (
@@ -36,7 +36,10 @@ from app.models.messaging import (
     MessageTemplate,
     NumberSetup,
     OptOut,
+    OptOutSource,
     PhoneNumber,
+    RevocationDecision,
+    RevocationFlag,
     UnroutedInbound,
 )
 from app.models.notification import SkippedText
@@ -76,6 +79,8 @@ __all__ = [
     "CheckoutSession",
     "CheckoutStatus",
     "Company",
+    "Consent",
+    "ConsentSource",
     "Conversation",
     "Customer",
     "CustomerImport",
@@ -104,6 +109,7 @@ __all__ = [
     "MessagingRegistration",
     "NumberSetup",
     "OptOut",
+    "OptOutSource",
     "OptionStatus",
     "PasswordReset",
     "Payment",
@@ -114,6 +120,8 @@ __all__ = [
     "RegistrationKind",
     "RegistrationStatus",
     "ReminderBasis",
+    "RevocationDecision",
+    "RevocationFlag",
     "RevokedLink",
     "Role",
     "SenderIdentity",

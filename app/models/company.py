@@ -47,6 +47,10 @@ class Company(db.Model):
     )
     # A text routed to a tech and unread this many minutes is shown to the POC chain too.
     escalation_minutes: so.Mapped[int | None] = so.mapped_column()
+    # Quiet hours: texts nobody is waiting for (reminders, follow-ups) go out only between
+    # these minutes of the day, in the customer's time zone (app/services/quiet_hours.py).
+    texting_window_start: so.Mapped[int] = so.mapped_column(default=8 * 60, server_default="480")
+    texting_window_end: so.Mapped[int] = so.mapped_column(default=20 * 60, server_default="1200")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     poc_user: so.Mapped[User | None] = so.relationship(foreign_keys=[poc_user_id])

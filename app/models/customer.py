@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -8,6 +9,9 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.user import User
 
 
 class Customer(db.Model):
@@ -55,6 +59,60 @@ class Customer(db.Model):
 
     def __repr__(self) -> str:
         return f"<Customer {self.id} {self.name!r}>"
+
+
+class ConsentSource:
+    """How a customer agreed (or not) to get texts. Labels live beside the values."""
+
+    UNKNOWN = "unknown"
+    VERBAL = "verbal"  # the office read the script at booking and the customer said yes
+    WEB_FORM = "web_form"
+    WRITTEN = "written"
+    TEXTED_US_FIRST = "texted_us_first"
+    IMPORTED = "imported"  # came in a customer import, not confirmed with the customer
+    ALL = (UNKNOWN, VERBAL, WEB_FORM, WRITTEN, TEXTED_US_FIRST, IMPORTED)
+    LABELS = {
+        UNKNOWN: "Unknown",
+        VERBAL: "Verbal (script read at booking)",
+        WEB_FORM: "Web form",
+        WRITTEN: "Written",
+        TEXTED_US_FIRST: "Texted us first",
+        IMPORTED: "Imported, not confirmed",
+    }
+    # What the office may pick on a form (the others are recorded by the product itself).
+    OFFICE_CHOICES = (VERBAL, WEB_FORM, WRITTEN)
+
+
+class Consent(db.Model):
+    """One consent event of a customer. The newest row is the customer's consent now; the
+    older ones stay for the auditor (app/services/consent.py, the CSV export)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (sa.Index("ix_consents_customer_newest", "customer_id", "id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    source: so.Mapped[str] = so.mapped_column(sa.String(16))  # a ConsentSource value
+    # When the customer agreed (may be earlier than when it was recorded, e.g. imported).
+    consented_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    recorded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Who recorded it; None when the product did (the customer texted first, an import).
+    actor_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    customer: so.Mapped[Customer] = so.relationship()
+    actor: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def source_label(self) -> str:
+        return ConsentSource.LABELS.get(self.source, self.source)
 
 
 def customer_search_text() -> sa.ColumnElement[str]:

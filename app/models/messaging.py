@@ -106,6 +106,12 @@ class MessageKind:
     INBOUND = "inbound"
     # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
     NOTICE = "notice"
+    JOB_CANCELED = "job_canceled"
+    # Compliance replies (app/services/opt_outs.py): the one confirmation CTIA expects after
+    # an opt-out or opt-in, and the answer to HELP/INFO.
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+    OPT_IN_CONFIRMATION = "opt_in_confirmation"
+    HELP_REPLY = "help_reply"
 
     # How a message's origin is labelled under it in a thread (office inbox, tech page).
     THREAD_LABELS = {
@@ -113,6 +119,10 @@ class MessageKind:
         ON_MY_WAY: "Automatic: On My Way",
         JOB_FINISHED: "Automatic: job finished",
         REMINDER: "Automatic: reminder",
+        JOB_CANCELED: "Automatic: job canceled",
+        OPT_OUT_CONFIRMATION: "Automatic: opt-out confirmation",
+        OPT_IN_CONFIRMATION: "Automatic: opt-in confirmation",
+        HELP_REPLY: "Automatic: HELP reply",
         ESTIMATE: "Estimate",
         INVOICE: "Invoice",
         PAYMENT_RECEIPT: "Automatic: payment receipt",
@@ -238,9 +248,25 @@ class MessageRecipient(db.Model):
     user: so.Mapped[User] = so.relationship()
 
 
+class OptOutSource:
+    """How an opt-out came about; every source is shown on the customer's page."""
+
+    KEYWORD = "keyword"  # the customer texted STOP (or OPT OUT, UNSUBSCRIBE, ...)
+    CARRIER = "carrier"  # Twilio refused a send with 21610
+    OFFICE = "office"  # the customer asked by phone or in person; the office recorded it
+    # The customer wrote "stop texting me" (or similar) and the office confirmed it.
+    REVOCATION = "revocation"
+    LABELS = {
+        KEYWORD: "Texted an opt-out keyword",
+        CARRIER: "Reported by the carrier (Twilio error 21610)",
+        OFFICE: "Customer asked by phone (recorded by the office)",
+        REVOCATION: "Asked in their own words (confirmed by the office)",
+    }
+
+
 class OptOut(db.Model):
     """A phone number that texted STOP (or similar) to a company. While the row exists no
-    text of any kind goes from that company to that number."""
+    text of any kind goes from that company to that number (except the one confirmation)."""
 
     __tablename__ = "opt_outs"
     __table_args__ = (sa.UniqueConstraint("company_id", "phone"),)
@@ -249,9 +275,54 @@ class OptOut(db.Model):
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id", ondelete="CASCADE"))
     phone: so.Mapped[str] = so.mapped_column(sa.String(20))
     keyword: so.Mapped[str] = so.mapped_column(sa.String(16))
-    # "keyword" (the customer texted it) or "carrier" (Twilio answered 21610).
+    # An OptOutSource value.
     source: so.Mapped[str] = so.mapped_column(sa.String(16), default="keyword")
+    # Who recorded it, for the office and revocation sources.
+    actor_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    note: so.Mapped[str | None] = so.mapped_column(sa.Text)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def source_label(self) -> str:
+        return OptOutSource.LABELS.get(self.source, self.source)
+
+
+class RevocationDecision:
+    OPTED_OUT = "opted_out"
+    NOT_OPT_OUT = "not_opt_out"
+
+
+class RevocationFlag(db.Model):
+    """An inbound text that reads like "stop texting me" without being a keyword.
+
+    The FCC's 2025 rule (47 CFR 64.1200(a)(10)) makes any reasonable way of saying "stop" a
+    revocation, to be honoured within 10 business days. A person decides (Opt this number
+    out / Not an opt-out); until then automated texts to the number are held, not sent.
+    """
+
+    __tablename__ = "revocation_flags"
+    __table_args__ = (sa.Index("ix_revocation_flags_open", "company_id", "phone", "decided_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id", ondelete="CASCADE"))
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    message_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    phrase: so.Mapped[str] = so.mapped_column(sa.String(40))  # what matched, for the office
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    decision: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    decided_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    message: so.Mapped[Message] = so.relationship()
+    decided_by: so.Mapped[User | None] = so.relationship()
 
 
 class MessageTemplate(db.Model):

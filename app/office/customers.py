@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.auth.access import office_required
+from app.auth.access import manager_required, office_required
 from app.extensions import db, htmx
-from app.models import Customer
+from app.models import Customer, utcnow
 from app.office import bp
 from app.office.forms import CustomerForm, show_domain_error
+from app.services.consent import consent_export_csv, current_consent, record_consent
 from app.services.customers import (
     PICKER_LIMIT,
     create_customer,
@@ -23,6 +24,7 @@ from app.services.customers import (
 )
 from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
+from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
 from app.services.phones import format_phone, looks_like_phone, mobile_warning
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
@@ -90,6 +92,8 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
             saved = create_customer(company=current_user.company, **fields)
         else:
             saved = update_customer(customer=customer, **fields)
+        if form.text_consent.data:
+            record_consent(customer=saved, source=form.consent_source.data, actor=current_user)
     except DomainError as error:
         db.session.rollback()
         show_domain_error(form, error)
@@ -124,7 +128,9 @@ def customer_new():
                 return redirect(url_for(then, customer_id=customer.id))
             return redirect(url_for("office.customer_detail", customer_id=customer.id))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("office/customer_form.html", form=form, customer=None), status
+    return render_template(
+        "office/customer_form.html", form=form, customer=None, consent=None
+    ), status
 
 
 @bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
@@ -139,7 +145,12 @@ def customer_edit(customer_id: int):
         flash(f"{customer.name} saved.", "success")
         return redirect(url_for("office.customer_detail", customer_id=customer.id))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("office/customer_form.html", form=form, customer=customer), status
+    return render_template(
+        "office/customer_form.html",
+        form=form,
+        customer=customer,
+        consent=current_consent(customer=customer),
+    ), status
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -152,4 +163,38 @@ def customer_detail(customer_id: int):
         jobs=customer_jobs(customer=customer),
         conversation=customer_conversation(customer),
         texting_blocker=texting_blocker(company=customer.company, phone=customer.mobile_phone),
+        opt_out=current_opt_out(company=customer.company, phone=customer.mobile_phone),
+        consent=current_consent(customer=customer),
+        open_flags=open_flags(company=customer.company, phone=customer.mobile_phone),
     )
+
+
+@bp.get("/customers/consent.csv")
+@manager_required
+def consent_export():
+    """Every customer's consent history and opt-out, for an auditor (owner/admin)."""
+    company = current_user.company
+    stamp = utcnow().astimezone(company.tz).strftime("%Y-%m-%d")
+    return Response(
+        consent_export_csv(company=company),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="consent-{stamp}.csv"'},
+    )
+
+
+@bp.post("/customers/<int:customer_id>/opt-out")
+@office_required
+def customer_opt_out(customer_id: int):
+    """The customer asked (by phone, in person) for no more texts: record it with who
+    took it; they get the one confirmation text."""
+    customer = get_or_404(Customer, customer_id)
+    note = " ".join(request.form.get("note", "").split())[:500] or None
+    created = record_office_opt_out(
+        company=customer.company, phone=customer.mobile_phone, actor=current_user, note=note
+    )
+    db.session.commit()
+    if created:
+        flash(f"{customer.name} is opted out of texts. They were sent one confirmation.", "success")
+    else:
+        flash(f"{customer.name} was already opted out.", "success")
+    return redirect(url_for("office.customer_detail", customer_id=customer.id))

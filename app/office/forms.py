@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     Field,
+    HiddenField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -21,6 +23,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
@@ -33,7 +36,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, Input, ListWidget
 
-from app.models import Company, Customer, User
+from app.models import Company, ConsentSource, Customer, User
 from app.services.customers import search_customers
 from app.services.errors import DomainError
 from app.tenancy import get_in_company
@@ -207,11 +210,23 @@ class JobDetailsForm(ScheduleForm):
         description="Leave empty to use the customer's address.",
     )
     tech_ids = MultiCheckboxField("Technicians", coerce=int, validators=[Optional()])
+    notify_customer = BooleanField(
+        "Notify the customer",
+        default=True,
+        description="Text them the booking, or what changed (one text for changes made "
+        "within 2 minutes).",
+    )
+    # Says the box was on the page: a post without it (an older page, a script) notifies.
+    notify_shown = HiddenField(default="1")
     notes = TextAreaField(
         "Notes for the team",
         validators=[Optional(), Length(max=5000)],
         description="Gate codes, pets, parts to bring. Not sent to the customer.",
     )
+
+    @property
+    def wants_notify(self) -> bool:
+        return bool(self.notify_customer.data) or self.notify_shown.data != "1"
 
     def set_tech_choices(self, users: list[User]) -> None:
         self.tech_ids.choices = [
@@ -223,7 +238,21 @@ class JobDetailsForm(ScheduleForm):
         return [u for u in users if u.id in chosen]
 
 
-class JobCreateForm(PicksCustomer, JobDetailsForm):
+class TextConsentFields:
+    """The consent script's checkbox (office/_consent_fields.html shows the script)."""
+
+    text_consent = BooleanField("I read the script and the customer said yes")
+    consent_source = SelectField(
+        "How they agreed",
+        choices=[
+            SelectChoice(value, ConsentSource.LABELS[value])
+            for value in ConsentSource.OFFICE_CHOICES
+        ],
+        default=ConsentSource.VERBAL,
+    )
+
+
+class JobCreateForm(PicksCustomer, TextConsentFields, JobDetailsForm):
     pass
 
 
@@ -231,7 +260,7 @@ class AssignTechForm(FlaskForm):
     tech_id = SelectField("Add a technician", coerce=int, validators=[DataRequired()])
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(TextConsentFields, FlaskForm):
     name = StringField(
         "Name", validators=[DataRequired("Enter the customer's name."), Length(max=120)]
     )

@@ -19,11 +19,12 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 
 from app.auth.access import any_role_required, manager_required, office_required
 from app.extensions import db, htmx
-from app.models import Conversation, Role, User
+from app.models import Conversation, RevocationFlag, Role, User, utcnow
 from app.office import bp
 from app.redirects import referrer_target
 from app.services.errors import DomainError
 from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
+from app.services.first_contact import FOOTER, has_texted
 from app.services.inbox import (
     MAX_REPLY_CHARS,
     create_customer_from_conversation,
@@ -37,6 +38,7 @@ from app.services.inbox import (
     thread_messages,
     thread_version,
 )
+from app.services.opt_outs import business_days_left, decide_revocation, open_flags
 from app.services.routing import (
     decide_recipients,
     set_forwarding,
@@ -175,7 +177,16 @@ def _thread_context(conversation: Conversation, **extra) -> dict:
         formdata=None, key=secrets.token_urlsafe(16)
     )
     customer_form = extra.pop("customer_form", None) or NewCustomerForm(formdata=None)
+    # One decision answers every open flag of the number: show the oldest (least time left).
+    flags = open_flags(company=company, phone=conversation.phone)
+    revocation = None
+    if flags:
+        left = business_days_left(flags[0], now=utcnow(), tz=company.tz)
+        revocation = {"flag": flags[0], "days_left": left}
     return {
+        "revocation": revocation,
+        "first_contact": not has_texted(company=company, phone=conversation.phone),
+        "first_contact_footer": FOOTER,
         "conversation": conversation,
         "messages": messages,
         # What the thread shows: its messages, the job's status, where the next text goes.
@@ -278,6 +289,37 @@ def conversation_reply(conversation_id: int):
         context = _thread_context(conversation, reply_form=form, reply_problem=problem)
         return render_template("office/_conversation_reply.html", **context), status
     return _conversation_response(conversation, status, reply_form=form, reply_problem=problem)
+
+
+@bp.post("/inbox/<int:conversation_id>/revocation/<int:flag_id>")
+@office_required
+def conversation_revocation(conversation_id: int, flag_id: int):
+    """The office's answer to a flagged "stop texting me": opt the number out (one
+    confirmation text, held texts canceled) or not (held texts go out)."""
+    conversation = get_or_404(Conversation, conversation_id)
+    flag = get_or_404(RevocationFlag, flag_id)
+    decision = request.form.get("decision")
+    if flag.phone != conversation.phone or decision not in ("opt_out", "not_opt_out"):
+        return _problem_response(conversation, "Pick Opt this number out or Not an opt-out.")
+    try:
+        decide_revocation(flag=flag, actor=current_user, opt_out_number=decision == "opt_out")
+    except DomainError as error:
+        db.session.rollback()
+        return _problem_response(conversation, error.message)
+    db.session.commit()
+    if not htmx:  # with htmx the thread itself shows it: the banner goes, the texts move
+        if decision == "opt_out":
+            flash("Opted out. They were sent one confirmation and get no other texts.", "success")
+        else:
+            flash("Marked as not an opt-out. The held texts are on their way.", "success")
+    return _conversation_response(conversation)
+
+
+def _problem_response(conversation: Conversation, message: str):
+    if htmx:
+        return _conversation_response(conversation, 409, revocation_problem=message)
+    flash(message, "error")
+    return redirect(url_for("office.conversation", conversation_id=conversation.id))
 
 
 @bp.post("/inbox/<int:conversation_id>/read")

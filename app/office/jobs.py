@@ -22,6 +22,7 @@ from app.office.forms import (
     ScheduleForm,
     show_domain_error,
 )
+from app.services.consent import current_consent, record_consent
 from app.services.customers import company_has_customers
 from app.services.errors import DomainError
 from app.services.job_queries import (
@@ -37,6 +38,7 @@ from app.services.job_queries import (
 )
 from app.services.job_status import job_set_status, next_statuses
 from app.services.jobs import assign_tech, create_job, reschedule_job, unassign_tech, update_job
+from app.services.notifications import texts_not_sent
 from app.tenancy import get_or_404
 
 # Events sent in HX-Trigger: a status change can disable rescheduling and assigning, and
@@ -88,6 +90,12 @@ def jobs():
 # --- Booking and editing ------------------------------------------------------------------
 
 
+def _flash_not_sent(notes: list[str]) -> None:
+    """The person who triggered a text is told when it could not go, or waits."""
+    for note in notes:
+        flash(note, "error")
+
+
 @bp.route("/jobs/new", methods=["GET", "POST"])
 @office_required
 def job_new():
@@ -105,6 +113,7 @@ def job_new():
     if form.validate_on_submit():
         customer = form.customer_id.customer
         start, end = form.window(company.tz)
+        began = utcnow()
         try:
             job = create_job(
                 company=company,
@@ -115,20 +124,29 @@ def job_new():
                 address=form.address.data,
                 notes=form.notes.data,
                 techs=form.chosen_techs(users),
+                notify=form.wants_notify,
             )
+            if form.text_consent.data:
+                record_consent(
+                    customer=customer, source=form.consent_source.data, actor=current_user
+                )
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} booked for {customer.name}.", "success")
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
+    picked = form.customer_id.customer if form.customer_id.data else None
     return render_template(
         "office/job_form.html",
         form=form,
         job=None,
         has_customers=company_has_customers(company),
+        consent=current_consent(customer=picked) if picked else None,
     ), status
 
 
@@ -147,6 +165,7 @@ def job_edit(job_id: int):
         form.tech_ids.data = [t.id for t in job.techs]
     if form.validate_on_submit():
         start, end = form.window(company.tz)
+        began = utcnow()
         try:
             update_job(
                 job=job,
@@ -157,12 +176,15 @@ def job_edit(job_id: int):
                 address=form.address.data,
                 notes=form.notes.data,
                 techs=form.chosen_techs(users),
+                notify=form.wants_notify,
             )
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} saved.", "success")
             return redirect(_detail_url(job))
     status = 422 if form.errors or form.form_errors else 200
@@ -310,12 +332,14 @@ def job_reschedule(job_id: int):
     form = ScheduleForm()
     if form.validate_on_submit():
         start, end = form.window(job.company.tz)
+        began = utcnow()
         try:
             reschedule_job(job=job, start=start, end=end)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
+            not_sent = texts_not_sent(job=job, since=began)
             db.session.commit()
             if htmx:
                 return _fragment(
@@ -324,7 +348,9 @@ def job_reschedule(job_id: int):
                     job=job,
                     schedule_form=_schedule_form(job),
                     editing_schedule=False,
+                    schedule_notes=not_sent,
                 )
+            _flash_not_sent(not_sent)
             flash(f"Job #{job.number} rescheduled.", "success")
             return redirect(_detail_url(job))
     if htmx:
@@ -357,15 +383,18 @@ def job_status(job_id: int):
     wanted = request.form.get("status", "")
     error: DomainError | None = None
     changed = False
+    not_sent: list[str] = []
     if wanted not in OFFICE_STATUS_MOVES:
         error = DomainError("The office can cancel or reopen a job.", field="status")
     else:
+        began = utcnow()
         try:
             changed = job_set_status(job=job, status=wanted, actor=current_user).changed
         except DomainError as refused:
             db.session.rollback()
             error = refused
         else:
+            not_sent = texts_not_sent(job=job, since=began) if changed else []
             db.session.commit()
     if htmx:
         return _fragment(
@@ -375,7 +404,9 @@ def job_status(job_id: int):
             job=job,
             next_statuses=next_statuses(job),
             status_error=error.message if error else None,
+            status_notes=not_sent,
         )
+    _flash_not_sent(not_sent)
     if error:
         flash(error.message, "error")
     elif changed:

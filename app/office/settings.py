@@ -82,7 +82,8 @@ SETTINGS_CARDS: tuple[SettingsCard, ...] = (
     SettingsCard(
         "Automated texts",
         "office.templates",
-        "Job scheduled, On my way and Job finished messages, and who they come from.",
+        "Job scheduled, On my way, Job finished and Job canceled messages, who they come "
+        "from, and your texting hours.",
     ),
     SettingsCard(
         "Estimates & invoices",

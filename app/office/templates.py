@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, TextAreaField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
@@ -33,6 +33,7 @@ from app.services.message_templates import (
     validate_template,
 )
 from app.services.notifications import preview_text
+from app.services.quiet_hours import company_window, set_texting_window
 from app.sms.segments import describe_char, replace_with_gsm, segment_info
 
 IDENTITY_CHOICES = [
@@ -57,6 +58,18 @@ class TextSettingsForm(FlaskForm):
     )
 
 
+class TextingHoursForm(FlaskForm):
+    texting_window_start = TimeField("From", validators=[InputRequired("Enter a start time.")])
+    texting_window_end = TimeField("Until", validators=[InputRequired("Enter an end time.")])
+
+
+def _hours_form(company) -> TextingHoursForm:
+    window = company_window(company)
+    return TextingHoursForm(
+        formdata=None, texting_window_start=window.opens, texting_window_end=window.closes
+    )
+
+
 def _kind_or_404(kind: str) -> str:
     if kind not in KINDS:
         abort(404)
@@ -74,7 +87,11 @@ def _recent_skips(limit: int = 8) -> list[tuple[SkippedText, Job | None]]:
     return [(skip, job) for skip, job in rows]
 
 
-def _index_page(settings_form: TextSettingsForm | None = None, status: int = 200):
+def _index_page(
+    settings_form: TextSettingsForm | None = None,
+    status: int = 200,
+    hours_form: TextingHoursForm | None = None,
+):
     company = current_user.company
     templates = all_templates(company=company)
     if settings_form is None:
@@ -91,6 +108,7 @@ def _index_page(settings_form: TextSettingsForm | None = None, status: int = 200
             kinds=KINDS,
             lead_labels=dict(LEAD_CHOICES),
             settings_form=settings_form,
+            hours_form=hours_form or _hours_form(company),
             skips=_recent_skips(),
             kind_labels={k: spec.label for k, spec in KINDS.items()},
         ),
@@ -121,6 +139,28 @@ def template_settings():
         return _index_page(form, 422)
     db.session.commit()
     flash("Saved. Every automated text from now on follows these settings.", "success")
+    return redirect(url_for("office.templates"))
+
+
+@bp.post("/texts/hours")
+@manager_required
+def texting_hours():
+    """When reminders (and later follow-ups) may reach customers, before state rules."""
+    form = TextingHoursForm()
+    if not form.validate_on_submit():
+        return _index_page(status=422, hours_form=form)
+    try:
+        set_texting_window(
+            company=current_user.company,
+            start=form.texting_window_start.data,
+            end=form.texting_window_end.data,
+        )
+    except DomainError as refused:
+        db.session.rollback()
+        form.texting_window_end.errors = [refused.message]
+        return _index_page(status=422, hours_form=form)
+    db.session.commit()
+    flash("Texting hours saved.", "success")
     return redirect(url_for("office.templates"))
 
 

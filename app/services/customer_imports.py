@@ -44,6 +44,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.consent import record_imported_consent
 from app.services.customer_export import neutralise
 from app.services.customer_files import (
     RowValues,
@@ -555,6 +556,15 @@ def _finish(customer_import: CustomerImport, *, now: datetime) -> None:
     customer_import.lease_until = None
     customer_import.content = None  # the customers are in; the file is not kept
     db.session.flush()
+    imported = imported_customer_ids(customer_import=customer_import)
+    # Nobody confirmed these customers agreed to texts: the record says so, for an auditor.
+    record_imported_consent(
+        company_id=customer_import.company_id,
+        created_ids=imported.created,
+        merged_ids=imported.merged,
+        actor_id=customer_import.confirmed_by_id,
+        at=now,
+    )
     customers_imported.send(customer_import)
     log.info(
         "customer import %s (company %s, confirmed by user %s at %s): %s created, "

@@ -28,24 +28,24 @@ from app.models import (
     Message,
     MessageKind,
     MessageStatus,
-    OptOut,
     PhoneNumber,
     UnroutedInbound,
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.opt_outs import (  # noqa: F401  (re-exported: the names tests and callers know)
+    HELP_KEYWORDS,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    apply_inbound,
+    keyword_of,
+    opt_in,
+    opt_out,
+)
 from app.services.routing import apply_routing, find_customer
-from app.services.uniqueness import insert_once, insert_or_get, insert_unless_present
+from app.services.uniqueness import insert_or_get, insert_unless_present
 
 log = logging.getLogger(__name__)
-
-# Exactly these words, alone (any case, surrounding spaces ignored). "please cancel tuesday"
-# is an ordinary message.
-OPT_OUT_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
 
 class InvalidWebhook(DomainError):
@@ -58,14 +58,6 @@ class InboundResult:
     created: bool  # False for a repeated delivery of a text already stored
     keyword: str | None = None
     unrouted: UnroutedInbound | None = None
-
-
-def keyword_of(body: str) -> str | None:
-    """The opt-out/opt-in/help keyword the whole body is, or None."""
-    word = (body or "").strip().upper()
-    if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS or word in HELP_KEYWORDS:
-        return word
-    return None
 
 
 def media_of(form: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -241,32 +233,22 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
     # routed at the same moment (impossible); should it ever happen, the unique constraint
     # fails the receipt, which is retried and then finds the message above.
     db.session.add(message)
-    if keyword in OPT_OUT_KEYWORDS:
-        opt_out(company_id=company.id, phone=from_phone, keyword=keyword)
-    elif keyword in OPT_IN_KEYWORDS:
-        opt_in(company_id=company.id, phone=from_phone)
     # The routing's look-ups must not flush the new message early: it is inserted once,
     # with its recipients and reason already on it.
     with db.session.no_autoflush:
         apply_routing(message=message)
     db.session.flush()
-    return InboundResult(message, created=True, keyword=keyword)
-
-
-def opt_out(*, company_id: int, phone: str, keyword: str, source: str = "keyword") -> None:
-    """Record that `phone` wants no texts from the company (idempotent, race-safe)."""
-    exists = db.session.scalar(
-        sa.select(OptOut.id).filter_by(company_id=company_id, phone=phone).limit(1)
+    # Then what the words do: opt-out/opt-in/HELP keywords (with their one reply), "stop
+    # texting me" flagged for a person, "texted us first" consent.
+    apply_inbound(
+        message=message,
+        company=company,
+        customer=customer,
+        keyword=keyword,
+        opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
+        now=received_at,
     )
-    if exists is not None:
-        return
-    insert_once(OptOut(company_id=company_id, phone=phone, keyword=keyword, source=source))
-
-
-def opt_in(*, company_id: int, phone: str) -> None:
-    """START/UNSTOP/YES: texts may flow again (this also lifts a carrier-reported opt-out,
-    since Twilio lifts its own block on the same keywords)."""
-    db.session.execute(sa.delete(OptOut).filter_by(company_id=company_id, phone=phone))
+    return InboundResult(message, created=True, keyword=keyword)
 
 
 def _quarantine(

@@ -250,6 +250,21 @@ def unread_total(*, company: Company) -> int:
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
     if status in (MessageStatus.PENDING, MessageStatus.SENDING):
+        held = (message.extra or {}).get("held")
+        if status == MessageStatus.PENDING and held and message.next_attempt_at is None:
+            return DeliveryState(
+                "…", "Held", "Waiting for someone to decide whether the customer opted out."
+            )
+        if status == MessageStatus.PENDING and (message.extra or {}).get("quiet_hours"):
+            return DeliveryState("…", "Scheduled", "Waiting for the customer's texting hours.")
+        if (
+            status == MessageStatus.PENDING
+            and (message.extra or {}).get("trigger") == "changed"
+            and message.next_attempt_at is not None
+            and message.next_attempt_at > utcnow()
+        ):
+            # app/services/notifications.py COALESCE_WINDOW
+            return DeliveryState("…", "Waiting", "Further changes in 2 minutes join this text.")
         if message.attempts:
             return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
         return DeliveryState("…", "Sending")

@@ -438,6 +438,7 @@ KIND_LABELS = {
     MessageKind.ON_MY_WAY: "On my way text",
     MessageKind.JOB_FINISHED: "Job finished text",
     MessageKind.REMINDER: "Reminder text",
+    MessageKind.JOB_CANCELED: "Job canceled text",
     MessageKind.ESTIMATE: "Estimate text",
     MessageKind.INVOICE: "Invoice text",
     MessageKind.PAYMENT_RECEIPT: "Payment receipt text",
@@ -486,6 +487,11 @@ class TimelineEntry:
         if self.kind == "skipped":
             return "Not sent"
         if self.kind == "message":
+            extra = (self.message.extra or {}) if self.message is not None else {}
+            if self.status == MessageStatus.PENDING and extra.get("held"):
+                return "Held"  # a "stop texting me" waits for the office's decision
+            if self.status == MessageStatus.PENDING and extra.get("quiet_hours"):
+                return "Waiting for texting hours"
             return STATUS_LABELS.get(self.status, self.status)
         return JobStatus.LABELS.get(self.status, self.status)
 

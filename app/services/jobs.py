@@ -14,7 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Company, Customer, Job, JobAssignment, JobStatus, Role, User
 from app.services.errors import DomainError
-from app.services.notifications import notify_job_booked, notify_job_changed
+from app.services.notifications import (
+    cancel_stale_reminders,
+    notify_job_booked,
+    notify_job_changed,
+)
 
 
 def _next_number(company: Company) -> int:
@@ -47,7 +51,10 @@ def create_job(
     address: str | None = None,
     notes: str | None = None,
     techs: Sequence[User] = (),
+    notify: bool = True,
 ) -> Job:
+    """Book a job. `notify=False` (the form's "Notify the customer" unticked) sends no
+    booking text."""
     if customer.company_id != company.id:
         raise DomainError("Pick one of your own customers.", field="customer_id")
     check_schedule(scheduled_start, scheduled_end)
@@ -78,7 +85,8 @@ def create_job(
         db.session.add(JobAssignment(job_id=job.id, user_id=tech.id))
     db.session.flush()
     db.session.refresh(job)
-    notify_job_booked(job=job)
+    if notify:
+        notify_job_booked(job=job)
     return job
 
 
@@ -96,15 +104,25 @@ def _tech_ids(job: Job) -> set[int]:
 
 
 def _notify_if_changed(
-    *, job: Job, old_start: datetime, old_end: datetime, old_tech_ids: set[int]
+    *,
+    job: Job,
+    old_start: datetime,
+    old_end: datetime,
+    old_tech_ids: set[int],
+    notify: bool = True,
 ) -> None:
     """Tell the notifications service, only when the time or the techs really moved, so
-    saving an unchanged form never texts the customer."""
+    saving an unchanged form never texts the customer. With `notify=False` the customer
+    is not texted, but a reminder for the old time is still withdrawn."""
     if (
         job.scheduled_start == old_start
         and job.scheduled_end == old_end
         and _tech_ids(job) == old_tech_ids
     ):
+        return
+    if not notify:
+        if (job.scheduled_start, job.scheduled_end) != (old_start, old_end):
+            cancel_stale_reminders(job=job)
         return
     notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
 
@@ -131,6 +149,7 @@ def update_job(
     address: str | None = None,
     notes: str | None = None,
     techs: Sequence[User] = (),
+    notify: bool = True,
 ) -> Job:
     """Edit a job's details, time and techs in one go (the office's full edit form).
 
@@ -154,7 +173,9 @@ def update_job(
     job.scheduled_end = scheduled_end
     _set_techs(job, techs)
     db.session.flush()
-    _notify_if_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+    _notify_if_changed(
+        job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids, notify=notify
+    )
     return job
 
 

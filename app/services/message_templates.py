@@ -127,9 +127,19 @@ KINDS: dict[str, TemplateKind] = {
             (*_JOB, "invoice_link"),
         ),
         TemplateKind(
+            MessageKind.JOB_CANCELED,
+            "Job canceled",
+            "Sent when a job is canceled; when On My Way was already sent it starts with "
+            "“Update: our technician is no longer on the way.”",
+            "Hi {customer_first_name}, your {company_name} appointment on {job_date} "
+            "({arrival_window}, job #{job_number}) is canceled. Questions? Reply to this text.",
+            _JOB,
+        ),
+        TemplateKind(
             MessageKind.REMINDER,
             "Appointment reminder",
-            "Sent ahead of a scheduled job, between 8:00 AM and 9:00 PM your time.",
+            "Sent ahead of a scheduled job, inside your texting hours in the customer's time "
+            "zone (and their state's stricter hours).",
             "Reminder: {company_name} will see you on {job_date}, arriving "
             "{arrival_window}. Need to reschedule? Reply to this text.",
             _JOB,

@@ -4,7 +4,8 @@ Contract used by the job services:
 - `notify_job_booked(job=...)` after a job is created;
 - `notify_job_changed(job=..., old_start=..., old_end=..., old_tech_ids=...)` after an edit
   that may have changed the time or the assigned techs;
-- `notify_status_changed(transition=..., actor=...)` after a status change that happened.
+- `notify_status_changed(transition=..., actor=...)` after a status change that happened
+  (On My Way, finished, and canceled: the fourth template, `job_canceled`).
 Each queues at most one text through `app.services.texting.queue_text` in the caller's
 transaction, so a rolled-back booking never texts anyone.
 
@@ -19,6 +20,10 @@ photo: {tech_name} and {tech_first_name} render as "our technician", and a chang
 is announced as "Your technician has changed." without a name.
 
 All dates and times are rendered in the company's time zone.
+
+Coalescing: a change text waits COALESCE_WINDOW (2 minutes) in the outbox. Further changes
+in that time rewrite it to the job's final time and technicians (or withdraw it when the
+job is back where it was), so an office fixing a typo sends one text, not three.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.first_contact import FOOTER, footer_applies
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANONYMOUS_TECH = "our technician"
+COALESCE_WINDOW = timedelta(minutes=2)
 
 
 # ----------------------------------------------------------------------------- values
@@ -186,6 +193,7 @@ def queue_automated_text(
     dedupe_key: str,
     media_urls: list[str] | None = None,
     extra: dict | None = None,
+    send_after: datetime | None = None,
 ) -> Message | None:
     """Queue the text, or record why it could not be (never silently dropped)."""
     try:
@@ -199,6 +207,7 @@ def queue_automated_text(
             media_urls=media_urls or (),
             dedupe_key=dedupe_key,
             extra=extra,
+            send_after=send_after,
         )
     except TextingUnavailable as blocked:
         record_skip(job=job, kind=kind, blocked=blocked, dedupe_key=dedupe_key)
@@ -227,6 +236,43 @@ def record_skip(*, job: Job, kind: str, blocked: TextingUnavailable, dedupe_key:
             dedupe_key=dedupe_key,
         )
     )
+
+
+def texts_not_sent(*, job: Job, since: datetime) -> list[str]:
+    """What the person who just acted must hear about this job's texts since `since`: each
+    text that could not go, or that waits (a pending "stop texting me", quiet hours)."""
+    notes = [
+        f"The customer was not texted: {skip.detail}"
+        for skip in db.session.scalars(
+            sa.select(SkippedText)
+            .filter_by(company_id=job.company_id, job_id=job.id)
+            .where(SkippedText.created_at >= since)
+            .order_by(SkippedText.id)
+        )
+    ]
+    for message in db.session.scalars(
+        sa.select(Message)
+        .where(
+            Message.job_id == job.id,
+            Message.status == MessageStatus.PENDING,
+            Message.created_at >= since,
+        )
+        .order_by(Message.id)
+    ):
+        extra = message.extra or {}
+        if extra.get("held") and message.next_attempt_at is None:
+            notes.append(
+                "The customer was not texted: they wrote something like “stop texting me”. "
+                "The text waits until someone picks Opt this number out or Not an opt-out "
+                "in the inbox."
+            )
+        elif extra.get("quiet_hours") and message.next_attempt_at is not None:
+            when = message.next_attempt_at.astimezone(job.company.tz).strftime("%a %-I:%M %p")
+            notes.append(
+                f"The customer was not texted yet: it is outside their texting hours. "
+                f"The text goes out {when} ({job.company.time_zone.replace('_', ' ')} time)."
+            )
+    return notes
 
 
 def skipped_texts(*, job: Job) -> list[SkippedText]:
@@ -293,32 +339,100 @@ def notify_job_changed(
     template = _enabled_template(job, MessageKind.JOB_SCHEDULED)
     if template is None:
         return
+    prefix = f"job:{job.id}:changed:"
+    now = utcnow()
+    waiting = _waiting_change_text(job=job, prefix=prefix, now=now)
+    if waiting is not None:
+        _rewrite_change_text(job=job, message=waiting, template_body=template.body, now=now)
+        return
     # A change is keyed by its before and after. The same change reported again (a double
     # submit, a retried request) matches the latest change text and sends nothing; the
-    # n-th change has its own key, so moving a job back and forth texts each move.
+    # n-th change has its own key, so moves minutes apart each get their text.
     before = f"{old_start.isoformat()}|{old_end.isoformat()}|{sorted(old_tech_ids)}"
     after = f"{job.scheduled_start.isoformat()}|{job.scheduled_end.isoformat()}|{new_tech_ids}"
     digest = hashlib.sha256(f"{before}>{after}".encode()).hexdigest()[:16]
-    prefix = f"job:{job.id}:changed:"
-    earlier = db.session.scalars(
-        sa.select(Message.dedupe_key)
+    earlier = db.session.execute(
+        sa.select(Message.dedupe_key, Message.status)
         .where(Message.job_id == job.id, Message.dedupe_key.like(prefix + "%"))
         .order_by(Message.id.desc())
     ).all()
-    if earlier and earlier[0].endswith(":" + digest):
+    # A change text withdrawn (undone within the window) does not count as already sent.
+    standing = [key for key, status in earlier if status != MessageStatus.CANCELED]
+    if standing and standing[0].endswith(":" + digest):
         return
-    change = describe_change(job=job, time_changed=time_changed, techs_changed=techs_changed)
-    body = render_text(body=template.body, values=job_values(job=job, change=change))
-    if "{change}" not in template.body:
-        # Edited without the placeholder: the customer must still learn what changed.
-        body = f"{change} {body}"
     queue_automated_text(
         job=job,
         kind=MessageKind.JOB_SCHEDULED,
-        body=body,
+        body=_change_body(job, template.body, time_changed, techs_changed),
         dedupe_key=f"{prefix}{len(earlier)}:{digest}",
-        extra={"trigger": "changed", "time": time_changed, "techs": techs_changed},
+        send_after=now + COALESCE_WINDOW,
+        extra={
+            "trigger": "changed",
+            "time": time_changed,
+            "techs": techs_changed,
+            # What the customer last heard, to compare the final state with.
+            "before": {
+                "start": old_start.isoformat(),
+                "end": old_end.isoformat(),
+                "techs": sorted(old_tech_ids),
+            },
+        },
     )
+
+
+def _change_body(job: Job, template_body: str, time_changed: bool, techs_changed: bool) -> str:
+    change = describe_change(job=job, time_changed=time_changed, techs_changed=techs_changed)
+    body = render_text(body=template_body, values=job_values(job=job, change=change))
+    if "{change}" not in template_body:
+        # Edited without the placeholder: the customer must still learn what changed.
+        body = f"{change} {body}"
+    return body
+
+
+def _waiting_change_text(*, job: Job, prefix: str, now: datetime) -> Message | None:
+    """This job's change text still inside its coalescing window (never tried yet)."""
+    return db.session.scalar(
+        sa.select(Message)
+        .where(
+            Message.job_id == job.id,
+            Message.dedupe_key.like(prefix + "%"),
+            Message.status == MessageStatus.PENDING,
+            Message.attempts == 0,
+            sa.or_(Message.next_attempt_at > now, Message.next_attempt_at.is_(None)),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def _rewrite_change_text(*, job: Job, message: Message, template_body: str, now: datetime) -> None:
+    """Another change inside the window: the waiting text now tells the final state, or is
+    withdrawn when the job is back where the customer last heard it was."""
+    before = (message.extra or {}).get("before") or {}
+    time_changed = (before.get("start"), before.get("end")) != (
+        job.scheduled_start.isoformat(),
+        job.scheduled_end.isoformat(),
+    )
+    techs_changed = sorted(before.get("techs") or []) != sorted(a.user_id for a in job.assignments)
+    if not (time_changed or techs_changed) or (
+        techs_changed and not time_changed and not job.assignments
+    ):
+        message.status = MessageStatus.CANCELED
+        message.error_message = "Not sent: the change was undone within 2 minutes."
+        message.updated_at = now
+        return
+    body = _change_body(job, template_body, time_changed, techs_changed)
+    if message.body.endswith(FOOTER) and not body.endswith(FOOTER):
+        body += FOOTER  # it was the first text to the number, and still is
+    message.body = body
+    message.extra = {
+        **(message.extra or {}),
+        "time": time_changed,
+        "techs": techs_changed,
+        "coalesced": int((message.extra or {}).get("coalesced", 0)) + 1,
+    }
+    message.updated_at = now
 
 
 def notify_status_changed(*, transition: Transition, actor: User | None) -> None:
@@ -332,6 +446,51 @@ def notify_status_changed(*, transition: Transition, actor: User | None) -> None
         _on_my_way(job=job, actor=actor)
     elif transition.new_status == JobStatus.FINISHED:
         _finished(job=job, actor=actor)
+    elif transition.new_status == JobStatus.CANCELED:
+        _canceled(job=job)
+
+
+def _canceled(*, job: Job) -> None:
+    """The fourth automated text. A change text still waiting is withdrawn (it would tell
+    a time that no longer exists). When On My Way was already sent the customer is
+    expecting someone at the door: the text says first that no one is coming."""
+    db.session.execute(
+        sa.update(Message)
+        .where(
+            Message.job_id == job.id,
+            Message.dedupe_key.like(f"job:{job.id}:changed:%"),
+            Message.status == MessageStatus.PENDING,
+            Message.attempts == 0,
+        )
+        .values(status=MessageStatus.CANCELED, error_message="Not sent: the job was canceled.")
+        .execution_options(synchronize_session=False)
+    )
+    template = _enabled_template(job, MessageKind.JOB_CANCELED)
+    if template is None:
+        return
+    body = render_text(body=template.body, values=job_values(job=job))
+    on_the_way = (
+        db.session.scalar(
+            sa.select(Message.id)
+            .where(
+                Message.job_id == job.id,
+                Message.kind == MessageKind.ON_MY_WAY,
+                Message.status.not_in((MessageStatus.CANCELED, MessageStatus.FAILED)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    if on_the_way:
+        body = f"Update: our technician is no longer on the way. {body}"
+    stamp = (job.canceled_at or utcnow()).strftime("%Y%m%dT%H%M%S%f")
+    queue_automated_text(
+        job=job,
+        kind=MessageKind.JOB_CANCELED,
+        body=body,
+        dedupe_key=f"job:{job.id}:canceled:{stamp}",
+        extra={"after_on_my_way": on_the_way},
+    )
 
 
 def _on_my_way(*, job: Job, actor: User | None) -> None:
@@ -418,6 +577,7 @@ class Preview:
     info: SegmentInfo
     job: Job | None  # the real job the preview used, or None for sample values
     media_note: str = ""
+    footer_note: str = ""
 
 
 def next_job_for_preview(company: Company) -> Job | None:
@@ -472,12 +632,22 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
         MessageKind.ON_MY_WAY,
         MessageKind.JOB_FINISHED,
         MessageKind.REMINDER,
+        MessageKind.JOB_CANCELED,
     ):
         job = next_job_for_preview(company)
     values = sample_values(company, kind)
     if job is not None:
         values.update(job_values(job=job, change=values["change"], eta=values["eta"]))
     text = render_text(body=body, values=values)
+    # The first text to a number ends with the opt-out line (app/services/first_contact.py):
+    # shown when it applies to the job's customer, or to a new customer's sample.
+    footer_note = ""
+    phone = job.customer.mobile_phone if job is not None else None
+    if footer_applies(company=company, phone=phone, kind=kind, body=text):
+        text = text.rstrip() + FOOTER
+        footer_note = f"Ends with “{FOOTER.strip()}”: it is the first text to " + (
+            f"{job.customer.first_name}'s number." if job is not None else "a new customer."
+        )
     media_note = ""
     if kind == MessageKind.ON_MY_WAY:
         media_note = (
@@ -485,4 +655,10 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
             if shows_tech(company)
             else "No technician name or photo is sent (company name only)."
         )
-    return Preview(text=text, info=segment_info(text), job=job, media_note=media_note)
+    return Preview(
+        text=text,
+        info=segment_info(text),
+        job=job,
+        media_note=media_note,
+        footer_note=footer_note,
+    )

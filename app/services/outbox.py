@@ -70,6 +70,7 @@ class OutboxItem:
     created_at: datetime
     reconcile_since: datetime | None
     twilio_sid: str | None
+    kind: str = ""
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
@@ -165,6 +166,7 @@ def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem
             Message.created_at,
             Message.reconcile_since,
             Message.twilio_sid,
+            Message.kind,
         )
     )
     rows = db.session.execute(stmt, execution_options={"synchronize_session": False}).all()
@@ -180,6 +182,7 @@ def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem
             created_at=row.created_at,
             reconcile_since=row.reconcile_since,
             twilio_sid=row.twilio_sid,
+            kind=row.kind,
         )
         for row in rows
     ]
@@ -298,7 +301,7 @@ def record_failure(
 
 def record_carrier_opt_out(*, company_id: int, phone: str) -> None:
     """Twilio says the number opted out (21610): no path may text it again until START."""
-    from app.services.inbound import opt_out
+    from app.services.opt_outs import opt_out
 
     opt_out(company_id=company_id, phone=phone, keyword="carrier 21610", source="carrier")
 

@@ -4,9 +4,9 @@ automatic payment reminders for an unpaid sent invoice.
 Both are editable templates (Payment receipt, Payment reminder) and go through the
 outbox (`texting.queue_text`), so an opted-out customer gets nothing: the text is
 recorded as skipped instead. Reminders are looked for by the outbox worker once a minute
-(`queue_payment_reminders_periodically`), only between 08:00 and 21:00 in the company's
-time zone, and stop as soon as nothing is due: a payment (or an ACH debit on its way), a
-void, or the second reminder.
+(`queue_payment_reminders_periodically`), only inside the customer's texting window
+(app/services/quiet_hours.py), and stop as soon as nothing is due: a payment (or an ACH
+debit on its way), a void, or the second reminder.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from app.models import (
 from app.services import billing
 from app.services.errors import DomainError
 from app.services.message_templates import get_template, render_text
-from app.services.reminders import in_sending_window
+from app.services.quiet_hours import windows_for
 from app.services.texting import TextingUnavailable, queue_text
 from app.templating import money
 
@@ -110,8 +110,6 @@ def queue_due_payment_reminders(*, now: datetime) -> int:
         )
     ).all()
     for settings, company in rows:
-        if not in_sending_window(now, company.tz):
-            continue
         today = billing.company_today(company, now)
         invoices = db.session.scalars(
             sa.select(Invoice).where(
@@ -127,6 +125,12 @@ def queue_due_payment_reminders(*, now: datetime) -> int:
             due = reminder_due_on(invoice=invoice, settings=settings, company=company)
             if due is None or today < due:
                 continue
+            customer = invoice.customer
+            windows = windows_for(
+                company=company, phone=customer.mobile_phone, address=customer.address
+            )
+            if not windows.allows(now):
+                continue  # quiet hours (the company's and the customer's state's): later
             balance = billing.invoice_balance_cents(invoice) - sum(
                 p.amount_cents for p in invoice.payments if p.status == PaymentStatus.PROCESSING
             )

@@ -2,10 +2,11 @@
 
 Off by default (the company turns the Appointment reminder template on and picks a lead
 time: MessageTemplate.lead_minutes). A reminder is due `lead_minutes` before the job's
-scheduled start, but never goes out before 08:00 or after 21:00 in the company's time
-zone. When the due moment falls in those quiet hours it is moved EARLIER, to the last
-allowed moment before it (21:00 the evening before, or 21:00 the same evening): moving it
-later could push it past the job itself, while earlier only gives the customer more notice.
+scheduled start, but only inside the customer's texting hours (app/services/quiet_hours.py:
+the company's window, 08:00-20:00 by default, and their state's rule, in their time zone).
+When the due moment falls in quiet hours it is moved EARLIER, to the last allowed moment
+before it (20:00 the evening before, or 20:00 the same evening): moving it later could
+push it past the job itself, while earlier only gives the customer more notice.
 
 Not sent when: the job is not scheduled (canceled, on the way, finished), the start has
 passed, the job was booked after the reminder moment (the booking text just told them),
@@ -17,8 +18,7 @@ for its new time, and `cancel_stale_reminders` withdraws an unsent one for the o
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -26,30 +26,29 @@ from app.extensions import db
 from app.models import Company, Job, JobStatus, Message, MessageKind, MessageTemplate, SkippedText
 from app.services.message_templates import render_text
 from app.services.notifications import job_values, queue_automated_text, reminder_key
+from app.services.quiet_hours import TextingWindows, windows_for
 
 log = logging.getLogger(__name__)
 
-WINDOW_OPENS = time(8, 0)
-WINDOW_CLOSES = time(21, 0)
-# The longest a reminder can be moved earlier: from 07:59 back to 21:00 (plus a DST hour).
-LONGEST_SHIFT = timedelta(hours=12)
+# The longest a reminder can be moved earlier: from a Sunday-noon opening (Texas) back to
+# Saturday 20:00 in the later of two zones, plus a DST hour.
+LONGEST_SHIFT = timedelta(hours=18)
 
 
-def in_sending_window(moment: datetime, tz: ZoneInfo) -> bool:
-    return WINDOW_OPENS <= moment.astimezone(tz).time() <= WINDOW_CLOSES
+def job_windows(job: Job) -> TextingWindows:
+    return windows_for(
+        company=job.company,
+        phone=job.customer.mobile_phone,
+        address=job.address or job.customer.address,
+    )
 
 
-def reminder_send_time(*, start: datetime, lead_minutes: int, tz: ZoneInfo) -> datetime:
-    """When the reminder for a job starting at `start` goes out (aware UTC)."""
-    due = start - timedelta(minutes=lead_minutes)
-    local = due.astimezone(tz)
-    if local.time() < WINDOW_OPENS:
-        day = local.date() - timedelta(days=1)
-    elif local.time() > WINDOW_CLOSES:
-        day = local.date()
-    else:
-        return due
-    return datetime.combine(day, WINDOW_CLOSES, tzinfo=tz).astimezone(due.tzinfo)
+def reminder_send_time(
+    *, start: datetime, lead_minutes: int, windows: TextingWindows
+) -> datetime | None:
+    """When the reminder for a job starting at `start` goes out (aware UTC): the due
+    moment, or the last moment of texting hours before it. None if there is none."""
+    return windows.last_allowed_before(start - timedelta(minutes=lead_minutes))
 
 
 def queue_due_reminders(*, now: datetime) -> int:
@@ -60,7 +59,7 @@ def queue_due_reminders(*, now: datetime) -> int:
     ).all()
     for template in templates:
         company = db.session.get(Company, template.company_id)
-        if company is None or not in_sending_window(now, company.tz):
+        if company is None:
             continue
         lead = template.lead_minutes or 0
         jobs = db.session.scalars(
@@ -78,10 +77,18 @@ def queue_due_reminders(*, now: datetime) -> int:
         ).all()
         due = []
         for job in jobs:
+            windows = job_windows(job)
             send_at = reminder_send_time(
-                start=job.scheduled_start, lead_minutes=lead, tz=company.tz
+                start=job.scheduled_start, lead_minutes=lead, windows=windows
             )
-            if send_at <= now and job.created_at <= send_at:
+            # The worker never sends inside the customer's quiet hours, even for a reminder
+            # that is due: it waits for the window to open if that is still before the job.
+            if (
+                send_at is not None
+                and send_at <= now
+                and job.created_at <= send_at
+                and windows.allows(now)
+            ):
                 due.append(job)
         if not due:
             continue

@@ -19,16 +19,35 @@ from app.models import (
     Direction,
     Job,
     Message,
+    MessageKind,
     MessageStatus,
     OptOut,
     PhoneNumber,
+    RevocationFlag,
     User,
     utcnow,
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.first_contact import with_footer
+from app.services.quiet_hours import quiet_hours_delay
 from app.services.registration import blocked_sentence, find_registration
 from app.services.uniqueness import insert_or_get
+
+# Texts the product sends by itself about a job. While a customer's "stop texting me" waits
+# for a person's decision these are held (the FCC allows 10 business days to decide; texts
+# meanwhile would be texts after a revocation). A person's own reply is never held: it is
+# how the office asks "did you mean you want no more texts?".
+AUTOMATED_KINDS = (
+    MessageKind.JOB_SCHEDULED,
+    MessageKind.ON_MY_WAY,
+    MessageKind.JOB_FINISHED,
+    MessageKind.REMINDER,
+    MessageKind.JOB_CANCELED,
+)
+# CTIA 5.1.1 / 47 CFR 64.1200(a)(10)(iii): the one confirmation after an opt-out may go to
+# the number that just opted out. (HELP is answered even when opted out, as Twilio does.)
+ALLOWED_WHEN_OPTED_OUT = (MessageKind.OPT_OUT_CONFIRMATION, MessageKind.HELP_REPLY)
 
 
 class TextingUnavailable(DomainError):
@@ -57,6 +76,18 @@ def is_opted_out(*, company: Company, phone: str) -> bool:
     )
 
 
+def revocation_pending(*, company: Company, phone: str) -> bool:
+    """The number wrote something like "stop texting me" and no one has decided yet."""
+    return (
+        db.session.scalar(
+            sa.select(RevocationFlag.id)
+            .filter_by(company_id=company.id, phone=phone, decided_at=None)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def registration_blocker(*, company: Company) -> TextingUnavailable | None:
     """Not registered: until the company's A2P 10DLC / toll-free registration is approved
     (or a registered Messaging Service is attached), its texts would fail with 30034/30032,
@@ -70,8 +101,11 @@ def registration_blocker(*, company: Company) -> TextingUnavailable | None:
     )
 
 
-def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | None:
-    """The reason a text to `phone` can't go out now, or None when it can."""
+def texting_blocker(
+    *, company: Company, phone: str, kind: str | None = None
+) -> TextingUnavailable | None:
+    """The reason a text to `phone` can't go out now, or None when it can. `kind` (a
+    MessageKind) lets the opt-out confirmation through to the number that opted out."""
     if company_number(company) is None:
         return TextingUnavailable(
             f"{company.name} has no custom SMS number yet, so texts can't be sent. "
@@ -82,14 +116,31 @@ def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | Non
     not_registered = registration_blocker(company=company)
     if not_registered is not None:
         return not_registered
-    # --
-    if is_opted_out(company=company, phone=phone):
+    # -- opt-out (issue 16: the one confirmation and HELP may still go to the number).
+    if kind not in ALLOWED_WHEN_OPTED_OUT and is_opted_out(company=company, phone=phone):
         return TextingUnavailable(
             "This customer replied STOP and has opted out of texts from your number. "
             "They can text START to opt back in.",
             reason=TextingUnavailable.OPTED_OUT,
         )
     return None
+
+
+def _due_time(
+    *, company: Company, to_phone: str, kind: str, address: str | None, due: datetime, extra: dict
+) -> datetime | None:
+    """When a text that may go should go (None: held). Notes why in `extra`."""
+    # Held, not refused: queued with no due time (the dispatcher never claims it), then
+    # released or canceled by the office's decision (opt_outs.decide_revocation).
+    if kind in AUTOMATED_KINDS and revocation_pending(company=company, phone=to_phone):
+        extra["held"] = "revocation"
+        return None
+    # Quiet hours: a text nobody is waiting for is due when the customer's hours open.
+    later = quiet_hours_delay(company=company, phone=to_phone, kind=kind, address=address, now=due)
+    if later is not None:
+        due, windows = later
+        extra["quiet_hours"] = {"until": due.isoformat(), "state": windows.state}
+    return due
 
 
 def queue_text(
@@ -111,18 +162,32 @@ def queue_text(
     With a `dedupe_key`, a second call with the same key returns the first message and
     queues nothing: that is how "at most once per job" is kept under double taps.
     Raises TextingUnavailable when the company has no number or the number opted out.
+    Automated job texts to a number with an undecided "stop texting me" are held; kinds
+    nobody waits for wait for quiet hours to end; a first contact gets the opt-out footer
+    (docs/compliance.md).
     """
     if dedupe_key is not None:
         existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
         if existing is not None:
             return existing
-    blocker = texting_blocker(company=company, phone=to_phone)
+    blocker = texting_blocker(company=company, phone=to_phone, kind=kind)
     if blocker is not None:
         raise blocker
+    now = utcnow()
+    extra = dict(extra or {})
+    due = _due_time(
+        company=company,
+        to_phone=to_phone,
+        kind=kind,
+        address=(job.address if job else None) or (customer.address if customer else None),
+        due=send_after or now,
+        extra=extra,
+    )
+    # The first text the company ever sends to this number says how to opt out.
+    body = with_footer(company=company, phone=to_phone, kind=kind, body=body)
     number = company_number(company)
     assert number is not None  # texting_blocker checked it
     conversation = conversation_for(company=company, phone=to_phone, customer=customer)
-    now = utcnow()
     message = Message(
         company_id=company.id,
         conversation_id=conversation.id,
@@ -136,8 +201,8 @@ def queue_text(
         dedupe_key=dedupe_key,
         job_id=job.id if job else None,
         author_id=author.id if author else None,
-        next_attempt_at=send_after or now,
-        extra=extra or {},
+        next_attempt_at=due,
+        extra=extra,
         created_at=now,
     )
     if dedupe_key is None:

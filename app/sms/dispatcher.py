@@ -34,6 +34,7 @@ from app.services.outbox import OutboxItem
 from app.services.payment_texts import queue_payment_reminders_periodically
 from app.services.registration import work_registrations_periodically
 from app.services.reminders import queue_reminders_periodically
+from app.services.texting import ALLOWED_WHEN_OPTED_OUT
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
 
@@ -201,7 +202,8 @@ class Dispatcher:
         opted_out = db.session.scalar(
             sa.select(OptOut.id).filter_by(company_id=item.company_id, phone=item.to_phone).limit(1)
         )
-        if opted_out is not None:
+        # The opt-out confirmation is written after the opt-out, to go to that number.
+        if opted_out is not None and item.kind not in ALLOWED_WHEN_OPTED_OUT:
             outbox.record_failure(
                 item=item,
                 now=self.clock(),

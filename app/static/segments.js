@@ -60,7 +60,10 @@
   function update(textarea) {
     var output = document.querySelector(textarea.getAttribute("data-segment-counter"));
     if (!output) { return; }
-    var result = info(textarea.value);
+    // A first text to a number gets " Reply STOP to opt out." appended when it is queued
+    // (app/services/first_contact.py): count what the customer will receive.
+    var suffix = textarea.getAttribute("data-segment-suffix") || "";
+    var result = info(textarea.value ? textarea.value + suffix : "");
     output.textContent = summary(result);
     output.classList.toggle("segment-ucs2", result.encoding === "UCS-2");
   }

@@ -18,8 +18,10 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from app.auth.access import any_role_required
 from app.errors import render_error
 from app.extensions import db, htmx
-from app.models import Job, JobStatus, MessageKind
+from app.models import Job, JobStatus, MessageKind, utcnow
+from app.services.first_contact import FOOTER, has_texted
 from app.services.job_status import IllegalTransition, job_set_status, next_statuses
+from app.services.notifications import texts_not_sent
 from app.services.tech_day import (
     conversation_version,
     delivery_tick,
@@ -155,7 +157,16 @@ def _reply_context(job: Job, form: ReplyForm | None = None, **extra) -> dict:
     if form is None:
         form = ReplyForm(formdata=None, key=new_reply_key())
     blocker = texting_blocker(company=job.company, phone=job.customer.mobile_phone)
-    return {"job": job, "reply_form": form, "blocker": blocker, "sent": False, **extra}
+    first_contact = not has_texted(company=job.company, phone=job.customer.mobile_phone)
+    return {
+        "job": job,
+        "reply_form": form,
+        "blocker": blocker,
+        "sent": False,
+        "first_contact": first_contact,
+        "first_contact_footer": FOOTER,
+        **extra,
+    }
 
 
 def _messages_context(job: Job) -> dict:
@@ -203,6 +214,7 @@ def job_status(job_id: int):
     wanted = form.status.data
     if wanted == JobStatus.FINISHED and not form.confirmed:
         return _actions_response(job, confirm=JobStatus.FINISHED in next_statuses(job))
+    started = utcnow()
     try:
         transition = job_set_status(
             job=job, status=wanted, actor=current_user, eta_minutes=form.eta_minutes
@@ -217,12 +229,16 @@ def job_status(job_id: int):
             form.eta.errors = [*form.eta.errors, error.message]
             return _actions_response(job, status=400, form=form)
         return _actions_response(job, status=409, error=error.message)
+    # Read before the commit expires the job: a text that could not go replaces "done".
+    not_sent = texts_not_sent(job=job, since=started) if transition.changed else []
     db.session.commit()
     note = DONE_MESSAGES[wanted] if transition.changed else f"Already {job.status_label.lower()}."
+    if not_sent:
+        note = " ".join(not_sent)
     if not htmx:
-        flash(note, "success")
+        flash(note, "error" if not_sent else "success")
         return redirect(url_for("tech.job", job_id=job.id))
-    response = _actions_response(job, note=note)
+    response = _actions_response(job, note=note, note_warning=bool(not_sent))
     # The On My Way / Finished texts now sit in the conversation: refresh it at once.
     response.headers["HX-Trigger"] = "tech-job-changed"
     return response

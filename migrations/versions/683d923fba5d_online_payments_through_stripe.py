@@ -1,7 +1,7 @@
 """online payments through stripe
 
 Revision ID: 683d923fba5d
-Revises: 643126c465c7
+Revises: 6aef8335f77d
 Create Date: 2026-12-02 07:58:34.701093
 
 Issue 18: each company's Stripe connected account, the Checkout Sessions made for its
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "683d923fba5d"
-down_revision = "643126c465c7"
+down_revision = "6aef8335f77d"
 branch_labels = None
 depends_on = None
 

@@ -435,3 +435,21 @@ def test_an_import_that_fails_midway_is_kept_failed_and_can_be_undone(make, monk
     report = undo.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
     db.session.commit()
     assert report["removed"] == 2 and _customers(company) == {}
+
+
+def test_imported_customers_get_an_imported_not_confirmed_consent(make):
+    from app.models import Consent, ConsentSource
+    from app.services.consent import record_consent
+
+    company = make.company()
+    known = make.customer(company, name="Known", phone="+15125550111")
+    record_consent(customer=known, source=ConsentSource.WRITTEN, actor=company.owner)
+    data = b"Name,Mobile\nNew Person,+15125550112\nKnown,+15125550111\n"
+    done = _import(company, data)
+    assert done.created_count == 1
+    consents = {
+        (c.customer.name, c.source)
+        for c in db.session.scalars(sa.select(Consent).filter_by(company_id=company.id))
+    }
+    # The new customer is "imported"; the merged one keeps what a person recorded.
+    assert consents == {("New Person", ConsentSource.IMPORTED), ("Known", ConsentSource.WRITTEN)}

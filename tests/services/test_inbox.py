@@ -91,7 +91,8 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
     finally:
         stop()
     assert summary == [
-        ("Jane Doe", "On it", 0),  # replying marked Jane's thread read
+        # Replying marked Jane's thread read; the first text to her says how to opt out.
+        ("Jane Doe", "On it Reply STOP to opt out.", 0),
         ("Kim Park", "kim here", 1),
         (None, "who is this", 1),
     ]
@@ -163,7 +164,7 @@ def test_thread_shows_both_directions_and_notices_but_not_forwards(inbound, shop
     thread = thread_messages(conversation=_conversation(company, JANE))
     assert [(m.direction, m.kind, m.body) for m in thread] == [
         ("in", MessageKind.INBOUND, "Is 3pm ok?"),
-        ("out", MessageKind.MANUAL, "Yes, see you"),
+        ("out", MessageKind.MANUAL, "Yes, see you Reply STOP to opt out."),
         ("in", MessageKind.NOTICE, "Estimate #12 approved"),
     ]
 
@@ -175,7 +176,7 @@ def test_send_reply_queues_a_manual_text_from_the_custom_number(inbound, shop):
     reply = send_reply(conversation=conversation, author=bob, body="  Hi Jane!  ")
     assert reply.kind == MessageKind.MANUAL
     assert reply.status == MessageStatus.PENDING
-    assert reply.body == "Hi Jane!"
+    assert reply.body == "Hi Jane! Reply STOP to opt out."  # the first text to Jane
     assert reply.to_phone == JANE
     assert reply.from_phone == company.phone_number.e164
     assert reply.author_id == bob.id

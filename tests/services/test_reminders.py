@@ -1,7 +1,9 @@
 """Appointment reminders: off by default, lead time, quiet hours, never stale.
 
 Every test passes `now` explicitly (a frozen clock). The company is in Chicago (UTC-6 in
-December), so 15:00 UTC is 9:00 AM local.
+December), so 15:00 UTC is 9:00 AM local. Its texting hours are 8:00-21:00 and its jobs
+are in Illinois (no state rule beyond the federal 8-21), so the window is 8:00-21:00
+Chicago time; state windows have their own tests (tests/services/test_quiet_hours.py).
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ from app.models import (
 from app.services.job_status import job_set_status
 from app.services.jobs import reschedule_job
 from app.services.message_templates import get_template, set_reminder_lead, set_template_enabled
+from app.services.quiet_hours import FEDERAL, DailyWindow, TextingWindows
 from app.services.reminders import queue_due_reminders, reminder_send_time
 
 CHICAGO = ZoneInfo("America/Chicago")
+ILLINOIS = "200 E Randolph St, Chicago, IL 60601"
+WINDOWS = TextingWindows(
+    zones=(CHICAGO,), company=DailyWindow(time(8), time(21)), rule=FEDERAL, state="IL"
+)
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -43,13 +50,13 @@ def reminders(job) -> list[Message]:
 
 @pytest.fixture
 def company(make):
-    company = make.company(name="Acme Plumbing")
+    company = make.company(name="Acme Plumbing", texting_window_end=21 * 60)
     make.number(company)
     return company
 
 
 def booked(make, company, start: datetime, booked_at: datetime | None = None):
-    job = make.job(company, start=start)
+    job = make.job(company, start=start, address=ILLINOIS)
     # Booked well before the reminder is due, unless the test says otherwise.
     job.created_at = booked_at or start - timedelta(days=7)
     db.session.flush()
@@ -96,7 +103,7 @@ def test_due_at_the_lead_time_and_not_before(make, company):
     ],
 )
 def test_quiet_hours_move_the_reminder_earlier(start, lead, expected):
-    assert reminder_send_time(start=start, lead_minutes=lead, tz=CHICAGO) == expected
+    assert reminder_send_time(start=start, lead_minutes=lead, windows=WINDOWS) == expected
 
 
 def test_quiet_hours_with_a_frozen_clock(make, company):

@@ -40,7 +40,8 @@ def test_queued_text_is_sent_over_real_http_with_exact_form_fields(
     form = request.form_dict()
     assert form["To"] == ["+15125550101"]
     assert form["From"] == ["+15126660100"]
-    assert form["Body"] == ["Your plumber is on the way"]
+    # The first text to the number says how to opt out.
+    assert form["Body"] == ["Your plumber is on the way Reply STOP to opt out."]
     assert form["MediaUrl"] == ["https://example.com/a.jpg", "https://example.com/b.png"]
     callback = urlsplit(form["StatusCallback"][0])
     assert f"{callback.scheme}://{callback.netloc}" == app.config["PUBLIC_BASE_URL"]

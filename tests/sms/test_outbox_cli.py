@@ -28,7 +28,7 @@ def test_outbox_work_once_sends_what_is_due(runner, sms_world, fake):
     assert result.exit_code == 0, result.output
     assert "Attempted 1 text(s)." in result.output
     [sent] = fake.outbound()
-    assert sent.body == "Sent by the CLI"
+    assert sent.body == "Sent by the CLI Reply STOP to opt out."  # a first contact
     db.session.expire_all()
     stored = db.session.get(Message, message.id)
     assert (stored.status, stored.twilio_sid) == (MessageStatus.QUEUED, sent.sid)

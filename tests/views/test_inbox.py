@@ -129,7 +129,8 @@ def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, shop):
         found = re.findall(r'<span class="conv-preview">(.*?)</span>', html, re.S)
         return [" ".join(p.split()) for p in found]
 
-    assert previews() == ["You: Yes, see you then", "Photo"]
+    # The first text to Jane says how to opt out.
+    assert previews() == ["You: Yes, see you then Reply STOP to opt out.", "Photo"]
     client.post(f"/inbox/{_conversation(company).id}/assign", data={"user_id": str(bob.id)})
     assert previews() == ["• Bob Office assigned this conversation to Bob Office.", "Photo"]
 
@@ -269,7 +270,7 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     assert again.status_code == 200
     sent = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.MANUAL)).all()
     assert [(m.body, m.to_phone, m.from_phone, m.author_id) for m in sent] == [
-        ("On our way <soon>", JANE, "+15126660001", bob.id)
+        ("On our way <soon> Reply STOP to opt out.", JANE, "+15126660001", bob.id)
     ]
 
 

@@ -55,8 +55,10 @@ def test_preview_renders_with_sample_values_and_counts_segments(office, client):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="template-preview"' in html
-    assert "Hi Jordan, Sam Lee is on the way" in html
-    assert "32 characters · 1 segment · GSM-7" in html
+    # A sample is a new customer, so the preview carries the first-contact footer.
+    assert "Hi Jordan, Sam Lee is on the way Reply STOP to opt out." in html
+    assert "55 characters · 1 segment · GSM-7" in html
+    assert "it is the first text to a new customer" in html
     assert "With sample values" in html
 
 

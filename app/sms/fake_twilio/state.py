@@ -35,6 +35,16 @@ SENT_AFTER = timedelta(seconds=0.4)
 DELIVERED_AFTER = timedelta(seconds=1.2)
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN_WORDS = {"START", "UNSTOP", "YES"}
+HELP_WORDS = {"HELP", "INFO"}
+# What Twilio answers by itself when the Messaging Service's Advanced Opt-Out is on (the
+# company configures the wording at Twilio; these stand in for it).
+ADVANCED_OPT_OUT_REPLIES = {
+    "STOP": "You have successfully been unsubscribed. You will not receive any more messages "
+    "from this number. Reply START to resubscribe.",
+    "START": "You have successfully been re-subscribed to messages from this number. "
+    "Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+    "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
 
 
 def new_sid(prefix: str) -> str:
@@ -174,6 +184,9 @@ class FakeTwilio:
             # (customer phone, business number) pairs that texted STOP: Twilio then refuses
             # to send between them with 21610, whatever the app thinks.
             self.carrier_opt_outs: set[tuple[str, str]] = set()
+            # Advanced Opt-Out on the Messaging Service: Twilio answers STOP/START/HELP
+            # itself and says so in the inbound webhook's `OptOutType`.
+            self.advanced_opt_out = False
             self.scheduled: list[_Scheduled] = []
             # Carriers' rule since 2023: a text from a local number outside an approved
             # A2P campaign fails with 30034 (an unverified toll-free number: 30032) after
@@ -497,12 +510,35 @@ class FakeTwilio:
                 body="",
                 content_type="text/plain",
             )
+        opt_out_type = None
         with self.lock:
             self.messages[sid] = message
             if word in OPT_OUT_WORDS:
                 self.carrier_opt_outs.add((from_, to))
+                opt_out_type = "STOP"
             elif word in OPT_IN_WORDS:
                 self.carrier_opt_outs.discard((from_, to))
+                opt_out_type = "START"
+            elif word in HELP_WORDS:
+                opt_out_type = "HELP"
+            if not self.advanced_opt_out:
+                opt_out_type = None
+            if opt_out_type is not None:
+                # Twilio's own answer reaches the phone (it is no API message of the app's).
+                reply_sid = new_sid("SM")
+                self.messages[reply_sid] = FakeMessage(
+                    sid=reply_sid,
+                    account_sid=self.account_sid,
+                    from_=to,
+                    to=from_,
+                    body=ADVANCED_OPT_OUT_REPLIES[opt_out_type],
+                    media_urls=[],
+                    direction="outbound-reply",
+                    status="delivered",
+                    date_created=now,
+                    date_sent=now,
+                    date_updated=now,
+                )
         form = {
             "ToCountry": "US",
             "ToState": "",
@@ -524,6 +560,8 @@ class FakeTwilio:
             "From": from_,
             "ApiVersion": "2010-04-01",
         }
+        if opt_out_type is not None:
+            form["OptOutType"] = opt_out_type
         for index, (url, content_type) in enumerate(media):
             form[f"MediaUrl{index}"] = url
             form[f"MediaContentType{index}"] = content_type
