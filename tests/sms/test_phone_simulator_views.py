@@ -176,6 +176,7 @@ def test_the_simulator_is_absent_in_production_even_with_the_fake(tmp_path):
         {
             "TESTING": True,
             "ENV_NAME": "production",
+            "STRIPE_FAKE": False,
             "SECRET_KEY": "3f9c1a7e5b2d8046c9e1f3a5b7d90c2e4f6a8b0c1d3e5f7092b4d6f8a0c2e4f6",
             "TWILIO_FAKE": True,
             "ALLOW_FAKE_TWILIO_IN_PRODUCTION": True,

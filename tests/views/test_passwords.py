@@ -297,6 +297,7 @@ def test_dev_mail_exists_only_without_smtp_and_outside_production(app):
         SECRET_KEY="f3" + "0123456789abcdef" * 4,
         TWILIO_FAKE=True,
         ALLOW_FAKE_TWILIO_IN_PRODUCTION=True,
+        STRIPE_FAKE=False,
     )
     assert demo.test_client().get("/dev/mail").status_code == 404
     # Real Twilio, no SMTP, development: the mailbox without the phone simulator.
