@@ -58,7 +58,7 @@ def register_templating(app: Flask) -> None:
     from app.navigation import nav_items
 
     app.jinja_env.globals["nav_items"] = nav_items
-    app.jinja_env.globals["thread_labels"] = MessageKind.THREAD_LABELS
+    app.jinja_env.globals["thread_labels"] = MessageKind.thread_labels()
 
     @app.after_request
     def _vary_on_htmx(response):

@@ -22,6 +22,7 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.customer import Customer
+from app.models.enums import LabelledStrEnum
 from app.models.job import Job
 from app.models.messaging import Message
 from app.models.types import UTCDateTime, utcnow
@@ -35,44 +36,39 @@ def new_document_token() -> str:
     return secrets.token_urlsafe(PUBLIC_TOKEN_BYTES)
 
 
-class EstimateStatus:
-    DRAFT = "draft"
-    SENT = "sent"
-    VIEWED = "viewed"
-    APPROVED = "approved"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    ALL = (DRAFT, SENT, VIEWED, APPROVED, DECLINED, EXPIRED)
-    # The customer may still decide.
-    OPEN = (DRAFT, SENT, VIEWED)
-    LABELS = {
-        DRAFT: "Draft",
-        SENT: "Sent",
-        VIEWED: "Viewed",
-        APPROVED: "Approved",
-        DECLINED: "Declined",
-        EXPIRED: "Expired",
-    }
+class EstimateStatus(LabelledStrEnum):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Viewed"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
 
 
-class InvoiceStatus:
-    DRAFT = "draft"
-    SENT = "sent"
-    VIEWED = "viewed"
-    PARTIALLY_PAID = "partially_paid"
-    PAID = "paid"
-    VOID = "void"
-    ALL = (DRAFT, SENT, VIEWED, PARTIALLY_PAID, PAID, VOID)
-    # Money is still owed.
-    OPEN = (DRAFT, SENT, VIEWED, PARTIALLY_PAID)
-    LABELS = {
-        DRAFT: "Draft",
-        SENT: "Sent",
-        VIEWED: "Viewed",
-        PARTIALLY_PAID: "Partially paid",
-        PAID: "Paid",
-        VOID: "Void",
-    }
+EstimateStatus.ALL = tuple(EstimateStatus)
+# The customer may still decide.
+EstimateStatus.OPEN = (EstimateStatus.DRAFT, EstimateStatus.SENT, EstimateStatus.VIEWED)
+EstimateStatus.LABELS = EstimateStatus.labels()
+
+
+class InvoiceStatus(LabelledStrEnum):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Viewed"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+InvoiceStatus.ALL = tuple(InvoiceStatus)
+# Money is still owed.
+InvoiceStatus.OPEN = (
+    InvoiceStatus.DRAFT,
+    InvoiceStatus.SENT,
+    InvoiceStatus.VIEWED,
+    InvoiceStatus.PARTIALLY_PAID,
+)
+InvoiceStatus.LABELS = InvoiceStatus.labels()
 
 
 class OptionStatus:
@@ -88,20 +84,16 @@ class DiscountKind:
     ALL = (NONE, AMOUNT, PERCENT)
 
 
-class PaymentMethod:
-    CASH = "cash"
-    CHECK = "check"
-    CARD = "card"
-    BANK = "bank_transfer"
-    OTHER = "other"
-    LABELS = {
-        CASH: "Cash",
-        CHECK: "Check",
-        CARD: "Card",
-        BANK: "Bank transfer",
-        OTHER: "Other",
-    }
-    ALL = tuple(LABELS)
+class PaymentMethod(LabelledStrEnum):
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+    CARD = "card", "Card"
+    BANK = "bank_transfer", "Bank transfer"
+    OTHER = "other", "Other"
+
+
+PaymentMethod.ALL = tuple(PaymentMethod)
+PaymentMethod.LABELS = PaymentMethod.labels()
 
 
 class DocumentType:
@@ -221,7 +213,7 @@ class Estimate(_DocumentColumns, db.Model):
 
     @property
     def status_label(self) -> str:
-        return EstimateStatus.LABELS.get(self.status, self.status)
+        return EstimateStatus.label_for(self.status)
 
     def __repr__(self) -> str:
         return f"<Estimate {self.id} #{self.number} {self.status} v{self.version}>"
@@ -296,7 +288,7 @@ class Invoice(_DocumentColumns, db.Model):
 
     @property
     def status_label(self) -> str:
-        return InvoiceStatus.LABELS.get(self.status, self.status)
+        return InvoiceStatus.label_for(self.status)
 
     def __repr__(self) -> str:
         return f"<Invoice {self.id} #{self.number} {self.status} v{self.version}>"
@@ -356,7 +348,7 @@ class Payment(db.Model):
 
     @property
     def method_label(self) -> str:
-        return PaymentMethod.LABELS.get(self.method, self.method)
+        return PaymentMethod.label_for(self.method)
 
 
 class EstimateApproval(db.Model):

@@ -12,6 +12,7 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.customer import Customer
+from app.models.enums import LabelledStrEnum
 from app.models.job import Job
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
@@ -75,45 +76,62 @@ class Direction:
     OUT = "out"
 
 
-class MessageStatus:
+class MessageStatus(LabelledStrEnum):
     # Outbound lifecycle. "pending" rows are the outbox: written with their cause, not yet
     # handed to Twilio. The rest mirror Twilio's own statuses.
-    PENDING = "pending"
-    SENDING = "sending"  # claimed by a dispatcher; the HTTP call may be in flight
-    QUEUED = "queued"  # Twilio accepted it and returned a SID
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    CANCELED = "canceled"  # withdrawn before sending (e.g. a stale reminder)
+    PENDING = "pending", "Waiting to send"
+    SENDING = "sending", "Sending"  # claimed by a dispatcher; the HTTP call may be in flight
+    QUEUED = "queued", "Sent to carrier"  # Twilio accepted it and returned a SID
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Not delivered"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Not sent"  # withdrawn before sending (e.g. a stale reminder)
     # Inbound.
-    RECEIVED = "received"
-
-    FINAL = (DELIVERED, UNDELIVERED, FAILED, CANCELED, RECEIVED)
+    RECEIVED = "received", "Received"
 
 
-class MessageKind:
-    MANUAL = "manual"  # typed by a person in the inbox or on the tech page
-    JOB_SCHEDULED = "job_scheduled"
-    ON_MY_WAY = "on_my_way"
-    JOB_FINISHED = "job_finished"
-    REMINDER = "reminder"
-    ESTIMATE = "estimate"
-    INVOICE = "invoice"
-    FORWARD = "forward"  # a copy of an inbound text forwarded to a user's own mobile
-    INBOUND = "inbound"
+MessageStatus.FINAL = (
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.FAILED,
+    MessageStatus.CANCELED,
+    MessageStatus.RECEIVED,
+)
+# Not yet handed to the carrier, or handed but not yet confirmed.
+MessageStatus.WAITING = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED)
+
+
+class MessageKind(LabelledStrEnum):
+    """`label` names the text on the job timeline; `origin` is what a thread (office inbox,
+    tech page) shows under an automated text instead of its author."""
+
+    origin: str | None
+
+    def __new__(cls, value: str, label: str, origin: str | None = None):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.origin = origin
+        return member
+
+    MANUAL = "manual", "Text"  # typed by a person in the inbox or on the tech page
+    JOB_SCHEDULED = "job_scheduled", "Job scheduled text", "Automatic: job booked"
+    ON_MY_WAY = "on_my_way", "On my way text", "Automatic: On My Way"
+    JOB_FINISHED = "job_finished", "Job finished text", "Automatic: job finished"
+    REMINDER = "reminder", "Reminder text", "Automatic: reminder"
+    ESTIMATE = "estimate", "Estimate text", "Estimate"
+    INVOICE = "invoice", "Invoice text", "Invoice"
+    # A copy of an inbound text forwarded to a user's own mobile.
+    FORWARD = "forward", "Forwarded copy"
+    INBOUND = "inbound", "Reply from customer"
     # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
-    NOTICE = "notice"
+    NOTICE = "notice", "Note"
 
-    # How a message's origin is labelled under it in a thread (office inbox, tech page).
-    THREAD_LABELS = {
-        JOB_SCHEDULED: "Automatic: job booked",
-        ON_MY_WAY: "Automatic: On My Way",
-        JOB_FINISHED: "Automatic: job finished",
-        REMINDER: "Automatic: reminder",
-        ESTIMATE: "Estimate",
-        INVOICE: "Invoice",
-    }
+    @classmethod
+    def thread_labels(cls) -> dict[str, str]:
+        """How a message's origin is labelled under it in a thread."""
+        return {kind.value: kind.origin for kind in cls if kind.origin}
 
 
 class Conversation(db.Model):

@@ -84,7 +84,7 @@ class PaymentForm(FlaskForm):
     amount = StringField("Amount", validators=[DataRequired()])
     method = SelectField(
         "Method",
-        choices=[SelectChoice(value, label) for value, label in PaymentMethod.LABELS.items()],
+        choices=[SelectChoice(value, label) for value, label in PaymentMethod.labels().items()],
         default=PaymentMethod.CHECK,
     )
     received_on = DateField("Received on", validators=[InputRequired()])

@@ -249,24 +249,22 @@ def unread_total(*, company: Company) -> int:
 
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING) and message.attempts:
+        return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
+    label = MessageStatus.label_for(status)
     if status in (MessageStatus.PENDING, MessageStatus.SENDING):
-        if message.attempts:
-            return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
-        return DeliveryState("…", "Sending")
-    if status == MessageStatus.QUEUED:
-        return DeliveryState("✓", "Sent to carrier")
-    if status == MessageStatus.SENT:
-        return DeliveryState("✓", "Sent")
+        return DeliveryState("…", label)
+    if status in (MessageStatus.QUEUED, MessageStatus.SENT):
+        return DeliveryState("✓", label)
     if status == MessageStatus.DELIVERED:
-        return DeliveryState("✓✓", "Delivered")
+        return DeliveryState("✓✓", label)
     if status == MessageStatus.CANCELED:
-        return DeliveryState("✕", "Not sent", message.error_message or "It was withdrawn.")
+        return DeliveryState("✕", label, message.error_message or "It was withdrawn.")
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
-        label = "Not delivered" if status == MessageStatus.UNDELIVERED else "Failed"
         return DeliveryState(
             "!", label, error_explanation(message.error_code, message.error_message)
         )
-    return DeliveryState("", status.replace("_", " ").capitalize())
+    return DeliveryState("", label)
 
 
 def mark_read(*, conversation: Conversation, user: User) -> int:

@@ -432,33 +432,6 @@ def assignable_users(company: Company) -> list[User]:
 
 # --- The job timeline ---------------------------------------------------------------------
 
-KIND_LABELS = {
-    MessageKind.MANUAL: "Text",
-    MessageKind.JOB_SCHEDULED: "Job scheduled text",
-    MessageKind.ON_MY_WAY: "On my way text",
-    MessageKind.JOB_FINISHED: "Job finished text",
-    MessageKind.REMINDER: "Reminder text",
-    MessageKind.ESTIMATE: "Estimate text",
-    MessageKind.INVOICE: "Invoice text",
-    MessageKind.FORWARD: "Forwarded copy",
-    MessageKind.INBOUND: "Reply from customer",
-    MessageKind.NOTICE: "Note",
-}
-
-STATUS_LABELS = {
-    MessageStatus.PENDING: "Waiting to send",
-    MessageStatus.SENDING: "Sending",
-    MessageStatus.QUEUED: "Sent to carrier",
-    MessageStatus.SENT: "Sent",
-    MessageStatus.DELIVERED: "Delivered",
-    MessageStatus.UNDELIVERED: "Not delivered",
-    MessageStatus.FAILED: "Failed",
-    MessageStatus.CANCELED: "Not sent",
-    MessageStatus.RECEIVED: "Received",
-}
-
-WAITING_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED)
-
 
 def delivery_problem(message: Message) -> str | None:
     """Why an outbound text did not arrive, in words a person understands; None if it did
@@ -484,8 +457,8 @@ class TimelineEntry:
         if self.kind == "skipped":
             return "Not sent"
         if self.kind == "message":
-            return STATUS_LABELS.get(self.status, self.status)
-        return JobStatus.LABELS.get(self.status, self.status)
+            return MessageStatus.label_for(self.status)
+        return JobStatus.label_for(self.status)
 
     @property
     def problem(self) -> str | None:
@@ -496,7 +469,7 @@ class TimelineEntry:
     @property
     def waiting(self) -> bool:
         """A text not yet handed to the carrier, or handed but not yet confirmed."""
-        return self.message is not None and self.message.status in WAITING_STATUSES
+        return self.message is not None and self.message.status in MessageStatus.WAITING
 
     @property
     def outbound(self) -> bool:
@@ -536,7 +509,7 @@ def job_timeline(job: Job) -> list[TimelineEntry]:
     ).all()
     entries = _status_events(job)
     for message in messages:
-        title = KIND_LABELS.get(message.kind, message.kind.replace("_", " ").capitalize())
+        title = MessageKind.label_for(message.kind)
         if message.direction == Direction.OUT and message.author is not None:
             title += f" from {message.author.name}"
         entries.append(
@@ -555,7 +528,7 @@ def job_timeline(job: Job) -> list[TimelineEntry]:
         .order_by(SkippedText.created_at, SkippedText.id)
     ).all()
     for skip in skipped:
-        title = KIND_LABELS.get(skip.kind, skip.kind.replace("_", " ").capitalize())
+        title = MessageKind.label_for(skip.kind)
         entries.append(
             TimelineEntry(skip.created_at, "skipped", title, skip.detail, status="canceled")
         )

@@ -65,8 +65,8 @@ def job_set_status(
         return Transition(job, old, status, changed=False)
     if status not in ALLOWED[old]:
         raise IllegalTransition(
-            f"Job #{job.number} is {JobStatus.LABELS[old].lower()}; "
-            f"it can't be marked {JobStatus.LABELS[status].lower()}."
+            f"Job #{job.number} is {JobStatus.label_for(old).lower()}; "
+            f"it can't be marked {JobStatus.label_for(status).lower()}."
         )
     if eta_minutes is not None and not 1 <= eta_minutes <= 24 * 60:
         raise IllegalTransition("The ETA must be between 1 minute and 24 hours.", field="eta")

@@ -299,13 +299,14 @@ def delivery_tick(message: Message) -> DeliveryTick | None:
     if message.direction != Direction.OUT:
         return None
     status = message.status
-    if status in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED):
-        return DeliveryTick("✓", "Queued", "queued")
+    label = MessageStatus.label_for(status)
+    if status in MessageStatus.WAITING:
+        return DeliveryTick("✓", label, "queued")
     if status == MessageStatus.SENT:
-        return DeliveryTick("✓", "Sent", "sent")
+        return DeliveryTick("✓", label, "sent")
     if status == MessageStatus.DELIVERED:
-        return DeliveryTick("✓✓", "Delivered", "delivered")
+        return DeliveryTick("✓✓", label, "delivered")
     if status == MessageStatus.CANCELED:
-        return DeliveryTick("✗", "Not sent (withdrawn)", "failed")
+        return DeliveryTick("✗", f"{label} (withdrawn)", "failed")
     reason = error_explanation(message.error_code, message.error_message)
     return DeliveryTick("✗", f"Not delivered. {reason}", "failed")

@@ -323,7 +323,7 @@ def test_create_customer_links_one_added_meanwhile(make, inbound, shop):
 @pytest.mark.parametrize(
     ("status", "code", "label", "ticks", "problem"),
     [
-        (MessageStatus.PENDING, None, "Sending", "…", None),
+        (MessageStatus.PENDING, None, "Waiting to send", "…", None),
         (MessageStatus.QUEUED, None, "Sent to carrier", "✓", None),
         (MessageStatus.SENT, None, "Sent", "✓", None),
         (MessageStatus.DELIVERED, None, "Delivered", "✓✓", None),

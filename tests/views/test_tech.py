@@ -527,7 +527,7 @@ def test_a_reply_is_queued_from_the_custom_number(client, shop, log_in):
     html = _html(response)
     assert html.lstrip().startswith('<div id="reply"') and 'data-sent="true"' in html
     assert 'id="messages" class="messages" hx-swap-oob="true"' in html
-    assert "Be there soon" in html and "Queued" in html
+    assert "Be there soon" in html and "Waiting to send" in html
     (message,) = _replies()
     assert message.body == "Be there soon"
     assert (message.kind, message.direction, message.status) == (
@@ -603,7 +603,7 @@ def test_no_custom_number_means_no_reply_box(client, make, log_in):
 @pytest.mark.parametrize(
     ("status", "error_code", "shown"),
     [
-        (MessageStatus.PENDING, None, "✓</span> Queued"),
+        (MessageStatus.PENDING, None, "✓</span> Waiting to send"),
         (MessageStatus.SENT, None, "✓</span> Sent"),
         (MessageStatus.DELIVERED, None, "✓✓</span> Delivered"),
         (MessageStatus.FAILED, 30003, "✗</span> Not delivered. The phone is unreachable"),
