@@ -25,6 +25,7 @@ from app.services.numbers import (
 )
 from app.services.phones import format_phone
 from app.services.photos import store_profile_photo
+from app.urls import public_url_for
 
 DEMO_PASSWORD = "demo-password"
 OWNER_EMAIL = "owner@example.com"
@@ -194,8 +195,7 @@ def demo_command() -> None:
         click.echo(
             "Custom SMS number: none yet (real Twilio: choose it in Settings → Custom number)"
         )
-    base = current_app.config["PUBLIC_BASE_URL"]
-    click.echo(f"\nOpen {base}/login and use password '{DEMO_PASSWORD}' with:")
+    click.echo(f"\nOpen {public_url_for('auth.login')} and use password '{DEMO_PASSWORD}' with:")
     click.echo(f"  owner   {OWNER_EMAIL}")
     for name, email, role, _mobile, _color in TEAM:
         click.echo(f"  {role:<7} {email}  ({name})")

@@ -206,6 +206,8 @@ class Estimate(_DocumentColumns, db.Model):
     )
 
     kind = DocumentType.ESTIMATE
+    # The customer's page for it (app/public/documents.py), reached by `public_token`.
+    public_endpoint = "public.estimate_page"
 
     @property
     def label(self) -> str:
@@ -281,6 +283,7 @@ class Invoice(_DocumentColumns, db.Model):
     )
 
     kind = DocumentType.INVOICE
+    public_endpoint = "public.invoice_page"
 
     @property
     def label(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, flash, make_response, redirect, render_template, url_for
+from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
@@ -33,6 +33,7 @@ from app.services.accounts import (
 )
 from app.services.errors import DomainError
 from app.tenancy import get_or_404
+from app.urls import public_url_for
 
 
 class InviteForm(FlaskForm):
@@ -92,7 +93,7 @@ def _member_context(user: User, error: str | None = None) -> dict:
 
 def _invite_link(raw_token: str) -> str:
     # The link is for another person's browser, so it uses the public address.
-    return current_app.config["PUBLIC_BASE_URL"] + url_for("auth.accept_invite", token=raw_token)
+    return public_url_for("auth.accept_invite", token=raw_token)
 
 
 def _invitations_context(

@@ -30,7 +30,6 @@ from typing import Protocol
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -69,6 +68,7 @@ from app.services.routing import apply_routing
 from app.services.texting import company_number, queue_text
 from app.services.uniqueness import insert_or_get
 from app.templating import money
+from app.urls import public_path_for, public_url_for
 
 Document = Estimate | Invoice
 
@@ -762,12 +762,11 @@ def _copy_item(item: LineItem, **owner: int) -> LineItem:
 
 
 def public_path(document: Document) -> str:
-    prefix = "e" if isinstance(document, Estimate) else "i"
-    return f"/{prefix}/{document.public_token}"
+    return public_path_for(document.public_endpoint, token=document.public_token)
 
 
 def public_url(document: Document) -> str:
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + public_path(document)
+    return public_url_for(document.public_endpoint, token=document.public_token)
 
 
 def revoke_link(*, document: Document, reason: str = LinkRevocation.REVOKED) -> str:

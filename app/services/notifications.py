@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.extensions import db
 from app.models import (
@@ -53,6 +52,7 @@ from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
 from app.services.uniqueness import insert_once
 from app.sms.segments import SegmentInfo, segment_info
+from app.urls import public_url_for
 
 if TYPE_CHECKING:
     from app.services.job_status import Transition
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANONYMOUS_TECH = "our technician"
+# A made-up document token as long as a real one, so a sample's segment count is honest.
+SAMPLE_TOKEN = "Xb7kP2qLmN4rT8vW1yZ3aC5d"
 
 
 # ----------------------------------------------------------------------------- values
@@ -157,19 +159,14 @@ def invoice_link_for(job: Job) -> str:
     )
     if invoice is None:
         return ""
-    # Imported here: billing imports the job services, which import this module.
-    from app.services.billing import public_url
-
-    return public_url(invoice)
+    return public_url_for(invoice.public_endpoint, token=invoice.public_token)
 
 
 def photo_url(user: User) -> str | None:
     if not user.photo_filename:
         return None
     # Built without a request: the status change may come from a worker or a CLI.
-    adapter = current_app.url_map.bind("localhost")
-    path = adapter.build("public.photo", {"token": user.photo_token})
-    return current_app.config["PUBLIC_BASE_URL"] + path
+    return public_url_for("public.photo", token=user.photo_token)
 
 
 # ----------------------------------------------------------------------------- queueing
@@ -435,7 +432,6 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
     start = (utcnow() + timedelta(days=1)).astimezone(company.tz)
     start = start.replace(hour=9, minute=0, second=0, microsecond=0)
     end = start + timedelta(hours=2)
-    base = current_app.config["PUBLIC_BASE_URL"]
     return {
         "customer_first_name": "Jordan",
         "customer_name": "Jordan Rivera",
@@ -449,8 +445,8 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
         "job_number": "1042",
         "business_phone": customer_facing_phone(company),
         # Real links are this long, so the segment count is honest.
-        "invoice_link": f"{base}/i/Xb7kP2qLmN4rT8vW1yZ3aC5d",
-        "estimate_link": f"{base}/e/Xb7kP2qLmN4rT8vW1yZ3aC5d",
+        "invoice_link": public_url_for("public.invoice_page", token=SAMPLE_TOKEN),
+        "estimate_link": public_url_for("public.estimate_page", token=SAMPLE_TOKEN),
         "amount": "$240.00",
         "due_date": (start + timedelta(days=14)).strftime("%b %-d, %Y"),
         "document_number": "1001",
