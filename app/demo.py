@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from PIL import Image, ImageDraw, ImageFont
 
 from app.extensions import db
-from app.models import Company, Customer, JobStatus, PhoneNumber, Role, User, utcnow
+from app.models import Company, Customer, JobStatus, PhoneNumber, Role, User
 from app.services.accounts import create_user, sign_up
 from app.services.customers import create_customer
 from app.services.job_status import job_set_status
@@ -136,7 +136,7 @@ def seed_demo() -> tuple[Company, bool]:
     ]
     # Before the jobs, so their automated texts have a number to come from.
     ensure_demo_number(company, owner)
-    today = utcnow().astimezone(company.tz).date()
+    today = company.today()
     for cust_i, day, hour, hours, description, status, tech_is in JOBS:
         start = datetime.combine(today + timedelta(days=day), time(hour), tzinfo=company.tz)
         job = create_job(

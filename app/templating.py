@@ -1,24 +1,21 @@
-"""Jinja filters and globals: how times, phones and money look on every page."""
+"""Jinja filters and globals: how times, phones and money look on every page.
+
+The formatting itself lives in app/formats.py (services use it too); `local_time` and
+`money` stay importable from here.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from app.formats import DEFAULT, day_text, local_time, money
 from app.models.messaging import MessageKind
 from app.services.phones import format_phone
-
-
-def local_time(value: datetime | None, tz: tzinfo | str, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
-    if value is None:
-        return ""
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return value.astimezone(zone).strftime(fmt)
 
 
 def display_zone() -> tzinfo:
@@ -27,14 +24,6 @@ def display_zone() -> tzinfo:
     if user is not None and user.is_authenticated:
         return user.company.tz
     return UTC
-
-
-def money(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{rest:02d}"
 
 
 def register_templating(app: Flask) -> None:
@@ -49,11 +38,12 @@ def register_templating(app: Flask) -> None:
 
     @app.template_filter("local")
     @pass_context
-    def _local(context: Context, value: datetime | None, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
+    def _local(context: Context, value: datetime | None, fmt: str = DEFAULT) -> str:
         # Shown in the current company's time zone (stored in UTC).
         return local_time(value, context.get("display_zone") or display_zone(), fmt)
 
     app.jinja_env.filters["local_in"] = local_time
+    app.jinja_env.filters["day"] = day_text
 
     from app.navigation import nav_items
 

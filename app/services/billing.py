@@ -33,6 +33,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.formats import day_text, money
 from app.models import (
     BillingSettings,
     Company,
@@ -67,7 +68,6 @@ from app.services.phones import format_phone
 from app.services.routing import apply_routing
 from app.services.texting import company_number, queue_text
 from app.services.uniqueness import insert_or_get
-from app.templating import money
 from app.urls import public_path_for, public_url_for
 
 Document = Estimate | Invoice
@@ -262,7 +262,7 @@ def format_discount(kind: str, value: int) -> str:
 
 
 def format_date(value: date | None) -> str:
-    return f"{value:%b} {value.day}, {value.year}" if value else ""
+    return day_text(value)
 
 
 # ------------------------------------------------------------------------------ settings
@@ -308,7 +308,7 @@ def _clean_text(value: str | None) -> str | None:
 
 
 def company_today(company: Company, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(company.tz).date()
+    return company.today(now)
 
 
 # ------------------------------------------------------------------------------ creating
@@ -877,7 +877,7 @@ def sms_values(document: Document) -> dict[str, str]:
         "estimate_link": link if isinstance(document, Estimate) else "",
         "invoice_link": link if isinstance(document, Invoice) else "",
         "amount": document_amount_text(document),
-        "due_date": f"{due:%b} {due.day}" if due else "",
+        "due_date": day_text(due, "%b %-d"),
         "document_number": str(document.number),
         "business_phone": _display_phone(number.e164 if number else company.business_phone),
     }

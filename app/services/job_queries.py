@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.company import day_bounds_in
 from app.sms.error_codes import error_explanation
 
 PER_PAGE = 25
@@ -63,10 +64,7 @@ def local_day_bounds(tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
 
     Built from local midnights, so a 23- or 25-hour DST day is still exactly one day.
     """
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time.min, tzinfo=tz)
-    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return day_bounds_in(tz, now.astimezone(tz).date())
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import clock, day_text, local_time
 from app.models import (
     Company,
     Invoice,
@@ -68,7 +69,7 @@ SAMPLE_TOKEN = "Xb7kP2qLmN4rT8vW1yZ3aC5d"
 
 
 def _clock(moment: datetime, company: Company) -> str:
-    return moment.astimezone(company.tz).strftime("%-I:%M %p")
+    return clock(moment, company.tz)
 
 
 def arrival_window(start: datetime, end: datetime, company: Company) -> str:
@@ -79,13 +80,13 @@ def arrival_window(start: datetime, end: datetime, company: Company) -> str:
     local_start, local_end = start.astimezone(company.tz), end.astimezone(company.tz)
     if local_start.date() != local_end.date():
         return f"{_clock(start, company)} onwards"
-    if local_start.strftime("%p") == local_end.strftime("%p"):
-        return f"{local_start.strftime('%-I:%M')}-{_clock(end, company)}"
+    if local_time(start, company.tz, "%p") == local_time(end, company.tz, "%p"):
+        return f"{local_time(start, company.tz, '%-I:%M')}-{_clock(end, company)}"
     return f"{_clock(start, company)}-{_clock(end, company)}"
 
 
 def job_date(start: datetime, company: Company) -> str:
-    return start.astimezone(company.tz).strftime("%a, %b %-d")
+    return local_time(start, company.tz, "%a, %b %-d")
 
 
 def shows_tech(company: Company) -> bool:
@@ -448,7 +449,7 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
         "invoice_link": public_url_for("public.invoice_page", token=SAMPLE_TOKEN),
         "estimate_link": public_url_for("public.estimate_page", token=SAMPLE_TOKEN),
         "amount": "$240.00",
-        "due_date": (start + timedelta(days=14)).strftime("%b %-d, %Y"),
+        "due_date": day_text((start + timedelta(days=14)).date()),
         "document_number": "1001",
         "change": "You're booked."
         if kind == MessageKind.JOB_SCHEDULED

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import CLOCK, local_time
 from app.models import (
     Company,
     Conversation,
@@ -44,9 +45,6 @@ from app.models import (
 )
 from app.services.errors import DomainError, NotAllowed
 from app.services.phones import format_phone
-from app.templating import local_time
-
-CLOCK = "%-I:%M %p"
 
 
 class Rule:
