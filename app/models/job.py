@@ -25,6 +25,8 @@ JobStatus.ALL = tuple(JobStatus)
 # The seed's "In Progress": On My Way tapped, not yet Finished.
 JobStatus.IN_PROGRESS = (JobStatus.ON_MY_WAY, JobStatus.STARTED)
 JobStatus.OPEN = (JobStatus.SCHEDULED, JobStatus.ON_MY_WAY, JobStatus.STARTED)
+# History: the visit happened or was called off.
+JobStatus.CLOSED = (JobStatus.FINISHED, JobStatus.CANCELED)
 # Kept for callers that look a label up by value; the labels live on the members.
 JobStatus.LABELS = JobStatus.labels()
 
@@ -91,6 +93,12 @@ class Job(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in JobStatus.IN_PROGRESS
+
+    @property
+    def is_closed(self) -> bool:
+        """Finished or canceled: history. Its time and its people can't be changed (that
+        would rewrite what the customer was told); reopen a canceled job first."""
+        return self.status in JobStatus.CLOSED
 
     @property
     def status_label(self) -> str:

@@ -267,6 +267,15 @@ class OptOut(db.Model):
     source: so.Mapped[str] = so.mapped_column(sa.String(16), default="keyword")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
+    @classmethod
+    def covers(cls, *, company_id: int, phone: str) -> bool:
+        """Has `phone` opted out of the company's texts? The one check, asked when a text is
+        queued, when the dispatcher is about to send it, and before recording a new opt-out."""
+        found = db.session.scalar(
+            sa.select(cls.id).filter_by(company_id=company_id, phone=phone).limit(1)
+        )
+        return found is not None
+
 
 class MessageTemplate(db.Model):
     """A company's editable text for one kind of automated message."""

@@ -38,7 +38,6 @@ from app.models import (
     BillingSettings,
     Company,
     Customer,
-    Direction,
     DiscountKind,
     DocumentText,
     Estimate,
@@ -60,7 +59,7 @@ from app.models import (
     utcnow,
 )
 from app.models.billing import DocumentType, LinkRevocation, new_document_token
-from app.services.conversations import conversation_for
+from app.services.conversations import add_notice, conversation_for
 from app.services.errors import Conflict, DomainError
 from app.services.jobs import create_job
 from app.services.message_templates import get_template, render_text
@@ -987,28 +986,18 @@ def _notify_office(
         existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
         if existing is not None:
             return existing
-    company = document.company
     customer = document.customer
-    now = now or utcnow()
-    conversation = conversation_for(company=company, phone=customer.mobile_phone, customer=customer)
-    number = company_number(company)
-    notice = Message(
-        company_id=company.id,
-        conversation_id=conversation.id,
-        direction=Direction.IN,
-        kind=MessageKind.NOTICE,
-        from_phone=customer.mobile_phone,
-        to_phone=number.e164 if number else "",
-        body=body,
-        status=MessageStatus.RECEIVED,
-        dedupe_key=dedupe_key,
-        job_id=document.job_id,
-        extra={"document": document.kind, "document_id": document.id},
-        created_at=now,
+    conversation = conversation_for(
+        company=document.company, phone=customer.mobile_phone, customer=customer
     )
-    db.session.add(notice)
-    db.session.flush()
-    conversation.last_message_at = now
+    notice = add_notice(
+        conversation=conversation,
+        body=body,
+        extra={"document": document.kind, "document_id": document.id},
+        job_id=document.job_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
     apply_routing(message=notice)
     return notice
 

@@ -202,10 +202,7 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
 
 def opt_out(*, company_id: int, phone: str, keyword: str, source: str = "keyword") -> None:
     """Record that `phone` wants no texts from the company (idempotent, race-safe)."""
-    exists = db.session.scalar(
-        sa.select(OptOut.id).filter_by(company_id=company_id, phone=phone).limit(1)
-    )
-    if exists is not None:
+    if OptOut.covers(company_id=company_id, phone=phone):
         return
     insert_once(OptOut(company_id=company_id, phone=phone, keyword=keyword, source=source))
 

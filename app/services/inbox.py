@@ -36,10 +36,12 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.types import ilike_contains
+from app.services.conversations import add_notice
 from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
-from app.services.texting import company_number, queue_text
+from app.services.texting import queue_text
 from app.sms.error_codes import error_explanation
 
 # Ten segments of plain text: long enough for any real reply, short enough that a paste
@@ -145,7 +147,7 @@ def list_conversations(
     )
     text = query.strip()
     if text:
-        conditions = [Customer.name.ilike(f"%{_escape_like(text)}%", escape="\\")]
+        conditions = [ilike_contains(Customer.name, text)]
         digits = _digits(text)
         if len(digits) >= 3:
             conditions.append(Conversation.phone.contains(digits))
@@ -193,10 +195,6 @@ def list_conversations(
             count,
         ) in db.session.execute(stmt)
     ]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_version(rows: list[ConversationRow]) -> str:
@@ -337,26 +335,9 @@ def send_reply(
 
 def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:
     """A NOTICE row in the thread (already read: it's the office's own action)."""
-    number = company_number(conversation.company)
-    now = utcnow()
-    notice = Message(
-        company_id=conversation.company_id,
-        conversation_id=conversation.id,
-        direction=Direction.IN,
-        kind=MessageKind.NOTICE,
-        from_phone=conversation.phone,
-        to_phone=number.e164 if number else "",
-        body=body,
-        status=MessageStatus.RECEIVED,
-        author_id=actor.id,
-        read_at=now,
-        created_at=now,
-        extra={"event": event},
+    return add_notice(
+        conversation=conversation, body=body, extra={"event": event}, author=actor, read=True
     )
-    conversation.last_message_at = now
-    db.session.add(notice)
-    db.session.flush()
-    return notice
 
 
 def reassign(*, conversation: Conversation, to_user: User | None, actor: User) -> Conversation:

@@ -31,6 +31,7 @@ from app.models import (
     utcnow,
 )
 from app.models.company import day_bounds_in
+from app.models.types import ilike_contains
 from app.sms.error_codes import error_explanation
 
 PER_PAGE = 25
@@ -183,11 +184,6 @@ def _beyond(
 # --- Search -------------------------------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     """(id, status, scheduled_start) of the company's jobs matching `q`: by customer name
     or phone digits, by description, or by job number. None without a search.
@@ -200,11 +196,8 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     text = q.strip()
     if not text:
         return None
-    pattern = _like_pattern(text)
     of_company = Customer.company_id == company.id
-    customer_ways = [
-        sa.select(Customer.id).where(of_company, Customer.name.ilike(pattern, escape="\\"))
-    ]
+    customer_ways = [sa.select(Customer.id).where(of_company, ilike_contains(Customer.name, text))]
     # Phones are stored as E.164; match the digits people type, however they format them.
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
@@ -217,7 +210,7 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
         # by reading all the company's jobs (which a company_id test here would invite).
         sa.select(*columns).where(Job.customer_id.in_(sa.union(*customer_ways))),
         sa.select(*columns).where(
-            Job.company_id == company.id, Job.description.ilike(pattern, escape="\\")
+            Job.company_id == company.id, ilike_contains(Job.description, text)
         ),
     ]
     number = text.lstrip("#").strip()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Customer, Job, JobAssignment, JobStatus, Role, User
+from app.models import Company, Customer, Job, JobAssignment, Role, User
 from app.services.errors import DomainError
 from app.services.notifications import notify_job_booked, notify_job_changed
 
@@ -83,9 +83,7 @@ def create_job(
 
 
 def _check_changeable(job: Job, what: str) -> None:
-    # A finished or canceled visit is history: moving it or changing who went would
-    # rewrite what the customer was told. Reopen a canceled job first.
-    if job.status in (JobStatus.FINISHED, JobStatus.CANCELED):
+    if job.is_closed:
         raise DomainError(
             f"Job #{job.number} is {job.status_label.lower()}; its {what} can't be changed."
         )

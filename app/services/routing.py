@@ -93,7 +93,7 @@ def last_closed_job(*, company: Company, customer: Customer) -> Job | None:
         .where(
             Job.company_id == company.id,
             Job.customer_id == customer.id,
-            Job.status.in_((JobStatus.FINISHED, JobStatus.CANCELED)),
+            Job.status.in_(JobStatus.CLOSED),
             closed_at.is_not(None),
         )
         .order_by(closed_at.desc(), Job.id.desc())

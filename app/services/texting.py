@@ -47,12 +47,7 @@ def company_number(company: Company) -> PhoneNumber | None:
 
 
 def is_opted_out(*, company: Company, phone: str) -> bool:
-    return (
-        db.session.scalar(
-            sa.select(OptOut.id).filter_by(company_id=company.id, phone=phone).limit(1)
-        )
-        is not None
-    )
+    return OptOut.covers(company_id=company.id, phone=phone)
 
 
 def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | None:

@@ -188,10 +188,7 @@ class Dispatcher:
                 db.session.commit()
 
     def _deliver(self, item: OutboxItem) -> None:
-        opted_out = db.session.scalar(
-            sa.select(OptOut.id).filter_by(company_id=item.company_id, phone=item.to_phone).limit(1)
-        )
-        if opted_out is not None:
+        if OptOut.covers(company_id=item.company_id, phone=item.to_phone):
             outbox.record_failure(
                 item=item,
                 now=self.clock(),
