@@ -279,15 +279,6 @@ def conversation_reply(conversation_id: int):
     return _conversation_response(conversation, status, reply_form=form, reply_problem=problem)
 
 
-@bp.post("/inbox/<int:conversation_id>/read")
-@office_required
-def conversation_read(conversation_id: int):
-    conversation = get_or_404(Conversation, conversation_id)
-    mark_read(conversation=conversation, user=current_user)
-    db.session.commit()
-    return _conversation_response(conversation)
-
-
 @bp.post("/inbox/<int:conversation_id>/assign")
 @office_required
 def conversation_assign(conversation_id: int):

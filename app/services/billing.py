@@ -878,12 +878,8 @@ def sms_values(document: Document) -> dict[str, str]:
         "amount": document_amount_text(document),
         "due_date": day_text(due, "%b %-d"),
         "document_number": str(document.number),
-        "business_phone": _display_phone(number.e164 if number else company.business_phone),
+        "business_phone": format_phone(number.e164 if number else company.business_phone),
     }
-
-
-def _display_phone(e164: str | None) -> str:
-    return format_phone(e164)
 
 
 def sms_body(document: Document) -> str:

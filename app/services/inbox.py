@@ -231,20 +231,6 @@ def thread_version(messages: list[Message], *also: object) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
-def unread_total(*, company: Company) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count(Message.id)).where(
-                Message.company_id == company.id,
-                Message.direction == Direction.IN,
-                Message.read_at.is_(None),
-                NOT_FORWARD,
-            )
-        )
-        or 0
-    )
-
-
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
     if status in (MessageStatus.PENDING, MessageStatus.SENDING) and message.attempts:

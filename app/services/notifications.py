@@ -224,17 +224,6 @@ def record_skip(*, job: Job, kind: str, blocked: TextingUnavailable, dedupe_key:
     )
 
 
-def skipped_texts(*, job: Job) -> list[SkippedText]:
-    """Automated texts of this job that were not sent, oldest first (for the timeline)."""
-    return list(
-        db.session.scalars(
-            sa.select(SkippedText)
-            .filter_by(company_id=job.company_id, job_id=job.id)
-            .order_by(SkippedText.created_at, SkippedText.id)
-        )
-    )
-
-
 def _enabled_template(job: Job, kind: str):
     template = get_template(company=job.company, kind=kind)
     return template if template.enabled else None

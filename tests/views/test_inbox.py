@@ -56,7 +56,6 @@ def _html(response) -> str:
         ("get", "/inbox"),
         ("get", "/inbox/{cid}"),
         ("post", "/inbox/{cid}/reply"),
-        ("post", "/inbox/{cid}/read"),
         ("post", "/inbox/{cid}/assign"),
         ("post", "/inbox/{cid}/customer"),
     ],
@@ -374,17 +373,6 @@ def test_unknown_number_becomes_a_customer(client, log_in, inbound, shop):
     assert customer.name == "Lee Walker" and customer.company_id == company.id
     assert db.session.get(Conversation, cid).customer_id == customer.id
     assert "Lee Walker" in _html(ok)
-
-
-def test_mark_read_endpoint(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
-    message = inbound(company, JANE, "hello")
-    db.session.commit()
-    log_in(client, bob)
-    response = client.post(f"/inbox/{message.conversation_id}/read")
-    assert response.status_code == 302
-    db.session.expire_all()
-    assert db.session.get(Message, message.id).read_at is not None
 
 
 def test_search_filters_the_list(client, log_in, inbound, shop):
