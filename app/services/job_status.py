@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Job, JobStatus, User, utcnow
 from app.services.errors import DomainError
-from app.services.notifications import notify_status_changed
+from app.services.job_events import job_status_changed
 
 # Which statuses may follow which. Canceled jobs may be reopened as scheduled.
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -103,5 +103,5 @@ def job_set_status(
             f"Job #{job.number} was just marked {job.status_label.lower()} by someone else."
         )
     transition = Transition(job, old, status, changed=True)
-    notify_status_changed(transition=transition, actor=actor)
+    job_status_changed.send(transition, actor=actor)
     return transition

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Company, Customer, Job, JobAssignment, Role, User
 from app.services.errors import DomainError
-from app.services.notifications import notify_job_booked, notify_job_changed
+from app.services.job_events import job_booked, job_changed
 
 
 def _next_number(company: Company) -> int:
@@ -78,7 +78,7 @@ def create_job(
         db.session.add(JobAssignment(job_id=job.id, user_id=tech.id))
     db.session.flush()
     db.session.refresh(job)
-    notify_job_booked(job=job)
+    job_booked.send(job)
     return job
 
 
@@ -96,15 +96,15 @@ def _tech_ids(job: Job) -> set[int]:
 def _notify_if_changed(
     *, job: Job, old_start: datetime, old_end: datetime, old_tech_ids: set[int]
 ) -> None:
-    """Tell the notifications service, only when the time or the techs really moved, so
-    saving an unchanged form never texts the customer."""
+    """Announce the change only when the time or the techs really moved, so saving an
+    unchanged form never texts the customer."""
     if (
         job.scheduled_start == old_start
         and job.scheduled_end == old_end
         and _tech_ids(job) == old_tech_ids
     ):
         return
-    notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+    job_changed.send(job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
 
 
 def _set_techs(job: Job, techs: Sequence[User]) -> None:

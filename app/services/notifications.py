@@ -48,6 +48,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.job_events import job_booked, job_changed, job_status_changed
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
@@ -469,3 +470,24 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
             else "No technician name or photo is sent (company name only)."
         )
     return Preview(text=text, info=segment_info(text), job=job, media_note=media_note)
+
+
+# ------------------------------------------------------------------- job events -> texts
+# Connected at import; app.create_app imports this module in every process.
+
+
+@job_booked.connect
+def _on_job_booked(job: Job, **_: object) -> None:
+    notify_job_booked(job=job)
+
+
+@job_changed.connect
+def _on_job_changed(
+    job: Job, *, old_start: datetime, old_end: datetime, old_tech_ids: Collection[int]
+) -> None:
+    notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+
+
+@job_status_changed.connect
+def _on_job_status_changed(transition: Transition, *, actor: User | None) -> None:
+    notify_status_changed(transition=transition, actor=actor)

@@ -1,5 +1,5 @@
 """The outbox's bookkeeping: claiming due texts, recording what Twilio said, retry timing,
-and delivery status updates. The dispatcher (app/sms/dispatcher.py) calls these in short
+and delivery status updates. The dispatcher (app/worker/dispatcher.py) calls these in short
 transactions of its own; nothing here talks to Twilio.
 
 A message's `attempts` doubles as a fencing token: a dispatcher records the outcome of its

@@ -1,7 +1,7 @@
 """Queueing outbound texts. This is the only way the product sends an SMS.
 
 `queue_text` writes a pending `Message` in the caller's transaction (the outbox); the
-dispatcher (app/sms/dispatcher.py) sends it after the transaction commits. If the
+dispatcher (app/worker/dispatcher.py) sends it after the transaction commits. If the
 transaction rolls back, the text was never queued and is never sent.
 """
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-import app.services.job_status as job_status_module
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
+from app.services.job_events import job_status_changed
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -25,18 +25,16 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def transitions(monkeypatch):
-    """Status changes that really happened (the service calls this hook once per change);
-    the live server runs in this process, so the spy sees its requests too."""
+def transitions():
+    """Status changes that really happened (the service announces each change once); the
+    live server runs in this process, so the spy sees its requests too."""
     calls = []
-    real = job_status_module.notify_status_changed
 
-    def spy(*, transition, actor):
+    def spy(transition, *, actor):
         calls.append(transition.new_status)
-        return real(transition=transition, actor=actor)
 
-    monkeypatch.setattr(job_status_module, "notify_status_changed", spy)
-    return calls
+    with job_status_changed.connected_to(spy):
+        yield calls
 
 
 @pytest.fixture

@@ -413,10 +413,10 @@ def _job_on_my_way(make, shop):
     return job
 
 
-def test_the_worker_escalates_once_a_minute_per_process(make, inbound, shop, monkeypatch):
-    from app.services import escalation
+def test_the_worker_escalates_once_a_minute_per_process(make, inbound, shop):
+    from app.worker.periodic import Schedule
 
-    monkeypatch.setattr(escalation, "_last_run", None)
+    schedule = Schedule()
     company, bob, maria = shop.company, shop.bob, shop.maria
     set_escalation_minutes(company=company, minutes=10, actor=company.owner)
     _job_on_my_way(make, shop)
@@ -424,8 +424,8 @@ def test_the_worker_escalates_once_a_minute_per_process(make, inbound, shop, mon
     apply_routing(message=inbound(company, JANE, "x", created_at=now - timedelta(minutes=11)))
     later = inbound(company, JANE, "y", created_at=now - timedelta(minutes=9, seconds=30))
     apply_routing(message=later)
-    assert escalation.escalate_unread_periodically(now=now) == 1
+    assert schedule.run_due(now=now)["escalation"] == 1
     # 40 s later the second text is due, but the worker looked less than a minute ago.
-    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=40)) == 0
-    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=61)) == 1
+    assert schedule.run_due(now=now + timedelta(seconds=40)).get("escalation", 0) == 0
+    assert schedule.run_due(now=now + timedelta(seconds=61))["escalation"] == 1
     assert {r.user_id for r in later.recipients} == {maria.id, bob.id}

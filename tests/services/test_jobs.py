@@ -8,8 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.models import JobAssignment, JobStatus, Role
-from app.services import jobs as jobs_module
 from app.services.errors import DomainError
+from app.services.job_events import job_changed
 from app.services.job_status import job_set_status
 from app.services.jobs import (
     assign_tech,
@@ -23,15 +23,15 @@ START = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def changes(monkeypatch):
-    """Calls to notifications.notify_job_changed, as (job id, old_start, old_end, old techs)."""
+def changes():
+    """Every job_changed signal sent, as (job id, old_start, old_end, old techs)."""
     calls = []
 
-    def record(*, job, old_start, old_end, old_tech_ids):
+    def record(job, *, old_start, old_end, old_tech_ids):
         calls.append((job.id, old_start, old_end, set(old_tech_ids)))
 
-    monkeypatch.setattr(jobs_module, "notify_job_changed", record)
-    return calls
+    with job_changed.connected_to(record):
+        yield calls
 
 
 @pytest.fixture

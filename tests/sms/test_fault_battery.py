@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, OptOut
 from app.services.texting import TextingUnavailable, queue_text
-from app.sms.dispatcher import DEFAULT_LEASE, RECONCILE_DELAY
+from app.worker.dispatcher import DEFAULT_LEASE, RECONCILE_DELAY
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import app.services.job_status as job_status_module
 from app.extensions import db
 from app.models import (
     Direction,
@@ -27,6 +26,7 @@ from app.models import (
     Role,
     utcnow,
 )
+from app.services.job_events import job_status_changed
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from app.services.tech_day import conversation_version
@@ -49,18 +49,16 @@ def shop(make):
 
 
 @pytest.fixture
-def transitions(monkeypatch):
-    """Every status change that happened (the service calls the notifications hook once
-    per real transition), wrapping the real hook so the texts still go out."""
+def transitions():
+    """Every status change that happened (the service announces each real transition
+    once; the texts still go out)."""
     calls = []
-    real = job_status_module.notify_status_changed
 
-    def spy(*, transition, actor):
+    def spy(transition, *, actor):
         calls.append((transition.job.id, transition.old_status, transition.new_status))
-        return real(transition=transition, actor=actor)
 
-    monkeypatch.setattr(job_status_module, "notify_status_changed", spy)
-    return calls
+    with job_status_changed.connected_to(spy):
+        yield calls
 
 
 def _replies() -> list[Message]:

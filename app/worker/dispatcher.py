@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -28,11 +28,10 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Message, MessageStatus, OptOut, utcnow
 from app.services import inbound, outbox
-from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
-from app.services.reminders import queue_reminders_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
+from app.worker.periodic import PERIODIC_TASKS, PeriodicTask, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         poll_interval: float = POLL_INTERVAL,
         wake_event: threading.Event | None = None,
+        periodic_tasks: Sequence[PeriodicTask] = PERIODIC_TASKS,
     ) -> None:
         self.app = app
         self.concurrency = max(1, concurrency or app.config.get("OUTBOX_CONCURRENCY", 8))
@@ -79,6 +79,7 @@ class Dispatcher:
         self.clock = clock
         self.poll_interval = poll_interval
         self.wake_event = wake_event or _wake_event
+        self.schedule = Schedule(periodic_tasks)
         self.stop_event = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="outbox")
         self._inflight: set[Future[None]] = set()
@@ -147,8 +148,7 @@ class Dispatcher:
             items = outbox.claim_due(now=now, limit=free, lease=self.lease)
             # After the claim's UPDATE: on SQLite, reads first and a write later can
             # deadlock two dispatchers on the lock upgrade ("database is locked").
-            queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
-            escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
+            self.schedule.run_due(now=now)  # reminders, escalation: app/worker/periodic.py
             db.session.commit()
         for item in items:
             future = self.pool.submit(self._process, item)
