@@ -13,11 +13,11 @@ from flask_wtf.file import FileField
 from wtforms import StringField, TelField
 from wtforms.validators import Length, Optional
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.extensions import db
 from app.models import User
-from app.services.errors import DomainError
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
 from app.tenancy import get_or_404
@@ -77,13 +77,11 @@ def profile():
     form = ProfileForm()
     if not form.validate_on_submit():
         return _page(user, form, PhotoForm(), 422)
-    try:
+    with service_call() as call:
         update_profile(user=user, name=form.name.data, mobile_phone=form.mobile_phone.data)
-    except DomainError as refused:
-        db.session.rollback()
-        getattr(form, refused.field or "name").errors = [refused.message]
+    if not call.ok:
+        getattr(form, call.error.field or "name").errors = [call.message]
         return _page(user, form, PhotoForm(), 422)
-    db.session.commit()
     flash("Profile saved.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -105,15 +103,13 @@ def profile_photo():
         )
     upload = photo_form.photo.data
     data = upload.read(MAX_UPLOAD_BYTES + 1) if upload else b""
-    try:
+    with service_call() as call:
         store_profile_photo(user=user, data=data, upload_folder=current_app.config["UPLOAD_FOLDER"])
-    except DomainError as refused:
-        db.session.rollback()
-        photo_form.photo.errors = [refused.message]
+    if not call.ok:
+        photo_form.photo.errors = [call.message]
         return _page(
             user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
         )
-    db.session.commit()
     flash("Photo saved.", "success")
     return _back(user)
 

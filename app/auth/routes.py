@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
 from app.errors import render_error
@@ -18,7 +19,6 @@ from app.services.accounts import (
     find_invitation,
     sign_up,
 )
-from app.services.errors import DomainError
 
 
 def _login_limit() -> str:
@@ -73,7 +73,7 @@ def signup():
         # A fresh form starts at the browser's own zone when it is in the list (account.js).
         form.time_zone.render_kw = {"data-guess-time-zone": ""}
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             owner = sign_up(
                 company_name=form.company_name.data,
                 name=form.name.data,
@@ -82,11 +82,7 @@ def signup():
                 time_zone=form.time_zone.data,
                 business_phone=form.business_phone.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             login_user(owner)
             flash(
                 f"Welcome to ProSMS, {owner.first_name}! Start by choosing your custom number.",
@@ -116,18 +112,15 @@ def accept_invite(token: str):
     if request.method == "GET" and invitation.name:
         form.name.data = invitation.name
     if form.validate_on_submit():
-        try:
+        with service_call() as call:
             user = accept_invitation(
                 invitation=invitation, name=form.name.data, password=form.password.data
             )
-        except InvitationUnusable as error:
-            db.session.rollback()
-            return render_error(410, error.message)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
+        if isinstance(call.error, InvitationUnusable):
+            return render_error(410, call.message)
+        if call.error is not None:
+            show_domain_error(form, call.error)
         else:
-            db.session.commit()
             # Whoever was logged in on this browser, the person now is the new user.
             logout_user()
             login_user(user)

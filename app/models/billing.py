@@ -24,7 +24,7 @@ from app.models.company import Company
 from app.models.customer import Customer
 from app.models.enums import LabelledStrEnum
 from app.models.job import Job
-from app.models.messaging import Message
+from app.models.messaging import Message, MessageKind
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
@@ -208,6 +208,17 @@ class Estimate(_DocumentColumns, db.Model):
     kind = DocumentType.ESTIMATE
     # The customer's page for it (app/public/documents.py), reached by `public_token`.
     public_endpoint = "public.estimate_page"
+    # The kind of the text that sends it, and its status values.
+    message_kind = MessageKind.ESTIMATE
+    statuses = EstimateStatus
+
+    @property
+    def is_editable(self) -> bool:
+        """Open (or expired: a new date revives it) and not replaced by a revised copy."""
+        return self.superseded_by_id is None and self.status in (
+            *EstimateStatus.OPEN,
+            EstimateStatus.EXPIRED,
+        )
 
     @property
     def label(self) -> str:
@@ -284,6 +295,17 @@ class Invoice(_DocumentColumns, db.Model):
 
     kind = DocumentType.INVOICE
     public_endpoint = "public.invoice_page"
+    message_kind = MessageKind.INVOICE
+    statuses = InvoiceStatus
+
+    @property
+    def is_editable(self) -> bool:
+        """Not yet paid in any part, and not void."""
+        return self.status in (
+            InvoiceStatus.DRAFT,
+            InvoiceStatus.SENT,
+            InvoiceStatus.VIEWED,
+        ) and not (self.paid_cents or self.payments)
 
     @property
     def label(self) -> str:

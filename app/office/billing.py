@@ -12,13 +12,16 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from app.actions import service_call
 from app.auth.access import manager_required, office_required
 from app.extensions import db, htmx
+from app.hx_events import BILLING_PROGRESS_CHANGED
 from app.models import (
     Customer,
     Estimate,
@@ -44,7 +47,7 @@ from app.office.billing_forms import (
     SendForm,
     VoidForm,
 )
-from app.office.forms import local_to_utc, show_domain_error
+from app.office.forms import local_to_utc
 from app.services import billing
 from app.services.customers import company_has_customers
 from app.services.errors import DomainError
@@ -85,8 +88,8 @@ def _first_error(form) -> str:
     return "Please check the form."
 
 
-def _fragment(template: str, status: int = 200, **context):
-    return make_response(render_template(template, **context), status)
+def _fragment(template: str, status: int = 200, trigger: str | None = None, **context):
+    return make_response(render_template(template, **context), status, trigger=trigger)
 
 
 def _items_context(document: Document, option: EstimateOption | None, error: str | None = None):
@@ -239,15 +242,11 @@ def _new_page(kind: str):
             form.job_id.errors = ["Choose one of your jobs."]
         else:
             create = billing.create_estimate if kind == "estimate" else billing.create_invoice
-            try:
+            with service_call(form) as call:
                 document = create(
                     company=company, customer=customer, job=job, title=form.title.data or ""
                 )
-            except DomainError as error:
-                db.session.rollback()
-                show_domain_error(form, error)
-            else:
-                db.session.commit()
+            if call.ok:
                 flash(f"{document.label} created. Add its line items.", "success")
                 return redirect(_detail_url(document), code=303)
     status = 422 if form.errors or form.form_errors else 200
@@ -362,7 +361,7 @@ def _save_details(document: Document):
     if not form.validate():
         flash(_first_error(form), "error")
         return redirect(_detail_url(document, "details"), code=303)
-    try:
+    with service_call(flash_error=True) as call:
         tax = billing.parse_tax_rate(form.tax_rate.data)
         discount_kind, discount_value = billing.parse_discount(form.discount.data)
         common = {
@@ -385,12 +384,8 @@ def _save_details(document: Document):
                 payment_instructions=form.payment_instructions.data,
                 **common,
             )
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(_detail_url(document, "details"), code=303)
-    db.session.commit()
-    flash("Saved.", "success")
+    if call.ok:
+        flash("Saved.", "success")
     return redirect(_detail_url(document, "details"), code=303)
 
 
@@ -402,13 +397,10 @@ def _save_details(document: Document):
 def estimate_option_add(estimate_id: int):
     estimate = get_or_404(Estimate, estimate_id)
     form = OptionForm()
-    try:
+    with service_call(flash_error=True) as call:
         option = billing.add_option(estimate=estimate, title=form.title.data or "")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(_detail_url(estimate, "options"), code=303)
-    db.session.commit()
     return redirect(_detail_url(estimate, f"items-o{option.id}"), code=303)
 
 
@@ -417,13 +409,9 @@ def estimate_option_add(estimate_id: int):
 def estimate_option_rename(estimate_id: int, option_id: int):
     estimate = get_or_404(Estimate, estimate_id)
     option = _option_or_404(estimate, option_id)
-    try:
+    with service_call() as call:
         billing.rename_option(option=option, title=OptionForm().title.data or "")
-    except DomainError as error:
-        db.session.rollback()
-        return _items_response(estimate, option, error.message, 422)
-    db.session.commit()
-    return _items_response(estimate, option)
+    return _items_response(estimate, option, call.message, 422 if call.error else 200)
 
 
 @bp.post("/estimates/<int:estimate_id>/options/<int:option_id>/remove")
@@ -431,13 +419,9 @@ def estimate_option_rename(estimate_id: int, option_id: int):
 def estimate_option_remove(estimate_id: int, option_id: int):
     estimate = get_or_404(Estimate, estimate_id)
     option = _option_or_404(estimate, option_id)
-    try:
+    with service_call(flash_error=True) as call:
         billing.remove_option(option=option)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if call.ok:
         flash("Option removed.", "success")
     return redirect(_detail_url(estimate, "options"), code=303)
 
@@ -473,13 +457,9 @@ def invoice_item_add(invoice_id: int):
 
 
 def _add_item(document: Document, option: EstimateOption | None):
-    try:
+    with service_call() as call:
         billing.add_line_item(document=document, option=option, **_parse_item(LineItemForm()))
-    except DomainError as error:
-        db.session.rollback()
-        return _items_response(document, option, error.message, 422)
-    db.session.commit()
-    return _items_response(document, option)
+    return _items_response(document, option, call.message, 422 if call.error else 200)
 
 
 @bp.post("/billing/items/<int:item_id>")
@@ -487,13 +467,9 @@ def _add_item(document: Document, option: EstimateOption | None):
 def line_item_update(item_id: int):
     item = _item_or_404(item_id)
     document, option = billing.line_item_document(item), item.option
-    try:
+    with service_call() as call:
         billing.update_line_item(item=item, **_parse_item(LineItemForm()))
-    except DomainError as error:
-        db.session.rollback()
-        return _items_response(document, option, error.message, 422)
-    db.session.commit()
-    return _items_response(document, option)
+    return _items_response(document, option, call.message, 422 if call.error else 200)
 
 
 @bp.post("/billing/items/<int:item_id>/remove")
@@ -501,13 +477,9 @@ def line_item_update(item_id: int):
 def line_item_remove(item_id: int):
     item = _item_or_404(item_id)
     document, option = billing.line_item_document(item), item.option
-    try:
+    with service_call() as call:
         billing.remove_line_item(item=item)
-    except DomainError as error:
-        db.session.rollback()
-        return _items_response(document, option, error.message, 422)
-    db.session.commit()
-    return _items_response(document, option)
+    return _items_response(document, option, call.message, 422 if call.error else 200)
 
 
 # ------------------------------------------------------------------ send, copy, revoke
@@ -515,11 +487,12 @@ def line_item_remove(item_id: int):
 
 def _send_response(document: Document, error: str | None = None, status: int = 200):
     if htmx:
-        response = _fragment(
-            "office/billing/_billing_send.html", status, **_send_context(document, error)
+        return _fragment(
+            "office/billing/_billing_send.html",
+            status,
+            trigger=BILLING_PROGRESS_CHANGED,
+            **_send_context(document, error),
         )
-        response.headers["HX-Trigger"] = "billingProgressChanged"
-        return response
     if error:
         flash(error, "error")
     return redirect(_detail_url(document, "doc-send"), code=303)
@@ -539,13 +512,10 @@ def invoice_send(invoice_id: int):
 
 def _send(document: Document):
     form = SendForm()
-    try:
+    with service_call(refresh=(document,)) as call:
         billing.send_document(document=document, actor=current_user, send_key=form.send_key.data)
-    except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(document)
-        return _send_response(document, error.message, error.status_code)
-    db.session.commit()
+    if not call.ok:
+        return _send_response(document, call.message, call.status_code)
     if not htmx:
         flash(f"{document.label} is on its way to {document.customer.name}.", "success")
     return _send_response(document)
@@ -599,13 +569,10 @@ def estimate_convert(estimate_id: int):
     and times of the small form next to the button)."""
     estimate = get_or_404(Estimate, estimate_id)
     target = request.form.get("to")
-    try:
+    with service_call(flash_error=True) as call:
         if target == "invoice":
             invoice = billing.convert_estimate_to_invoice(estimate=estimate)
-            db.session.commit()
-            flash(f"{invoice.label} created from {estimate.label}.", "success")
-            return redirect(_detail_url(invoice), code=303)
-        if target == "job":
+        elif target == "job":
             form = ConvertJobForm()
             if not form.validate():
                 raise DomainError(_first_error(form))
@@ -615,27 +582,25 @@ def estimate_convert(estimate_id: int):
             job = billing.convert_estimate_to_job(
                 estimate=estimate, scheduled_start=start, scheduled_end=end
             )
-            db.session.commit()
-            flash(f"Job #{job.number} booked from {estimate.label}.", "success")
-            return redirect(url_for("office.job_detail", job_id=job.id), code=303)
-        raise DomainError("Choose what to create.")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        else:
+            raise DomainError("Choose what to create.")
+    if not call.ok:
         return redirect(_detail_url(estimate, "outcome"), code=303)
+    if target == "invoice":
+        flash(f"{invoice.label} created from {estimate.label}.", "success")
+        return redirect(_detail_url(invoice), code=303)
+    flash(f"Job #{job.number} booked from {estimate.label}.", "success")
+    return redirect(url_for("office.job_detail", job_id=job.id), code=303)
 
 
 @bp.post("/estimates/<int:estimate_id>/revise")
 @office_required
 def estimate_revise(estimate_id: int):
     estimate = get_or_404(Estimate, estimate_id)
-    try:
+    with service_call(flash_error=True) as call:
         copy = billing.revise_estimate(estimate=estimate)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(_detail_url(estimate), code=303)
-    db.session.commit()
     flash(
         f"{copy.label} is a new draft of {estimate.label}; the old link now says it was "
         "replaced. Send this one when it is ready.",
@@ -652,31 +617,23 @@ def estimate_revise(estimate_id: int):
 def invoice_payment(invoice_id: int):
     invoice = get_or_404(Invoice, invoice_id)
     form = PaymentForm()
-    error = None
     if not form.validate():
-        error = _first_error(form)
-    else:
-        try:
-            received_at = local_to_utc(form.received_on.data, time(12, 0), invoice.company.tz)
-            if received_at > utcnow() + timedelta(days=1):
-                raise DomainError("Received on can't be in the future.", field="received_on")
-            billing.record_payment(
-                invoice=invoice,
-                amount_cents=billing.parse_money(form.amount.data, field="amount"),
-                method=form.method.data,
-                received_at=received_at,
-                note=form.note.data,
-                actor=current_user,
-            )
-        except DomainError as error_:
-            db.session.rollback()
-            db.session.refresh(invoice)
-            error = error_.message
-    if error is None:
-        db.session.commit()
-        flash(f"Payment recorded on {invoice.label}.", "success")
+        flash(_first_error(form), "error")
         return redirect(_detail_url(invoice, "payments"), code=303)
-    flash(error, "error")
+    with service_call(flash_error=True, refresh=(invoice,)) as call:
+        received_at = local_to_utc(form.received_on.data, time(12, 0), invoice.company.tz)
+        if received_at > utcnow() + timedelta(days=1):
+            raise DomainError("Received on can't be in the future.", field="received_on")
+        billing.record_payment(
+            invoice=invoice,
+            amount_cents=billing.parse_money(form.amount.data, field="amount"),
+            method=form.method.data,
+            received_at=received_at,
+            note=form.note.data,
+            actor=current_user,
+        )
+    if call.ok:
+        flash(f"Payment recorded on {invoice.label}.", "success")
     return redirect(_detail_url(invoice, "payments"), code=303)
 
 
@@ -684,13 +641,10 @@ def invoice_payment(invoice_id: int):
 @office_required
 def invoice_void(invoice_id: int):
     invoice = get_or_404(Invoice, invoice_id)
-    try:
+    with service_call(flash_error=True) as call:
         billing.void_invoice(invoice=invoice, reason=VoidForm().reason.data)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(_detail_url(invoice, "payments"), code=303)
-    db.session.commit()
     flash(f"{invoice.label} is void. Its link now says it is no longer valid.", "success")
     return redirect(_detail_url(invoice), code=303)
 
@@ -702,7 +656,9 @@ def invoice_void(invoice_id: int):
 @manager_required
 def billing_settings():
     company = current_user.company
-    settings = billing.billing_settings_for(company)
+    # Read only: a company that never saved its settings sees the defaults, and a GET
+    # writes nothing (the row is created by the first save).
+    settings = billing.current_billing_settings(company)
     form = BillingSettingsForm(obj=settings)
     if request.method == "GET":
         form.default_tax_rate.data = billing.format_tax_rate(
@@ -711,7 +667,7 @@ def billing_settings():
         form.invoice_due_days.data = str(settings.invoice_due_days)
         form.estimate_valid_days.data = str(settings.estimate_valid_days)
     elif form.validate():
-        try:
+        with service_call(form) as call:
             for field in (form.invoice_due_days, form.estimate_valid_days):
                 if not (field.data or "").strip().isdigit():
                     raise DomainError("Enter a whole number of days.", field=field.name)
@@ -726,13 +682,8 @@ def billing_settings():
                 invoice_due_days=int(form.invoice_due_days.data),
                 estimate_valid_days=int(form.estimate_valid_days.data),
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             flash("Billing settings saved. New estimates and invoices use them.", "success")
             return redirect(url_for("office.billing_settings"), code=303)
-    db.session.commit()  # the settings row may have just been created
     status = 422 if request.method == "POST" else 200
     return render_template("office/billing/settings.html", form=form), status

@@ -8,11 +8,12 @@ import re
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth.access import office_required
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models import Customer
 from app.office import bp
-from app.office.forms import CustomerForm, show_domain_error
+from app.office.forms import CustomerForm
 from app.services.customers import (
     PICKER_LIMIT,
     create_customer,
@@ -21,7 +22,6 @@ from app.services.customers import (
     search_customers,
     update_customer,
 )
-from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
 from app.services.phones import format_phone, looks_like_phone
 from app.services.texting import texting_blocker
@@ -85,17 +85,12 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
         "address": form.address.data,
         "notes": form.notes.data,
     }
-    try:
+    with service_call(form) as call:
         if customer is None:
             saved = create_customer(company=current_user.company, **fields)
         else:
             saved = update_customer(customer=customer, **fields)
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
-        return None
-    db.session.commit()
-    return saved
+    return saved if call.ok else None
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])

@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from app.actions import service_call
 from app.auth.access import manager_required, office_required
-from app.auth.forms import show_domain_error
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models import Invitation, Role, User
 from app.office import bp
 from app.services.accounts import (
@@ -31,7 +31,6 @@ from app.services.accounts import (
     revoke_invitation,
     team_members,
 )
-from app.services.errors import DomainError
 from app.tenancy import get_or_404
 from app.urls import public_url_for
 
@@ -139,7 +138,7 @@ def team_invite():
     form.role.choices = _role_choices(current_user)
     invitation = new_link = None
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             invitation, raw_token = invite_user(
                 company=current_user.company,
                 inviter=current_user,
@@ -147,11 +146,7 @@ def team_invite():
                 role=form.role.data,
                 name=form.name.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             new_link = _invite_link(raw_token)
             form = None  # a fresh, empty form for the next invitation
     status = 400 if form is not None and form.errors else 200
@@ -173,13 +168,10 @@ def team_invite():
 def team_revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
     message, category, status = f"The invitation for {invitation.email} was withdrawn.", "info", 200
-    try:
+    with service_call() as call:
         revoke_invitation(actor=current_user, invitation=invitation)
-    except DomainError as error:
-        db.session.rollback()
-        message, category, status = error.message, "error", error.status_code
-    else:
-        db.session.commit()
+    if not call.ok:
+        message, category, status = call.message, "error", call.status_code
     if htmx:
         context = _invitations_context()
         return render_template(
@@ -191,14 +183,9 @@ def team_revoke_invitation(invitation_id: int):
 
 def _member_action(user: User, action, success: str, **kwargs):
     """Run one service on a team member; answer with the row (htmx) or the page."""
-    error = None
-    try:
+    with service_call() as call:
         action(actor=current_user, user=user, **kwargs)
-    except DomainError as refused:
-        db.session.rollback()
-        error = refused
-    else:
-        db.session.commit()
+    error = call.error
     if htmx:
         return render_template(
             "office/_team_member.html", **_member_context(user, error and error.message)

@@ -49,7 +49,6 @@ from app.models import (
     Job,
     LineItem,
     Message,
-    MessageKind,
     MessageStatus,
     OptionStatus,
     Payment,
@@ -276,6 +275,20 @@ def billing_settings_for(company: Company) -> BillingSettings:
     return settings
 
 
+def current_billing_settings(company: Company) -> BillingSettings:
+    """The company's billing defaults for reading: its row, or (before the first save) an
+    unsaved one holding the column defaults. Never writes."""
+    settings = db.session.scalar(sa.select(BillingSettings).filter_by(company_id=company.id))
+    if settings is not None:
+        return settings
+    defaults = {
+        column.key: column.default.arg
+        for column in BillingSettings.__table__.columns
+        if column.default is not None and column.default.is_scalar
+    }
+    return BillingSettings(company_id=company.id, **defaults)
+
+
 def update_billing_settings(
     *,
     company: Company,
@@ -437,24 +450,15 @@ def estimate_display_status(estimate: Estimate, now: datetime | None = None) -> 
 
 
 def estimate_is_editable(estimate: Estimate) -> bool:
-    return estimate.superseded_by_id is None and estimate.status in (
-        *EstimateStatus.OPEN,
-        EstimateStatus.EXPIRED,
-    )
+    return estimate.is_editable
 
 
 def invoice_is_editable(invoice: Invoice) -> bool:
-    return invoice.status in (
-        InvoiceStatus.DRAFT,
-        InvoiceStatus.SENT,
-        InvoiceStatus.VIEWED,
-    ) and not (invoice.paid_cents or invoice.payments)
+    return invoice.is_editable
 
 
 def document_is_editable(document: Document) -> bool:
-    if isinstance(document, Estimate):
-        return estimate_is_editable(document)
-    return invoice_is_editable(document)
+    return document.is_editable
 
 
 def _ensure_editable(document: Document) -> None:
@@ -832,8 +836,8 @@ def mark_viewed(*, document: Document, now: datetime | None = None) -> bool:
         changed = bool(result.rowcount)
     result = db.session.execute(
         sa.update(model)
-        .where(model.id == document.id, model.status == EstimateStatus.SENT)
-        .values(status=EstimateStatus.VIEWED)
+        .where(model.id == document.id, model.status == model.statuses.SENT)
+        .values(status=model.statuses.VIEWED)
         .execution_options(synchronize_session=False)
     )
     changed = changed or bool(result.rowcount)
@@ -883,8 +887,7 @@ def sms_values(document: Document) -> dict[str, str]:
 
 
 def sms_body(document: Document) -> str:
-    kind = MessageKind.ESTIMATE if isinstance(document, Estimate) else MessageKind.INVOICE
-    template = get_template(company=document.company, kind=kind)
+    template = get_template(company=document.company, kind=document.message_kind)
     body = render_text(body=template.body, values=sms_values(document))
     link = public_url(document)
     if link not in body:
@@ -915,19 +918,17 @@ def send_document(*, document: Document, actor: User | None, send_key: str) -> M
             raise Conflict(f"{document.label} was declined. Use Revise to make a new version.")
         if not any(option.items for option in document.options):
             raise DomainError("Add at least one line item before sending.", field="items")
-        kind = MessageKind.ESTIMATE
     else:
         if document.status == InvoiceStatus.VOID:
             raise Conflict(f"{document.label} is void.")
         if not document.items:
             raise DomainError("Add at least one line item before sending.", field="items")
-        kind = MessageKind.INVOICE
     dedupe_key = f"{document.kind}:{document.id}:send:{send_key}"
     message = queue_text(
         company=document.company,
         to_phone=document.customer.mobile_phone,
         body=sms_body(document),
-        kind=kind,
+        kind=document.message_kind,
         customer=document.customer,
         job=document.job,
         author=actor,
@@ -949,8 +950,8 @@ def send_document(*, document: Document, actor: User | None, send_key: str) -> M
     now = utcnow()
     db.session.execute(
         sa.update(model)
-        .where(model.id == document.id, model.status == EstimateStatus.DRAFT)
-        .values(status=EstimateStatus.SENT, sent_at=now)
+        .where(model.id == document.id, model.status == model.statuses.DRAFT)
+        .values(status=model.statuses.SENT, sent_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.flush()

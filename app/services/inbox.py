@@ -319,6 +319,27 @@ def send_reply(
     return message
 
 
+def send_job_reply(*, job: Job, author: User, body: str, reply_key: str) -> Message:
+    """A tech's reply from the job page, to the job's customer, through the outbox.
+
+    `reply_key` comes with the reply box (one per box): a retried or double-tapped send of
+    the same box queues one text. The form has already checked the body (required, length).
+    Raises TextingUnavailable (no number, customer opted out).
+    """
+    if author.company_id != job.company_id:
+        raise NotAllowed("This job belongs to another company.")
+    return queue_text(
+        company=job.company,
+        to_phone=job.customer.mobile_phone,
+        body=body.strip(),
+        kind=MessageKind.MANUAL,
+        customer=job.customer,
+        job=job,
+        author=author,
+        dedupe_key=f"tech-reply:{author.id}:{reply_key}",
+    )
+
+
 def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:
     """A NOTICE row in the thread (already read: it's the office's own action)."""
     return add_notice(

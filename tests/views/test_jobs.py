@@ -756,7 +756,7 @@ def test_assign_and_unassign_with_htmx_return_the_techs_fragment(make, client, s
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-techs"')
     assert "Tina Tech" in html and f"/jobs/{job.id}/techs/{tech.id}/remove" in html
-    assert "jobTimelineChanged" in response.headers["HX-Trigger"]
+    assert "job-timeline-changed" in response.headers["HX-Trigger"]
     db.session.expire_all()
     assert [t.id for t in db.session.get(Job, job.id).techs] == [tech.id]
 
@@ -826,7 +826,7 @@ def test_reschedule_is_click_to_edit(make, client, shop):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-schedule"')
     assert "Thursday, July 2, 2026" in html and f"1:00 PM {DASH} 3:00 PM" in html
-    assert "jobTimelineChanged" in response.headers["HX-Trigger"]
+    assert "job-timeline-changed" in response.headers["HX-Trigger"]
     db.session.expire_all()
     assert db.session.get(Job, job.id).scheduled_start == datetime(2026, 7, 2, 18, tzinfo=UTC)
 
@@ -929,7 +929,7 @@ def test_cancel_and_reopen_with_htmx(make, client, shop):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-status"')
     assert "badge-canceled" in html and "Reopen job" in html
-    assert "jobStatusChanged" in response.headers["HX-Trigger"]
+    assert "job-status-changed" in response.headers["HX-Trigger"]
 
     response = client.post(f"/jobs/{job.id}/status", data={"status": "scheduled"}, headers=HX)
     assert "badge-scheduled" in response.get_data(as_text=True)
