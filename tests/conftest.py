@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.notifications",
     "tests.fixtures.sms",
     "tests.fixtures.numbers",
+    "tests.fixtures.queries",
     "tests.fixtures.request_isolation",
 ]
 

@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -40,23 +39,10 @@ from app.services import billing
 from app.services.job_queries import local_day_bounds
 from app.services.routing import apply_routing
 from app.services.texting import queue_text
+from tests.fixtures.queries import recorded_statements
 from tests.fixtures.sms import route_received
 
 # --- counting queries --------------------------------------------------------------------
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _params, _context, _many) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def queries_for(client, path: str) -> int:
@@ -68,7 +54,7 @@ def queries_for(client, path: str) -> int:
     with app.app_context():
         first = client.get(path)
     assert first.status_code == 200, first.get_data(as_text=True)[:300]
-    with app.app_context(), counting() as statements:
+    with app.app_context(), recorded_statements() as statements:
         response = client.get(path)
     assert response.status_code == 200
     return len(statements)
@@ -418,20 +404,6 @@ GROWING_TABLES = (
 )
 
 
-@contextmanager
-def capturing() -> Iterator[list[tuple[str, object]]]:
-    captured: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, statement, params, _context, _many) -> None:
-        captured.append((statement, params))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield captured
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _signed_post(app, client, path: str, form: dict[str, str]):
     url = app.config["PUBLIC_BASE_URL"] + path
     signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
@@ -503,7 +475,7 @@ def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, ma
         "To": customer.mobile_phone,
     }
     unknown_number_form = {**inbound_form, "MessageSid": "SM" + "b" * 32, "To": "+15126667999"}
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         assert _signed_post(app, client, "/webhooks/twilio/sms", inbound_form).status_code == 200
         assert _signed_post(app, client, "/webhooks/twilio/status", status_form).status_code == 204
         response = _signed_post(app, client, "/webhooks/twilio/sms", unknown_number_form)
@@ -532,7 +504,7 @@ def test_outbox_worker_periodic_queries_use_indexes(inbound, shop):
     message.created_at = utcnow() - timedelta(minutes=30)
     queue_text(company=company, to_phone="+15125550177", body="Yes!", kind=MessageKind.MANUAL)
     db.session.commit()
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         escalate_unread(now=utcnow())
         claimed = outbox.claim_due(
             now=utcnow() + timedelta(seconds=5), limit=4, lease=timedelta(minutes=2)
@@ -562,7 +534,7 @@ def test_customer_picker_reads_only_the_companys_customers(client, log_in, make,
         f"/jobs/new?customer_id={customer.id}",
         "/estimates/new",
     ]
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         for path in paths:
             assert client.get(path).status_code == 200, path
     problems = _sequential_scans(statements)
@@ -601,7 +573,7 @@ def test_customer_picker_finds_a_word_through_the_trigram_index(client, log_in, 
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE customers")
     log_in(client, company.owner)
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         response = client.get("/customers/search?q=wilhelmina")
     assert response.status_code == 200 and "Wilhelmina Searched" in response.text
     [(statement, params)] = [s for s in statements if "FROM customers" in s[0]]

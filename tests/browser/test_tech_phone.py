@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
+from tests.fixtures.live import serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -66,15 +66,6 @@ def day(make):
     )
     db.session.commit()
     return company, tech, jane, job
-
-
-def _axe_serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _layout_problems(page) -> list[str]:
@@ -127,13 +118,13 @@ def test_a_tech_works_a_job_from_the_phone(
     expect(page.locator(".job-card").first).to_contain_text("Jane Doe-Fitzgerald")
     _screenshot(page, "tech-index-390")
     assert _layout_problems(page) == []
-    assert _axe_serious(page) == []
+    assert serious_axe_violations(page) == []
 
     page.locator(".job-card").first.get_by_role("link", name="Open job").tap()
     expect(page.locator("h1")).to_have_text("Jane Doe-Fitzgerald")
     _screenshot(page, "tech-job-390")
     assert _layout_problems(page) == []
-    assert _axe_serious(page) == []
+    assert serious_axe_violations(page) == []
     go = page.get_by_role("button", name="On My Way")
     box = go.bounding_box()
     assert box["height"] >= 56 and box["width"] >= 320

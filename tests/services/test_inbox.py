@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import (
@@ -55,17 +54,9 @@ def shop(make):
     return SimpleNamespace(company=company, bob=bob, maria=maria, jane=jane, kim=kim)
 
 
-def _count_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    return statements, lambda: event.remove(db.engine, "before_cursor_execute", before)
-
-
-def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(make, inbound, shop):
+def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(
+    make, inbound, shop, count_queries
+):
     company, bob = shop.company, shop.bob
     now = utcnow()
     inbound(company, JANE, "first", created_at=now - timedelta(minutes=10))
@@ -77,8 +68,7 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
     db.session.expire_all()
     company = db.session.get(type(company), company.id)
 
-    statements, stop = _count_queries()
-    try:
+    with count_queries() as statements:
         rows = list_conversations(company=company)
         summary = [
             (
@@ -88,8 +78,6 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
             )
             for r in rows
         ]
-    finally:
-        stop()
     assert summary == [
         ("Jane Doe", "On it", 0),  # replying marked Jane's thread read
         ("Kim Park", "kim here", 1),

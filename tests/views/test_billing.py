@@ -21,8 +21,7 @@ from app.models import (
     Role,
 )
 from app.services import billing
-
-HX = {"HX-Request": "true"}
+from tests.support import HX
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Estimate, Invoice, Job, Role
+from tests.support import HX
 
-HX = {"HX-Request": "true"}
 SCRIPT = "<script>alert(1)</script>"
 
 # The three forms, with what else each needs to be valid.

@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Customer, OptOut, Role
-
-HX = {"HX-Request": "true"}
+from tests.support import HX
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from app.models import (
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from tests.fixtures.factories import PASSWORD
+from tests.support import HX
 
 JANE = "+15125550142"
 
@@ -263,7 +264,7 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     again = client.post(
         f"/inbox/{cid}/reply",
         data={"body": "On our way <soon>", "key": "abc123"},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert again.status_code == 200
     sent = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.MANUAL)).all()
@@ -296,7 +297,7 @@ def test_bad_reply_is_a_form_error_that_keeps_the_text(
     response = client.post(
         f"/inbox/{message.conversation_id}/reply",
         data={"body": body},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == status
     assert error in _html(response)
@@ -315,7 +316,7 @@ def test_opted_out_customer_has_no_reply_box_and_a_reply_is_refused(client, log_
     response = client.post(
         f"/inbox/{message.conversation_id}/reply",
         data={"body": "please?"},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 409
     assert "opted out" in _html(response)
@@ -328,9 +329,7 @@ def test_reassign_changes_where_the_next_text_goes(client, log_in, inbound, shop
     db.session.commit()
     log_in(client, bob)
     cid = message.conversation_id
-    response = client.post(
-        f"/inbox/{cid}/assign", data={"user_id": str(maria.id)}, headers={"HX-Request": "true"}
-    )
+    response = client.post(f"/inbox/{cid}/assign", data={"user_id": str(maria.id)}, headers=HX)
     assert response.status_code == 200
     html = _html(response)
     assert html.lstrip().startswith('<article id="conversation"')
@@ -348,7 +347,7 @@ def test_reassign_to_a_user_of_another_company_is_refused(client, log_in, make, 
     response = client.post(
         f"/inbox/{message.conversation_id}/assign",
         data={"user_id": str(stranger.id)},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 400
     assert "Pick an active user of your company." in _html(response)
@@ -362,12 +361,10 @@ def test_unknown_number_becomes_a_customer(client, log_in, inbound, shop):
     log_in(client, bob)
     cid = message.conversation_id
     assert "Add (512) 555-0111 as a customer" in _html(client.get(f"/inbox/{cid}"))
-    bad = client.post(f"/inbox/{cid}/customer", data={"name": ""}, headers={"HX-Request": "true"})
+    bad = client.post(f"/inbox/{cid}/customer", data={"name": ""}, headers=HX)
     assert bad.status_code == 422
     assert "Enter the customer&#39;s name." in _html(bad)
-    ok = client.post(
-        f"/inbox/{cid}/customer", data={"name": "Lee Walker"}, headers={"HX-Request": "true"}
-    )
+    ok = client.post(f"/inbox/{cid}/customer", data={"name": "Lee Walker"}, headers=HX)
     assert ok.status_code == 200
     customer = db.session.scalar(sa.select(Customer).filter_by(mobile_phone="+15125550111"))
     assert customer.name == "Lee Walker" and customer.company_id == company.id
@@ -394,14 +391,12 @@ def test_my_forwarding_toggle(client, log_in, shop):
     bob = shop.bob
     log_in(client, bob)
     assert "Add a mobile number to your profile" in _html(client.get("/inbox"))
-    refused = client.post(
-        "/inbox/forwarding", data={"enabled": "1"}, headers={"HX-Request": "true"}
-    )
+    refused = client.post("/inbox/forwarding", data={"enabled": "1"}, headers=HX)
     assert refused.status_code == 422
     assert "has no mobile number" in _html(refused)
     bob.mobile_phone = "+15125550177"
     db.session.commit()
-    on = client.post("/inbox/forwarding", data={"enabled": "1"}, headers={"HX-Request": "true"})
+    on = client.post("/inbox/forwarding", data={"enabled": "1"}, headers=HX)
     assert on.status_code == 200
     assert "<strong>On</strong>" in _html(on)
     db.session.expire_all()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,9 +23,9 @@ from app.models import (
 )
 from app.services.conversations import conversation_for
 from app.services.job_status import job_set_status
+from tests.support import HX
 
 CHICAGO = ZoneInfo("America/Chicago")
-HX = {"HX-Request": "true"}
 DASH = "\N{EN DASH}"  # between the start and end of a time window
 
 
@@ -44,20 +43,6 @@ def shop(make, client, log_in):
 def local_today_at(hour: int, minute: int = 0, days: int = 0) -> datetime:
     today = utcnow().astimezone(CHICAGO).date() + timedelta(days=days)
     return datetime.combine(today, time(hour, minute), tzinfo=CHICAGO).astimezone(UTC)
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def board_rows(html: str) -> list[str]:
@@ -471,7 +456,7 @@ def test_search_is_scoped_to_the_company(make, client, shop):
     assert tab_counts(html)["today"] == "1"
 
 
-def test_board_query_count_does_not_grow_with_rows(make, client, shop):
+def test_board_query_count_does_not_grow_with_rows(make, client, shop, count_queries):
     company, tech, _customer = shop
     second_tech = make.user(company, role=Role.TECH)
 
@@ -488,7 +473,7 @@ def test_board_query_count_does_not_grow_with_rows(make, client, shop):
 
     def statements_for_board() -> tuple[int, int]:
         db.session.expire_all()
-        with counted_statements() as statements:
+        with count_queries() as statements:
             html = client.get("/jobs?tab=today").get_data(as_text=True)
         return len(statements), len(board_rows(html))
 

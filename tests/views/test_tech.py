@@ -30,8 +30,8 @@ from app.services.job_events import job_status_changed
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from app.services.tech_day import conversation_version
+from tests.support import HX
 
-HX = {"HX-Request": "true"}
 STATIC = Path(__file__).resolve().parents[2] / "app" / "static"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
