@@ -15,6 +15,7 @@ from jinja2.runtime import Context
 
 from app.formats import DEFAULT, day_text, local_time, money
 from app.models.messaging import MessageKind
+from app.services.billing.totals import format_discount, format_quantity, format_tax_rate
 from app.services.phones import format_phone
 
 
@@ -24,6 +25,11 @@ def display_zone() -> tzinfo:
     if user is not None and user.is_authenticated:
         return user.company.tz
     return UTC
+
+
+def _document_discount(document) -> str:
+    """An estimate's or invoice's discount: "10%" or "$25.00"."""
+    return format_discount(document.discount_kind, document.discount_value)
 
 
 def register_templating(app: Flask) -> None:
@@ -44,6 +50,10 @@ def register_templating(app: Flask) -> None:
 
     app.jinja_env.filters["local_in"] = local_time
     app.jinja_env.filters["day"] = day_text
+    # Billing amounts as people read them ("1.5", "8.25%", "10%").
+    app.jinja_env.filters["quantity"] = format_quantity
+    app.jinja_env.filters["tax_rate"] = format_tax_rate
+    app.jinja_env.filters["discount"] = _document_discount
 
     from app.navigation import nav_items
 

@@ -2,7 +2,7 @@
 text as links to a phone page).
 
 Money is integer cents. Quantities are integer **thousandths** (`quantity_milli`: 1500 is
-1.5 hours), so a line amount is exact integer arithmetic; see app/services/billing.py for
+1.5 hours), so a line amount is exact integer arithmetic; see app/services/billing/totals.py for
 the rounding rules. Tax rates are integer **thousandths of a percent** (`tax_rate_mpct`:
 8250 is 8.25 %, 8875 is 8.875 %): basis points cannot say 8.875 %, a common US sales tax.
 A percent discount is in basis points (1000 is 10 %).

@@ -141,7 +141,6 @@ def _render(template: str, document: Estimate | Invoice, status: int = 200, **co
                 document=document,
                 company=document.company,
                 contact=_contact(document.company),
-                billing=billing,
                 **context,
             ),
             status,
