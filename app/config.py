@@ -78,6 +78,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
+        # werkzeug's password hash method. Tests set a cheap one; never change it in production.
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
 
 

@@ -66,6 +66,8 @@ def app(tmp_path_factory, worker_id):
             "TWILIO_FAKE": True,
             "OUTBOX_THREAD": False,
             "SERVER_NAME": None,
+            # scrypt costs ~130 ms a user; one round of PBKDF2 changes nothing a test checks.
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         }
     )
     with app.app_context():

@@ -20,7 +20,6 @@ from tests.fixtures.tenants import (
     build_tenant,
     unknown_argument,
     url_map_rules,
-    use_fast_passwords,
 )
 from tests.support import HX
 
@@ -86,8 +85,7 @@ CASES = [
 
 
 @pytest.fixture
-def tenant(make, monkeypatch):
-    use_fast_passwords(monkeypatch)
+def tenant(make):
     tenant = build_tenant(make, 1, text=TEXT, send_documents=True)
     db.session.commit()
     return tenant

@@ -30,7 +30,6 @@ from tests.fixtures.tenants import (
     build_tenant,
     unknown_argument,
     url_map_rules,
-    use_fast_passwords,
 )
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -69,8 +68,7 @@ CASES = _cases()
 
 
 @pytest.fixture
-def tenants(make, monkeypatch):
-    use_fast_passwords(monkeypatch)
+def tenants(make):
     mine, theirs = build_tenant(make, 1), build_tenant(make, 2)
     db.session.commit()
     return mine, theirs

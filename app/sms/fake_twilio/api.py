@@ -19,7 +19,6 @@ from email.utils import format_datetime
 from typing import Any
 
 import phonenumbers
-from phonenumbers import geocoder
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -149,6 +148,10 @@ def _pretty(e164: str) -> str:
 
 def _place(e164: str) -> tuple[str | None, str | None]:
     """(locality, region) of a US number, e.g. ("Austin", "TX")."""
+    # Imported on first use: the geocoder's data is large enough that importing it with the
+    # app cost every process start 0.2 s (and a fresh clone 5 s of compiling it).
+    from phonenumbers import geocoder
+
     description = geocoder.description_for_number(phonenumbers.parse(e164), "en")
     if ", " in description:
         locality, region = description.rsplit(", ", 1)
