@@ -33,6 +33,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# HOST and PORT also reach the app: without PUBLIC_BASE_URL its links use them.
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo

@@ -16,16 +16,27 @@ from app.config import check_production_config, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from app.models import include_in_autogenerate
 from app.models.types import render_migration_item
+from app.request_limits import LimitedRequest
+from app.tenancy import IdConverter
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = LimitedRequest  # per-view upload limits (app/request_limits.py)
+    # Before any rule is added: every `<int:...>` in a URL is an id, limited to its column's
+    # range (app/tenancy.py).
+    app.url_map.converters["int"] = IdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
     check_production_config(app.config)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    # The development mailbox (/dev/mail) sits beside the uploads: the instance folder for
+    # `make run`, the run's temporary folder in the tests.
+    app.config.setdefault(
+        "DEV_MAILBOX", str(Path(app.config["UPLOAD_FOLDER"]).parent / "dev-mailbox")
+    )
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
     if app.config["TRUST_PROXY"]:
@@ -38,9 +49,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
+    from app.security_headers import register_security_headers
     from app.templating import register_templating
 
     register_templating(app)
+    register_security_headers(app)
     return app
 
 
@@ -107,6 +120,7 @@ def _connect_signals() -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.dev import bp as dev_bp
+    from app.dev import dev_pages_enabled
     from app.errors import register_error_handlers
     from app.office import bp as office_bp
     from app.public import bp as public_bp
@@ -123,8 +137,9 @@ def _register_blueprints(app: Flask) -> None:
     # request filter, unlike `limiter.exempt`, returns before the limiter resolves any
     # limits: that bookkeeping was a fifth of the SMS webhook's cost.
     limiter.request_filter(_is_webhook)
-    if app.config["TWILIO_FAKE"]:
-        # The phone simulator exists only while the fake Twilio is active.
+    if dev_pages_enabled(app.config):
+        # The phone simulator exists only while the fake Twilio is active, the mailbox only
+        # without SMTP and outside production (app/dev/routes.py, app/dev/mail.py).
         app.register_blueprint(dev_bp, url_prefix="/dev")
     register_error_handlers(app)
 
@@ -136,12 +151,14 @@ def _is_webhook() -> bool:
 def _register_cli(app: Flask) -> None:
     from app.demo import demo_command
     from app.operator_cli import numbers_cli
+    from app.registration_cli import registration_cli
     from app.worker.cli import outbox_cli
     from app.worker.dispatcher import install_background_dispatcher
 
     app.cli.add_command(demo_command)
     app.cli.add_command(numbers_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(registration_cli)
     if app.config["OUTBOX_THREAD"] and not app.testing:
         # `make run`: the dispatcher runs as a thread of the development server.
         install_background_dispatcher(app)

@@ -8,7 +8,10 @@ and the outbox dispatcher running as a thread inside the development server.
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
@@ -17,6 +20,14 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 # credentials are configured. They are not secrets: they only work against the fake.
 FAKE_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 FAKE_TWILIO_AUTH_TOKEN = "fake-twilio-auth-token-for-development"
+
+# APP_ENV's values. Anything else refuses to start: "Production" or "prod" silently
+# running as development (no guard rails) is worse than not starting.
+APP_ENVS = ("development", "production")
+
+# A production SECRET_KEY is at least this long and looks random (see secret_key_problem).
+MIN_SECRET_KEY_CHARS = 32
+MIN_SECRET_KEY_BITS = 128
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -30,12 +41,31 @@ def _sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "prosms.sqlite3")
 
 
+def _local_base_url() -> str:
+    """Without PUBLIC_BASE_URL: where this machine serves the app (`HOST`/`PORT`, as
+    `make run` and gunicorn read them), so `PORT=5201 make run` texts links on :5201."""
+    host = os.environ.get("HOST", "").strip()
+    if host in ("", "0.0.0.0", "::"):  # every interface: this machine is reached locally
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    port = os.environ.get("PORT", "").strip() or "5000"
+    return f"http://{host}:{port}"
+
+
 def load_config(instance_path: str) -> dict[str, object]:
     """Build the Flask config mapping from environment variables."""
+    env_name = os.environ.get("APP_ENV") or "development"
     account_sid = os.environ.get("TWILIO_ACCOUNT_SID", "")
     auth_token = os.environ.get("TWILIO_AUTH_TOKEN", "")
     # Without real credentials the product talks to the built-in fake Twilio.
     twilio_fake = _flag("TWILIO_FAKE", default=not (account_sid and auth_token))
+    if twilio_fake or env_name != "production":
+        # The fake's published credentials sign its webhooks. In production they are never
+        # used with the fake off: anyone could sign a forged webhook with them (the
+        # production check refuses to start without real ones instead).
+        account_sid = account_sid or FAKE_TWILIO_ACCOUNT_SID
+        auth_token = auth_token or FAKE_TWILIO_AUTH_TOKEN
     database_url = os.environ.get("DATABASE_URL") or _sqlite_url(instance_path)
     if database_url.startswith("postgres://"):
         # Heroku-style URLs; SQLAlchemy wants the driver spelled out.
@@ -43,9 +73,9 @@ def load_config(instance_path: str) -> dict[str, object]:
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
-    public_base_url = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    public_base_url = (os.environ.get("PUBLIC_BASE_URL") or _local_base_url()).rstrip("/")
     return {
-        "ENV_NAME": os.environ.get("APP_ENV", "development"),
+        "ENV_NAME": env_name,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No ping before every checkout: it was a third of the SMS webhook's cost under
@@ -56,16 +86,39 @@ def load_config(instance_path: str) -> dict[str, object]:
         # common idle timeouts of proxies and firewalls.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_recycle": 1800},
         "PUBLIC_BASE_URL": public_base_url,
-        "TWILIO_ACCOUNT_SID": account_sid or FAKE_TWILIO_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": auth_token or FAKE_TWILIO_AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_FAKE": twilio_fake,
         "ALLOW_FAKE_TWILIO_IN_PRODUCTION": _flag("ALLOW_FAKE_TWILIO_IN_PRODUCTION"),
+        # Texting registration (docs/texting-registration.md). The ISV's own primary customer
+        # profile in Trust Hub (BU...), made once per deployment in Twilio's console; every
+        # company's secondary profile is attached to it. The fake Twilio has one built in.
+        "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID": os.environ.get(
+            "TWILIO_PRIMARY_CUSTOMER_PROFILE_SID", ""
+        ),
+        # Where Twilio's review mails go (default: the authorized representative's email).
+        "REGISTRATION_NOTIFICATION_EMAIL": os.environ.get("REGISTRATION_NOTIFICATION_EMAIL", ""),
+        # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
+        # pending, or fail:<code>[:campaign|:profile] (the fake only; tests set it per case).
+        "FAKE_TWILIO_REGISTRATION": os.environ.get("FAKE_TWILIO_REGISTRATION", "approve_after:20"),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),
         "OUTBOX_CONCURRENCY": int(os.environ.get("OUTBOX_CONCURRENCY", "8")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # "Forgot password?" requests per client address.
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get(
+            "PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes;20 per day"
+        ),
+        # Email (app/mail.py): SMTP when SMTP_HOST is set, else the /dev/mail mailbox.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "starttls").strip().lower(),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "10")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "ProSMS <no-reply@localhost>"),
         # Unknown estimate/invoice links tried from one address (guessing tokens).
         "DOCUMENT_MISS_LIMIT": os.environ.get("DOCUMENT_MISS_LIMIT", "20 per 10 minutes"),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -74,9 +127,18 @@ def load_config(instance_path: str) -> dict[str, object]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": public_base_url.startswith("https://"),
+        # "Keep me logged in" lasts at most 30 days (the server-side session ends then too,
+        # app/services/sessions.py).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Webhooks and forms are a few KB; views that take a file raise their own limit
+        # (app/request_limits.py). Over the limit is a 413 naming it.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A customer import of up to this many rows runs in the request; a larger one in
+        # the worker, with a progress bar.
+        "IMPORT_INLINE_ROWS": int(os.environ.get("IMPORT_INLINE_ROWS", "2000")),
         "WTF_CSRF_TIME_LIMIT": None,
         # werkzeug's password hash method. Tests set a cheap one; never change it in production.
         "PASSWORD_HASH_METHOD": "scrypt",
@@ -87,21 +149,69 @@ class UnsafeConfiguration(RuntimeError):
     """The configuration would be unsafe in production; the app refuses to start."""
 
 
+def secret_key_problem(key: object) -> str | None:
+    """Why `key` is too weak for production, or None. At least 32 characters whose
+    spread of characters (Shannon entropy) adds up to 128 bits or more: secrets.token_hex(32)
+    and token_urlsafe(32) pass, "x" * 64 or a short word do not."""
+    if not isinstance(key, str | bytes) or not key:
+        return "is not set"
+    if key == DEV_SECRET_KEY:
+        return "is the development key"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        return f"is {len(key)} characters long; use at least {MIN_SECRET_KEY_CHARS}"
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if per_char * len(key) < MIN_SECRET_KEY_BITS:
+        return "does not look random (too few different characters)"
+    return None
+
+
 def check_production_config(config: dict[str, object] | object) -> None:
-    """In production (APP_ENV=production) refuse the development SECRET_KEY, and the fake
-    Twilio unless ALLOW_FAKE_TWILIO_IN_PRODUCTION is set (a demo or staging install)."""
+    """Refuse an unknown APP_ENV; in production (APP_ENV=production) refuse a weak
+    SECRET_KEY, the fake Twilio unless ALLOW_FAKE_TWILIO_IN_PRODUCTION is set (a demo or
+    staging install), the fake off without real Twilio credentials, and no SMTP server
+    (except on a demo install)."""
     get = config.get  # type: ignore[union-attr]
-    if get("ENV_NAME") != "production":
-        return
-    if get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
+    env_name = get("ENV_NAME")
+    if env_name not in APP_ENVS:
         raise UnsafeConfiguration(
-            "APP_ENV=production needs SECRET_KEY set to a long random value "
+            f"APP_ENV={env_name!r} is not one of {', '.join(APP_ENVS)} (lower case): "
+            "refusing to guess whether this is production."
+        )
+    if get("SMTP_SECURITY", "starttls") not in ("starttls", "ssl", "none"):
+        raise UnsafeConfiguration(
+            f"SMTP_SECURITY={get('SMTP_SECURITY')!r} is not one of starttls, ssl, none."
+        )
+    if env_name != "production":
+        return
+    problem = secret_key_problem(get("SECRET_KEY"))
+    if problem:
+        raise UnsafeConfiguration(
+            f"APP_ENV=production needs a long random SECRET_KEY; this one {problem} "
             '(python -c "import secrets; print(secrets.token_hex(32))").'
         )
-    if get("TWILIO_FAKE") and not get("ALLOW_FAKE_TWILIO_IN_PRODUCTION"):
+    demo = bool(get("ALLOW_FAKE_TWILIO_IN_PRODUCTION"))
+    if get("TWILIO_FAKE") and not demo:
         raise UnsafeConfiguration(
             "APP_ENV=production would use the built-in fake Twilio: set TWILIO_ACCOUNT_SID "
             "and TWILIO_AUTH_TOKEN, or ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install."
+        )
+    if not get("TWILIO_FAKE") and (
+        not get("TWILIO_ACCOUNT_SID")
+        or not get("TWILIO_AUTH_TOKEN")
+        or get("TWILIO_AUTH_TOKEN") == FAKE_TWILIO_AUTH_TOKEN
+        or get("TWILIO_ACCOUNT_SID") == FAKE_TWILIO_ACCOUNT_SID
+    ):
+        raise UnsafeConfiguration(
+            "APP_ENV=production with TWILIO_FAKE=0 needs the account's real "
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: webhook signatures are checked with "
+            "the auth token, and the fake's published one would let anyone forge them."
+        )
+    if not get("SMTP_HOST") and not demo:
+        raise UnsafeConfiguration(
+            "APP_ENV=production needs SMTP_HOST (and usually SMTP_USERNAME, SMTP_PASSWORD, "
+            "MAIL_FROM) to email password reset links; the development mailbox is not for "
+            "production."
         )
     if str(get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         logging.getLogger(__name__).warning(

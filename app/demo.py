@@ -12,7 +12,17 @@ from flask.cli import with_appcontext
 from PIL import Image, ImageDraw, ImageFont
 
 from app.extensions import db
-from app.models import Company, Customer, JobStatus, PhoneNumber, Role, User
+from app.models import (
+    Company,
+    Customer,
+    JobStatus,
+    PhoneNumber,
+    RegistrationKind,
+    RegistrationStatus,
+    Role,
+    User,
+    utcnow,
+)
 from app.services.accounts import create_user, sign_up
 from app.services.customers import create_customer
 from app.services.job_status import job_set_status
@@ -25,6 +35,7 @@ from app.services.numbers import (
 )
 from app.services.phones import format_phone
 from app.services.photos import store_profile_photo
+from app.services.registration import registration_for
 from app.urls import public_url_for
 
 DEMO_PASSWORD = "demo-password"
@@ -95,6 +106,17 @@ def _avatar(name: str, color: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
+def approve_demo_registration(company: Company) -> None:
+    """The demo company as if its 10DLC brand and campaign had been approved. It has no
+    Messaging Service: the fake Twilio of `flask demo` is gone by the time `make run`
+    sends, so its texts name the number only, as before registration existed."""
+    registration = registration_for(company)
+    registration.kind = RegistrationKind.STANDARD
+    registration.status = RegistrationStatus.APPROVED
+    registration.details = {"legal_name": company.name, "demo": True}
+    registration.submitted_at = registration.approved_at = utcnow()
+
+
 def seed_demo() -> tuple[Company, bool]:
     """Create the demo company unless it exists. Returns (company, created)."""
     owner = db.session.scalar(sa.select(User).filter_by(email=OWNER_EMAIL))
@@ -110,6 +132,9 @@ def seed_demo() -> tuple[Company, bool]:
         business_phone="+15125550100",
     )
     company = owner.company
+    # Registered and approved, so the demo's texts flow (a fresh sign-up starts at
+    # not_started and its texts are skipped until its registration is approved).
+    approve_demo_registration(company)
     company.address = "1500 S Congress Ave, Austin, TX 78704"
     company.email = "hello@lonestarplumbing.example"
     techs: list[User] = []

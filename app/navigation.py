@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app, request, url_for
 from flask_login import current_user
 
+from app.dev import phone_enabled
 from app.models import Role
 
 
@@ -32,7 +33,7 @@ NAV: tuple[NavItem, ...] = (
         "Settings", "office.settings", Role.MANAGERS, ("office.setting", "office.point_of_contact")
     ),
     NavItem("My day", "tech.index", Role.ALL, "tech."),
-    NavItem("Phone simulator", "dev.phone", Role.ALL, "dev."),
+    NavItem("Phone simulator", "dev.phone", Role.OFFICE_ROLES, "dev."),
 )
 
 
@@ -45,5 +46,7 @@ def nav_items() -> list[tuple[NavItem, str, bool]]:
     for item in NAV:
         if current_user.role not in item.roles or item.endpoint not in current_app.view_functions:
             continue
+        if item.endpoint == "dev.phone" and not phone_enabled(current_app.config):
+            continue  # the dev pages are on for the mailbox only
         items.append((item, url_for(item.endpoint), endpoint.startswith(item.prefix)))
     return items

@@ -7,7 +7,7 @@ form or API reaches them. See docs/custom-number.md.
     flask numbers show COMPANY_ID
     flask numbers reassign COMPANY_ID +15125550142 --sid PN...   (an owned number)
     flask numbers reassign COMPANY_ID --release                  (detach; owner picks anew)
-    flask numbers quarantine [--limit 20] [--channel sms|voice]
+    flask numbers quarantine [--limit 20] [--channel sms|voice|status]
 """
 
 from __future__ import annotations
@@ -129,9 +129,14 @@ def reassign_command(
 
 @numbers_cli.command("quarantine")
 @click.option("--limit", default=20, show_default=True, help="How many to list.")
-@click.option("--channel", type=click.Choice(["sms", "voice"]), help="Only texts or calls.")
+@click.option(
+    "--channel",
+    type=click.Choice(["sms", "voice", "status"]),
+    help="Only texts, calls or status callbacks.",
+)
 def quarantine_command(limit: int, channel: str | None) -> None:
-    """List recent texts and calls to numbers no company owns, newest first."""
+    """List recent texts and calls to numbers no company owns, and posts that could not be
+    stored (with the reason), newest first."""
     rows = numbers.recent_unrouted(limit=limit, channel=channel)
     if not rows:
         click.echo("Nothing in quarantine.")
@@ -145,3 +150,5 @@ def quarantine_command(limit: int, channel: str | None) -> None:
             f"from {row.from_phone or '?':<13} to {row.to_phone or '?':<13}  "
             f"{row.twilio_sid or '-'}  {body}".rstrip()
         )
+        if row.reason:
+            click.echo(f"    why: {row.reason}")

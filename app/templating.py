@@ -58,6 +58,7 @@ def register_templating(app: Flask) -> None:
     from app.navigation import nav_items
 
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["registration_sentence"] = _registration_sentence
     app.jinja_env.globals["thread_labels"] = MessageKind.thread_labels()
 
     @app.after_request
@@ -65,3 +66,9 @@ def register_templating(app: Flask) -> None:
         # One URL serves a page or its fragment: caches must key on HX-Request.
         response.vary.add("HX-Request")
         return response
+
+
+def _registration_sentence(company, registration) -> str:
+    from app.services.registration import blocked_sentence
+
+    return blocked_sentence(company=company, registration=registration)

@@ -152,6 +152,16 @@ def number_rows(plans: Sequence[CompanyPlan], now: datetime) -> Iterator[tuple]:
         yield (c.id, c.id, c.number, "PN" + secrets.token_hex(16), "Austin", "TX", naive(now))
 
 
+def registration_rows(plans: Sequence[CompanyPlan], now: datetime) -> Iterator[tuple]:
+    # Every seeded company may text: its registration is approved (texts sent from the
+    # number, no Messaging Service, as the test factories do).
+    for c in plans:
+        yield (
+            c.id, c.id, "10dlc_standard", "approved", secrets.token_urlsafe(12), "{}", "[]",
+            "[]", naive(now - HISTORY), naive(now - HISTORY), naive(now - HISTORY),
+        )  # fmt: skip
+
+
 def customer_rows(plans: Sequence[CompanyPlan], now: datetime) -> Iterator[tuple]:
     for c in plans:
         for k in range(c.customers):
@@ -324,6 +334,10 @@ COLUMNS = {
     "phone_numbers": (
         "id", "company_id", "e164", "twilio_sid", "locality", "region", "created_at",
     ),
+    "messaging_registrations": (
+        "id", "company_id", "kind", "status", "public_token", "details", "done_steps",
+        "todo_steps", "approved_at", "created_at", "updated_at",
+    ),
     "customers": (
         "id", "company_id", "name", "mobile_phone", "email", "address", "created_at",
     ),
@@ -401,6 +415,7 @@ def seed(url: str, plans: list[CompanyPlan], *, now: datetime) -> None:
             "where u.company_id = c.id and u.role = 'office'"
         )
         copy_rows(conn, "phone_numbers", number_rows(plans, now))
+        copy_rows(conn, "messaging_registrations", registration_rows(plans, now))
         copy_rows(conn, "customers", customer_rows(plans, now))
         copy_rows(conn, "jobs", job_rows(plans, now))
         copy_rows(conn, "job_assignments", assignment_rows(plans, now))

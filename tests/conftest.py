@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.numbers",
     "tests.fixtures.queries",
     "tests.fixtures.request_isolation",
+    "tests.fixtures.mail",
 ]
 
 

@@ -85,9 +85,10 @@ def _a_customer_text_is_routed_by_the_worker_thread(database: Path, port: int) -
         [number] = conn.execute("select e164 from phone_numbers").fetchone()
         [phone] = conn.execute("select mobile_phone from customers order by id").fetchone()
     form = {"MessageSid": "SM" + "f" * 32, "From": phone, "To": number, "Body": "Hi from make"}
-    # `make run` keeps the default PUBLIC_BASE_URL, which Twilio signatures are checked against.
+    # Without PUBLIC_BASE_URL, `make run` derives it from HOST/PORT; Twilio signatures are
+    # checked against it.
     signature = RequestValidator(FAKE_TWILIO_AUTH_TOKEN).compute_signature(
-        "http://127.0.0.1:5000/webhooks/twilio/sms", form
+        f"http://127.0.0.1:{port}/webhooks/twilio/sms", form
     )
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/webhooks/twilio/sms",

@@ -37,11 +37,12 @@ VENV_BIN = Path(sys.executable).parent
 
 PRODUCTION_ENV = {
     "APP_ENV": "production",
-    "SECRET_KEY": "s" * 64,
+    "SECRET_KEY": secrets.token_hex(32),
     "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
     "TWILIO_AUTH_TOKEN": "a-real-looking-token",
     "DATABASE_URL": "postgresql://app@db.internal/prosms",
     "PUBLIC_BASE_URL": "https://sms.example.com",
+    "SMTP_HOST": "smtp.example.com",
 }
 APP_ENV_NAMES = (
     *PRODUCTION_ENV,

@@ -15,6 +15,53 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me logged in on this device")
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired(message="Enter your email address."),
+            Email(message="Enter a valid email address."),
+            Length(max=255),
+        ],
+        description="The address you log in with.",
+        render_kw={"autocomplete": "email"},
+    )
+
+
+def _new_password_fields(label: str):
+    password = PasswordField(
+        label,
+        validators=[
+            DataRequired(message="Choose a password."),
+            Length(min=MIN_PASSWORD_LENGTH, max=200, message=PASSWORD_HELP),
+        ],
+        description=PASSWORD_HELP,
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired(message="Type the password again."),
+            EqualTo("password", message="The two passwords don't match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = _new_password_fields("New password")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired(message="Enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = _new_password_fields("New password")
+
+
 class SignupForm(FlaskForm):
     company_name = StringField(
         "Company name",

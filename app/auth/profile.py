@@ -13,13 +13,16 @@ from flask_wtf.file import FileField
 from wtforms import StringField, TelField
 from wtforms.validators import Length, Optional
 
-from app.actions import service_call
 from app.auth import bp
 from app.auth.access import any_role_required
+from app.auth.forms import ChangePasswordForm
 from app.extensions import db
 from app.models import User
+from app.request_limits import accepts_upload
+from app.services.errors import DomainError
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
+from app.services.sessions import open_session_count
 from app.tenancy import get_or_404
 
 
@@ -51,15 +54,24 @@ def _subject() -> User:
     return user
 
 
-def _page(user: User, form: ProfileForm, photo_form: PhotoForm, status: int = 200):
+def render_profile(
+    user: User,
+    form: ProfileForm,
+    photo_form: PhotoForm,
+    status: int = 200,
+    password_form: ChangePasswordForm | None = None,
+):
+    own = user.id == current_user.id
     return (
         render_template(
             "auth/profile.html",
-            title="Your profile" if user.id == current_user.id else f"{user.name}'s photo",
+            title="Your profile" if own else f"{user.name}'s photo",
             user=user,
-            own=user.id == current_user.id,
+            own=own,
             form=form,
             photo_form=photo_form,
+            password_form=password_form or ChangePasswordForm(formdata=None),
+            open_sessions=open_session_count(user) if own else 0,
         ),
         status,
     )
@@ -73,15 +85,17 @@ def profile():
         if request.method == "POST":
             abort(403)  # someone else's name and phone are not editable here
         form = ProfileForm(name=user.name, mobile_phone=user.mobile_phone)
-        return _page(user, form, PhotoForm())
+        return render_profile(user, form, PhotoForm())
     form = ProfileForm()
     if not form.validate_on_submit():
-        return _page(user, form, PhotoForm(), 422)
-    with service_call() as call:
+        return render_profile(user, form, PhotoForm(), 422)
+    try:
         update_profile(user=user, name=form.name.data, mobile_phone=form.mobile_phone.data)
-    if not call.ok:
-        getattr(form, call.error.field or "name").errors = [call.message]
-        return _page(user, form, PhotoForm(), 422)
+    except DomainError as refused:
+        db.session.rollback()
+        getattr(form, refused.field or "name").errors = [refused.message]
+        return render_profile(user, form, PhotoForm(), 422)
+    db.session.commit()
     flash("Profile saved.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -93,23 +107,26 @@ def _back(user: User):
 
 
 @bp.post("/me/photo")
+@accepts_upload(MAX_UPLOAD_BYTES)
 @any_role_required
 def profile_photo():
     user = _subject()
     photo_form = PhotoForm()
     if not photo_form.validate_on_submit():
-        return _page(
+        return render_profile(
             user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
         )
     upload = photo_form.photo.data
     data = upload.read(MAX_UPLOAD_BYTES + 1) if upload else b""
-    with service_call() as call:
+    try:
         store_profile_photo(user=user, data=data, upload_folder=current_app.config["UPLOAD_FOLDER"])
-    if not call.ok:
-        photo_form.photo.errors = [call.message]
-        return _page(
+    except DomainError as refused:
+        db.session.rollback()
+        photo_form.photo.errors = [refused.message]
+        return render_profile(
             user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
         )
+    db.session.commit()
     flash("Photo saved.", "success")
     return _back(user)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, select
+from flask_login import current_user
 
-from app.actions import service_call
 from app.auth import bp
 from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
+from app.auth.sessions import log_in, log_out
+from app.dev import mailbox_url
 from app.errors import render_error
 from app.extensions import db, limiter
 from app.models import Role, User
+from app.redirects import local_target
 from app.services.accounts import (
     InvitationUnusable,
     accept_invitation,
@@ -19,6 +20,8 @@ from app.services.accounts import (
     find_invitation,
     sign_up,
 )
+from app.services.errors import DomainError
+from app.services.passwords import authenticate
 
 
 def _login_limit() -> str:
@@ -30,11 +33,7 @@ def home_for(user: User) -> str:
 
 
 def _safe_next(default: str) -> str:
-    target = request.args.get("next")
-    # Only paths on this site: "//evil.example" and "/\\evil.example" leave it.
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return default
-    return target
+    return local_target(request.args.get("next")) or default
 
 
 @bp.get("/")
@@ -51,16 +50,16 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is None or not user.check_password(form.password.data):
+        user = authenticate(email=form.email.data, password=form.password.data)
+        if user is None:
             form.password.errors.append("That email and password don't match.")
         elif not user.active:
             form.email.errors.append("This account has been deactivated. Ask your account owner.")
         else:
-            login_user(user, remember=form.remember.data)
+            log_in(user, remember=form.remember.data)
+            db.session.commit()
             return redirect(_safe_next(home_for(user)))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, dev_mailbox_url=mailbox_url())
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -73,7 +72,7 @@ def signup():
         # A fresh form starts at the browser's own zone when it is in the list (account.js).
         form.time_zone.render_kw = {"data-guess-time-zone": ""}
     if form.validate_on_submit():
-        with service_call(form) as call:
+        try:
             owner = sign_up(
                 company_name=form.company_name.data,
                 name=form.name.data,
@@ -82,8 +81,12 @@ def signup():
                 time_zone=form.time_zone.data,
                 business_phone=form.business_phone.data,
             )
-        if call.ok:
-            login_user(owner)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            log_in(owner)
+            db.session.commit()
             flash(
                 f"Welcome to ProSMS, {owner.first_name}! Start by choosing your custom number.",
                 "success",
@@ -94,7 +97,8 @@ def signup():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    log_out()
+    db.session.commit()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -112,18 +116,21 @@ def accept_invite(token: str):
     if request.method == "GET" and invitation.name:
         form.name.data = invitation.name
     if form.validate_on_submit():
-        with service_call() as call:
+        try:
             user = accept_invitation(
                 invitation=invitation, name=form.name.data, password=form.password.data
             )
-        if isinstance(call.error, InvitationUnusable):
-            return render_error(410, call.message)
-        if call.error is not None:
-            show_domain_error(form, call.error)
+        except InvitationUnusable as error:
+            db.session.rollback()
+            return render_error(410, error.message)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
         else:
             # Whoever was logged in on this browser, the person now is the new user.
-            logout_user()
-            login_user(user)
+            log_out()
+            log_in(user)
+            db.session.commit()
             flash(f"Welcome to {user.company.name}, {user.first_name}!", "success")
             return redirect(home_for(user))
     return render_template(

@@ -2,8 +2,9 @@
 
 /dev/phone shows an outside phone: the texts it got from the company's custom number and
 its replies. Replies and calls go through the fake Twilio, which signs them and posts them
-to the real webhooks, exactly as Twilio would. Any logged-in user may use it; it shows the
-customers of their own company.
+to the real webhooks, exactly as Twilio would. It is a demo tool that reads any customer's
+thread and texts as any customer: only the office roles (owner, admin, office) may use it,
+for their own company's customers, and it is never registered in production.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
-from app.auth.access import any_role_required
+from app.auth.access import office_required
 from app.dev import bp
 from app.dev.forms import PhoneCallForm, PhoneTextForm, PickPhoneForm
 from app.dev.simulator import (
@@ -101,7 +102,7 @@ def _page(
 
 
 @bp.get("/phone")
-@any_role_required
+@office_required
 def phone():
     pick = PickPhoneForm(request.args)
     selected, problem = _selected_phone(pick)
@@ -109,14 +110,14 @@ def phone():
 
 
 @bp.get("/phone/thread")
-@any_role_required
+@office_required
 def phone_thread_fragment():
     selected = _phone_from_form(request.args.get("phone"))
     return render_template("dev/_thread.html", **_thread_context(selected))
 
 
 @bp.post("/phone/text")
-@any_role_required
+@office_required
 def phone_text():
     form = PhoneTextForm()
     selected = _phone_from_form(form.phone.data)
@@ -145,7 +146,7 @@ def phone_text():
 
 
 @bp.post("/phone/call")
-@any_role_required
+@office_required
 def phone_call():
     form = PhoneCallForm()
     selected = _phone_from_form(form.phone.data)

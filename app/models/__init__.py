@@ -21,6 +21,7 @@ from app.models.billing import (
 )
 from app.models.company import Company, SenderIdentity
 from app.models.customer import Customer
+from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
 from app.models.messaging import (
     Conversation,
@@ -38,8 +39,13 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.rate_limit import RateLimitCounter
+from app.models.registration import (
+    MessagingRegistration,
+    RegistrationKind,
+    RegistrationStatus,
+)
 from app.models.types import utcnow
-from app.models.user import Invitation, Role, User
+from app.models.user import Invitation, PasswordReset, Role, User, UserSession
 
 # The search indexes (customers, jobs) need pg_trgm and btree_gin. The migrations create
 # them first; this does the same for `create_all` (the tests, bench/seed.py).
@@ -54,7 +60,7 @@ for _extension in ("pg_trgm", "btree_gin"):
 # expression rewritten (casts, parentheses) and SQLite not at all. Autogenerate and the
 # drift test leave them out; tests/test_migrations.py compares each one's definition after
 # `flask db upgrade` with the one `create_all` makes.
-EXPRESSION_INDEXES = frozenset({"ix_customers_search_trgm"})
+EXPRESSION_INDEXES = frozenset({"ix_customers_search_trgm", "ix_customers_company_email_lower"})
 
 
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
@@ -67,6 +73,8 @@ __all__ = [
     "Company",
     "Conversation",
     "Customer",
+    "CustomerImport",
+    "CustomerImportChange",
     "Direction",
     "DiscountKind",
     "DocumentText",
@@ -74,6 +82,7 @@ __all__ = [
     "EstimateApproval",
     "EstimateOption",
     "EstimateStatus",
+    "ImportStatus",
     "InboundReceipt",
     "Invitation",
     "Invoice",
@@ -87,18 +96,23 @@ __all__ = [
     "MessageRecipient",
     "MessageStatus",
     "MessageTemplate",
+    "MessagingRegistration",
     "NumberSetup",
     "OptOut",
     "OptionStatus",
+    "PasswordReset",
     "Payment",
     "PaymentMethod",
     "PhoneNumber",
     "RateLimitCounter",
+    "RegistrationKind",
+    "RegistrationStatus",
     "RevokedLink",
     "Role",
     "SenderIdentity",
     "SkippedText",
     "UnroutedInbound",
     "User",
+    "UserSession",
     "utcnow",
 ]

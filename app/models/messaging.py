@@ -296,7 +296,8 @@ class MessageTemplate(db.Model):
 
 
 class UnroutedInbound(db.Model):
-    """A text or call to a number no company owns, kept for the operator (quarantine)."""
+    """A text or call to a number no company owns, or a post that cannot be stored as a text,
+    kept for the operator (quarantine: `flask numbers quarantine`)."""
 
     __tablename__ = "unrouted_inbound"
 
@@ -307,6 +308,9 @@ class UnroutedInbound(db.Model):
     to_phone: so.Mapped[str] = so.mapped_column(sa.String(20))
     body: so.Mapped[str | None] = so.mapped_column(sa.Text)
     payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    # Why it is here when it is not "no company owns the number": a post that could not be
+    # stored as a text (a field too long for its column, a receipt that kept failing).
+    reason: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -68,8 +68,15 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # The raw token of the server-side session this object was loaded or logged in
+    # with (app/auth/sessions.py); Flask-Login stores it as the user's id in the cookies.
+    session_token = None  # str | None; not a column
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        if not self.session_token:
+            # A login without a server-side session could never be ended by logging out.
+            raise RuntimeError("log in through app.auth.sessions.log_in, not login_user")
+        return self.session_token
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -122,3 +129,48 @@ class Invitation(db.Model):
     revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     company: so.Mapped[Company] = so.relationship()
+
+
+class UserSession(db.Model):
+    """One logged-in browser. The cookie holds a random token; only its SHA-256 is kept
+    here, so logging out (deleting the row) ends the session wherever the cookie was
+    copied, and a password change can end all the others."""
+
+    __tablename__ = "user_sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # "Keep me logged in": the session outlives the browser (up to its expiry).
+    remember: so.Mapped[bool] = so.mapped_column(default=False)
+    # The user's session_version when it began: deactivating the user bumps the version.
+    session_version: so.Mapped[int] = so.mapped_column()
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class PasswordReset(db.Model):
+    """A single-use link that lets a person choose a new password."""
+
+    __tablename__ = "password_resets"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # Only a SHA-256 of the token is stored; the token itself is in the emailed link.
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # The owner/admin who sent it from the team page; None when the person asked.
+    requested_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    user: so.Mapped[User] = so.relationship(foreign_keys=[user_id])

@@ -12,7 +12,9 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from app.actions import service_call
 from app.auth.access import manager_required
 from app.office import bp
+from app.request_limits import accepts_upload
 from app.services.company_profile import (
+    MAX_LOGO_BYTES,
     delete_logo_file,
     remove_company_logo,
     store_company_logo,
@@ -55,6 +57,7 @@ class CompanyProfileForm(FlaskForm):
 
 
 @bp.route("/settings/company", methods=["GET", "POST"])
+@accepts_upload(MAX_LOGO_BYTES)
 @manager_required
 def company_profile():
     company = current_user.company

@@ -8,12 +8,11 @@ import re
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.actions import service_call
 from app.auth.access import office_required
-from app.extensions import htmx
+from app.extensions import db, htmx
 from app.models import Customer
 from app.office import bp
-from app.office.forms import CustomerForm
+from app.office.forms import CustomerForm, show_domain_error
 from app.services.customers import (
     PICKER_LIMIT,
     create_customer,
@@ -22,8 +21,9 @@ from app.services.customers import (
     search_customers,
     update_customer,
 )
+from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
-from app.services.phones import format_phone, looks_like_phone
+from app.services.phones import format_phone, looks_like_phone, mobile_warning
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
 
@@ -85,12 +85,20 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
         "address": form.address.data,
         "notes": form.notes.data,
     }
-    with service_call(form) as call:
+    try:
         if customer is None:
             saved = create_customer(company=current_user.company, **fields)
         else:
             saved = update_customer(customer=customer, **fields)
-    return saved if call.ok else None
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return None
+    db.session.commit()
+    warning = mobile_warning(saved.mobile_phone)
+    if warning:
+        flash(warning, "warning")
+    return saved
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])

@@ -9,7 +9,6 @@ never resets the scroll position or a half-typed reply.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -25,6 +24,7 @@ from app.extensions import db, htmx
 from app.hx_events import INBOX_LIST_CHANGED
 from app.models import Conversation, Role, User
 from app.office import bp
+from app.redirects import referrer_target
 from app.services.errors import DomainError
 from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
 from app.services.inbox import (
@@ -47,7 +47,7 @@ from app.services.routing import (
     who_gets_texts_today,
 )
 from app.services.texting import TextingUnavailable, texting_blocker
-from app.tenancy import get_or_404
+from app.tenancy import get_in_company, get_or_404, parse_id
 
 
 class ReplyForm(FlaskForm):
@@ -113,8 +113,9 @@ def _company_user(raw: str | None, *, field: str) -> User | None:
     """The chosen user (an active user of this company), or None for "nobody"."""
     if not raw:
         return None
-    user = db.session.get(User, int(raw)) if raw.isdigit() else None
-    if user is None or user.company_id != current_user.company_id or not user.active:
+    user_id = parse_id(raw)
+    user = get_in_company(User, user_id, company_id=current_user.company_id) if user_id else None
+    if user is None or not user.active:
         raise DomainError("Pick an active user of your company.", field=field)
     return user
 
@@ -338,10 +339,9 @@ def my_forwarding():
 
 def _back_here() -> str:
     """The page the form was on (same site only), else the inbox."""
-    referrer = urlsplit(request.referrer or "")
-    if referrer.path.startswith("/") and referrer.netloc in ("", request.host):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
-    return url_for("office.inbox") if current_user.is_office else url_for("tech.index")
+    return referrer_target() or (
+        url_for("office.inbox") if current_user.is_office else url_for("tech.index")
+    )
 
 
 # The Point of Contact setting -------------------------------------------------------

@@ -21,6 +21,7 @@ from app.auth.forms import show_domain_error
 from app.extensions import htmx
 from app.office import bp
 from app.services import numbers
+from app.services.customer_imports import company_has_imported
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 
@@ -97,6 +98,8 @@ def _page(status: int = 200, *, problem: str | None = None):
             setup=setup,
             setup_is_stale=setup is not None and numbers.is_stale(setup),
             suggestions=suggestions,
+            # Onboarding: the suggestion is only as good as the customers it counts.
+            imported=company_has_imported(company=company),
             problem=problem,
             **context,
         ),

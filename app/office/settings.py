@@ -13,7 +13,7 @@ from flask import current_app, render_template, url_for
 from flask_login import current_user
 
 from app.auth.access import manager_required
-from app.models import Company
+from app.models import Company, RegistrationStatus
 from app.office import bp
 from app.services.accounts import pending_invitations, team_members
 
@@ -39,6 +39,14 @@ def _team_status(company: Company) -> CardStatus:
     return CardStatus(text)
 
 
+def _registration_status(company: Company) -> CardStatus:
+    registration = company.registration
+    if registration is not None and registration.may_text:
+        return CardStatus("Texting is on.")
+    label = RegistrationStatus(registration.status).label if registration else "Not started"
+    return CardStatus(f"{label}: texting is off until it is approved.", True)
+
+
 @dataclass(frozen=True)
 class SettingsCard:
     title: str
@@ -59,6 +67,12 @@ SETTINGS_CARDS: tuple[SettingsCard, ...] = (
         "Custom number",
         "office.number_setup",
         "Your business texting number: pick an area code once.",
+    ),
+    SettingsCard(
+        "Texting registration",
+        "office.registration_page",
+        "Register your business with US carriers so your texts are delivered.",
+        _registration_status,
     ),
     SettingsCard(
         "Point of Contact",

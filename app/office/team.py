@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import flash, make_response, redirect, render_template, url_for
+from flask import current_app, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from app.actions import service_call
 from app.auth.access import manager_required, office_required
-from app.extensions import htmx
+from app.auth.forms import show_domain_error
+from app.auth.passwords import send_reset_email
+from app.extensions import db, htmx
 from app.models import Invitation, Role, User
 from app.office import bp
 from app.services.accounts import (
@@ -31,8 +32,9 @@ from app.services.accounts import (
     revoke_invitation,
     team_members,
 )
+from app.services.errors import DomainError
+from app.services.passwords import send_reset_to_member
 from app.tenancy import get_or_404
-from app.urls import public_url_for
 
 
 class InviteForm(FlaskForm):
@@ -65,6 +67,7 @@ class MemberControls:
     can_deactivate: bool
     can_reactivate: bool
     note: str | None
+    can_send_reset: bool = False
 
 
 def _controls(actor: User, user: User, owners: int) -> MemberControls:
@@ -78,12 +81,14 @@ def _controls(actor: User, user: User, owners: int) -> MemberControls:
         can_deactivate=user.active and user.id != actor.id and not only_owner,
         can_reactivate=not user.active,
         note="The only owner: make someone else an owner first." if only_owner else None,
+        can_send_reset=user.active and user.id != actor.id,
     )
 
 
-def _member_context(user: User, error: str | None = None) -> dict:
+def _member_context(user: User, error: str | None = None, notice: str | None = None) -> dict:
     return {
         "member": user,
+        "row_notice": notice,
         "controls": _controls(current_user, user, active_owner_count(current_user.company_id)),
         "role_choices": _role_choices(current_user),
         "error": error,
@@ -92,7 +97,7 @@ def _member_context(user: User, error: str | None = None) -> dict:
 
 def _invite_link(raw_token: str) -> str:
     # The link is for another person's browser, so it uses the public address.
-    return public_url_for("auth.accept_invite", token=raw_token)
+    return current_app.config["PUBLIC_BASE_URL"] + url_for("auth.accept_invite", token=raw_token)
 
 
 def _invitations_context(
@@ -138,7 +143,7 @@ def team_invite():
     form.role.choices = _role_choices(current_user)
     invitation = new_link = None
     if form.validate_on_submit():
-        with service_call(form) as call:
+        try:
             invitation, raw_token = invite_user(
                 company=current_user.company,
                 inviter=current_user,
@@ -146,7 +151,11 @@ def team_invite():
                 role=form.role.data,
                 name=form.name.data,
             )
-        if call.ok:
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
             new_link = _invite_link(raw_token)
             form = None  # a fresh, empty form for the next invitation
     status = 400 if form is not None and form.errors else 200
@@ -168,10 +177,13 @@ def team_invite():
 def team_revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
     message, category, status = f"The invitation for {invitation.email} was withdrawn.", "info", 200
-    with service_call() as call:
+    try:
         revoke_invitation(actor=current_user, invitation=invitation)
-    if not call.ok:
-        message, category, status = call.message, "error", call.status_code
+    except DomainError as error:
+        db.session.rollback()
+        message, category, status = error.message, "error", error.status_code
+    else:
+        db.session.commit()
     if htmx:
         context = _invitations_context()
         return render_template(
@@ -181,19 +193,30 @@ def team_revoke_invitation(invitation_id: int):
     return redirect(url_for("office.team"))
 
 
-def _member_action(user: User, action, success: str, **kwargs):
-    """Run one service on a team member; answer with the row (htmx) or the page."""
-    with service_call() as call:
-        action(actor=current_user, user=user, **kwargs)
-    error = call.error
+def _member_action(user: User, action, success: str, after_commit=None, **kwargs):
+    """Run one service on a team member; answer with the row (htmx) or the page.
+    `after_commit` gets the service's result once it is committed (e.g. to email it)."""
+    error = None
+    try:
+        result = action(actor=current_user, user=user, **kwargs)
+    except DomainError as refused:
+        db.session.rollback()
+        error = refused
+    else:
+        db.session.commit()
+        if after_commit is not None:
+            after_commit(result)
+    message = success.format(name=user.name, role=user.role_label)
     if htmx:
+        # The row says what happened when nothing else on it shows it (an email went out).
+        notice = message if after_commit is not None and not error else None
         return render_template(
-            "office/_team_member.html", **_member_context(user, error and error.message)
+            "office/_team_member.html", **_member_context(user, error and error.message, notice)
         ), (error.status_code if error else 200)
     if error:
         flash(error.message, "error")
     else:
-        flash(success.format(name=user.name, role=user.role_label), "success")
+        flash(message, "success")
     return redirect(url_for("office.team"))
 
 
@@ -228,3 +251,18 @@ def team_deactivate(user_id: int):
 @manager_required
 def team_reactivate(user_id: int):
     return _member_action(get_or_404(User, user_id), reactivate_user, "{name} can log in again.")
+
+
+@bp.post("/team/<int:user_id>/password-reset")
+@manager_required
+def team_send_password_reset(user_id: int):
+    def email_it(issued) -> None:
+        reset, raw_token = issued
+        send_reset_email(reset=reset, raw_token=raw_token, sent_by=current_user)
+
+    return _member_action(
+        get_or_404(User, user_id),
+        send_reset_to_member,
+        "We emailed {name} a link to choose a new password (it works once, for 30 minutes).",
+        after_commit=email_it,
+    )

@@ -38,6 +38,7 @@ from app.services import billing
 from app.services.documents_pdf import document_pdf, pdf_filename
 from app.services.errors import DomainError
 from app.services.texting import company_number
+from app.tenancy import parse_id
 
 DEFAULT_MISS_LIMIT = "20 per 10 minutes"
 
@@ -180,13 +181,12 @@ def estimate_pdf(token: str):
 
 
 def _form_option_id() -> int | None:
-    raw = request.form.get("option_id", "").strip()
-    return int(raw) if raw.isdigit() else None
+    return parse_id(request.form.get("option_id", "").strip())
 
 
 def _form_version() -> int:
-    raw = request.form.get("version", "").strip()
-    return int(raw) if raw.isdigit() else -1
+    # "²" is a digit to str.isdigit but not to int; 30 digits are no version either.
+    return parse_id(request.form.get("version", "").strip()) or -1
 
 
 def _estimate_refused(estimate: Estimate, error: DomainError, *, action: str):

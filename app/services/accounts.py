@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Invitation, Role, User, utcnow
+from app.models import Company, Invitation, MessagingRegistration, Role, User, utcnow
 from app.services.company_profile import check_time_zone
 from app.services.errors import Conflict, DomainError, NotAllowed
 from app.services.phones import normalize_phone
@@ -28,6 +28,14 @@ def check_password_strength(password: str) -> None:
         raise DomainError(
             f"Use at least {MIN_PASSWORD_LENGTH} characters for the password.", field="password"
         )
+
+
+# Said when an address is taken, without saying it belongs to someone's account: sign-up
+# and invitations must not tell a stranger which addresses have accounts.
+EMAIL_UNAVAILABLE = (
+    "This email address can't be used for a new account. If you already have one, "
+    "log in or reset your password."
+)
 
 
 def email_taken(email: str) -> bool:
@@ -52,7 +60,7 @@ def create_user(
         raise DomainError(f"Unknown role “{role}”.", field="role")
     check_password_strength(password)
     if email_taken(email):
-        raise DomainError("An account with this email already exists.", field="email")
+        raise DomainError(EMAIL_UNAVAILABLE, field="email")
     user = User(
         company_id=company.id,
         name=name.strip(),
@@ -67,7 +75,7 @@ def create_user(
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        raise DomainError("An account with this email already exists.", field="email") from None
+        raise DomainError(EMAIL_UNAVAILABLE, field="email") from None
     return user
 
 
@@ -92,6 +100,8 @@ def sign_up(
         ),
     )
     db.session.add(company)
+    # A new company may not text until its registration is approved (or attached).
+    db.session.add(MessagingRegistration(company=company))
     db.session.flush()
     return create_user(company=company, name=name, email=email, password=password, role=Role.OWNER)
 
@@ -256,7 +266,17 @@ def invite_user(
     if not address:
         raise DomainError("Enter the email address of the person to invite.", field="email")
     if email_taken(address):
-        raise DomainError("Someone already has an account with this email.", field="email")
+        teammate = db.session.scalar(
+            sa.select(User).where(
+                sa.func.lower(User.email) == address, User.company_id == company.id
+            )
+        )
+        if teammate is not None:  # the team page shows them anyway
+            raise DomainError(f"{teammate.name} is already on your team.", field="email")
+        raise DomainError(
+            "This address can't be invited. Ask the person for another email address.",
+            field="email",
+        )
     now = utcnow()
     # A new link for the same person replaces any earlier one still open.
     for earlier in db.session.scalars(

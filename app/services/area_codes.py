@@ -147,39 +147,68 @@ def _state_of(place: str, city_states: list[str]) -> str | None:
         return match.group(1)
     if place in US_STATES:
         return US_STATES[place]
+    if place == "Washington State":  # libphonenumber's name for 564's state
+        return "WA"
     return max(set(city_states), key=city_states.count) if city_states else None
 
 
+def geographic_codes(region: str) -> set[str]:
+    """The area codes libphonenumber's metadata knows fixed-line numbers in, for one region
+    ("US", "CA"): the geographic area codes in service. (Toll-free, premium and personal
+    codes have patterns of their own, so 800 or 900 are not among them.) The metadata holds
+    one pattern per region, exact to the exchange (the three digits after the area code);
+    a code is in service when any of its exchanges is."""
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    pattern = re.compile(metadata.fixed_line.national_number_pattern)
+    return {
+        str(code)
+        for code in range(200, 1000)
+        if any(pattern.fullmatch(f"{code}{exchange}4567") for exchange in range(200, 1000))
+    }
+
+
 def regenerate() -> int:
-    """Rebuild area_codes.json from libphonenumber's geocoding data. Returns the count."""
+    """Rebuild area_codes.json from libphonenumber. Returns the count.
+
+    Which codes: every geographic area code of the US and Canada in libphonenumber's
+    metadata (`geographic_codes`). Where each one is: the geocoding data, whose prefixes
+    are as long as they need to be; a code split between descriptions ("1713" has no
+    entry of its own, only "17132" Texas, "171322" Houston, TX, ...) is described by its
+    shortest prefixes. An earlier version took only codes with a 4-digit entry of their
+    own, and so dropped 713, 310, 718, 203, 905 and many more.)"""
     from collections import Counter
 
-    import phonenumbers
     from phonenumbers.geodata import GEOCODE_DATA
 
-    # One pass over the 287k prefixes, grouped by "1" + area code.
-    by_code: dict[str, list[str]] = {}
+    countries = dict.fromkeys(geographic_codes("US"), "US")
+    countries.update(dict.fromkeys(geographic_codes("CA"), "CA"))
+
+    # One pass over the 287k prefixes, grouped by "1" + area code: (prefix length, text).
+    by_code: dict[str, list[tuple[int, str]]] = {}
     for prefix, names in GEOCODE_DATA.items():
-        if len(prefix) == 7 and prefix.startswith("1"):
-            by_code.setdefault(prefix[1:4], []).append(names.get("en", ""))
+        if len(prefix) >= 4 and prefix.startswith("1") and names.get("en"):
+            by_code.setdefault(prefix[1:4], []).append((len(prefix), names["en"]))
 
     entries: dict[str, dict[str, object]] = {}
-    for number in range(200, 1000):
-        code = str(number)
-        top = GEOCODE_DATA.get("1" + code)
-        if not top or "en" not in top:
-            continue
-        country = phonenumbers.region_code_for_number(phonenumbers.parse(f"+1{code}2345678"))
-        if country not in {"US", "CA"}:
-            continue
+    for code, country in sorted(countries.items()):
+        described = by_code.get(code, [])
         cities: Counter[str] = Counter()
         city_states: list[str] = []
-        for description in by_code.get(code, ()):
+        for length, description in described:
             match = re.match(r"^(.*), ([A-Z]{2})$", description)
             if match:
-                cities[match.group(1)] += 1
+                # Ranked by exchanges served: a 6-digit prefix covers ten exchanges.
+                cities[match.group(1)] += 10 ** (7 - length)
                 city_states.append(match.group(2))
-        place = top["en"]
+        shortest = min((length for length, _ in described), default=0)
+        widest = Counter(text for length, text in described if length == shortest)
+        place = (
+            widest.most_common(1)[0][0]
+            if widest
+            else ("United States" if country == "US" else "Canada")
+        )
         ranked = [city for city, _ in cities.most_common(CITIES_KEPT)]
         # Big-city codes (212, 210) are described only at the area-code level: "New York, NY".
         place_city = re.match(r"^(.*), [A-Z]{2}$", place)

@@ -61,6 +61,12 @@ def route_call(*, form: Mapping[str, Any]) -> CallDecision:
     caller = _e164_or_none(form.get("From"))
     if not company.business_phone:
         return CallDecision(CallRoute.NO_BUSINESS_PHONE, company=company, caller_id=caller)
+    if company.business_phone == _e164_or_none(to):
+        # Dialing the number the call came in on would ring this webhook again, and again:
+        # a loop that ties up both lines. The profile form refuses it; older data or an
+        # operator's reassignment can still get here, so say the polite fallback instead.
+        log.warning("company %s: the business phone is the custom number itself", company.id)
+        return CallDecision(CallRoute.NO_BUSINESS_PHONE, company=company, caller_id=caller)
     return CallDecision(
         CallRoute.DIAL, company=company, dial=company.business_phone, caller_id=caller
     )

@@ -15,10 +15,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import sqlalchemy as sa
+from PIL import Image
 
-from app.models import Company
+from app.extensions import db
+from app.models import Company, PhoneNumber
 from app.services.errors import DomainError
+from app.services.images import open_upload
 from app.services.phones import normalize_phone
 
 # Offered first, in this order: where the product's customers are.
@@ -34,10 +37,7 @@ US_TIME_ZONES = (
 )
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
-# A small file can still decode to a huge bitmap; refuse before decoding it.
-MAX_LOGO_PIXELS = 40_000_000
 LOGO_BOX = (800, 800)
-ACCEPTED_LOGO_FORMATS = {"JPEG", "PNG", "WEBP"}
 # What `store_company_logo` writes: a random token and ".png"; the public route checks it.
 LOGO_FILENAME = re.compile(r"^[A-Za-z0-9_-]{32,64}\.png$")
 
@@ -108,7 +108,15 @@ def update_company_profile(
         raise DomainError("Enter the company name.", field="name")
     check_time_zone(time_zone)
     phone = (business_phone or "").strip()
-    company.business_phone = normalize_phone(phone, field="business_phone") if phone else None
+    phone = normalize_phone(phone, field="business_phone") if phone else None
+    if phone is not None and _is_custom_number(company, phone):
+        # Calls to the custom number ring the business phone: this one would ring itself.
+        raise DomainError(
+            "That is your custom number. Calls to it ring the business phone, so enter the "
+            "phone your business answers (a mobile or office line).",
+            field="business_phone",
+        )
+    company.business_phone = phone
     company.name = name.strip()
     company.time_zone = time_zone
     company.address = (address or "").strip() or None
@@ -117,33 +125,32 @@ def update_company_profile(
     return company
 
 
+def _is_custom_number(company: Company, e164: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(PhoneNumber.id).filter_by(company_id=company.id, e164=e164).limit(1)
+        )
+        is not None
+    )
+
+
 def logo_folder(upload_folder: str) -> Path:
     return Path(upload_folder) / "logos"
 
 
 def _encode_logo(data: bytes) -> bytes:
-    if not data:
-        raise InvalidLogo("Choose an image to upload.", field="logo")
-    if len(data) > MAX_LOGO_BYTES:
-        raise InvalidLogo("The logo must be 2 MB or smaller.", field="logo")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            image_format = probe.format
-            width, height = probe.size
-            probe.verify()
-        if image_format not in ACCEPTED_LOGO_FORMATS:
-            raise InvalidLogo("Upload the logo as a JPEG, PNG or WebP image.", field="logo")
-        if width * height > MAX_LOGO_PIXELS:
-            raise InvalidLogo(
-                "That image is too large; use one under 6000 by 6000 pixels.", field="logo"
-            )
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image).convert("RGBA")
-            image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
-            out = io.BytesIO()
-            image.save(out, "PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-        raise InvalidLogo("That file is not an image we can read.", field="logo") from None
+    image = open_upload(
+        data,
+        max_bytes=MAX_LOGO_BYTES,
+        error=InvalidLogo,
+        field="logo",
+        name="logo",
+        noun="an image",
+    )
+    image = image.convert("RGBA")
+    image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
     return out.getvalue()
 
 

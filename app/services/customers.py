@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Company, Conversation, Customer
 from app.models.customer import customer_search_text
 from app.services.errors import DomainError
-from app.services.phones import looks_like_phone, normalize_phone
+from app.services.phones import looks_like_phone, normalize_mobile
 
 PER_PAGE = 25
 
@@ -47,7 +47,7 @@ def create_customer(
     address: str | None = None,
     notes: str | None = None,
 ) -> Customer:
-    phone = normalize_phone(mobile_phone, field="mobile_phone")
+    phone = normalize_mobile(mobile_phone, field="mobile_phone")
     _check_phone_free(company=company, phone=phone)
     customer = Customer(
         company_id=company.id,
@@ -71,7 +71,7 @@ def update_customer(
     address: str | None = None,
     notes: str | None = None,
 ) -> Customer:
-    phone = normalize_phone(mobile_phone, field="mobile_phone")
+    phone = normalize_mobile(mobile_phone, field="mobile_phone")
     _check_phone_free(company=customer.company, phone=phone, exclude_id=customer.id)
     customer.name = name.strip()
     customer.mobile_phone = phone

@@ -4,12 +4,14 @@ The PDF is rendered from the same totals as the phone page (app/services/billing
 a print stylesheet: company branding at the top, a line-item table whose header row
 repeats on every page, rows that never split across pages, and the totals kept together.
 
-Cache: UPLOAD_FOLDER/pdf-cache/<company id>/<kind>-<id>-v<version>-<state>-<brand>.pdf.
-`version` changes with every edit the customer can see; `state` covers what changes
-without an edit (approved, paid so far, void); `brand` is a short hash of the company's
-name, logo and phone, so a new logo makes new PDFs. A repeat download reads the file and
-never calls WeasyPrint. Files are written to a temporary name and renamed, so a reader
-never sees half a PDF, even with several workers.
+Cache: UPLOAD_FOLDER/pdf-cache/<company id>/<kind>-<id>-<digest>.pdf, where `digest` is a
+hash of the HTML the PDF is rendered from (and of the print stylesheet). The key is what the
+PDF prints, by construction: a renamed customer, a new address, logo or company phone, an
+edited line, a payment, a status, an approval all change the HTML, so they change the file;
+no list of fields to keep in step with the template. Rendering the template costs about a
+millisecond; WeasyPrint, which a repeat download never calls, a tenth of a second or more.
+Files are written to a temporary name and renamed, so a reader never sees half a PDF, even
+with several workers.
 """
 
 from __future__ import annotations
@@ -40,32 +42,20 @@ def pdf_filename(document: Document) -> str:
     return f"{document.label.replace(' #', '-')}.pdf"
 
 
-def _state(document: Document) -> str:
-    if isinstance(document, Estimate):
-        return billing.estimate_display_status(document)
-    return f"{document.status}-{document.paid_cents}"
-
-
-def _brand(document: Document) -> str:
-    company = document.company
-    number = company_number(company)
-    parts = (
-        company.name,
-        company.logo_filename or "",
-        company.business_phone or "",
-        number.e164 if number else "",
-        company.address or "",
-        company.email or "",
-        company.website or "",
-        company.time_zone,
-    )
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
-
-
-def pdf_cache_path(document: Document) -> Path:
+def pdf_cache_path(document: Document, html: str | None = None) -> Path:
+    """Where the PDF of `document` as it is now is cached (`html`: its `document_html`,
+    when the caller has it already)."""
+    if html is None:
+        html = document_html(document)
+    digest = hashlib.sha256(_stylesheet_digest() + html.encode()).hexdigest()[:20]
     folder = Path(current_app.config["UPLOAD_FOLDER"]) / "pdf-cache" / str(document.company_id)
-    version = f"v{document.version}-{_state(document)}-{_brand(document)}"
-    return folder / f"{document.kind}-{document.id}-{version}.pdf"
+    return folder / f"{document.kind}-{document.id}-{digest}.pdf"
+
+
+@cache
+def _stylesheet_digest() -> bytes:
+    # A deploy that changes the print stylesheet changes every PDF.
+    return hashlib.sha256(PRINT_STYLESHEET.read_bytes()).digest()
 
 
 def document_html(document: Document) -> str:
@@ -128,12 +118,13 @@ def _font_configuration() -> FontConfiguration:
 
 def document_pdf(document: Document) -> bytes:
     """The PDF of the document as it is now, from the cache when it was rendered before."""
-    path = pdf_cache_path(document)
+    html = document_html(document)
+    path = pdf_cache_path(document, html)
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    data = render_pdf_bytes(document_html(document))
+    data = render_pdf_bytes(html)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
     try:
@@ -149,6 +140,6 @@ def document_pdf(document: Document) -> bytes:
 
 def _drop_older_versions(document: Document, *, keep: Path) -> None:
     """Earlier renders of this document are never served again: free their space."""
-    for old in keep.parent.glob(f"{document.kind}-{document.id}-v*.pdf"):
+    for old in keep.parent.glob(f"{document.kind}-{document.id}-*.pdf"):
         if old != keep:
             old.unlink(missing_ok=True)

@@ -90,6 +90,43 @@ RECEIPT_RETRY_FIRST = timedelta(seconds=5)
 RECEIPT_RETRY_MAX = timedelta(minutes=5)
 
 
+# A receipt whose text fails this many times is quarantined (with its last error) instead
+# of being retried for ever; with the backoff above that is about 40 minutes of retries.
+RECEIPT_MAX_ATTEMPTS = 12
+# Widths of the columns a text is stored in (app/models/messaging.py). Twilio's SIDs are 34
+# characters and its phone numbers E.164 (at most 16): a post beyond these is not a text
+# that can be stored as a Message, and is quarantined with its reason at the door.
+SID_MAX = 64
+PHONE_MAX = 20
+# Errors that say the receipt's data cannot be stored (a retry would fail the same way):
+# PostgreSQL's "value too long", "invalid byte sequence", "integer out of range".
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (sa.exc.DataError, InvalidWebhook)
+
+
+def clean_payload(form: Mapping[str, Any]) -> dict[str, Any]:
+    """What Twilio posted, as a dict, without NUL characters: PostgreSQL text cannot hold
+    them, and the text is worth keeping without them rather than refusing it."""
+    payload = {}
+    for key in form:
+        value = form.get(key)
+        if isinstance(value, str) and "\x00" in value:
+            value = value.replace("\x00", "")
+        payload[key.replace("\x00", "")] = value
+    return payload
+
+
+def unstorable_reason(*, sid: str, to_phone: str, from_phone: str) -> str | None:
+    """Why a post cannot become a Message (None when it can). No query: length checks only,
+    on the SMS webhook's hot path."""
+    if len(sid) > SID_MAX:
+        return f"MessageSid is {len(sid)} characters long (a Twilio SID has 34)."
+    if len(from_phone) > PHONE_MAX:
+        return f"From is {len(from_phone)} characters long: not a phone number."
+    if len(to_phone) > PHONE_MAX:
+        return f"To is {len(to_phone)} characters long: not a phone number."
+    return None
+
+
 def _required(form: Mapping[str, Any]) -> tuple[str, str, str]:
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     to_phone = (form.get("To") or "").strip()
@@ -99,23 +136,34 @@ def _required(form: Mapping[str, Any]) -> tuple[str, str, str]:
     return sid, to_phone, from_phone
 
 
-def accept_sms(*, form: Mapping[str, Any], now: datetime) -> None:
+def accept_sms(*, form: Mapping[str, Any], now: datetime) -> str | None:
     """The webhook's half: keep what Twilio posted until the worker routes it. The receipt
     is committed when this returns (see `insert_unless_present`); a repeated delivery of a
-    text still waiting is ignored."""
-    sid, _to, _from = _required(form)
+    text still waiting is ignored.
+
+    A post that can never be stored as a text (a SID or phone too long for its column) is
+    put in quarantine instead, and the reason returned: the caller commits that. Twilio
+    still gets its 200, so it does not retry what would fail again."""
+    payload = clean_payload(form)
+    sid, to_phone, from_phone = _required(payload)
+    reason = unstorable_reason(sid=sid, to_phone=to_phone, from_phone=from_phone)
+    if reason is not None:
+        log.warning("inbound: %s quarantined: %s", sid[:SID_MAX], reason)
+        quarantine_payload(payload=payload, reason=reason)
+        return reason
     insert_unless_present(
         db.engine,
         InboundReceipt.__table__,
         {
             "twilio_sid": sid,
-            "payload": {key: form.get(key) for key in form},
+            "payload": payload,
             "received_at": now,
             "next_attempt_at": now,
             "attempts": 0,
         },
         unique_column="twilio_sid",
     )
+    return None
 
 
 def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
@@ -140,6 +188,11 @@ def route_receipts(*, now: datetime, limit: int = RECEIPT_BATCH) -> int:
             log.exception("inbound: receipt %s (%s) failed", receipt.id, receipt.twilio_sid)
             receipt.attempts += 1
             receipt.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if (
+                isinstance(error, PERMANENT_ERRORS) or receipt.attempts >= RECEIPT_MAX_ATTEMPTS
+            ) and _quarantine_receipt(receipt):
+                routed.append(receipt.id)
+                continue
             delay = min(RECEIPT_RETRY_FIRST * 2 ** (receipt.attempts - 1), RECEIPT_RETRY_MAX)
             receipt.next_attempt_at = now + delay
     if routed:
@@ -231,3 +284,41 @@ def _quarantine(
     )
     row, created = insert_or_get(row, sa.select(UnroutedInbound).filter_by(twilio_sid=sid))
     return InboundResult(None, created=created, unrouted=row)
+
+
+def _quarantine_receipt(receipt: InboundReceipt) -> bool:
+    """Move a receipt that keeps failing on its data to the quarantine, with its error as
+    the reason (the operator sees it in `flask numbers quarantine`). False if even that
+    failed: the receipt then stays and is retried."""
+    reason = f"Could not be stored after {receipt.attempts} attempt(s): {receipt.last_error}"
+    try:
+        with db.session.begin_nested():
+            quarantine_payload(payload=clean_payload(receipt.payload), reason=reason)
+    except Exception:
+        log.exception("inbound: receipt %s could not be quarantined", receipt.id)
+        return False
+    return True
+
+
+def quarantine_payload(
+    *, payload: Mapping[str, Any], reason: str, channel: str = "sms"
+) -> UnroutedInbound:
+    """Keep a post that cannot be stored as a text, whole, with why (flushes). Values too
+    long for their columns are cut there; the payload keeps them as posted."""
+    sid = (payload.get("MessageSid") or payload.get("SmsSid") or "").strip()
+    sid_column = sid if 0 < len(sid) <= SID_MAX else None
+    row = UnroutedInbound(
+        channel=channel,
+        twilio_sid=sid_column,
+        from_phone=(payload.get("From") or "").strip()[:PHONE_MAX],
+        to_phone=(payload.get("To") or "").strip()[:PHONE_MAX],
+        body=payload.get("Body") or "",
+        payload=dict(payload),
+        reason=reason[:500],
+    )
+    if sid_column is None:
+        db.session.add(row)
+        db.session.flush()
+        return row
+    row, _ = insert_or_get(row, sa.select(UnroutedInbound).filter_by(twilio_sid=sid_column))
+    return row

@@ -214,7 +214,7 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
         ),
     ]
     number = text.lstrip("#").strip()
-    if number.isdigit() and len(number) <= 9:
+    if number.isascii() and number.isdigit() and len(number) <= 9:
         ways.append(
             sa.select(*columns).where(Job.company_id == company.id, Job.number == int(number))
         )

@@ -46,12 +46,13 @@ PLACEHOLDER_HELP: dict[str, str] = {
     "customer_first_name": "The customer's first name",
     "customer_name": "The customer's full name",
     "company_name": "Your company name",
-    "tech_name": "The technician's name (“our technician” with the company-only identity)",
+    "tech_name": "The technician's name (“our technician” with the company-only identity; "
+    "“Our technician” at the start of a sentence)",
     "tech_first_name": "The technician's first name (“our technician” with company-only)",
     "job_date": "The job's date, e.g. Tue, Dec 1",
     "job_time": "The job's start time, e.g. 9:00 AM",
     "arrival_window": "The arrival window, e.g. 9:00-11:00 AM",
-    "eta": "How soon the tech arrives, e.g. about 20 minutes",
+    "eta": "How soon the tech arrives, e.g. 20 minutes (“about {eta}” reads “about 20 minutes”)",
     "job_number": "The job number, e.g. 1042",
     "business_phone": "The number customers call you on (your custom number)",
     "invoice_link": "A link to the invoice",
@@ -162,6 +163,10 @@ _NAME = re.compile(r"\{([a-z_]+)\}")
 _JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 _BRACED = re.compile(r"\{([^{}]*)\}")
 _EMPTY = "\x00"
+# Values that are words and may open a sentence (never links or amounts): capitalised there.
+_SENTENCE_CASED = frozenset({"tech_name", "tech_first_name", "eta"})
+# Nothing but spaces since the start of the text or the end of a sentence or line.
+_SENTENCE_START = re.compile(r"(?:\A|[.!?\n])\s*\Z")
 
 
 class TemplateInvalid(DomainError):
@@ -250,7 +255,11 @@ def render_text(*, body: str, values: Mapping[str, str]) -> str:
         name = match.group(1)
         if name not in PLACEHOLDERS:
             return match.group(0)
-        return str(values.get(name, "")) or _EMPTY
+        value = str(values.get(name, ""))
+        if name in _SENTENCE_CASED and _SENTENCE_START.search(body, 0, match.start()):
+            # "our technician" is a value that may open a sentence: "Our technician from ..."
+            value = value[:1].upper() + value[1:]
+        return value or _EMPTY
 
     text = _NAME.sub(fill, body)
     # An empty value takes one neighbouring space with it: "Hi {x}." -> "Hi.", not "Hi ."

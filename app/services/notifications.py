@@ -135,13 +135,16 @@ def customer_facing_phone(company: Company) -> str:
 
 
 def eta_text(minutes: int | None) -> str:
+    """The value of {eta}: "25 minutes", "1 hour 10 minutes". A value, not words around
+    it: a template that wants "about" says "about {eta}" (it used to be in the value, and
+    "about {eta}" sent "about about 25 minutes")."""
     if not minutes:
         return "a little while"
     if minutes < 60:
-        return f"about {minutes} minutes"
+        return f"{minutes} minute" + ("" if minutes == 1 else "s")
     hours, rest = divmod(minutes, 60)
     hour_word = "hour" if hours == 1 else "hours"
-    return f"about {hours} {hour_word}" + (f" {rest} minutes" if rest else "")
+    return f"{hours} {hour_word}" + (f" {rest} minute" + ("" if rest == 1 else "s") if rest else "")
 
 
 def invoice_link_for(job: Job) -> str:

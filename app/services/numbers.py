@@ -283,6 +283,10 @@ def _claim(
     existing = company_number(company)
     if existing is not None:
         raise NumberAlreadySet(existing)
+    if _held_by_another_company(e164):
+        # Checked before any claim or money: buying it again would end in a unique-key
+        # failure after the purchase (and a claim left blocking setup).
+        raise HeldByAnotherCompany(e164)
     setup = NumberSetup(
         company_id=company.id,
         e164=e164,
@@ -399,12 +403,35 @@ def provision_number(
             "Nothing was bought. Search again and choose another number."
         ) from error
 
-    number = _record_purchase(setup_id=setup_id, sid=bought.sid, e164=bought.e164)
+    try:
+        number = _record_purchase(setup_id=setup_id, sid=bought.sid, e164=bought.e164)
+    except IntegrityError:
+        # Another company recorded this number while Twilio was answering us (the check in
+        # `_claim` came first). It is theirs: release our claim so setup is not blocked.
+        db.session.rollback()
+        db.session.execute(sa.delete(NumberSetup).where(NumberSetup.id == setup_id))
+        db.session.commit()
+        log.warning("number %s was recorded for another company mid-purchase", e164)
+        raise HeldByAnotherCompany(e164) from None
     db.session.commit()
     log.info(
         "number provisioned company=%s number=%s sid=%s", company_id, number.e164, number.twilio_sid
     )
     return number
+
+
+class HeldByAnotherCompany(Conflict):
+    """The chosen number is already another company's custom number."""
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"{format_phone(e164)} is already another business's custom number. "
+            "Nothing was bought. Search again and choose another number."
+        )
+
+
+def _held_by_another_company(e164: str) -> bool:
+    return db.session.scalar(sa.select(PhoneNumber.id).filter_by(e164=e164)) is not None
 
 
 class PurchaseUncertain(DomainError):

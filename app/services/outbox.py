@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Direction, Message, MessageStatus
 from app.sms.error_codes import OPTED_OUT, error_explanation
+from app.tenancy import parse_id
 from app.urls import public_url_for
 
 BACKOFF_BASE = timedelta(seconds=2)
@@ -330,9 +331,10 @@ def find_for_status_callback(
     """The outbound message a status callback is about: by SID, or by our marker when the
     dispatcher has not recorded the SID yet (the marker must agree with From/To)."""
     message = db.session.scalar(sa.select(Message).filter_by(twilio_sid=sid))
-    if message is not None or not marker or not marker.isdigit():
+    message_id = parse_id(marker)
+    if message is not None or message_id is None:
         return message
-    candidate = db.session.get(Message, int(marker))
+    candidate = db.session.get(Message, message_id)
     if (
         candidate is None
         or candidate.direction != Direction.OUT

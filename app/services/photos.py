@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from app.models import User
 from app.services.errors import DomainError
+from app.services.images import open_upload
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 SIZE = 480
 
 
@@ -28,24 +28,19 @@ def photo_path(upload_folder: str, filename: str) -> Path:
 
 
 def store_profile_photo(*, user: User, data: bytes, upload_folder: str) -> str:
-    """Validate `data`, save a square JPEG, and point `user.photo_filename` at it."""
-    if not data:
-        raise InvalidPhoto("Choose a photo to upload.", field="photo")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidPhoto("The photo must be 5 MB or smaller.", field="photo")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            image_format = probe.format
-            probe.verify()
-        if image_format not in ACCEPTED_FORMATS:
-            raise InvalidPhoto("Upload a JPEG, PNG or WebP photo.", field="photo")
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image).convert("RGB")
-            image = ImageOps.fit(image, (SIZE, SIZE), Image.Resampling.LANCZOS)
-            out = io.BytesIO()
-            image.save(out, "JPEG", quality=85, optimize=True)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise InvalidPhoto("That file is not a photo we can read.", field="photo") from None
+    """Validate `data` (app/services/images.py checks the dimensions before decoding),
+    save a square JPEG, and point `user.photo_filename` at it."""
+    image = open_upload(
+        data,
+        max_bytes=MAX_UPLOAD_BYTES,
+        error=InvalidPhoto,
+        field="photo",
+        name="photo",
+        noun="a photo",
+    )
+    image = ImageOps.fit(image.convert("RGB"), (SIZE, SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, optimize=True)
     filename = f"{user.photo_token}.jpg"
     path = photo_path(upload_folder, filename)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from app.models import (
 )
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.registration import blocked_sentence, find_registration
 from app.services.uniqueness import insert_or_get
 
 
@@ -36,6 +37,7 @@ class TextingUnavailable(DomainError):
     status_code = 409
     NO_NUMBER = "no_number"
     OPTED_OUT = "opted_out"
+    NOT_REGISTERED = "not_registered"
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
@@ -50,6 +52,19 @@ def is_opted_out(*, company: Company, phone: str) -> bool:
     return OptOut.covers(company_id=company.id, phone=phone)
 
 
+def registration_blocker(*, company: Company) -> TextingUnavailable | None:
+    """Not registered: until the company's A2P 10DLC / toll-free registration is approved
+    (or a registered Messaging Service is attached), its texts would fail with 30034/30032,
+    billed, so none are sent (app/services/registration.py)."""
+    registration = find_registration(company)
+    if registration is not None and registration.may_text:
+        return None
+    return TextingUnavailable(
+        blocked_sentence(company=company, registration=registration),
+        reason=TextingUnavailable.NOT_REGISTERED,
+    )
+
+
 def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | None:
     """The reason a text to `phone` can't go out now, or None when it can."""
     if company_number(company) is None:
@@ -58,6 +73,11 @@ def texting_blocker(*, company: Company, phone: str) -> TextingUnavailable | Non
             "An owner or admin can set one up in Settings → Custom number.",
             reason=TextingUnavailable.NO_NUMBER,
         )
+    # -- texting registration (issue 15): carriers block an unregistered number's texts.
+    not_registered = registration_blocker(company=company)
+    if not_registered is not None:
+        return not_registered
+    # --
     if is_opted_out(company=company, phone=phone):
         return TextingUnavailable(
             "This customer replied STOP and has opted out of texts from your number. "

@@ -33,6 +33,31 @@ EXPLANATIONS: dict[int, str] = {
     30006: "This is a landline or a number that can't receive texts.",
     30007: "The carrier filtered this text as possible spam.",
     30008: "The carrier could not deliver the text and gave no reason.",
+    # Texting registration (docs/texting-registration.md).
+    30024: "The carrier has not set up this number for texting yet. This happens for a few "
+    "days after a registration is approved; texts will go through once it has.",
+    30032: "The toll-free number has not been verified, so carriers block its texts. "
+    "Finish the toll-free verification in Settings → Texting registration.",
+    30034: "The number is not registered for business texting (A2P 10DLC), so US carriers "
+    "block its texts. Finish the texting registration in Settings → Texting registration.",
+    30035: "The number's texting registration is not complete yet, so carriers hold its "
+    "texts. Wait for the registration's approval.",
+    30702: "The Campaign Registry no longer has this brand. Resubmit the registration.",
+    30729: "The business address must be in the United States or Canada.",
+    30790: "Twilio had an internal error reviewing the brand. Resubmit it, or contact support "
+    "if it happens again.",
+    30792: "Twilio had a general error reviewing the brand. Resubmit it, or contact support "
+    "if it happens again.",
+    30799: "The Campaign Registry could not verify the business: usually the legal name does "
+    "not match the EIN exactly as the IRS has it (look at your IRS letter CP 575, including "
+    "punctuation such as 'LLC' or 'Inc.'), or the EIN is wrong.",
+    30532: "The campaign looks like personal texting. Describe the business's texts to its "
+    "own customers.",
+    30533: "The campaign looks like person-to-person texting. Describe the business's texts "
+    "to its customers.",
+    30538: "A message sample is missing for the use case. Give 2 to 5 samples of real texts.",
+    30544: "How customers agree to texts does not say what the texts are for. Say they are "
+    "about their jobs (confirmations, reminders, invoices).",
 }
 
 

@@ -32,3 +32,38 @@ function showRequestProblem(text) {
   clearTimeout(box._timer);
   box._timer = setTimeout(function () { box.hidden = true; }, 8000);
 }
+
+// What used to be inline (the Content-Security-Policy allows no inline script, and no
+// eval, so htmx trigger filters like `[document.visibilityState === 'visible']` are out).
+
+// Polls marked data-poll-visible-only skip their turn while the tab is hidden, and fire
+// at once when it shows again (`page-visible from:body` in their hx-trigger).
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var elt = event.detail.elt;
+  if (elt && elt.hasAttribute && elt.hasAttribute("data-poll-visible-only") && document.visibilityState !== "visible") {
+    event.preventDefault();
+  }
+});
+document.addEventListener("visibilitychange", function () {
+  if (document.visibilityState === "visible" && window.htmx) {
+    window.htmx.trigger(document.body, "page-visible");
+  }
+});
+
+// A form that must not be sent twice (buying the custom number) disables its button.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.hasAttribute && form.hasAttribute("data-disable-on-submit")) {
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+  }
+});
+
+// Bars whose length is data (style attributes are not allowed by the policy either).
+function sizeBars(root) {
+  (root.querySelectorAll ? root : document).querySelectorAll("[data-bar-percent]").forEach(function (bar) {
+    bar.style.width = Math.max(0, Math.min(100, parseFloat(bar.getAttribute("data-bar-percent")) || 0)) + "%";
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { sizeBars(document); });
+document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });

@@ -58,9 +58,16 @@
     }
   }
 
+  // Setting a hidden input's value fires no event: say it, so what depends on the
+  // customer (the estimate form's job list) can follow.
+  function announce(input) {
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
   function choose(picker, option) {
     var p = parts(picker);
     p.value.value = option.value;
+    announce(p.value);
     p.card.replaceChildren.apply(
       p.card,
       Array.prototype.map.call(option.childNodes, function (node) { return node.cloneNode(true); })
@@ -81,6 +88,7 @@
   function change(picker) {
     var p = parts(picker);
     p.value.value = "";
+    announce(p.value);
     fillAddress(picker, "");
     p.chip.hidden = true;
     p.search.hidden = false;

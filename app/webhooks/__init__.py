@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("webhooks", __name__)
 
-from app.webhooks import sms, status, voice  # noqa: E402,F401
+from app.webhooks import sms, status, trusthub, voice  # noqa: E402,F401

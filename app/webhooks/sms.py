@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from app.extensions import db
 from app.models import utcnow
 from app.services.inbound import InvalidWebhook, accept_sms
 from app.webhooks import bp
@@ -21,8 +22,12 @@ from app.worker.dispatcher import wake
 @twilio_signature_required
 def twilio_sms() -> Response:
     try:
-        accept_sms(form=request.form, now=utcnow())
+        quarantined = accept_sms(form=request.form, now=utcnow())
     except InvalidWebhook as error:
         return Response(str(error), status=400, mimetype="text/plain")
+    if quarantined is not None:
+        # Kept for the operator; a 200 so Twilio does not retry what would fail again.
+        db.session.commit()
+        return empty_twiml()
     wake()
     return empty_twiml()

@@ -26,9 +26,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Message, MessageStatus, OptOut, utcnow
+from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
 from app.services import inbound, outbox
+from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
+from app.services.registration import work_registrations_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
 from app.worker.periodic import PERIODIC_TASKS, PeriodicTask, Schedule
@@ -150,9 +152,15 @@ class Dispatcher:
             # deadlock two dispatchers on the lock upgrade ("database is locked").
             self.schedule.run_due(now=now)  # reminders, escalation: app/worker/periodic.py
             db.session.commit()
+            # Texting registrations: Twilio calls and status polls, once a minute. It
+            # commits after each step itself (each SID durable before the next call).
+            work_registrations_periodically(now=now)
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)
+        with self.app.app_context():
+            # A confirmed CSV import of customers: batches for a moment, then back to texts.
+            run_queued_imports(now=now)
         return len(items)
 
     def _wait_some(self, timeout: float | None) -> None:
@@ -197,6 +205,12 @@ class Dispatcher:
                 status=MessageStatus.CANCELED,
             )
             return
+        # The company's Messaging Service (its registered campaign), once it has one.
+        service_sid = db.session.scalar(
+            sa.select(MessagingRegistration.messaging_service_sid).filter_by(
+                company_id=item.company_id
+            )
+        )
         # No transaction may stay open across the HTTP call.
         db.session.rollback()
 
@@ -226,6 +240,7 @@ class Dispatcher:
                 body=item.body,
                 media_urls=item.media_urls,
                 status_callback=outbox.status_callback_url(item.id),
+                messaging_service_sid=service_sid,
             )
         except gateway.PermanentGatewayError as error:
             outbox.record_failure(

@@ -7,10 +7,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Estimate, Job, Role, utcnow
+from app.models import Customer, Estimate, Job, Role, utcnow
 from tests.fixtures.live import serious_axe_violations
 
 # Screenshots of the picker open and chosen, on a phone and on a desktop, to look at.
@@ -202,3 +203,33 @@ def test_without_javascript_find_and_pick_submit_the_form(
         expect(page.locator(".flash-success")).to_contain_text("booked for Avery Johnson")
     finally:
         context.close()
+
+
+def test_the_estimate_job_select_follows_the_chosen_customer(
+    phone_page, live_server, browser_login, office, make
+):
+    company, avery = office
+    jordan = db.session.scalars(
+        sa.select(Customer).filter_by(company_id=company.id, name="Jordan Avery")
+    ).one()
+    mine = make.job(company, customer=avery, description="Water heater")
+    theirs = make.job(company, customer=jordan, description="Garbage disposal")
+    db.session.commit()
+    page = phone_page
+    browser_login(page, company.owner)
+    page.goto(live_server.url + "/estimates/new")
+    select = page.get_by_label("Job (optional)")
+    expect(select.locator("option")).to_have_text(["— No job —"])
+
+    page.get_by_role("combobox", name="Customer").fill("avery j")
+    matches(page).filter(has_text="Avery Johnson").click()
+    expect(select.locator("option")).to_have_text(["— No job —", f"#{mine.number} · Water heater"])
+    select.select_option(label=f"#{mine.number} · Water heater")
+
+    page.get_by_role("button", name="Change customer").click()
+    page.get_by_role("combobox", name="Customer").fill("jordan")
+    matches(page).filter(has_text="Jordan Avery").click()
+    expect(select.locator("option")).to_have_text(
+        ["— No job —", f"#{theirs.number} · Garbage disposal"]
+    )
+    expect(select).to_have_value("0")

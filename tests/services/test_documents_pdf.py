@@ -150,3 +150,45 @@ def test_each_thread_renders_with_its_own_font_configuration(app):
     thread.join()
     assert theirs[0] is not mine
     assert documents_pdf._print_stylesheet() is documents_pdf._print_stylesheet()
+
+
+@pytest.mark.parametrize("kind", ["estimate", "invoice"])
+def test_a_customer_edit_renders_a_new_pdf_with_the_new_name_and_address(make, bill, kind):
+    """The cache key is what the PDF prints: renaming the customer (no new document
+    version) must not serve the old name and address."""
+    customer = make.customer(make.company(), name="Avery Johnson", address="1 Old Rd")
+    document = getattr(bill, kind)(customer.company, customer)
+    first = flat(" ".join(pdf_pages(documents_pdf.document_pdf(document))))
+    assert "Avery Johnson" in first and "1 Old Rd" in first
+    customer.name, customer.address = "Avery Johnson-Reyes", "22 New Ave"
+    db.session.flush()
+    second = flat(" ".join(pdf_pages(documents_pdf.document_pdf(document))))
+    assert "Avery Johnson-Reyes" in second and "22 New Ave" in second
+    assert "1 Old Rd" not in second
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: setattr(d.customer, "name", "Someone Else"),
+        lambda d: setattr(d.customer, "address", "9 Elsewhere"),
+        lambda d: setattr(d.customer, "mobile_phone", "+15125559999"),
+        lambda d: setattr(d.company, "name", "Renamed Plumbing"),
+        lambda d: setattr(d.company, "address", "7 Shop St"),
+        lambda d: setattr(d.company, "business_phone", "+15125558888"),
+        lambda d: setattr(d.company, "email", "new@example.com"),
+        lambda d: setattr(d.company, "website", "https://new.example.com"),
+        lambda d: setattr(d, "title", "Another title"),
+        lambda d: setattr(d, "notes", "Another note"),
+        lambda d: setattr(d, "terms", "Other terms"),
+        lambda d: setattr(d.items[0], "description", "Another item"),
+    ],
+)
+def test_the_cache_key_changes_with_whatever_the_pdf_prints(make, bill, change):
+    invoice = bill.invoice(make.company(), lines=[("Service call", "1", "100", True)])
+    invoice.terms = "Net 30"
+    db.session.flush()
+    before = documents_pdf.pdf_cache_path(invoice)
+    change(invoice)
+    db.session.flush()
+    assert documents_pdf.pdf_cache_path(invoice) != before

@@ -21,8 +21,8 @@ from app.models import (
 )
 from app.services.job_status import IllegalTransition, job_set_status
 from app.services.jobs import assign_tech, reschedule_job, update_job
-from app.services.message_templates import save_template, set_template_enabled
-from app.services.notifications import notify_job_changed
+from app.services.message_templates import get_template, save_template, set_template_enabled
+from app.services.notifications import eta_text, notify_job_changed
 from app.services.photos import store_profile_photo
 
 # Tuesday Dec 1 2026, 9:00 AM in Chicago (UTC-6).
@@ -186,7 +186,7 @@ def test_on_my_way_names_the_tech_and_sends_the_photo_once(booked_job, app):
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=kim)  # second tech
     (text,) = texts(job, MessageKind.ON_MY_WAY)
     assert text.body == (
-        "Hi Ann, Sam Lee from Acme Plumbing is on the way and should arrive in about "
+        "Hi Ann, Sam Lee from Acme Plumbing is on the way and should arrive in "
         "20 minutes. Reply to this text if anything comes up."
     )
     base = app.config["PUBLIC_BASE_URL"]
@@ -338,4 +338,43 @@ def test_a_template_without_the_change_placeholder_still_says_what_changed(booke
     reschedule_job(job=job, start=START + timedelta(days=1), end=START + timedelta(days=1, hours=2))
     assert texts(job)[-1].body == (
         "Your appointment has a new time. See you Wed, Dec 2, 9:00-11:00 AM!"
+    )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "value"),
+    [
+        (1, "1 minute"),
+        (25, "25 minutes"),
+        (60, "1 hour"),
+        (61, "1 hour 1 minute"),
+        (130, "2 hours 10 minutes"),
+        (None, "a little while"),
+    ],
+)
+def test_eta_is_a_value_without_words_around_it(minutes, value):
+    assert eta_text(minutes) == value
+
+
+def test_a_stored_template_saying_about_eta_never_sends_about_about(booked_job):
+    """Companies that wrote "about {eta}" (to fix "in 20 minutes" sounding exact) keep
+    their text, and it now reads right."""
+    company, _, sam, _, job = booked_job
+    template = get_template(company=company, kind=MessageKind.ON_MY_WAY)
+    template.body = "{tech_first_name} is coming, about {eta} away."
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam, eta_minutes=30)
+    (text,) = texts(job, MessageKind.ON_MY_WAY)
+    assert text.body == "Sam is coming, about 30 minutes away."
+    assert "about about" not in text.body
+
+
+def test_company_only_tech_name_opens_a_sentence_with_a_capital(booked_job):
+    company, _, sam, _, job = booked_job
+    company.sender_identity = SenderIdentity.COMPANY
+    template = get_template(company=company, kind=MessageKind.ON_MY_WAY)
+    template.body = "{tech_name} is on the way. {tech_name} will call if {tech_name} is late."
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam, eta_minutes=30)
+    (text,) = texts(job, MessageKind.ON_MY_WAY)
+    assert text.body == (
+        "Our technician is on the way. Our technician will call if our technician is late."
     )

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import NumberSetup, PhoneNumber, Role, utcnow
+from app.models import Customer, NumberSetup, PhoneNumber, Role, utcnow
 from app.services import numbers
 from app.services.errors import DomainError, NotAllowed
 from app.sms import gateway
@@ -46,7 +46,9 @@ def test_suggestion_counts_area_codes_with_shares_of_240_customers(make):
         make.customer(company, phone=f"+1737555{n:04d}")
     for n in range(30):
         make.customer(company, phone=f"+1210555{n:04d}")
-    make.customer(company, phone="+442079460000")  # abroad: counted in the total only
+    # Abroad (stored before customer mobiles had to be US numbers): counted in the total only.
+    db.session.add(Customer(company_id=company.id, name="Abroad", mobile_phone="+442079460000"))
+    db.session.flush()
     other = make.company()
     for n in range(300):  # another company's customers never count
         make.customer(other, phone=f"+1415555{n:04d}")
@@ -227,10 +229,62 @@ def test_two_companies_cannot_claim_the_same_number(make, numbers_fake):
     assert purchases(numbers_fake) == []
 
 
+def test_a_number_another_company_holds_is_refused_before_buying(make, numbers_fake):
+    """The fake (like a restarted `make run`) still offers a number another company holds."""
+    holder, company = make.company(), make.company()
+    chosen = _first_available()
+    make.number(holder, e164=chosen)
+    db.session.commit()
+
+    with pytest.raises(numbers.HeldByAnotherCompany) as refused:
+        _provision(company, company.owner, chosen)
+
+    assert "already another business's custom number" in refused.value.message
+    assert refused.value.status_code == 409
+    assert purchases(numbers_fake) == []
+    assert db.session.scalar(sa.select(NumberSetup).filter_by(company_id=company.id)) is None
+    other = numbers.search_numbers(area_code="512").numbers[1].e164
+    number = _provision(company, company.owner, other)  # setup is not blocked
+    assert number.company_id == company.id
+
+
+def test_a_number_recorded_for_another_company_mid_purchase_releases_the_claim(
+    make, numbers_fake, monkeypatch
+):
+    holder, company = make.company(), make.company()
+    chosen = _first_available()
+    db.session.commit()
+    holder_id = holder.id
+    real_buy = numbers.gateway.buy_number
+
+    def buy_while_another_records_it(**kwargs):
+        bought = real_buy(**kwargs)
+        with db.engine.begin() as other:  # another request's transaction
+            other.execute(
+                sa.insert(PhoneNumber).values(
+                    company_id=holder_id, e164=chosen, twilio_sid="PN" + "9" * 32
+                )
+            )
+        return bought
+
+    monkeypatch.setattr(numbers.gateway, "buy_number", buy_while_another_records_it)
+    with pytest.raises(numbers.HeldByAnotherCompany):
+        _provision(company, company.owner, chosen)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(NumberSetup).filter_by(company_id=company.id)) is None
+    assert numbers.company_number(company) is None
+
+
 def test_a_refused_purchase_releases_the_claim_with_a_clear_message(make, numbers_fake):
-    company, rival = make.company(), make.company()
+    company = make.company()
     available = numbers.search_numbers(area_code="512").numbers
-    _provision(rival, rival.owner, available[0].e164)
+    # Twilio sold it to someone else (not one of our companies) since the search.
+    gateway.buy_number(
+        phone_number=available[0].e164,
+        sms_url="https://x",
+        voice_url="https://x",
+        status_callback=None,
+    )
 
     # The search result went stale: Twilio already sold it.
     with pytest.raises(numbers.PurchaseFailed) as refused:

@@ -3,6 +3,7 @@ Twilio's signed webhooks."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app import create_app
@@ -24,11 +25,15 @@ def test_simulator_is_absent_without_the_fake_twilio(tmp_path):
         {
             "TESTING": True,
             "TWILIO_FAKE": False,
+            "WTF_CSRF_ENABLED": False,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
         }
     )
-    assert "dev.phone" not in real.view_functions
-    assert real.test_client().get("/dev/phone").status_code == 404
+    # The dev blueprint may be there for /dev/mail (no SMTP); its phone pages are not.
+    client = real.test_client()
+    for path in ("/dev/phone", "/dev/phone/thread?phone=%2B15125550100"):
+        assert client.get(path).status_code == 404
+    assert client.post("/dev/phone/text").status_code == 404
 
 
 def test_phone_shows_texts_it_received_with_ticks_links_and_photos(
@@ -135,11 +140,52 @@ def test_other_companys_customer_is_404(client, log_in, sms_world, make):
     assert client.get(f"/dev/phone?customer={stranger.id}").status_code == 404
 
 
-def test_tech_can_use_the_simulator(client, log_in, sms_world, make):
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/dev/phone"),
+        ("GET", "/dev/phone?phone=%2B15125550101"),
+        ("GET", "/dev/phone/thread?phone=%2B15125550101"),
+        ("POST", "/dev/phone/text"),
+        ("POST", "/dev/phone/call"),
+    ],
+)
+def test_a_tech_may_not_use_the_simulator(client, log_in, sms_world, make, fake, method, path):
+    """It reads any customer's thread and posts as any customer: managers only."""
     tech = make.user(sms_world.company, role=Role.TECH)
     db.session.commit()
     log_in(client, tech)
+    form = {"phone": "+15125550101", "body": "I am the customer now"}
+    response = client.open(path, method=method, data=form if method == "POST" else None)
+    assert response.status_code in (302, 403)
+    assert "I am the customer now" not in str(db.session.scalars(sa.select(Message.body)).all())
+    my_day = client.get("/tech")
+    assert my_day.status_code == 200
+    assert "Phone simulator" not in my_day.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.OFFICE])
+def test_the_office_roles_may_use_the_simulator(client, log_in, sms_world, make, role):
+    user = sms_world.company.owner if role == Role.OWNER else make.user(sms_world.company, role)
+    db.session.commit()
+    log_in(client, user)
     assert client.get("/dev/phone").status_code == 200
+
+
+def test_the_simulator_is_absent_in_production_even_with_the_fake(tmp_path):
+    prod = create_app(
+        {
+            "TESTING": True,
+            "ENV_NAME": "production",
+            "SECRET_KEY": "x" * 64,
+            "TWILIO_FAKE": True,
+            "ALLOW_FAKE_TWILIO_IN_PRODUCTION": True,
+            "UPLOAD_FOLDER": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+        }
+    )
+    assert not any(name.startswith("dev.") for name in prod.view_functions)
+    assert prod.test_client().get("/dev/phone").status_code == 404
 
 
 def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import UnroutedInbound
 from app.services import numbers
+from app.services.calls import CallRoute, route_call
 
 VOICE = "/webhooks/twilio/voice"
 DIAL_STATUS = "/webhooks/twilio/voice/dial-status"
@@ -83,6 +84,26 @@ def test_without_a_business_phone_the_caller_hears_the_company_name_and_to_text(
     assert "Thank you for calling Bob & Sons <Plumbing>." in say.text
     assert "Please send us a text message at this same number instead." in say.text
     assert hangup.tag == "Hangup"
+
+
+def test_a_business_phone_equal_to_the_custom_number_is_never_dialed(provisioned, numbers_fake):
+    """Dialing the number the call came in on would call this webhook again: a loop."""
+    company = provisioned.company
+    company.business_phone = provisioned.e164
+    db.session.commit()
+
+    result = numbers_fake.place_call(from_=CALLER, to=provisioned.e164)
+
+    assert result.status == 200
+    root = _twiml(result.body)
+    assert root.find("Dial") is None
+    say, hangup = list(root)
+    assert "Please send us a text message at this same number instead." in say.text
+    assert hangup.tag == "Hangup"
+    # However Twilio spells the called number.
+    national = f"({provisioned.e164[2:5]}) {provisioned.e164[5:8]}-{provisioned.e164[8:]}"
+    decision = route_call(form={"To": national, "From": CALLER, "CallSid": "CA" + "1" * 32})
+    assert (decision.route, decision.dial) == (CallRoute.NO_BUSINESS_PHONE, None)
 
 
 def test_a_call_to_a_number_nobody_owns_is_answered_politely_logged_and_kept(numbers_fake, caplog):

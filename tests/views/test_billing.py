@@ -79,6 +79,40 @@ def test_create_estimate_for_a_customer(client, office, make):
     assert estimate.job_id == job.id
 
 
+def _job_options(html: str) -> list[str]:
+    select = re.search(r'<select[^>]*name="job_id".*?</select>', html, re.S).group(0)
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select)
+
+
+@pytest.mark.parametrize("kind", ["estimate", "invoice"])
+def test_the_job_select_lists_only_the_chosen_customers_jobs(client, office, make, kind):
+    dana, eli = make.customer(office, name="Dana"), make.customer(office, name="Eli")
+    danas = make.job(office, customer=dana, description="Water heater")
+    elis = make.job(office, customer=eli, description="Garbage disposal")
+    db.session.commit()
+
+    # Before a customer is chosen: no jobs to pick from.
+    assert _job_options(client.get(f"/{kind}s/new").get_data(as_text=True)) == ["— No job —"]
+    # With Dana chosen (from her page): only her jobs.
+    page = client.get(f"/{kind}s/new?customer_id={dana.id}").get_data(as_text=True)
+    assert _job_options(page) == ["— No job —", f"#{danas.number} · Water heater"]
+    # The picker choosing Eli refreshes only the job select (htmx), keeping no stale job.
+    fragment = client.get(
+        f"/{kind}s/new?customer_id={eli.id}&job_id={danas.id}",
+        headers={**HX, "HX-Target": "job-field"},
+    ).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="job-field"')
+    assert _job_options(fragment) == ["— No job —", f"#{elis.number} · Garbage disposal"]
+    assert "selected" not in fragment.split("Garbage disposal")[0].split("No job")[1]
+
+    # A posted job of another customer is refused on the job field.
+    response = client.post(
+        f"/{kind}s/new", data={"customer_id": dana.id, "job_id": elis.id, "title": "x"}
+    )
+    assert response.status_code == 422
+    assert "Choose one of this customer&#39;s jobs, or no job." in response.get_data(as_text=True)
+
+
 def test_create_refuses_another_companys_customer(client, office, make):
     stranger = make.customer(make.company())
     db.session.commit()

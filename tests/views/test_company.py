@@ -276,3 +276,15 @@ def test_settings_cards_summarise_profile_and_team(client, owner, make):
     html = client.get("/settings").get_data(as_text=True)
     assert "2 active people, 1 open invitation" in html
     assert "No business phone: calls to your number can&#39;t be forwarded." in html
+
+
+def test_the_custom_number_is_refused_as_the_business_phone(client, owner, make):
+    """Calls to the custom number ring the business phone: it would ring itself (a loop)."""
+    make.number(owner.company, e164="+15126660100")
+    owner.company.business_phone = "+15125550000"
+    db.session.commit()
+    response = _post(client, business_phone="(512) 666-0100")
+    assert response.status_code == 400
+    assert "That is your custom number" in response.get_data(as_text=True)
+    db.session.refresh(owner.company)
+    assert owner.company.business_phone == "+15125550000"

@@ -166,6 +166,26 @@ def test_create_then_book_goes_back_to_the_new_job_form(client, office_company):
         ("555", "“555” is not a valid phone number."),
         ("call me", "“call me” is not a phone number."),
         ("", "Enter a mobile number: job texts go to it."),
+        (
+            "+44 7911 123456",
+            "+44 7911 123456 is not a US number: texts go to US mobile numbers only.",
+        ),
+        (
+            "+44 20 7183 8750",
+            "+44 20 7183 8750 is a UK number: texts go to US mobile numbers only.",
+        ),
+        (
+            "+1 416 555 0123",
+            "+1 416-555-0123 is a Canadian number: texts go to US mobile numbers only.",
+        ),
+        (
+            "+52 55 1234 5678",
+            "+52 55 1234 5678 is a Mexican number: texts go to US mobile numbers only.",
+        ),
+        (
+            "(900) 555-1234",
+            "(900) 555-1234 cannot receive texts (not a mobile number). Enter a mobile number.",
+        ),
     ],
 )
 def test_a_bad_number_is_an_error_on_the_mobile_field(client, office_company, phone, message):
@@ -175,6 +195,22 @@ def test_a_bad_number_is_an_error_on_the_mobile_field(client, office_company, ph
     assert field_error(html, "mobile_phone") == message
     assert 'value="Avery Johnson"' in html  # nothing typed is lost
     assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 0
+
+
+def test_a_toll_free_number_is_kept_with_a_warning(client, office_company):
+    response = client.post(
+        "/customers/new", data=form_data(mobile_phone="(800) 555-1234"), follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert "looks like a toll-free number: texts reach it only if it is text-enabled" in (
+        response.get_data(as_text=True)
+    )
+    assert db.session.scalars(sa.select(Customer)).one().mobile_phone == "+18005551234"
+
+
+def test_a_us_mobile_gets_no_warning(client, office_company):
+    response = client.post("/customers/new", data=form_data(), follow_redirects=True)
+    assert "text-enabled" not in response.get_data(as_text=True)
 
 
 def test_a_duplicate_number_names_the_other_customer(make, client, office_company):

@@ -64,12 +64,16 @@ STRING_ARGS = {
 def _token(tenant: Tenant, endpoint: str) -> str | None:
     if endpoint == "auth.accept_invite":
         return tenant.tokens["invitation"]
+    if endpoint == "auth.reset_password_page":
+        return tenant.tokens["password_reset"]
     if endpoint.startswith("public.estimate") and "estimate" in tenant.rows:
         return tenant.rows["estimate"].public_token
     if endpoint.startswith("public.invoice") and "invoice" in tenant.rows:
         return tenant.rows["invoice"].public_token
     if endpoint == "public.photo":
         return tenant.users[Role.TECH].photo_token
+    if endpoint == "public.sms_terms":
+        return tenant.company.registration.public_token
     return None
 
 

@@ -111,9 +111,9 @@ def test_inbox_lists_conversations_with_unread_badges_and_unknown_marker(
     assert "(512) 555-0111" in html and "Unknown number" in html
     assert "Hello??" in html
     assert "<b>coming</b>" not in html  # user text is escaped
-    assert "every 5s [document.visibilityState === &#39;visible&#39;]" in html or (
-        "every 5s [document.visibilityState === 'visible']" in html
-    )
+    # Polled every 5 s, only while the tab is visible (app.js; no eval under the CSP).
+    assert 'hx-trigger="every 5s, inbox-list-changed from:body"' in html
+    assert "data-poll-visible-only" in html
 
 
 def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, inbox_people):

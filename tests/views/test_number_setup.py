@@ -13,6 +13,7 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import NumberSetup, PhoneNumber, Role
 from app.services import numbers
+from app.sms import gateway
 from tests.fixtures.numbers import purchases, searches
 
 URL = "/settings/number"
@@ -227,20 +228,27 @@ def test_a_number_being_set_up_shows_who_started_it(owner_client, numbers_fake):
 
 def test_a_refused_purchase_says_why_and_frees_the_setup(owner_client, make, numbers_fake):
     chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    rival = make.company()
-    numbers.provision_number(
-        company=rival,
-        actor=rival.owner,
-        e164=chosen,
-        locality=None,
-        region=None,
-        public_base_url="http://testserver.local",
+    # The search result went stale: Twilio sold it to someone else (not one of our companies).
+    gateway.buy_number(
+        phone_number=chosen, sms_url="https://x", voice_url="https://x", status_callback=None
     )
     response = _choose(owner_client, chosen, area_code="512")
     assert response.status_code == 302
     page = owner_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Nothing was bought" in page
     assert "Available in 512" in page  # back at the search, to pick another
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(NumberSetup)) == 0
+
+
+def test_a_number_another_company_holds_is_refused_with_a_clear_message(
+    owner_client, make, numbers_fake
+):
+    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
+    make.number(make.company(), e164=chosen)  # ours already, for another company
+    db.session.commit()
+    response = _choose(owner_client, chosen, area_code="512")
+    assert response.status_code == 409
+    assert "already another business&#39;s custom number" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(NumberSetup)) == 0
 
 

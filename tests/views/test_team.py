@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -122,7 +123,7 @@ def test_invite_flow_end_to_end(app, client, team, log_in):
     company, people = team
     log_in(client, people["admin"])
     page = client.get("/team").get_data(as_text=True)
-    assert "ProSMS doesn't send email" in page
+    assert "ProSMS doesn't email invitations" in page
 
     response = client.post(
         "/team/invitations",
@@ -249,7 +250,7 @@ def test_revoking_without_javascript_redirects_back(client, team, log_in):
         ({"email": "bad", "role": "tech"}, "email", "Enter a valid email address."),
         ({"email": "", "role": "tech"}, "email", "Enter the email address"),
         ({"email": "x@example.com", "role": "boss"}, "role", "Not a valid choice"),
-        ({"email": "{taken}", "role": "tech"}, "email", "already has an account"),
+        ({"email": "{taken}", "role": "tech"}, "email", "is already on your team"),
     ],
 )
 def test_invite_errors_name_the_field(client, team, log_in, data, field, message):
@@ -262,6 +263,22 @@ def test_invite_errors_name_the_field(client, team, log_in, data, field, message
         html = response.get_data(as_text=True)
         error = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
         assert error and message in error.group(1), html
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
+
+
+def test_inviting_another_companys_address_does_not_say_it_has_an_account(
+    client, team, log_in, make
+):
+    """The refusal must not confirm that an address belongs to an account elsewhere."""
+    _, people = team
+    elsewhere = make.company("Elsewhere HVAC").owner
+    db.session.commit()
+    log_in(client, people["owner"])
+    response = client.post("/team/invitations", data={"email": elsewhere.email, "role": "tech"})
+    assert response.status_code == 400
+    html = unescape(response.get_data(as_text=True))
+    assert "This address can't be invited." in html
+    assert "account" not in re.search(r'<p class="error" id="email-error">([^<]*)</p>', html)[1]
     assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
 
 

@@ -232,5 +232,5 @@ def test_preview_with_the_company_identity_names_no_tech(office, client):
     html = client.post(
         "/texts/on_my_way/preview", data={"body": "{tech_name} from {company_name} is coming"}
     ).get_data(as_text=True)
-    assert "our technician from Acme Plumbing is coming" in html
+    assert "Our technician from Acme Plumbing is coming" in html  # a value, capitalised
     assert "No technician name or photo is sent" in html

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from app.actions import service_call
 from app.auth.access import office_required
-from app.extensions import db
+from app.extensions import htmx
 from app.models import (
     Customer,
     EstimateStatus,
@@ -18,7 +18,7 @@ from app.office import bp
 from app.office.billing.forms import (
     NewDocumentForm,
 )
-from app.office.billing.pages import _detail_url, _job_choices
+from app.office.billing.pages import _customers_job, _detail_url, _job_choices
 from app.services import billing
 from app.services.customers import company_has_customers
 from app.tenancy import get_or_404
@@ -61,10 +61,13 @@ def invoices():
     return _list_page("invoice")
 
 
+# The id of the job select's wrapper (office/billing/_job_field.html), its htmx target.
+JOB_FIELD = "job-field"
+
+
 def _new_page(kind: str):
     company = current_user.company
     form = NewDocumentForm(company=company)
-    form.job_id.choices = _job_choices(company)
     if request.method == "GET":
         job_id = request.args.get("job_id", 0, type=int)
         customer_id = request.args.get("customer_id", 0, type=int)
@@ -73,12 +76,17 @@ def _new_page(kind: str):
             form.customer_id.preselect(get_or_404(Customer, customer_id))
         elif job is not None:
             form.customer_id.preselect(job.customer)
+        job = _customers_job(company, form.customer_id.customer, job_id)
         form.job_id.data = job.id if job is not None else 0
+    form.job_id.choices = _job_choices(company, form.customer_id.customer)
+    if htmx and htmx.target == JOB_FIELD:
+        # The customer picker chose someone: only the job select changes.
+        return render_template("office/billing/_job_field.html", form=form)
     if form.validate_on_submit():
         customer = form.customer_id.customer
-        job = db.session.get(Job, form.job_id.data) if form.job_id.data else None
-        if job is not None and job.company_id != company.id:
-            form.job_id.errors = ["Choose one of your jobs."]
+        job = _customers_job(company, customer, form.job_id.data)
+        if form.job_id.data and job is None:
+            form.job_id.errors = ["Choose one of this customer's jobs, or no job."]
         else:
             create = billing.create_estimate if kind == "estimate" else billing.create_invoice
             with service_call(form) as call:

@@ -64,7 +64,9 @@ class DiscountField(StringField):
 
 
 class NewDocumentForm(PicksCustomer, FlaskForm):
-    job_id = SelectField("Job (optional)", coerce=int, default=0)
+    # Choices are the chosen customer's jobs (app/office/billing.py); the route checks the
+    # job itself, to say which customer's jobs may be chosen.
+    job_id = SelectField("Job (optional)", coerce=int, default=0, validate_choice=False)
     title = StringField(
         "Title",
         validators=[Optional(), Length(max=120)],

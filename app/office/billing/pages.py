@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_htmx import make_response
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from app.extensions import db, htmx
 from app.models import (
+    Customer,
     Estimate,
     EstimateOption,
     Invoice,
@@ -26,6 +26,7 @@ from app.office.billing.forms import (
 from app.services import billing
 from app.services.errors import DomainError
 from app.services.texting import TextingUnavailable, texting_blocker
+from app.tenancy import get_in_company
 
 Document = Estimate | Invoice
 
@@ -135,13 +136,28 @@ def _progress_context(document: Document) -> dict:
     return {"document": document, "steps": steps, "texts": texts, "poll_seconds": poll_seconds}
 
 
-def _job_choices(company, customer_id: int | None = None) -> list[SelectChoice]:
-    stmt = sa.select(Job).where(Job.company_id == company.id).options(selectinload(Job.customer))
-    if customer_id:
-        stmt = stmt.where(Job.customer_id == customer_id)
-    stmt = stmt.where(Job.status != JobStatus.CANCELED).order_by(Job.number.desc()).limit(200)
-    jobs = db.session.scalars(stmt)
-    return [SelectChoice(0, "— No job —")] + [
-        SelectChoice(job.id, f"#{job.number} · {job.customer.name} · {job.description}"[:90])
-        for job in jobs
+def _job_choices(company, customer: Customer | None) -> list[SelectChoice]:
+    """The chosen customer's jobs (none before a customer is chosen): a document is for one
+    customer, so another customer's job is never offered."""
+    choices = [SelectChoice(0, "— No job —")]
+    if customer is None:
+        return choices
+    stmt = (
+        sa.select(Job)
+        .where(Job.company_id == company.id, Job.customer_id == customer.id)
+        .where(Job.status != JobStatus.CANCELED)
+        .order_by(Job.number.desc())
+        .limit(200)
+    )
+    return choices + [
+        SelectChoice(job.id, f"#{job.number} · {job.description}"[:90])
+        for job in db.session.scalars(stmt)
     ]
+
+
+def _customers_job(company, customer: Customer | None, job_id: int | None) -> Job | None:
+    """The job `job_id` if it is one of `customer`'s (else None)."""
+    job = get_in_company(Job, job_id, company_id=company.id) if job_id else None
+    if job is None or customer is None or job.customer_id != customer.id:
+        return None
+    return job

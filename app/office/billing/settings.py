@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -32,7 +34,7 @@ def billing_settings():
     elif form.validate():
         with service_call(form) as call:
             for field in (form.invoice_due_days, form.estimate_valid_days):
-                if not (field.data or "").strip().isdigit():
+                if not re.fullmatch(r"[0-9]{1,4}", (field.data or "").strip()):
                     raise DomainError("Enter a whole number of days.", field=field.name)
             billing.update_billing_settings(
                 company=company,

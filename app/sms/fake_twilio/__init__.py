@@ -46,6 +46,7 @@ def fake_twilio(app: Flask | None = None) -> FakeTwilio:
                 # Tests advance the fake by hand; `make run` lets it move messages along
                 # (queued -> sent -> delivered) on its own, like Twilio.
                 auto_advance=config.get("FAKE_TWILIO_AUTO_ADVANCE", not app.testing),
+                registration_outcome=config.get("FAKE_TWILIO_REGISTRATION") or "approve",
             )
             fake.api = FakeTwilioAPI(fake)
             app.extensions[EXTENSION_KEY] = fake

@@ -4,6 +4,11 @@ JSON shapes and error bodies, so the official SDK cannot tell it from api.twilio
 - POST/GET /2010-04-01/Accounts/{sid}/Messages.json, GET .../Messages/{sid}.json
 - GET  /2010-04-01/Accounts/{sid}/AvailablePhoneNumbers/{country}/Local.json
 - POST/GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json, POST .../{sid}.json
+- POST/GET /2010-04-01/Accounts/{sid}/Addresses.json, POST .../{sid}.json
+
+and, by host, trusthub.twilio.com and messaging.twilio.com (texting registration:
+app/sms/fake_twilio/registration.py). The SDK picks the host; the in-process client keeps
+it, and the loopback client (the fake served over HTTP) sends it as `X-Twilio-Host`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from app.sms.error_codes import INVALID_TO, OPTED_OUT
+from app.sms.fake_twilio.registration_api import RegistrationAPI
 from app.sms.fake_twilio.state import FakeMessage, FakeNumber, FakeTwilio, RecordedRequest, new_sid
 
 API = "/2010-04-01/Accounts/<account>"
@@ -34,10 +40,14 @@ URLS = Map(
         Rule(f"{API}/AvailablePhoneNumbers/<country>/Local.json", endpoint="available"),
         Rule(f"{API}/IncomingPhoneNumbers.json", endpoint="incoming"),
         Rule(f"{API}/IncomingPhoneNumbers/<sid>.json", endpoint="incoming_one"),
+        Rule(f"{API}/Addresses.json", endpoint="addresses"),
+        Rule(f"{API}/Addresses/<sid>.json", endpoint="address"),
     ]
 )
 DEFAULT_AVAILABLE = 5
 TIMED_OUT = "fake_twilio.timed_out"
+# The Twilio host a request was meant for, when it reached the fake over loopback HTTP.
+HOST_HEADER = "X-Twilio-Host"
 CLIENT_TIMEOUT = "fake_twilio.client_timeout"
 
 
@@ -84,7 +94,7 @@ def message_json(message: FakeMessage) -> dict[str, Any]:
         "error_code": message.error_code,
         "error_message": None,
         "from": message.from_,
-        "messaging_service_sid": None,
+        "messaging_service_sid": message.messaging_service_sid,
         "num_media": str(len(message.media_urls)),
         "num_segments": "1",
         "price": None,
@@ -181,7 +191,7 @@ def available_numbers(area_code: str, count: int, taken: set[str]) -> list[str]:
     return (with_town + others)[:count]
 
 
-class FakeTwilioAPI:
+class FakeTwilioAPI(RegistrationAPI):
     """WSGI app over a `FakeTwilio` state."""
 
     def __init__(self, fake: FakeTwilio) -> None:
@@ -204,6 +214,9 @@ class FakeTwilioAPI:
     def dispatch(self, request: Request, record: RecordedRequest) -> Response:
         try:
             self._authenticate(request)
+            host = request.headers.get(HOST_HEADER) or request.host
+            if host.startswith(("trusthub.", "messaging.")):
+                return self.dispatch_registration(request, host)
             adapter = URLS.bind_to_environ(request.environ)
             endpoint, values = adapter.match(method=None)
             if values.pop("account") != self.fake.account_sid:
@@ -284,8 +297,11 @@ class FakeTwilioAPI:
         from_ = form.get("From", "").strip()
         body = form.get("Body", "")
         media = form.getlist("MediaUrl")
+        service_sid = form.get("MessagingServiceSid", "").strip() or None
         if not to:
             raise TwilioError(21604, "A 'To' phone number is required.")
+        if service_sid is not None:
+            from_ = self._from_service(service_sid, from_)
         if not from_:
             raise TwilioError(21603, "A 'From' phone number is required.")
         if not body and not media:
@@ -309,11 +325,35 @@ class FakeTwilioAPI:
             body=body,
             media_urls=media,
             status_callback=form.get("StatusCallback") or None,
+            messaging_service_sid=service_sid,
         )
         if fault is not None:
             self._drop(request)
         self._slow_down(request)
         return _json(message_json(message), 201)
+
+    def _from_service(self, service_sid: str, from_: str) -> str:
+        """The sender for a text sent through a Messaging Service. With a From as well,
+        Twilio sends from that number, which must be in the service's pool. A service this
+        process never saw (the fake restarted) is taken on trust when a From is given."""
+        with self.fake.lock:
+            service = self.fake.registrations.services.get(service_sid)
+            if service is None:
+                if from_:
+                    return from_
+                raise TwilioError(21701, "The Messaging Service does not exist.")
+            pool = [
+                n.phone_number for n in self.fake.numbers.values() if n.sid in service["_numbers"]
+            ]
+        if from_:
+            if from_ not in pool:
+                raise TwilioError(
+                    21712, f"The From number {from_} is not in the Messaging Service's sender pool."
+                )
+            return from_
+        if not pool:
+            raise TwilioError(21704, "The Messaging Service contains no phone numbers.")
+        return pool[0]
 
     def _list_messages(self, request: Request) -> Response:
         args = request.args
@@ -430,6 +470,60 @@ class FakeTwilioAPI:
                 number.status_callback = form.get("StatusCallback", number.status_callback)
                 number.friendly_name = form.get("FriendlyName", number.friendly_name)
         return _json(number_json(number))
+
+    # -- Addresses (Trust Hub's address records live on the REST API's host) -------------------
+
+    def on_addresses(self, request: Request) -> Response:
+        if request.method == "GET":
+            with self.fake.lock:
+                items = list(self.fake.addresses.values())
+            return _json(_page("addresses", items, request.path))
+        form = request.form
+        for name in ("CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry"):
+            if not form.get(name):
+                raise TwilioError(21621, f"Missing required parameter {name}.")
+        sid = new_sid("AD")
+        with self.fake.lock:
+            self.fake.registrations.created["address"] += 1
+            self.fake.addresses[sid] = self._address(sid, form, None)
+            return _json(self.fake.addresses[sid], 201)
+
+    def on_address(self, request: Request, sid: str) -> Response:
+        with self.fake.lock:
+            address = self.fake.addresses.get(sid)
+            if address is None:
+                raise TwilioError(
+                    20404, f"The requested resource {request.path} was not found", 404
+                )
+            if request.method == "POST":
+                address = self.fake.addresses[sid] = self._address(sid, request.form, address)
+            return _json(address)
+
+    def _address(self, sid: str, form, old: dict[str, Any] | None) -> dict[str, Any]:
+        old = old or {}
+        now = _date(self.fake.clock())
+        fields = {
+            "customer_name": "CustomerName",
+            "street": "Street",
+            "street_secondary": "StreetSecondary",
+            "city": "City",
+            "region": "Region",
+            "postal_code": "PostalCode",
+            "iso_country": "IsoCountry",
+            "friendly_name": "FriendlyName",
+        }
+        address = {key: form.get(name, old.get(key)) for key, name in fields.items()}
+        address.update(
+            sid=sid,
+            account_sid=self.fake.account_sid,
+            date_created=old.get("date_created", now),
+            date_updated=now,
+            emergency_enabled=False,
+            validated=True,
+            verified=False,
+            uri=f"/2010-04-01/Accounts/{self.fake.account_sid}/Addresses/{sid}.json",
+        )
+        return address
 
 
 _REFUSALS = {

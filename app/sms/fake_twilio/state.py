@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import Client as WSGIClient
 
 from app.models.types import utcnow
+from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
+from app.sms.fake_twilio.sids import new_sid
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,6 @@ SENT_AFTER = timedelta(seconds=0.4)
 DELIVERED_AFTER = timedelta(seconds=1.2)
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 OPT_IN_WORDS = {"START", "UNSTOP", "YES"}
-
-
-def new_sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
 
 
 @dataclass
@@ -55,6 +52,7 @@ class FakeMessage:
     error_code: int | None = None
     date_sent: datetime | None = None
     date_updated: datetime | None = None
+    messaging_service_sid: str | None = None
 
 
 @dataclass
@@ -136,6 +134,7 @@ class FakeTwilio:
         public_base_url: Callable[[], str],
         clock: Clock = utcnow,
         auto_advance: bool = False,
+        registration_outcome: str | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -148,6 +147,7 @@ class FakeTwilio:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self.registrations = FakeRegistrations(self, registration_outcome)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -171,6 +171,14 @@ class FakeTwilio:
             # to send between them with 21610, whatever the app thinks.
             self.carrier_opt_outs: set[tuple[str, str]] = set()
             self.scheduled: list[_Scheduled] = []
+            # Carriers' rule since 2023: a text from a local number outside an approved
+            # A2P campaign fails with 30034 (an unverified toll-free number: 30032) after
+            # Twilio accepted it. Off by default, as the factories' companies have no campaign.
+            self.enforce_registration = False
+            # Trust Hub addresses (api.twilio.com/.../Addresses.json).
+            self.addresses: dict[str, dict[str, Any]] = {}
+            if hasattr(self, "registrations"):
+                self.registrations.reset()
 
     def outbound(self) -> list[FakeMessage]:
         with self.lock:
@@ -215,6 +223,13 @@ class FakeTwilio:
                 self.latency = seconds
             else:
                 self.number_latency[to] = seconds
+
+    def set_registration_outcome(self, outcome: str) -> None:
+        """How the next brands, campaigns and toll-free verifications are reviewed:
+        approve, approve_after:<seconds>, pending, fail:<code>[:campaign]
+        (app/sms/fake_twilio/registration.py)."""
+        with self.lock:
+            self.registrations.set_outcome(outcome)
 
     def refuse_number(self, phone: str, code: int) -> None:
         """Sends to `phone` fail with Twilio error `code` (21614 landline, 21610 opted out,
@@ -347,7 +362,14 @@ class FakeTwilio:
     # -- outbound lifecycle ----------------------------------------------------------------
 
     def accept_outbound(
-        self, *, from_: str, to: str, body: str, media_urls: list[str], status_callback: str | None
+        self,
+        *,
+        from_: str,
+        to: str,
+        body: str,
+        media_urls: list[str],
+        status_callback: str | None,
+        messaging_service_sid: str | None = None,
     ) -> FakeMessage:
         now = self.clock()
         message = FakeMessage(
@@ -362,10 +384,13 @@ class FakeTwilio:
             date_created=now,
             date_updated=now,
             status_callback=status_callback,
+            messaging_service_sid=messaging_service_sid,
         )
         with self.lock:
             self.messages[message.sid] = message
             undeliverable = self.undeliverable.get(to)
+            if undeliverable is None and self.enforce_registration:
+                undeliverable = self.registrations.carrier_block(from_)
         self.schedule(SENT_AFTER, lambda: self._advance(message.sid, "sent"))
         if undeliverable is not None:
             self.schedule(
@@ -404,6 +429,27 @@ class FakeTwilio:
             form["ErrorCode"] = str(message.error_code)
         return form
 
+    def deliver_to_phone(self, *, from_: str, to: str, body: str) -> FakeMessage:
+        """A text from outside the account (the Campaign Registry's confirmation text)
+        lands on `to`'s phone, as the phone simulator shows it."""
+        now = self.clock()
+        message = FakeMessage(
+            sid=new_sid("SM"),
+            account_sid=self.account_sid,
+            from_=from_,
+            to=to,
+            body=body,
+            media_urls=[],
+            direction="outbound-api",
+            status="delivered",
+            date_created=now,
+            date_sent=now,
+            date_updated=now,
+        )
+        with self.lock:
+            self.messages[message.sid] = message
+        return message
+
     # -- the phone simulator's side: texts and calls from an outside phone --------------------
 
     def number(self, phone: str) -> FakeNumber | None:
@@ -435,6 +481,18 @@ class FakeTwilio:
             date_updated=now,
         )
         word = body.strip().upper()
+        if to == OTP_SENDER:
+            # An answer to the Campaign Registry's confirmation text, not to the app.
+            with self.lock:
+                self.messages[sid] = message
+                answered = self.registrations.confirm_otp(from_, body)
+            return WebhookResult(
+                url="tcr:otp",
+                form={"From": from_, "Body": body},
+                status=200 if answered else 404,
+                body="",
+                content_type="text/plain",
+            )
         with self.lock:
             self.messages[sid] = message
             if word in OPT_OUT_WORDS:
