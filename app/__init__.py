@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    _connect_signals()
     _register_blueprints(app)
     _register_cli(app)
 
@@ -110,6 +111,12 @@ def _sqlite_begin_before_savepoint(connection, name) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _connect_signals() -> None:
+    # Receivers connect when their module is imported: import them in every process, even
+    # one (the worker, a CLI command) whose code path would not import them by itself.
+    import app.services.notifications  # noqa: F401  (job events -> customer texts)
+
+
 def _register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.dev import bp as dev_bp
@@ -149,9 +156,9 @@ def _is_webhook() -> bool:
 def _register_cli(app: Flask) -> None:
     from app.demo import demo_command
     from app.operator_cli import numbers_cli
-    from app.sms.cli import outbox_cli
-    from app.sms.dispatcher import install_background_dispatcher
-    from app.sms.registration_cli import registration_cli
+    from app.registration_cli import registration_cli
+    from app.worker.cli import outbox_cli
+    from app.worker.dispatcher import install_background_dispatcher
 
     app.cli.add_command(demo_command)
     app.cli.add_command(numbers_cli)

@@ -88,7 +88,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         # No ping before every checkout: it was a third of the SMS webhook's cost under
         # load (a round trip and two context switches per request). A connection the
         # database dropped fails its request once and the pool discards all older ones;
-        # the SMS webhook retries that once (app/webhooks/sms.py). Recycling stays under
+        # the SMS webhook's receipt insert is tried once more on a fresh connection
+        # (app/services/uniqueness.py). Recycling stays under
         # common idle timeouts of proxies and firewalls.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_recycle": 1800},
         "PUBLIC_BASE_URL": public_base_url,

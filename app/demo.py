@@ -39,6 +39,7 @@ from app.services.numbers import (
 from app.services.phones import format_phone
 from app.services.photos import store_profile_photo
 from app.services.registration import registration_for
+from app.urls import public_url_for
 
 DEMO_PASSWORD = "demo-password"
 OWNER_EMAIL = "owner@example.com"
@@ -163,7 +164,7 @@ def seed_demo() -> tuple[Company, bool]:
     ]
     # Before the jobs, so their automated texts have a number to come from.
     ensure_demo_number(company, owner)
-    today = utcnow().astimezone(company.tz).date()
+    today = company.today()
     for cust_i, day, hour, hours, description, status, tech_is in JOBS:
         start = datetime.combine(today + timedelta(days=day), time(hour), tzinfo=company.tz)
         job = create_job(
@@ -258,8 +259,7 @@ def demo_command() -> None:
         )
     if stripe_connected:
         click.echo("Online payments: connected to the fake Stripe (pay on /dev/checkout)")
-    base = current_app.config["PUBLIC_BASE_URL"]
-    click.echo(f"\nOpen {base}/login and use password '{DEMO_PASSWORD}' with:")
+    click.echo(f"\nOpen {public_url_for('auth.login')} and use password '{DEMO_PASSWORD}' with:")
     click.echo(f"  owner   {OWNER_EMAIL}")
     for name, email, role, _mobile, _color in TEAM:
         click.echo(f"  {role:<7} {email}  ({name})")

@@ -13,7 +13,6 @@ form or API reaches them. See docs/custom-number.md.
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
@@ -22,6 +21,7 @@ from app.services import numbers
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 from app.sms.gateway import GatewayError
+from app.urls import public_url_for
 
 numbers_cli = AppGroup("numbers", help="Operator tools for companies' custom SMS numbers.")
 
@@ -119,11 +119,11 @@ def reassign_command(
                 f"({detached.twilio_sid}); release it in the Twilio console if it should go."
             )
         return
-    base = current_app.config["PUBLIC_BASE_URL"]
     click.echo(f"Done: company {company.id} now texts from {assigned.e164}.")
     click.echo(
         "Check in the Twilio console that its webhooks point here: "
-        f"SMS {base}{numbers.SMS_WEBHOOK_PATH}, voice {base}{numbers.VOICE_WEBHOOK_PATH}."
+        f"SMS {public_url_for(numbers.SMS_WEBHOOK)}, "
+        f"voice {public_url_for(numbers.VOICE_WEBHOOK)}."
     )
 
 

@@ -1,25 +1,23 @@
-"""Jinja filters and globals: how times, phones and money look on every page."""
+"""Jinja filters and globals: how times, phones and money look on every page.
+
+The formatting itself lives in app/formats.py (services use it too); `local_time` and
+`money` stay importable from here.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from app.formats import DEFAULT, day_text, local_time, money
 from app.models.messaging import MessageKind
+from app.services.billing.totals import format_discount, format_quantity, format_tax_rate
 from app.services.consent import SCRIPT as CONSENT_SCRIPT
 from app.services.phones import format_phone
-
-
-def local_time(value: datetime | None, tz: tzinfo | str, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
-    if value is None:
-        return ""
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return value.astimezone(zone).strftime(fmt)
 
 
 def display_zone() -> tzinfo:
@@ -30,12 +28,9 @@ def display_zone() -> tzinfo:
     return UTC
 
 
-def money(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{rest:02d}"
+def _document_discount(document) -> str:
+    """An estimate's or invoice's discount: "10%" or "$25.00"."""
+    return format_discount(document.discount_kind, document.discount_value)
 
 
 def register_templating(app: Flask) -> None:
@@ -50,17 +45,22 @@ def register_templating(app: Flask) -> None:
 
     @app.template_filter("local")
     @pass_context
-    def _local(context: Context, value: datetime | None, fmt: str = "%a %b %-d, %-I:%M %p") -> str:
+    def _local(context: Context, value: datetime | None, fmt: str = DEFAULT) -> str:
         # Shown in the current company's time zone (stored in UTC).
         return local_time(value, context.get("display_zone") or display_zone(), fmt)
 
     app.jinja_env.filters["local_in"] = local_time
+    app.jinja_env.filters["day"] = day_text
+    # Billing amounts as people read them ("1.5", "8.25%", "10%").
+    app.jinja_env.filters["quantity"] = format_quantity
+    app.jinja_env.filters["tax_rate"] = format_tax_rate
+    app.jinja_env.filters["discount"] = _document_discount
 
     from app.navigation import nav_items
 
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["registration_sentence"] = _registration_sentence
-    app.jinja_env.globals["thread_labels"] = MessageKind.THREAD_LABELS
+    app.jinja_env.globals["thread_labels"] = MessageKind.thread_labels()
     # The words the office reads before ticking the consent box (one wording everywhere).
     app.jinja_env.globals["consent_script"] = CONSENT_SCRIPT
 

@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.sms",
     "tests.fixtures.numbers",
     "tests.fixtures.payments",
+    "tests.fixtures.queries",
     "tests.fixtures.request_isolation",
     "tests.fixtures.mail",
 ]

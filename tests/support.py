@@ -14,3 +14,8 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test, but: {reason}")
     pytest.skip(reason)
+
+
+# The headers htmx sends with each request it makes: `client.post(url, headers=HX)` asks
+# for the fragment a swap would receive instead of the full page.
+HX = {"HX-Request": "true"}

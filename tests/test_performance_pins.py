@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -40,23 +39,10 @@ from app.services import billing
 from app.services.job_queries import local_day_bounds
 from app.services.routing import apply_routing
 from app.services.texting import queue_text
+from tests.fixtures.queries import recorded_statements
 from tests.fixtures.sms import route_received
 
 # --- counting queries --------------------------------------------------------------------
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _params, _context, _many) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def queries_for(client, path: str) -> int:
@@ -68,7 +54,7 @@ def queries_for(client, path: str) -> int:
     with app.app_context():
         first = client.get(path)
     assert first.status_code == 200, first.get_data(as_text=True)[:300]
-    with app.app_context(), counting() as statements:
+    with app.app_context(), recorded_statements() as statements:
         response = client.get(path)
     assert response.status_code == 200
     return len(statements)
@@ -92,7 +78,7 @@ def assert_flat(client, path: str, add_rows: Callable[[int], object], *, small=1
 
 
 @pytest.fixture
-def shop(make):
+def company_office_techs(make):
     company = make.company("Pinned Plumbing")
     make.number(company, e164="+15126667000")
     office = make.user(company, Role.OFFICE, name="Olive Office")
@@ -132,14 +118,16 @@ def _jobs_adder(make, company, techs, *, finished: bool = False) -> Callable[[in
     return add
 
 
-def test_jobs_board_queries_do_not_grow_with_rows(make, client, log_in, shop):
-    company, _office, techs = shop
+def test_jobs_board_queries_do_not_grow_with_rows(make, client, log_in, company_office_techs):
+    company, _office, techs = company_office_techs
     log_in(client, company.owner)
     assert_flat(client, "/jobs?tab=today", _jobs_adder(make, company, techs))
 
 
-def test_jobs_board_search_queries_do_not_grow_with_rows(make, client, log_in, shop):
-    company, _office, techs = shop
+def test_jobs_board_search_queries_do_not_grow_with_rows(
+    make, client, log_in, company_office_techs
+):
+    company, _office, techs = company_office_techs
     log_in(client, company.owner)
     assert_flat(client, "/jobs?tab=today&q=Customer", _jobs_adder(make, company, techs))
 
@@ -154,14 +142,16 @@ def test_jobs_board_search_queries_do_not_grow_with_rows(make, client, log_in, s
         "/jobs?tab=finished&q=Customer&after=29990101T000000.000000-1",
     ],
 )
-def test_jobs_board_finished_tab_queries_do_not_grow_with_rows(make, client, log_in, shop, path):
-    company, _office, techs = shop
+def test_jobs_board_finished_tab_queries_do_not_grow_with_rows(
+    make, client, log_in, company_office_techs, path
+):
+    company, _office, techs = company_office_techs
     log_in(client, company.owner)
     assert_flat(client, path, _jobs_adder(make, company, techs, finished=True))
 
 
-def test_tech_page_queries_do_not_grow_with_rows(make, client, log_in, shop):
-    company, _office, techs = shop
+def test_tech_page_queries_do_not_grow_with_rows(make, client, log_in, company_office_techs):
+    company, _office, techs = company_office_techs
     log_in(client, techs[0])
     # Every job is techs[0]'s, so all of them are on that tech's day.
     assert_flat(client, "/tech", _jobs_adder(make, company, [techs[0]]))
@@ -187,14 +177,18 @@ def _conversations_adder(make, inbound, company) -> Callable[[int], None]:
     return add
 
 
-def test_inbox_list_queries_do_not_grow_with_rows(make, inbound, client, log_in, shop):
-    company, _office, _techs = shop
+def test_inbox_list_queries_do_not_grow_with_rows(
+    make, inbound, client, log_in, company_office_techs
+):
+    company, _office, _techs = company_office_techs
     log_in(client, company.owner)
     assert_flat(client, "/inbox", _conversations_adder(make, inbound, company))
 
 
-def test_inbox_mine_filter_queries_do_not_grow_with_rows(make, inbound, client, log_in, shop):
-    company, office, _techs = shop
+def test_inbox_mine_filter_queries_do_not_grow_with_rows(
+    make, inbound, client, log_in, company_office_techs
+):
+    company, office, _techs = company_office_techs
     log_in(client, office)
     assert_flat(client, "/inbox?mine=1", _conversations_adder(make, inbound, company))
 
@@ -229,8 +223,8 @@ def _thread_adder(company, conversation, users) -> Callable[[int], None]:
     return add
 
 
-def test_inbox_thread_queries_do_not_grow_with_rows(make, client, log_in, shop):
-    company, office, techs = shop
+def test_inbox_thread_queries_do_not_grow_with_rows(make, client, log_in, company_office_techs):
+    company, office, techs = company_office_techs
     customer = make.customer(company, phone="+15129990000", name="Chatty Customer")
     conversation = Conversation(company_id=company.id, phone=customer.mobile_phone)
     conversation.customer_id = customer.id
@@ -241,8 +235,8 @@ def test_inbox_thread_queries_do_not_grow_with_rows(make, client, log_in, shop):
     assert_flat(client, f"/inbox/{conversation.id}", _thread_adder(company, conversation, users))
 
 
-def test_tech_job_page_queries_do_not_grow_with_rows(make, client, log_in, shop):
-    company, office, techs = shop
+def test_tech_job_page_queries_do_not_grow_with_rows(make, client, log_in, company_office_techs):
+    company, office, techs = company_office_techs
     customer = make.customer(company, phone="+15129990001", name="Chatty Customer")
     job = make.job(company, customer=customer, techs=[techs[0]], start=_today_noon(company))
     conversation = db.session.scalar(
@@ -280,8 +274,10 @@ def _documents_adder(make, company, kind: str) -> Callable[[int], None]:
 
 
 @pytest.mark.parametrize("kind", ["estimate", "invoice"])
-def test_billing_lists_queries_do_not_grow_with_rows(make, client, log_in, shop, kind):
-    company, _office, _techs = shop
+def test_billing_lists_queries_do_not_grow_with_rows(
+    make, client, log_in, company_office_techs, kind
+):
+    company, _office, _techs = company_office_techs
     log_in(client, company.owner)
     assert_flat(client, f"/{kind}s", _documents_adder(make, company, kind))
 
@@ -313,9 +309,9 @@ def _customers_adder(make, company) -> Callable[[int], None]:
     ],
 )
 def test_new_job_and_document_forms_queries_do_not_grow_with_customers(
-    make, client, log_in, shop, path
+    make, client, log_in, company_office_techs, path
 ):
-    company, _office, _techs = shop
+    company, _office, _techs = company_office_techs
     first = make.customer(company, phone="+15123339999", name="First Customer")
     db.session.commit()
     log_in(client, company.owner)
@@ -418,20 +414,6 @@ GROWING_TABLES = (
 )
 
 
-@contextmanager
-def capturing() -> Iterator[list[tuple[str, object]]]:
-    captured: list[tuple[str, object]] = []
-
-    def record(_conn, _cursor, statement, params, _context, _many) -> None:
-        captured.append((statement, params))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield captured
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-
-
 def _signed_post(app, client, path: str, form: dict[str, str]):
     url = app.config["PUBLIC_BASE_URL"] + path
     signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
@@ -475,8 +457,10 @@ def _sequential_scans(statements: list[tuple[str, object]]) -> list[str]:
 
 
 @pytest.mark.postgres
-def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, make, shop):
-    company, _office, techs = shop
+def test_inbound_webhook_and_status_callback_lookups_use_indexes(
+    app, client, make, company_office_techs
+):
+    company, _office, techs = company_office_techs
     customer = make.customer(company, phone="+15125550188", name="Indexed Customer")
     job = make.job(company, customer=customer, techs=techs[:2])
     job.status = "on_my_way"
@@ -503,7 +487,7 @@ def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, ma
         "To": customer.mobile_phone,
     }
     unknown_number_form = {**inbound_form, "MessageSid": "SM" + "b" * 32, "To": "+15126667999"}
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         assert _signed_post(app, client, "/webhooks/twilio/sms", inbound_form).status_code == 200
         assert _signed_post(app, client, "/webhooks/twilio/status", status_form).status_code == 204
         response = _signed_post(app, client, "/webhooks/twilio/sms", unknown_number_form)
@@ -520,19 +504,19 @@ def test_inbound_webhook_and_status_callback_lookups_use_indexes(app, client, ma
 
 
 @pytest.mark.postgres
-def test_outbox_worker_periodic_queries_use_indexes(inbound, shop):
+def test_outbox_worker_periodic_queries_use_indexes(inbound, company_office_techs):
     """What every `flask outbox work` runs over and over (claiming due texts, looking for
     unread texts to escalate) never scans the whole messages table."""
     from app.services import outbox
     from app.services.escalation import escalate_unread
 
-    company, _office, _techs = shop
+    company, _office, _techs = company_office_techs
     company.escalation_minutes = 15
     message = inbound(company, "+15125550177", "Anyone there?")
     message.created_at = utcnow() - timedelta(minutes=30)
     queue_text(company=company, to_phone="+15125550177", body="Yes!", kind=MessageKind.MANUAL)
     db.session.commit()
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         escalate_unread(now=utcnow())
         claimed = outbox.claim_due(
             now=utcnow() + timedelta(seconds=5), limit=4, lease=timedelta(minutes=2)
@@ -544,10 +528,12 @@ def test_outbox_worker_periodic_queries_use_indexes(inbound, shop):
 
 
 @pytest.mark.postgres
-def test_customer_picker_reads_only_the_companys_customers(client, log_in, make, shop):
+def test_customer_picker_reads_only_the_companys_customers(
+    client, log_in, make, company_office_techs
+):
     """The picker's search scans one company's customers at most (through the company_id
     index), never the whole table; the forms read no list of customers at all."""
-    company, _office, _techs = shop
+    company, _office, _techs = company_office_techs
     customer = make.customer(company, phone="+15125550166", name="Searched Customer")
     make.customer(make.company(), phone="+15125550167", name="Searched Elsewhere")
     db.session.commit()
@@ -562,7 +548,7 @@ def test_customer_picker_reads_only_the_companys_customers(client, log_in, make,
         f"/jobs/new?customer_id={customer.id}",
         "/estimates/new",
     ]
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         for path in paths:
             assert client.get(path).status_code == 200, path
     problems = _sequential_scans(statements)
@@ -577,10 +563,12 @@ def _index_names(plan: dict) -> set[str]:
 
 
 @pytest.mark.postgres
-def test_customer_picker_finds_a_word_through_the_trigram_index(client, log_in, make, shop):
+def test_customer_picker_finds_a_word_through_the_trigram_index(
+    client, log_in, make, company_office_techs
+):
     """A word typed into the picker reads its matches through ix_customers_search_trgm, not
     every customer of the company (what it cost before the index: 56-72 ms p95 at 20,000)."""
-    company, _office, _techs = shop
+    company, _office, _techs = company_office_techs
     make.customer(company, phone="+15125550166", name="Wilhelmina Searched")
     # The shape of a shared database: this company holds a fifth of the customers.
     others = make.company()
@@ -601,7 +589,7 @@ def test_customer_picker_finds_a_word_through_the_trigram_index(client, log_in, 
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE customers")
     log_in(client, company.owner)
-    with capturing() as statements:
+    with recorded_statements(with_params=True) as statements:
         response = client.get("/customers/search?q=wilhelmina")
     assert response.status_code == 200 and "Wilhelmina Searched" in response.text
     [(statement, params)] = [s for s in statements if "FROM customers" in s[0]]

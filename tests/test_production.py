@@ -30,7 +30,7 @@ from app.config import (
 )
 from app.extensions import db
 from app.models import InboundReceipt, UnroutedInbound
-from app.sms import dispatcher
+from app.worker import dispatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

@@ -2,9 +2,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from app.forms import show_domain_error  # noqa: F401  (importable from here too)
 from app.services.accounts import MIN_PASSWORD_LENGTH
 from app.services.company_profile import time_zone_choices
-from app.services.errors import DomainError
 
 PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters."
 
@@ -128,12 +128,3 @@ class AcceptInvitationForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
-
-
-def show_domain_error(form: FlaskForm, error: DomainError) -> None:
-    """Put a refused request's message on the field it names, else on the whole form."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)

@@ -9,7 +9,8 @@ for their own company's customers, and it is never registered in production.
 
 from __future__ import annotations
 
-from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
@@ -27,6 +28,7 @@ from app.dev.simulator import (
     simulate_text,
 )
 from app.extensions import htmx
+from app.hx_events import SIM_REFRESH
 from app.models import Customer
 from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_phone
@@ -132,12 +134,11 @@ def phone_text():
         else:
             if htmx:
                 fresh = PhoneTextForm(formdata=None, phone=selected)
-                response = make_response(
-                    render_template("dev/_composer.html", text_form=fresh, phone=selected)
-                )
                 # The thread refreshes at once instead of at its next poll.
-                response.headers["HX-Trigger"] = "sim-refresh"
-                return response
+                return make_response(
+                    render_template("dev/_composer.html", text_form=fresh, phone=selected),
+                    trigger=SIM_REFRESH,
+                )
             return redirect(url_for("dev.phone", phone=selected))
     if htmx:
         return render_template("dev/_composer.html", text_form=form, phone=selected), 422

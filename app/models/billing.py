@@ -2,7 +2,7 @@
 text as links to a phone page).
 
 Money is integer cents. Quantities are integer **thousandths** (`quantity_milli`: 1500 is
-1.5 hours), so a line amount is exact integer arithmetic; see app/services/billing.py for
+1.5 hours), so a line amount is exact integer arithmetic; see app/services/billing/totals.py for
 the rounding rules. Tax rates are integer **thousandths of a percent** (`tax_rate_mpct`:
 8250 is 8.25 %, 8875 is 8.875 %): basis points cannot say 8.875 %, a common US sales tax.
 A percent discount is in basis points (1000 is 10 %).
@@ -22,8 +22,9 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.customer import Customer
+from app.models.enums import LabelledStrEnum
 from app.models.job import Job
-from app.models.messaging import Message
+from app.models.messaging import Message, MessageKind
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
@@ -35,44 +36,39 @@ def new_document_token() -> str:
     return secrets.token_urlsafe(PUBLIC_TOKEN_BYTES)
 
 
-class EstimateStatus:
-    DRAFT = "draft"
-    SENT = "sent"
-    VIEWED = "viewed"
-    APPROVED = "approved"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    ALL = (DRAFT, SENT, VIEWED, APPROVED, DECLINED, EXPIRED)
-    # The customer may still decide.
-    OPEN = (DRAFT, SENT, VIEWED)
-    LABELS = {
-        DRAFT: "Draft",
-        SENT: "Sent",
-        VIEWED: "Viewed",
-        APPROVED: "Approved",
-        DECLINED: "Declined",
-        EXPIRED: "Expired",
-    }
+class EstimateStatus(LabelledStrEnum):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Viewed"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
 
 
-class InvoiceStatus:
-    DRAFT = "draft"
-    SENT = "sent"
-    VIEWED = "viewed"
-    PARTIALLY_PAID = "partially_paid"
-    PAID = "paid"
-    VOID = "void"
-    ALL = (DRAFT, SENT, VIEWED, PARTIALLY_PAID, PAID, VOID)
-    # Money is still owed.
-    OPEN = (DRAFT, SENT, VIEWED, PARTIALLY_PAID)
-    LABELS = {
-        DRAFT: "Draft",
-        SENT: "Sent",
-        VIEWED: "Viewed",
-        PARTIALLY_PAID: "Partially paid",
-        PAID: "Paid",
-        VOID: "Void",
-    }
+EstimateStatus.ALL = tuple(EstimateStatus)
+# The customer may still decide.
+EstimateStatus.OPEN = (EstimateStatus.DRAFT, EstimateStatus.SENT, EstimateStatus.VIEWED)
+EstimateStatus.LABELS = EstimateStatus.labels()
+
+
+class InvoiceStatus(LabelledStrEnum):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Viewed"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+InvoiceStatus.ALL = tuple(InvoiceStatus)
+# Money is still owed.
+InvoiceStatus.OPEN = (
+    InvoiceStatus.DRAFT,
+    InvoiceStatus.SENT,
+    InvoiceStatus.VIEWED,
+    InvoiceStatus.PARTIALLY_PAID,
+)
+InvoiceStatus.LABELS = InvoiceStatus.labels()
 
 
 class OptionStatus:
@@ -88,24 +84,19 @@ class DiscountKind:
     ALL = (NONE, AMOUNT, PERCENT)
 
 
-class PaymentMethod:
-    CASH = "cash"
-    CHECK = "check"
-    CARD = "card"
-    BANK = "bank_transfer"
-    ACH = "ach"  # a US bank account debited through Stripe (online payments only)
-    OTHER = "other"
-    LABELS = {
-        CASH: "Cash",
-        CHECK: "Check",
-        CARD: "Card",
-        BANK: "Bank transfer",
-        ACH: "Bank account (ACH)",
-        OTHER: "Other",
-    }
-    ALL = tuple(LABELS)
-    # What the office can type in by hand (ACH only ever comes from Stripe).
-    MANUAL = (CASH, CHECK, CARD, BANK, OTHER)
+class PaymentMethod(LabelledStrEnum):
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+    CARD = "card", "Card"
+    BANK = "bank_transfer", "Bank transfer"
+    ACH = "ach", "Bank account (ACH)"  # a US bank account debited through Stripe (online only)
+    OTHER = "other", "Other"
+
+
+PaymentMethod.ALL = tuple(PaymentMethod)
+PaymentMethod.LABELS = PaymentMethod.labels()
+# What the office can type in by hand (ACH only ever comes from Stripe).
+PaymentMethod.MANUAL = tuple(m for m in PaymentMethod if m is not PaymentMethod.ACH)
 
 
 class PaymentStatus:
@@ -250,6 +241,19 @@ class Estimate(_DocumentColumns, db.Model):
     )
 
     kind = DocumentType.ESTIMATE
+    # The customer's page for it (app/public/documents.py), reached by `public_token`.
+    public_endpoint = "public.estimate_page"
+    # The kind of the text that sends it, and its status values.
+    message_kind = MessageKind.ESTIMATE
+    statuses = EstimateStatus
+
+    @property
+    def is_editable(self) -> bool:
+        """Open (or expired: a new date revives it) and not replaced by a revised copy."""
+        return self.superseded_by_id is None and self.status in (
+            *EstimateStatus.OPEN,
+            EstimateStatus.EXPIRED,
+        )
 
     @property
     def label(self) -> str:
@@ -257,7 +261,7 @@ class Estimate(_DocumentColumns, db.Model):
 
     @property
     def status_label(self) -> str:
-        return EstimateStatus.LABELS.get(self.status, self.status)
+        return EstimateStatus.label_for(self.status)
 
     def __repr__(self) -> str:
         return f"<Estimate {self.id} #{self.number} {self.status} v{self.version}>"
@@ -327,6 +331,18 @@ class Invoice(_DocumentColumns, db.Model):
     )
 
     kind = DocumentType.INVOICE
+    public_endpoint = "public.invoice_page"
+    message_kind = MessageKind.INVOICE
+    statuses = InvoiceStatus
+
+    @property
+    def is_editable(self) -> bool:
+        """Not yet paid in any part, and not void."""
+        return self.status in (
+            InvoiceStatus.DRAFT,
+            InvoiceStatus.SENT,
+            InvoiceStatus.VIEWED,
+        ) and not (self.paid_cents or self.payments)
 
     @property
     def label(self) -> str:
@@ -334,7 +350,7 @@ class Invoice(_DocumentColumns, db.Model):
 
     @property
     def status_label(self) -> str:
-        return InvoiceStatus.LABELS.get(self.status, self.status)
+        return InvoiceStatus.label_for(self.status)
 
     def __repr__(self) -> str:
         return f"<Invoice {self.id} #{self.number} {self.status} v{self.version}>"
@@ -406,7 +422,7 @@ class Payment(db.Model):
 
     @property
     def method_label(self) -> str:
-        return PaymentMethod.LABELS.get(self.method, self.method)
+        return PaymentMethod.label_for(self.method)
 
     @property
     def status_label(self) -> str:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,18 @@ class SenderIdentity:
     TECH = "tech"  # the tech's name and profile photo
     COMPANY = "company"  # the company name only
     ALL = (TECH, COMPANY)
+
+
+def day_bounds_in(tz: tzinfo, day: date) -> tuple[datetime, datetime]:
+    """[start, end) of the calendar day `day` in `tz`, as aware UTC datetimes.
+
+    Built from local midnights and returned in UTC, so that `end - start` is the real length
+    of the day (23 or 25 hours on DST days; Python subtracts wall-clock times when both
+    share a tzinfo).
+    """
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 class Company(db.Model):
@@ -58,6 +70,14 @@ class Company(db.Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime | None = None) -> date:
+        """The calendar day it is at the company (at `now`, default the present)."""
+        return (now or utcnow()).astimezone(self.tz).date()
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """[start, end) of `day` at the company, as aware UTC datetimes (DST-safe)."""
+        return day_bounds_in(self.tz, day)
 
     def __repr__(self) -> str:
         return f"<Company {self.id} {self.name!r}>"

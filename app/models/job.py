@@ -8,27 +8,27 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.customer import Customer
+from app.models.enums import LabelledStrEnum
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
 
-class JobStatus:
-    SCHEDULED = "scheduled"
-    ON_MY_WAY = "on_my_way"
-    STARTED = "started"
-    FINISHED = "finished"
-    CANCELED = "canceled"
-    ALL = (SCHEDULED, ON_MY_WAY, STARTED, FINISHED, CANCELED)
-    # The seed's "In Progress": On My Way tapped, not yet Finished.
-    IN_PROGRESS = (ON_MY_WAY, STARTED)
-    OPEN = (SCHEDULED, ON_MY_WAY, STARTED)
-    LABELS = {
-        SCHEDULED: "Scheduled",
-        ON_MY_WAY: "On my way",
-        STARTED: "Started",
-        FINISHED: "Finished",
-        CANCELED: "Canceled",
-    }
+class JobStatus(LabelledStrEnum):
+    SCHEDULED = "scheduled", "Scheduled"
+    ON_MY_WAY = "on_my_way", "On my way"
+    STARTED = "started", "Started"
+    FINISHED = "finished", "Finished"
+    CANCELED = "canceled", "Canceled"
+
+
+JobStatus.ALL = tuple(JobStatus)
+# The seed's "In Progress": On My Way tapped, not yet Finished.
+JobStatus.IN_PROGRESS = (JobStatus.ON_MY_WAY, JobStatus.STARTED)
+JobStatus.OPEN = (JobStatus.SCHEDULED, JobStatus.ON_MY_WAY, JobStatus.STARTED)
+# History: the visit happened or was called off.
+JobStatus.CLOSED = (JobStatus.FINISHED, JobStatus.CANCELED)
+# Kept for callers that look a label up by value; the labels live on the members.
+JobStatus.LABELS = JobStatus.labels()
 
 
 class Job(db.Model):
@@ -95,8 +95,14 @@ class Job(db.Model):
         return self.status in JobStatus.IN_PROGRESS
 
     @property
+    def is_closed(self) -> bool:
+        """Finished or canceled: history. Its time and its people can't be changed (that
+        would rewrite what the customer was told); reopen a canceled job first."""
+        return self.status in JobStatus.CLOSED
+
+    @property
     def status_label(self) -> str:
-        return JobStatus.LABELS.get(self.status, self.status)
+        return JobStatus.label_for(self.status)
 
     def __repr__(self) -> str:
         return f"<Job {self.id} #{self.number} {self.status}>"

@@ -12,6 +12,7 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.customer import Customer
+from app.models.enums import LabelledStrEnum
 from app.models.job import Job
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
@@ -75,59 +76,78 @@ class Direction:
     OUT = "out"
 
 
-class MessageStatus:
+class MessageStatus(LabelledStrEnum):
     # Outbound lifecycle. "pending" rows are the outbox: written with their cause, not yet
     # handed to Twilio. The rest mirror Twilio's own statuses.
-    PENDING = "pending"
-    SENDING = "sending"  # claimed by a dispatcher; the HTTP call may be in flight
-    QUEUED = "queued"  # Twilio accepted it and returned a SID
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    CANCELED = "canceled"  # withdrawn before sending (e.g. a stale reminder)
+    PENDING = "pending", "Waiting to send"
+    SENDING = "sending", "Sending"  # claimed by a dispatcher; the HTTP call may be in flight
+    QUEUED = "queued", "Sent to carrier"  # Twilio accepted it and returned a SID
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Not delivered"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Not sent"  # withdrawn before sending (e.g. a stale reminder)
     # Inbound.
-    RECEIVED = "received"
-
-    FINAL = (DELIVERED, UNDELIVERED, FAILED, CANCELED, RECEIVED)
+    RECEIVED = "received", "Received"
 
 
-class MessageKind:
-    MANUAL = "manual"  # typed by a person in the inbox or on the tech page
-    JOB_SCHEDULED = "job_scheduled"
-    ON_MY_WAY = "on_my_way"
-    JOB_FINISHED = "job_finished"
-    REMINDER = "reminder"
-    ESTIMATE = "estimate"
-    INVOICE = "invoice"
-    PAYMENT_RECEIPT = "payment_receipt"  # after an online payment is received
-    PAYMENT_REMINDER = "payment_reminder"  # an unpaid sent invoice, days later
-    FORWARD = "forward"  # a copy of an inbound text forwarded to a user's own mobile
-    INBOUND = "inbound"
+MessageStatus.FINAL = (
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.FAILED,
+    MessageStatus.CANCELED,
+    MessageStatus.RECEIVED,
+)
+# Not yet handed to the carrier, or handed but not yet confirmed.
+MessageStatus.WAITING = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED)
+
+
+class MessageKind(LabelledStrEnum):
+    """`label` names the text on the job timeline; `origin` is what a thread (office inbox,
+    tech page) shows under an automated text instead of its author."""
+
+    origin: str | None
+
+    def __new__(cls, value: str, label: str, origin: str | None = None):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.origin = origin
+        return member
+
+    MANUAL = "manual", "Text"  # typed by a person in the inbox or on the tech page
+    JOB_SCHEDULED = "job_scheduled", "Job scheduled text", "Automatic: job booked"
+    ON_MY_WAY = "on_my_way", "On my way text", "Automatic: On My Way"
+    JOB_FINISHED = "job_finished", "Job finished text", "Automatic: job finished"
+    REMINDER = "reminder", "Reminder text", "Automatic: reminder"
+    ESTIMATE = "estimate", "Estimate text", "Estimate"
+    INVOICE = "invoice", "Invoice text", "Invoice"
+    PAYMENT_RECEIPT = "payment_receipt", "Payment receipt text", "Automatic: payment receipt"
+    PAYMENT_REMINDER = "payment_reminder", "Payment reminder text", "Automatic: payment reminder"
+    # A copy of an inbound text forwarded to a user's own mobile.
+    FORWARD = "forward", "Forwarded copy"
+    INBOUND = "inbound", "Reply from customer"
     # A system event shown in the conversation (e.g. "Estimate #12 approved by J. Smith").
-    NOTICE = "notice"
-    JOB_CANCELED = "job_canceled"
+    NOTICE = "notice", "Note"
+    JOB_CANCELED = "job_canceled", "Job canceled text", "Automatic: job canceled"
     # Compliance replies (app/services/opt_outs.py): the one confirmation CTIA expects after
     # an opt-out or opt-in, and the answer to HELP/INFO.
-    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
-    OPT_IN_CONFIRMATION = "opt_in_confirmation"
-    HELP_REPLY = "help_reply"
+    OPT_OUT_CONFIRMATION = (
+        "opt_out_confirmation",
+        "Opt-out confirmation",
+        "Automatic: opt-out confirmation",
+    )
+    OPT_IN_CONFIRMATION = (
+        "opt_in_confirmation",
+        "Opt-in confirmation",
+        "Automatic: opt-in confirmation",
+    )
+    HELP_REPLY = "help_reply", "HELP reply", "Automatic: HELP reply"
 
-    # How a message's origin is labelled under it in a thread (office inbox, tech page).
-    THREAD_LABELS = {
-        JOB_SCHEDULED: "Automatic: job booked",
-        ON_MY_WAY: "Automatic: On My Way",
-        JOB_FINISHED: "Automatic: job finished",
-        REMINDER: "Automatic: reminder",
-        JOB_CANCELED: "Automatic: job canceled",
-        OPT_OUT_CONFIRMATION: "Automatic: opt-out confirmation",
-        OPT_IN_CONFIRMATION: "Automatic: opt-in confirmation",
-        HELP_REPLY: "Automatic: HELP reply",
-        ESTIMATE: "Estimate",
-        INVOICE: "Invoice",
-        PAYMENT_RECEIPT: "Automatic: payment receipt",
-        PAYMENT_REMINDER: "Automatic: payment reminder",
-    }
+    @classmethod
+    def thread_labels(cls) -> dict[str, str]:
+        """How a message's origin is labelled under it in a thread."""
+        return {kind.value: kind.origin for kind in cls if kind.origin}
 
 
 class Conversation(db.Model):
@@ -289,6 +309,15 @@ class OptOut(db.Model):
     @property
     def source_label(self) -> str:
         return OptOutSource.LABELS.get(self.source, self.source)
+
+    @classmethod
+    def covers(cls, *, company_id: int, phone: str) -> bool:
+        """Has `phone` opted out of the company's texts? The one check, asked when a text is
+        queued, when the dispatcher is about to send it, and before recording a new opt-out."""
+        found = db.session.scalar(
+            sa.select(cls.id).filter_by(company_id=company_id, phone=phone).limit(1)
+        )
+        return found is not None
 
 
 class RevocationDecision:

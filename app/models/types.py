@@ -1,9 +1,10 @@
-"""Column types shared by the models."""
+"""Column types and SQL pieces shared by the models and the queries."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -29,6 +30,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its `%`, `_` and `\\` taken literally
+    (use with `escape=LIKE_ESCAPE`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def ilike_contains(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    """`column` contains `text`, case-blind, with LIKE's wildcards in `text` escaped."""
+    return column.ilike(contains_pattern(text), escape=LIKE_ESCAPE)
 
 
 def utcnow() -> datetime:

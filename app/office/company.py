@@ -9,9 +9,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, SelectField, StringField, TelField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from app.actions import service_call
 from app.auth.access import manager_required
-from app.auth.forms import show_domain_error
-from app.extensions import db
 from app.office import bp
 from app.request_limits import accepts_upload
 from app.services.company_profile import (
@@ -22,7 +21,6 @@ from app.services.company_profile import (
     time_zone_choices,
     update_company_profile,
 )
-from app.services.errors import DomainError
 from app.services.phones import format_phone
 
 
@@ -69,7 +67,7 @@ def company_profile():
     if form.validate_on_submit():
         upload_folder = current_app.config["UPLOAD_FOLDER"]
         old_logo = None
-        try:
+        with service_call(form) as call:
             update_company_profile(
                 company=company,
                 name=form.name.data,
@@ -86,11 +84,7 @@ def company_profile():
                 )
             elif form.remove_logo.data:
                 old_logo = remove_company_logo(company=company)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             # Only now is nothing pointing at the old file any more.
             delete_logo_file(upload_folder, old_logo)
             flash("Company profile saved.", "success")

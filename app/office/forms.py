@@ -36,24 +36,10 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, Input, ListWidget
 
+from app.forms import show_domain_error  # noqa: F401  (importable from here too)
 from app.models import Company, ConsentSource, Customer, User
 from app.services.customers import search_customers
-from app.services.errors import DomainError
 from app.tenancy import get_in_company
-
-# Service error fields that the forms call by another name.
-FIELD_ALIASES = {"scheduled_start": "start_time", "scheduled_end": "end_time"}
-
-
-def show_domain_error(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's refusal next to the field it is about (or above the form)."""
-    name = FIELD_ALIASES.get(error.field or "", error.field)
-    field = getattr(form, name, None) if name else None
-    if field is not None and hasattr(field, "errors"):
-        # WTForms keeps errors as a tuple until validation ran on the field.
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:

@@ -12,13 +12,16 @@ import secrets
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
+from app.actions import service_call
 from app.auth.access import any_role_required, manager_required, office_required
 from app.extensions import db, htmx
+from app.hx_events import INBOX_LIST_CHANGED
 from app.models import Conversation, RevocationFlag, Role, User, utcnow
 from app.office import bp
 from app.redirects import referrer_target
@@ -117,10 +120,6 @@ def _company_user(raw: str | None, *, field: str) -> User | None:
     if user is None or not user.active:
         raise DomainError("Pick an active user of your company.", field=field)
     return user
-
-
-# The event a response raises (HX-Trigger) when the conversation list should refresh.
-LIST_CHANGED = "inbox-list-changed"
 
 
 # The list ---------------------------------------------------------------------------
@@ -233,7 +232,7 @@ def conversation(conversation_id: int):
 def _list_changed(html: str, status: int = 200):
     """A fragment response that also tells the conversation list to refresh now (new texts
     were read, a reply changed the preview) instead of at its next poll."""
-    return html, status, {"HX-Trigger": LIST_CHANGED}
+    return make_response(html, status, trigger=INBOX_LIST_CHANGED)
 
 
 def _conversation_response(conversation: Conversation, status: int = 200, **extra):
@@ -262,21 +261,18 @@ def conversation_reply(conversation_id: int):
     form = ReplyForm()
     problem = None
     if form.validate_on_submit():
-        try:
+        with service_call() as call:
             send_reply(
                 conversation=conversation,
                 author=current_user,
                 body=form.body.data,
                 idempotency_key=form.key.data or None,
             )
-        except TextingUnavailable as error:
-            db.session.rollback()
-            problem = error.message
-        except DomainError as error:
-            db.session.rollback()
-            form.body.errors = [*form.body.errors, error.message]
+        if isinstance(call.error, TextingUnavailable):
+            problem = call.message
+        elif call.error is not None:
+            form.body.errors = [*form.body.errors, call.message]
         else:
-            db.session.commit()
             if not htmx:
                 flash("Reply queued. Ticks show when it's delivered.", "success")
                 return redirect(url_for("office.conversation", conversation_id=conversation.id))
@@ -322,29 +318,18 @@ def _problem_response(conversation: Conversation, message: str):
     return redirect(url_for("office.conversation", conversation_id=conversation.id))
 
 
-@bp.post("/inbox/<int:conversation_id>/read")
-@office_required
-def conversation_read(conversation_id: int):
-    conversation = get_or_404(Conversation, conversation_id)
-    mark_read(conversation=conversation, user=current_user)
-    db.session.commit()
-    return _conversation_response(conversation)
-
-
 @bp.post("/inbox/<int:conversation_id>/assign")
 @office_required
 def conversation_assign(conversation_id: int):
     conversation = get_or_404(Conversation, conversation_id)
     form = AssignForm()
     form.user_id.choices = _user_choices("Point of Contact (default)")
-    try:
+    with service_call() as call:
         to_user = _company_user(form.user_id.data, field="user_id")
         reassign(conversation=conversation, to_user=to_user, actor=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        form.user_id.errors = [*form.user_id.errors, error.message]
-        return _conversation_response(conversation, error.status_code, assign_form=form)
-    db.session.commit()
+    if not call.ok:
+        form.user_id.errors = [*form.user_id.errors, call.message]
+        return _conversation_response(conversation, call.status_code, assign_form=form)
     if not htmx:
         flash("Conversation reassigned.", "success")
     return _conversation_response(conversation)
@@ -357,7 +342,7 @@ def conversation_customer(conversation_id: int):
     form = NewCustomerForm()
     if not form.validate_on_submit():
         return _conversation_response(conversation, 422, customer_form=form)
-    try:
+    with service_call() as call:
         customer = create_customer_from_conversation(
             conversation=conversation,
             name=form.name.data,
@@ -365,12 +350,10 @@ def conversation_customer(conversation_id: int):
             address=form.address.data,
             actor=current_user,
         )
-    except DomainError as error:
-        db.session.rollback()
-        field = getattr(form, error.field or "name", form.name)
-        field.errors = [*field.errors, error.message]
+    if not call.ok:
+        field = getattr(form, call.error.field or "name", form.name)
+        field.errors = [*field.errors, call.message]
         return _conversation_response(conversation, 422, customer_form=form)
-    db.session.commit()
     if not htmx:
         flash(f"{customer.name} is now a customer.", "success")
     return _conversation_response(conversation)
@@ -384,14 +367,11 @@ def conversation_customer(conversation_id: int):
 def my_forwarding():
     form = ForwardingForm()
     status = 200
-    try:
+    with service_call() as call:
         set_forwarding(user=current_user, enabled=form.enabled.data == "1", actor=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        form.enabled.errors = [error.message]
+    if not call.ok:
+        form.enabled.errors = [call.message]
         status = 422
-    else:
-        db.session.commit()
     if htmx:
         return render_template("office/_inbox_forwarding.html", forwarding_form=form), status
     if status != 200:
@@ -428,19 +408,17 @@ def point_of_contact():
     form.poc_user_id.choices = _user_choices("No Point of Contact (use the account owner)")
     status = 200
     if form.validate_on_submit():
-        try:
+        with service_call() as call:
             poc = _company_user(form.poc_user_id.data, field="poc_user_id")
             set_point_of_contact(company=company, user=poc, actor=current_user)
             set_escalation_minutes(
                 company=company, minutes=form.escalation_minutes.data, actor=current_user
             )
-        except DomainError as error:
-            db.session.rollback()
-            field = getattr(form, error.field or "poc_user_id", form.poc_user_id)
-            field.errors = [*field.errors, error.message]
+        if not call.ok:
+            field = getattr(form, call.error.field or "poc_user_id", form.poc_user_id)
+            field.errors = [*field.errors, call.message]
             status = 422
         else:
-            db.session.commit()
             flash("Saved. " + who_gets_texts_today(company), "success")
             return redirect(url_for("office.point_of_contact"))
     elif request.method == "POST":
@@ -463,13 +441,9 @@ def point_of_contact():
 def user_forwarding(user_id: int):
     user = get_or_404(User, user_id)
     form = ForwardingForm()
-    try:
+    with service_call(flash_error=True) as call:
         set_forwarding(user=user, enabled=form.enabled.data == "1", actor=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
+    if call.ok:
         state = "on" if user.forward_texts else "off"
         flash(f"Forwarding to {user.name}'s mobile is {state}.", "success")
     return redirect(url_for("office.point_of_contact") + "#forwarding")

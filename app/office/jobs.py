@@ -8,11 +8,14 @@ response raises events the other fragments listen to, so they refresh themselves
 
 from __future__ import annotations
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth.access import office_required
-from app.extensions import db, htmx
+from app.extensions import htmx
+from app.hx_events import JOB_STATUS_CHANGED, JOB_TIMELINE_CHANGED
 from app.models import Customer, Job, JobStatus, User, utcnow
 from app.office import bp
 from app.office.forms import (
@@ -20,7 +23,6 @@ from app.office.forms import (
     JobCreateForm,
     JobDetailsForm,
     ScheduleForm,
-    show_domain_error,
 )
 from app.services.consent import current_consent, record_consent
 from app.services.customers import company_has_customers
@@ -41,17 +43,11 @@ from app.services.jobs import assign_tech, create_job, reschedule_job, unassign_
 from app.services.notifications import texts_not_sent
 from app.tenancy import get_or_404
 
-# Events sent in HX-Trigger: a status change can disable rescheduling and assigning, and
-# every change may queue a text the timeline should show.
-STATUS_CHANGED = "jobStatusChanged"
-TIMELINE_CHANGED = "jobTimelineChanged"
-
 
 def _fragment(template: str, status: int = 200, events: tuple[str, ...] = (), **context):
-    response = make_response(render_template(template, **context), status)
-    if events:
-        response.headers["HX-Trigger"] = ", ".join(events)
-    return response
+    return make_response(
+        render_template(template, **context), status, trigger=", ".join(events) or None
+    )
 
 
 def _detail_url(job: Job, anchor: str | None = None) -> str:
@@ -114,7 +110,7 @@ def job_new():
         customer = form.customer_id.customer
         start, end = form.window(company.tz)
         began = utcnow()
-        try:
+        with service_call(form) as call:
             job = create_job(
                 company=company,
                 customer=customer,
@@ -130,12 +126,9 @@ def job_new():
                 record_consent(
                     customer=customer, source=form.consent_source.data, actor=current_user
                 )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+            # Read before the commit expires the job: a text that could not go is said.
             not_sent = texts_not_sent(job=job, since=began)
-            db.session.commit()
+        if call.ok:
             _flash_not_sent(not_sent)
             flash(f"Job #{job.number} booked for {customer.name}.", "success")
             return redirect(_detail_url(job))
@@ -166,7 +159,7 @@ def job_edit(job_id: int):
     if form.validate_on_submit():
         start, end = form.window(company.tz)
         began = utcnow()
-        try:
+        with service_call(form) as call:
             update_job(
                 job=job,
                 actor=current_user,
@@ -178,12 +171,8 @@ def job_edit(job_id: int):
                 techs=form.chosen_techs(users),
                 notify=form.wants_notify,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
             not_sent = texts_not_sent(job=job, since=began)
-            db.session.commit()
+        if call.ok:
             _flash_not_sent(not_sent)
             flash(f"Job #{job.number} saved.", "success")
             return redirect(_detail_url(job))
@@ -246,7 +235,7 @@ def job_techs(job_id: int):
 
 def _techs_response(job: Job, error: DomainError | None):
     if htmx:
-        events = () if error else (TIMELINE_CHANGED,)
+        events = () if error else (JOB_TIMELINE_CHANGED,)
         return _fragment(
             "office/_job_techs.html",
             status=error.status_code if error else 200,
@@ -271,13 +260,9 @@ def job_assign(job_id: int):
         error = DomainError("Pick a technician from the list.", field="tech_id")
     else:
         tech = get_or_404(User, form.tech_id.data)
-        try:
+        with service_call() as call:
             assign_tech(job=job, tech=tech)
-        except DomainError as refused:
-            db.session.rollback()
-            error = refused
-        else:
-            db.session.commit()
+        error = call.error
     return _techs_response(job, error)
 
 
@@ -286,15 +271,9 @@ def job_assign(job_id: int):
 def job_unassign(job_id: int, user_id: int):
     job = get_or_404(Job, job_id)
     tech = get_or_404(User, user_id)
-    error: DomainError | None = None
-    try:
+    with service_call() as call:
         unassign_tech(job=job, tech=tech)
-    except DomainError as refused:
-        db.session.rollback()
-        error = refused
-    else:
-        db.session.commit()
-    return _techs_response(job, error)
+    return _techs_response(job, call.error)
 
 
 @bp.get("/jobs/<int:job_id>/schedule")
@@ -333,18 +312,14 @@ def job_reschedule(job_id: int):
     if form.validate_on_submit():
         start, end = form.window(job.company.tz)
         began = utcnow()
-        try:
+        with service_call(form) as call:
             reschedule_job(job=job, start=start, end=end)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
             not_sent = texts_not_sent(job=job, since=began)
-            db.session.commit()
+        if call.ok:
             if htmx:
                 return _fragment(
                     "office/_job_schedule.html",
-                    events=(TIMELINE_CHANGED,),
+                    events=(JOB_TIMELINE_CHANGED,),
                     job=job,
                     schedule_form=_schedule_form(job),
                     editing_schedule=False,
@@ -388,19 +363,15 @@ def job_status(job_id: int):
         error = DomainError("The office can cancel or reopen a job.", field="status")
     else:
         began = utcnow()
-        try:
+        with service_call() as call:
             changed = job_set_status(job=job, status=wanted, actor=current_user).changed
-        except DomainError as refused:
-            db.session.rollback()
-            error = refused
-        else:
             not_sent = texts_not_sent(job=job, since=began) if changed else []
-            db.session.commit()
+        error = call.error
     if htmx:
         return _fragment(
             "office/_job_status.html",
             status=error.status_code if error else 200,
-            events=(STATUS_CHANGED, TIMELINE_CHANGED) if changed else (),
+            events=(JOB_STATUS_CHANGED, JOB_TIMELINE_CHANGED) if changed else (),
             job=job,
             next_statuses=next_statuses(job),
             status_error=error.message if error else None,

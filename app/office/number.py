@@ -10,6 +10,7 @@ POST /settings/number           buys it: the only web request that writes a Phon
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
@@ -115,7 +116,7 @@ def number_setup():
         company = current_user.company
         if numbers.company_number(company) or numbers.pending_setup(company):
             # Bought or being bought from another tab meanwhile: show the whole page.
-            return "", 200, {"HX-Redirect": url_for("office.number_setup")}
+            return make_response("", 200, redirect=url_for("office.number_setup"))
         form = AreaCodeForm(request.args)
         return render_template("office/_number_search.html", **_search_context(form))
     return _page()

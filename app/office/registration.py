@@ -14,8 +14,8 @@ from app.models import RegistrationKind, RegistrationStatus, utcnow
 from app.office import bp
 from app.services import registration as registration_service
 from app.services.errors import DomainError
-from app.sms.dispatcher import wake
 from app.sms.error_codes import error_explanation
+from app.worker.dispatcher import wake
 
 FIELDS = registration_service.TEXT_FIELDS
 SUBMITTED = (

@@ -14,11 +14,11 @@ from wtforms import BooleanField, RadioField, SelectField, TextAreaField, TimeFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from app.actions import service_call
 from app.auth.access import manager_required, office_required
 from app.extensions import db, htmx
 from app.models import Job, MessageKind, SenderIdentity, SkippedText
 from app.office import bp
-from app.services.errors import DomainError
 from app.services.message_templates import (
     KINDS,
     LEAD_CHOICES,
@@ -128,16 +128,15 @@ def template_settings():
     form = TextSettingsForm()
     if not form.validate_on_submit():
         return _index_page(form, 422)
-    try:
+    with service_call() as call:
         set_text_settings(
             company=current_user.company,
             sender_identity=form.sender_identity.data,
             finished_text_invoice_link=form.finished_text_invoice_link.data,
         )
-    except DomainError as refused:
-        form.sender_identity.errors = [refused.message]
+    if not call.ok:
+        form.sender_identity.errors = [call.message]
         return _index_page(form, 422)
-    db.session.commit()
     flash("Saved. Every automated text from now on follows these settings.", "success")
     return redirect(url_for("office.templates"))
 
@@ -149,17 +148,15 @@ def texting_hours():
     form = TextingHoursForm()
     if not form.validate_on_submit():
         return _index_page(status=422, hours_form=form)
-    try:
+    with service_call() as call:
         set_texting_window(
             company=current_user.company,
             start=form.texting_window_start.data,
             end=form.texting_window_end.data,
         )
-    except DomainError as refused:
-        db.session.rollback()
-        form.texting_window_end.errors = [refused.message]
+    if not call.ok:
+        form.texting_window_end.errors = [call.message]
         return _index_page(status=422, hours_form=form)
-    db.session.commit()
     flash("Texting hours saved.", "success")
     return redirect(url_for("office.templates"))
 
@@ -249,7 +246,7 @@ def template_edit(kind: str):
         form.lead_minutes.data = template.lead_minutes or LEAD_CHOICES[0][0]
     if not form.validate_on_submit():
         return _editor(kind, form, status=422)
-    try:
+    with service_call() as call:
         update_template(
             company=company,
             kind=kind,
@@ -257,16 +254,13 @@ def template_edit(kind: str):
             enabled=form.enabled.data,
             lead_minutes=form.lead_minutes.data if kind == MessageKind.REMINDER else None,
         )
-    except TemplateInvalid as refused:
-        db.session.rollback()
-        form.body.errors = list(refused.problems)
+    if isinstance(call.error, TemplateInvalid):
+        form.body.errors = list(call.error.problems)
         return _editor(kind, form, status=422)
-    except DomainError as refused:
-        db.session.rollback()
-        target = getattr(form, refused.field or "body", form.body)
-        target.errors = [refused.message]
+    if call.error is not None:
+        target = getattr(form, call.error.field or "body", form.body)
+        target.errors = [call.message]
         return _editor(kind, form, status=422)
-    db.session.commit()
     flash(f"Saved. The {KINDS[kind].label} text uses your new wording from now on.", "success")
     return redirect(url_for("office.template_edit", kind=kind))
 

@@ -29,6 +29,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app.actions import service_call
 from app.extensions import db, limiter
 from app.models import Estimate, EstimateStatus, Invoice
 from app.models.billing import DocumentType
@@ -141,7 +142,6 @@ def _render(template: str, document: Estimate | Invoice, status: int = 200, **co
                 document=document,
                 company=document.company,
                 contact=_contact(document.company),
-                billing=billing,
                 **context,
             ),
             status,
@@ -190,9 +190,8 @@ def _form_version() -> int:
 
 
 def _estimate_refused(estimate: Estimate, error: DomainError, *, action: str):
-    """The estimate page again, with the refusal next to the form it came from."""
-    db.session.rollback()
-    db.session.refresh(estimate)
+    """The estimate page again, with the refusal next to the form it came from (the
+    refusal already rolled back and reloaded the estimate: `service_call`)."""
     return _render(
         "public/estimate.html",
         estimate,
@@ -214,8 +213,10 @@ def estimate_approve(token: str):
     signed_name = request.form.get("signed_name", "")
     accepted = request.form.get("accept_terms") in {"y", "yes", "on", "1"}
     version = _form_version()
-    try:
-        if request.form.get("confirm") != "yes":
+    confirming = request.form.get("confirm") != "yes"
+    with service_call(refresh=(estimate,)) as call:
+        if confirming:
+            # check_approval may store an expiry; nothing else changes before confirm.
             option, name = billing.check_approval(
                 estimate=estimate,
                 option_id=option_id,
@@ -223,28 +224,27 @@ def estimate_approve(token: str):
                 accepted_terms=accepted,
                 version=version,
             )
-            # check_approval may have stored an expiry; nothing else changes before confirm.
-            db.session.commit()
-            return _render(
-                "public/estimate_confirm.html",
-                estimate,
-                option=option,
-                totals=billing.option_totals(option),
-                signed_name=name,
+        else:
+            billing.approve_estimate(
+                estimate=estimate,
+                option_id=option_id,
+                signed_name=signed_name,
+                accepted_terms=accepted,
                 version=version,
+                ip_address=request.remote_addr,
+                user_agent=request.headers.get("User-Agent"),
             )
-        billing.approve_estimate(
-            estimate=estimate,
-            option_id=option_id,
-            signed_name=signed_name,
-            accepted_terms=accepted,
+    if not call.ok:
+        return _estimate_refused(estimate, call.error, action="approve")
+    if confirming:
+        return _render(
+            "public/estimate_confirm.html",
+            estimate,
+            option=option,
+            totals=billing.option_totals(option),
+            signed_name=name,
             version=version,
-            ip_address=request.remote_addr,
-            user_agent=request.headers.get("User-Agent"),
         )
-    except DomainError as error:
-        return _estimate_refused(estimate, error, action="approve")
-    db.session.commit()
     flash("Thank you! Your approval was sent to " + estimate.company.name + ".", "success")
     return redirect(url_for("public.estimate_page", token=token), code=303)
 
@@ -253,11 +253,10 @@ def estimate_approve(token: str):
 @miss_limited
 def estimate_decline(token: str):
     estimate = _lookup(DocumentType.ESTIMATE, token)
-    try:
+    with service_call(refresh=(estimate,)) as call:
         changed = billing.decline_estimate(estimate=estimate, reason=request.form.get("reason"))
-    except DomainError as error:
-        return _estimate_refused(estimate, error, action="decline")
-    db.session.commit()
+    if not call.ok:
+        return _estimate_refused(estimate, call.error, action="decline")
     if changed:
         flash(f"Thanks for letting us know. {estimate.company.name} has been told.", "info")
     return redirect(url_for("public.estimate_page", token=token), code=303)
@@ -267,15 +266,14 @@ def estimate_decline(token: str):
 @miss_limited
 def estimate_changes(token: str):
     estimate = _lookup(DocumentType.ESTIMATE, token)
-    try:
+    with service_call(refresh=(estimate,)) as call:
         billing.request_estimate_changes(
             estimate=estimate,
             message=request.form.get("message", ""),
             request_key=request.form.get("request_key", ""),
         )
-    except DomainError as error:
-        return _estimate_refused(estimate, error, action="changes")
-    db.session.commit()
+    if not call.ok:
+        return _estimate_refused(estimate, call.error, action="changes")
     flash(f"Your message was sent to {estimate.company.name}. They will get back to you.", "info")
     return redirect(url_for("public.estimate_page", token=token), code=303)
 

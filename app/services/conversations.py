@@ -1,11 +1,25 @@
-"""Finding the conversation a text belongs to."""
+"""Finding the conversation a text belongs to, and writing system notices into it."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Company, Conversation, Customer
+from app.models import (
+    Company,
+    Conversation,
+    Customer,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    PhoneNumber,
+    User,
+    utcnow,
+)
 from app.services.uniqueness import insert_or_get
 
 
@@ -27,3 +41,43 @@ def conversation_for(
     if customer is not None and conversation.customer_id is None:
         conversation.customer_id = customer.id
     return conversation
+
+
+def add_notice(
+    *,
+    conversation: Conversation,
+    body: str,
+    extra: dict[str, Any],
+    author: User | None = None,
+    job_id: int | None = None,
+    dedupe_key: str | None = None,
+    read: bool = False,
+    now: datetime | None = None,
+) -> Message:
+    """A system event shown in the thread ("Estimate #12 approved", "Assigned to Ann"): a
+    NOTICE row, stored like an inbound text so it sorts, counts and routes like one.
+
+    `read` marks it read at once (the office's own action needs no one's attention).
+    """
+    now = now or utcnow()
+    number = db.session.scalar(sa.select(PhoneNumber).filter_by(company_id=conversation.company_id))
+    notice = Message(
+        company_id=conversation.company_id,
+        conversation_id=conversation.id,
+        direction=Direction.IN,
+        kind=MessageKind.NOTICE,
+        from_phone=conversation.phone,
+        to_phone=number.e164 if number else "",
+        body=body,
+        status=MessageStatus.RECEIVED,
+        author_id=author.id if author else None,
+        job_id=job_id,
+        dedupe_key=dedupe_key,
+        read_at=now if read else None,
+        created_at=now,
+        extra=extra,
+    )
+    conversation.last_message_at = now
+    db.session.add(notice)
+    db.session.flush()
+    return notice

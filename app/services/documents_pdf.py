@@ -1,6 +1,6 @@
 """PDFs of estimates and invoices (WeasyPrint), cached on disk per document version.
 
-The PDF is rendered from the same totals as the phone page (app/services/billing.py) with
+The PDF is rendered from the same totals as the phone page (app/services/billing/totals.py) with
 a print stylesheet: company branding at the top, a line-item table whose header row
 repeats on every page, rows that never split across pages, and the totals kept together.
 
@@ -80,7 +80,6 @@ def document_html(document: Document) -> str:
         sms_number=number.e164 if number else None,
         logo_path=logo_path,
         sections=sections,
-        billing=billing,
         **extra,
     )
 

@@ -24,10 +24,6 @@ from app.services.routing import Rule, add_recipients, forward_to_mobiles, offic
 
 log = logging.getLogger(__name__)
 
-# How often the worker looks (per process). Escalation is measured in minutes, so looking
-# more often would only cost queries.
-ESCALATION_INTERVAL = timedelta(minutes=1)
-_last_run: datetime | None = None
 
 # Longer than a working day is not "escalation" any more; it's a different feature.
 MAX_ESCALATION_MINUTES = 24 * 60
@@ -107,22 +103,3 @@ def escalate_unread(*, now: datetime) -> int:
         count += 1
     db.session.flush()
     return count
-
-
-def escalate_unread_periodically(*, now: datetime) -> int:
-    """Called by the outbox worker on every round; escalates once a minute per process.
-
-    The throttle only saves queries: `escalate_unread` is idempotent, so a second worker
-    or a second look escalates nothing twice. A failure is logged and rolled back to its
-    savepoint, so it never stops the sending of texts.
-    """
-    global _last_run
-    if _last_run is not None and _last_run <= now < _last_run + ESCALATION_INTERVAL:
-        return 0
-    _last_run = now
-    try:
-        with db.session.begin_nested():
-            return escalate_unread(now=now)
-    except Exception:
-        log.exception("escalation: escalating unread texts failed")
-        return 0

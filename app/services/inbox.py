@@ -36,10 +36,12 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.types import ilike_contains
+from app.services.conversations import add_notice
 from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
-from app.services.texting import company_number, queue_text
+from app.services.texting import queue_text
 from app.sms.error_codes import error_explanation
 
 # Ten segments of plain text: long enough for any real reply, short enough that a paste
@@ -145,7 +147,7 @@ def list_conversations(
     )
     text = query.strip()
     if text:
-        conditions = [Customer.name.ilike(f"%{_escape_like(text)}%", escape="\\")]
+        conditions = [ilike_contains(Customer.name, text)]
         digits = _digits(text)
         if len(digits) >= 3:
             conditions.append(Conversation.phone.contains(digits))
@@ -195,10 +197,6 @@ def list_conversations(
     ]
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_version(rows: list[ConversationRow]) -> str:
     """A short fingerprint of what the list shows: polling answers "nothing new" when equal."""
     parts = [f"{r.id}:{r.last.id}:{r.last.status}:{r.unread}:{r.customer_id or 0}" for r in rows]
@@ -233,22 +231,11 @@ def thread_version(messages: list[Message], *also: object) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
-def unread_total(*, company: Company) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count(Message.id)).where(
-                Message.company_id == company.id,
-                Message.direction == Direction.IN,
-                Message.read_at.is_(None),
-                NOT_FORWARD,
-            )
-        )
-        or 0
-    )
-
-
 def delivery_state(message: Message) -> DeliveryState:
     status = message.status
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING) and message.attempts:
+        return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
+    label = MessageStatus.label_for(status)
     if status in (MessageStatus.PENDING, MessageStatus.SENDING):
         held = (message.extra or {}).get("held")
         if status == MessageStatus.PENDING and held and message.next_attempt_at is None:
@@ -265,23 +252,18 @@ def delivery_state(message: Message) -> DeliveryState:
         ):
             # app/services/notifications.py COALESCE_WINDOW
             return DeliveryState("…", "Waiting", "Further changes in 2 minutes join this text.")
-        if message.attempts:
-            return DeliveryState("…", "Retrying", "Twilio didn't answer yet; it will retry.")
-        return DeliveryState("…", "Sending")
-    if status == MessageStatus.QUEUED:
-        return DeliveryState("✓", "Sent to carrier")
-    if status == MessageStatus.SENT:
-        return DeliveryState("✓", "Sent")
+        return DeliveryState("…", label)
+    if status in (MessageStatus.QUEUED, MessageStatus.SENT):
+        return DeliveryState("✓", label)
     if status == MessageStatus.DELIVERED:
-        return DeliveryState("✓✓", "Delivered")
+        return DeliveryState("✓✓", label)
     if status == MessageStatus.CANCELED:
-        return DeliveryState("✕", "Not sent", message.error_message or "It was withdrawn.")
+        return DeliveryState("✕", label, message.error_message or "It was withdrawn.")
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
-        label = "Not delivered" if status == MessageStatus.UNDELIVERED else "Failed"
         return DeliveryState(
             "!", label, error_explanation(message.error_code, message.error_message)
         )
-    return DeliveryState("", status.replace("_", " ").capitalize())
+    return DeliveryState("", label)
 
 
 def mark_read(*, conversation: Conversation, user: User) -> int:
@@ -352,28 +334,32 @@ def send_reply(
     return message
 
 
+def send_job_reply(*, job: Job, author: User, body: str, reply_key: str) -> Message:
+    """A tech's reply from the job page, to the job's customer, through the outbox.
+
+    `reply_key` comes with the reply box (one per box): a retried or double-tapped send of
+    the same box queues one text. The form has already checked the body (required, length).
+    Raises TextingUnavailable (no number, customer opted out).
+    """
+    if author.company_id != job.company_id:
+        raise NotAllowed("This job belongs to another company.")
+    return queue_text(
+        company=job.company,
+        to_phone=job.customer.mobile_phone,
+        body=body.strip(),
+        kind=MessageKind.MANUAL,
+        customer=job.customer,
+        job=job,
+        author=author,
+        dedupe_key=f"tech-reply:{author.id}:{reply_key}",
+    )
+
+
 def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:
     """A NOTICE row in the thread (already read: it's the office's own action)."""
-    number = company_number(conversation.company)
-    now = utcnow()
-    notice = Message(
-        company_id=conversation.company_id,
-        conversation_id=conversation.id,
-        direction=Direction.IN,
-        kind=MessageKind.NOTICE,
-        from_phone=conversation.phone,
-        to_phone=number.e164 if number else "",
-        body=body,
-        status=MessageStatus.RECEIVED,
-        author_id=actor.id,
-        read_at=now,
-        created_at=now,
-        extra={"event": event},
+    return add_notice(
+        conversation=conversation, body=body, extra={"event": event}, author=actor, read=True
     )
-    conversation.last_message_at = now
-    db.session.add(notice)
-    db.session.flush()
-    return notice
 
 
 def reassign(*, conversation: Conversation, to_user: User | None, actor: User) -> Conversation:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -30,6 +30,8 @@ from app.models import (
     User,
     utcnow,
 )
+from app.models.company import day_bounds_in
+from app.models.types import ilike_contains
 from app.sms.error_codes import error_explanation
 
 PER_PAGE = 25
@@ -63,10 +65,7 @@ def local_day_bounds(tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
 
     Built from local midnights, so a 23- or 25-hour DST day is still exactly one day.
     """
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time.min, tzinfo=tz)
-    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return day_bounds_in(tz, now.astimezone(tz).date())
 
 
 @dataclass(frozen=True)
@@ -185,11 +184,6 @@ def _beyond(
 # --- Search -------------------------------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     """(id, status, scheduled_start) of the company's jobs matching `q`: by customer name
     or phone digits, by description, or by job number. None without a search.
@@ -202,11 +196,8 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
     text = q.strip()
     if not text:
         return None
-    pattern = _like_pattern(text)
     of_company = Customer.company_id == company.id
-    customer_ways = [
-        sa.select(Customer.id).where(of_company, Customer.name.ilike(pattern, escape="\\"))
-    ]
+    customer_ways = [sa.select(Customer.id).where(of_company, ilike_contains(Customer.name, text))]
     # Phones are stored as E.164; match the digits people type, however they format them.
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
@@ -219,7 +210,7 @@ def _search_matches(company: Company, q: str) -> sa.Subquery | None:
         # by reading all the company's jobs (which a company_id test here would invite).
         sa.select(*columns).where(Job.customer_id.in_(sa.union(*customer_ways))),
         sa.select(*columns).where(
-            Job.company_id == company.id, Job.description.ilike(pattern, escape="\\")
+            Job.company_id == company.id, ilike_contains(Job.description, text)
         ),
     ]
     number = text.lstrip("#").strip()
@@ -432,36 +423,6 @@ def assignable_users(company: Company) -> list[User]:
 
 # --- The job timeline ---------------------------------------------------------------------
 
-KIND_LABELS = {
-    MessageKind.MANUAL: "Text",
-    MessageKind.JOB_SCHEDULED: "Job scheduled text",
-    MessageKind.ON_MY_WAY: "On my way text",
-    MessageKind.JOB_FINISHED: "Job finished text",
-    MessageKind.REMINDER: "Reminder text",
-    MessageKind.JOB_CANCELED: "Job canceled text",
-    MessageKind.ESTIMATE: "Estimate text",
-    MessageKind.INVOICE: "Invoice text",
-    MessageKind.PAYMENT_RECEIPT: "Payment receipt text",
-    MessageKind.PAYMENT_REMINDER: "Payment reminder text",
-    MessageKind.FORWARD: "Forwarded copy",
-    MessageKind.INBOUND: "Reply from customer",
-    MessageKind.NOTICE: "Note",
-}
-
-STATUS_LABELS = {
-    MessageStatus.PENDING: "Waiting to send",
-    MessageStatus.SENDING: "Sending",
-    MessageStatus.QUEUED: "Sent to carrier",
-    MessageStatus.SENT: "Sent",
-    MessageStatus.DELIVERED: "Delivered",
-    MessageStatus.UNDELIVERED: "Not delivered",
-    MessageStatus.FAILED: "Failed",
-    MessageStatus.CANCELED: "Not sent",
-    MessageStatus.RECEIVED: "Received",
-}
-
-WAITING_STATUSES = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED)
-
 
 def delivery_problem(message: Message) -> str | None:
     """Why an outbound text did not arrive, in words a person understands; None if it did
@@ -492,8 +453,8 @@ class TimelineEntry:
                 return "Held"  # a "stop texting me" waits for the office's decision
             if self.status == MessageStatus.PENDING and extra.get("quiet_hours"):
                 return "Waiting for texting hours"
-            return STATUS_LABELS.get(self.status, self.status)
-        return JobStatus.LABELS.get(self.status, self.status)
+            return MessageStatus.label_for(self.status)
+        return JobStatus.label_for(self.status)
 
     @property
     def problem(self) -> str | None:
@@ -504,7 +465,7 @@ class TimelineEntry:
     @property
     def waiting(self) -> bool:
         """A text not yet handed to the carrier, or handed but not yet confirmed."""
-        return self.message is not None and self.message.status in WAITING_STATUSES
+        return self.message is not None and self.message.status in MessageStatus.WAITING
 
     @property
     def outbound(self) -> bool:
@@ -544,7 +505,7 @@ def job_timeline(job: Job) -> list[TimelineEntry]:
     ).all()
     entries = _status_events(job)
     for message in messages:
-        title = KIND_LABELS.get(message.kind, message.kind.replace("_", " ").capitalize())
+        title = MessageKind.label_for(message.kind)
         if message.direction == Direction.OUT and message.author is not None:
             title += f" from {message.author.name}"
         entries.append(
@@ -563,7 +524,7 @@ def job_timeline(job: Job) -> list[TimelineEntry]:
         .order_by(SkippedText.created_at, SkippedText.id)
     ).all()
     for skip in skipped:
-        title = KIND_LABELS.get(skip.kind, skip.kind.replace("_", " ").capitalize())
+        title = MessageKind.label_for(skip.kind)
         entries.append(
             TimelineEntry(skip.created_at, "skipped", title, skip.detail, status="canceled")
         )

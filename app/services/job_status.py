@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Job, JobStatus, User, utcnow
 from app.services.errors import DomainError
-from app.services.notifications import notify_status_changed
+from app.services.job_events import job_status_changed
 
 # Which statuses may follow which. Canceled jobs may be reopened as scheduled.
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -65,8 +65,8 @@ def job_set_status(
         return Transition(job, old, status, changed=False)
     if status not in ALLOWED[old]:
         raise IllegalTransition(
-            f"Job #{job.number} is {JobStatus.LABELS[old].lower()}; "
-            f"it can't be marked {JobStatus.LABELS[status].lower()}."
+            f"Job #{job.number} is {JobStatus.label_for(old).lower()}; "
+            f"it can't be marked {JobStatus.label_for(status).lower()}."
         )
     if eta_minutes is not None and not 1 <= eta_minutes <= 24 * 60:
         raise IllegalTransition("The ETA must be between 1 minute and 24 hours.", field="eta")
@@ -103,5 +103,5 @@ def job_set_status(
             f"Job #{job.number} was just marked {job.status_label.lower()} by someone else."
         )
     transition = Transition(job, old, status, changed=True)
-    notify_status_changed(transition=transition, actor=actor)
+    job_status_changed.send(transition, actor=actor)
     return transition

@@ -12,13 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Company, Customer, Job, JobAssignment, JobStatus, Role, User
+from app.models import Company, Customer, Job, JobAssignment, Role, User
 from app.services.errors import DomainError
-from app.services.notifications import (
-    cancel_stale_reminders,
-    notify_job_booked,
-    notify_job_changed,
-)
+from app.services.job_events import job_booked, job_changed
 
 
 def _next_number(company: Company) -> int:
@@ -85,15 +81,12 @@ def create_job(
         db.session.add(JobAssignment(job_id=job.id, user_id=tech.id))
     db.session.flush()
     db.session.refresh(job)
-    if notify:
-        notify_job_booked(job=job)
+    job_booked.send(job, notify=notify)
     return job
 
 
 def _check_changeable(job: Job, what: str) -> None:
-    # A finished or canceled visit is history: moving it or changing who went would
-    # rewrite what the customer was told. Reopen a canceled job first.
-    if job.status in (JobStatus.FINISHED, JobStatus.CANCELED):
+    if job.is_closed:
         raise DomainError(
             f"Job #{job.number} is {job.status_label.lower()}; its {what} can't be changed."
         )
@@ -111,20 +104,18 @@ def _notify_if_changed(
     old_tech_ids: set[int],
     notify: bool = True,
 ) -> None:
-    """Tell the notifications service, only when the time or the techs really moved, so
-    saving an unchanged form never texts the customer. With `notify=False` the customer
-    is not texted, but a reminder for the old time is still withdrawn."""
+    """Announce the change only when the time or the techs really moved, so saving an
+    unchanged form never texts the customer. With `notify=False` the customer is not
+    texted, but a reminder for the old time is still withdrawn (the receiver does both)."""
     if (
         job.scheduled_start == old_start
         and job.scheduled_end == old_end
         and _tech_ids(job) == old_tech_ids
     ):
         return
-    if not notify:
-        if (job.scheduled_start, job.scheduled_end) != (old_start, old_end):
-            cancel_stale_reminders(job=job)
-        return
-    notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+    job_changed.send(
+        job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids, notify=notify
+    )
 
 
 def _set_techs(job: Job, techs: Sequence[User]) -> None:

@@ -36,9 +36,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.extensions import db
+from app.formats import clock, day_text, local_time
 from app.models import (
     Company,
     Invoice,
@@ -54,11 +54,13 @@ from app.models import (
     utcnow,
 )
 from app.services.first_contact import FOOTER, footer_applies
+from app.services.job_events import job_booked, job_changed, job_status_changed
 from app.services.message_templates import get_template, render_text, template_kind
 from app.services.phones import format_phone
 from app.services.texting import TextingUnavailable, company_number, queue_text
 from app.services.uniqueness import insert_once
 from app.sms.segments import SegmentInfo, segment_info
+from app.urls import public_url_for
 
 if TYPE_CHECKING:
     from app.services.job_status import Transition
@@ -67,13 +69,15 @@ log = logging.getLogger(__name__)
 
 ANONYMOUS_TECH = "our technician"
 COALESCE_WINDOW = timedelta(minutes=2)
+# A made-up document token as long as a real one, so a sample's segment count is honest.
+SAMPLE_TOKEN = "Xb7kP2qLmN4rT8vW1yZ3aC5d"
 
 
 # ----------------------------------------------------------------------------- values
 
 
 def _clock(moment: datetime, company: Company) -> str:
-    return moment.astimezone(company.tz).strftime("%-I:%M %p")
+    return clock(moment, company.tz)
 
 
 def arrival_window(start: datetime, end: datetime, company: Company) -> str:
@@ -84,13 +88,13 @@ def arrival_window(start: datetime, end: datetime, company: Company) -> str:
     local_start, local_end = start.astimezone(company.tz), end.astimezone(company.tz)
     if local_start.date() != local_end.date():
         return f"{_clock(start, company)} onwards"
-    if local_start.strftime("%p") == local_end.strftime("%p"):
-        return f"{local_start.strftime('%-I:%M')}-{_clock(end, company)}"
+    if local_time(start, company.tz, "%p") == local_time(end, company.tz, "%p"):
+        return f"{local_time(start, company.tz, '%-I:%M')}-{_clock(end, company)}"
     return f"{_clock(start, company)}-{_clock(end, company)}"
 
 
 def job_date(start: datetime, company: Company) -> str:
-    return start.astimezone(company.tz).strftime("%a, %b %-d")
+    return local_time(start, company.tz, "%a, %b %-d")
 
 
 def shows_tech(company: Company) -> bool:
@@ -167,19 +171,14 @@ def invoice_link_for(job: Job) -> str:
     )
     if invoice is None:
         return ""
-    # Imported here: billing imports the job services, which import this module.
-    from app.services.billing import public_url
-
-    return public_url(invoice)
+    return public_url_for(invoice.public_endpoint, token=invoice.public_token)
 
 
 def photo_url(user: User) -> str | None:
     if not user.photo_filename:
         return None
     # Built without a request: the status change may come from a worker or a CLI.
-    adapter = current_app.url_map.bind("localhost")
-    path = adapter.build("public.photo", {"token": user.photo_token})
-    return current_app.config["PUBLIC_BASE_URL"] + path
+    return public_url_for("public.photo", token=user.photo_token)
 
 
 # ----------------------------------------------------------------------------- queueing
@@ -267,23 +266,12 @@ def texts_not_sent(*, job: Job, since: datetime) -> list[str]:
                 "in the inbox."
             )
         elif extra.get("quiet_hours") and message.next_attempt_at is not None:
-            when = message.next_attempt_at.astimezone(job.company.tz).strftime("%a %-I:%M %p")
+            when = local_time(message.next_attempt_at, job.company.tz, "%a %-I:%M %p")
             notes.append(
                 f"The customer was not texted yet: it is outside their texting hours. "
                 f"The text goes out {when} ({job.company.time_zone.replace('_', ' ')} time)."
             )
     return notes
-
-
-def skipped_texts(*, job: Job) -> list[SkippedText]:
-    """Automated texts of this job that were not sent, oldest first (for the timeline)."""
-    return list(
-        db.session.scalars(
-            sa.select(SkippedText)
-            .filter_by(company_id=job.company_id, job_id=job.id)
-            .order_by(SkippedText.created_at, SkippedText.id)
-        )
-    )
 
 
 def _enabled_template(job: Job, kind: str):
@@ -598,7 +586,6 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
     start = (utcnow() + timedelta(days=1)).astimezone(company.tz)
     start = start.replace(hour=9, minute=0, second=0, microsecond=0)
     end = start + timedelta(hours=2)
-    base = current_app.config["PUBLIC_BASE_URL"]
     return {
         "customer_first_name": "Jordan",
         "customer_name": "Jordan Rivera",
@@ -612,10 +599,10 @@ def sample_values(company: Company, kind: str) -> dict[str, str]:
         "job_number": "1042",
         "business_phone": customer_facing_phone(company),
         # Real links are this long, so the segment count is honest.
-        "invoice_link": f"{base}/i/Xb7kP2qLmN4rT8vW1yZ3aC5d",
-        "estimate_link": f"{base}/e/Xb7kP2qLmN4rT8vW1yZ3aC5d",
+        "invoice_link": public_url_for("public.invoice_page", token=SAMPLE_TOKEN),
+        "estimate_link": public_url_for("public.estimate_page", token=SAMPLE_TOKEN),
         "amount": "$240.00",
-        "due_date": (start + timedelta(days=14)).strftime("%b %-d, %Y"),
+        "due_date": day_text((start + timedelta(days=14)).date()),
         "document_number": "1001",
         "change": "You're booked."
         if kind == MessageKind.JOB_SCHEDULED
@@ -662,3 +649,33 @@ def preview_text(*, company: Company, kind: str, body: str) -> Preview:
         media_note=media_note,
         footer_note=footer_note,
     )
+
+
+# ------------------------------------------------------------------- job events -> texts
+# Connected at import; app.create_app imports this module in every process.
+
+
+@job_booked.connect
+def _on_job_booked(job: Job, *, notify: bool = True, **_: object) -> None:
+    if notify:
+        notify_job_booked(job=job)
+
+
+@job_changed.connect
+def _on_job_changed(
+    job: Job,
+    *,
+    old_start: datetime,
+    old_end: datetime,
+    old_tech_ids: Collection[int],
+    notify: bool = True,
+) -> None:
+    if notify:
+        notify_job_changed(job=job, old_start=old_start, old_end=old_end, old_tech_ids=old_tech_ids)
+    elif (job.scheduled_start, job.scheduled_end) != (old_start, old_end):
+        cancel_stale_reminders(job=job)
+
+
+@job_status_changed.connect
+def _on_job_status_changed(transition: Transition, *, actor: User | None) -> None:
+    notify_status_changed(transition=transition, actor=actor)

@@ -33,6 +33,7 @@ from app.services.errors import Conflict, DomainError, NotAllowed
 from app.services.phones import area_code, format_phone, normalize_phone
 from app.services.texting import company_number
 from app.sms import gateway
+from app.urls import public_path_for
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ SUGGESTED_AREA_CODES = 3
 # A claim older than this belongs to a request that died mid-purchase: Twilio answers a
 # purchase in seconds and the SDK gives up long before.
 STALE_SETUP_AFTER = timedelta(minutes=5)
-SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
-VOICE_WEBHOOK_PATH = "/webhooks/twilio/voice"
-STATUS_WEBHOOK_PATH = "/webhooks/twilio/status"
+# The webhooks a bought number points at (endpoints of app/webhooks/).
+SMS_WEBHOOK = "webhooks.twilio_sms"
+VOICE_WEBHOOK = "webhooks.twilio_voice"
+STATUS_WEBHOOK = "webhooks.twilio_status"
 
 
 class NumberAlreadySet(Conflict):
@@ -269,9 +271,9 @@ class WebhookUrls:
     def under(cls, public_base_url: str) -> WebhookUrls:
         base = public_base_url.rstrip("/")
         return cls(
-            sms_url=base + SMS_WEBHOOK_PATH,
-            voice_url=base + VOICE_WEBHOOK_PATH,
-            status_callback=base + STATUS_WEBHOOK_PATH,
+            sms_url=base + public_path_for(SMS_WEBHOOK),
+            voice_url=base + public_path_for(VOICE_WEBHOOK),
+            status_callback=base + public_path_for(STATUS_WEBHOOK),
         )
 
 

@@ -1,5 +1,5 @@
 """The outbox's bookkeeping: claiming due texts, recording what Twilio said, retry timing,
-and delivery status updates. The dispatcher (app/sms/dispatcher.py) calls these in short
+and delivery status updates. The dispatcher (app/worker/dispatcher.py) calls these in short
 transactions of its own; nothing here talks to Twilio.
 
 A message's `attempts` doubles as a fencing token: a dispatcher records the outcome of its
@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.extensions import db
 from app.models import Direction, Message, MessageStatus
 from app.sms.error_codes import OPTED_OUT, error_explanation
 from app.tenancy import parse_id
+from app.urls import public_url_for
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
@@ -192,8 +191,7 @@ def claim_due(*, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem
 def status_callback_url(message_id: int) -> str:
     """Where Twilio reports delivery status for this text. The marker lets the status
     webhook find the message even before the dispatcher has recorded its SID."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/webhooks/twilio/status?{urlencode({STATUS_MARKER: message_id})}"
+    return public_url_for("webhooks.twilio_status", **{STATUS_MARKER: message_id})
 
 
 def retry_delay(*, attempts: int, retry_after: float | None, message_id: int) -> timedelta:

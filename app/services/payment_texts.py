@@ -36,8 +36,6 @@ from app.templating import money
 log = logging.getLogger(__name__)
 
 MAX_REMINDERS = 2
-REMINDER_INTERVAL = timedelta(minutes=1)
-_last_run: datetime | None = None
 
 
 def _body(invoice: Invoice, kind: str, amount_cents: int) -> str | None:
@@ -171,21 +169,6 @@ def _remind(*, invoice: Invoice, balance: int) -> int:
         log.info("payment reminder %s for %s skipped (%s)", number, invoice.label, blocked.reason)
         return 0
     return 1
-
-
-def queue_payment_reminders_periodically(*, now: datetime) -> int:
-    """Called by the outbox worker on every round; looks once a minute. A failure is
-    logged and rolled back to its savepoint, so it never stops the sending."""
-    global _last_run
-    if _last_run is not None and _last_run <= now < _last_run + REMINDER_INTERVAL:
-        return 0
-    _last_run = now
-    try:
-        with db.session.begin_nested():
-            return queue_due_payment_reminders(now=now)
-    except Exception:
-        log.exception("payment reminders: looking for due reminders failed")
-        return 0
 
 
 def update_reminder_settings(

@@ -113,26 +113,3 @@ def queue_due_reminders(*, now: datetime) -> int:
             if message is not None:
                 queued += 1
     return queued
-
-
-REMINDER_INTERVAL = timedelta(minutes=1)
-_last_run: datetime | None = None
-
-
-def queue_reminders_periodically(*, now: datetime) -> int:
-    """Called by the outbox worker on every round; looks for due reminders once a minute.
-
-    The throttle is per process and only saves queries: correctness never depends on it,
-    since the dedupe key makes a second worker (or a second look) queue nothing twice.
-    A failure is logged and rolled back to its savepoint, so it never stops the sending.
-    """
-    global _last_run
-    if _last_run is not None and _last_run <= now < _last_run + REMINDER_INTERVAL:
-        return 0
-    _last_run = now
-    try:
-        with db.session.begin_nested():
-            return queue_due_reminders(now=now)
-    except Exception:
-        log.exception("reminders: looking for due reminders failed")
-        return 0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import CLOCK, local_time
 from app.models import (
     Company,
     Conversation,
@@ -44,9 +45,6 @@ from app.models import (
 )
 from app.services.errors import DomainError, NotAllowed
 from app.services.phones import format_phone
-from app.templating import local_time
-
-CLOCK = "%-I:%M %p"
 
 
 class Rule:
@@ -95,7 +93,7 @@ def last_closed_job(*, company: Company, customer: Customer) -> Job | None:
         .where(
             Job.company_id == company.id,
             Job.customer_id == customer.id,
-            Job.status.in_((JobStatus.FINISHED, JobStatus.CANCELED)),
+            Job.status.in_(JobStatus.CLOSED),
             closed_at.is_not(None),
         )
         .order_by(closed_at.desc(), Job.id.desc())

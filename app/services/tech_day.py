@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -69,16 +69,11 @@ def _digest(parts: Sequence[str]) -> str:
 
 def day_bounds(*, company: Company, day: date) -> tuple[datetime, datetime]:
     """The UTC instants where `day` starts and ends in the company's time zone (DST-safe)."""
-    tz = company.tz
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-    # In UTC, so that `end - start` is the real length of the day (23 or 25 hours on DST
-    # days; Python subtracts wall-clock times when both share a tzinfo).
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return company.day_bounds(day)
 
 
 def local_today(*, company: Company, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(company.tz).date()
+    return company.today(now)
 
 
 def can_see_all_jobs(user: User) -> bool:
@@ -299,13 +294,14 @@ def delivery_tick(message: Message) -> DeliveryTick | None:
     if message.direction != Direction.OUT:
         return None
     status = message.status
-    if status in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.QUEUED):
-        return DeliveryTick("✓", "Queued", "queued")
+    label = MessageStatus.label_for(status)
+    if status in MessageStatus.WAITING:
+        return DeliveryTick("✓", label, "queued")
     if status == MessageStatus.SENT:
-        return DeliveryTick("✓", "Sent", "sent")
+        return DeliveryTick("✓", label, "sent")
     if status == MessageStatus.DELIVERED:
-        return DeliveryTick("✓✓", "Delivered", "delivered")
+        return DeliveryTick("✓✓", label, "delivered")
     if status == MessageStatus.CANCELED:
-        return DeliveryTick("✗", "Not sent (withdrawn)", "failed")
+        return DeliveryTick("✗", f"{label} (withdrawn)", "failed")
     reason = error_explanation(message.error_code, message.error_message)
     return DeliveryTick("✗", f"Not delivered. {reason}", "failed")

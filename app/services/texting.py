@@ -1,7 +1,7 @@
 """Queueing outbound texts. This is the only way the product sends an SMS.
 
 `queue_text` writes a pending `Message` in the caller's transaction (the outbox); the
-dispatcher (app/sms/dispatcher.py) sends it after the transaction commits. If the
+dispatcher (app/worker/dispatcher.py) sends it after the transaction commits. If the
 transaction rolls back, the text was never queued and is never sent.
 """
 
@@ -68,12 +68,7 @@ def company_number(company: Company) -> PhoneNumber | None:
 
 
 def is_opted_out(*, company: Company, phone: str) -> bool:
-    return (
-        db.session.scalar(
-            sa.select(OptOut.id).filter_by(company_id=company.id, phone=phone).limit(1)
-        )
-        is not None
-    )
+    return OptOut.covers(company_id=company.id, phone=phone)
 
 
 def revocation_pending(*, company: Company, phone: str) -> bool:

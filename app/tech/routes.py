@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_htmx import make_response
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 
+from app.actions import service_call
 from app.auth.access import any_role_required
 from app.errors import render_error
 from app.extensions import db, htmx
-from app.models import Job, JobStatus, MessageKind, utcnow
+from app.hx_events import TECH_JOB_CHANGED
+from app.models import Job, JobStatus, utcnow
 from app.services.first_contact import FOOTER, has_texted
+from app.services.inbox import send_job_reply
 from app.services.job_status import IllegalTransition, job_set_status, next_statuses
 from app.services.notifications import texts_not_sent
 from app.services.tech_day import (
@@ -31,7 +35,7 @@ from app.services.tech_day import (
     mark_job_messages_read,
     tech_day,
 )
-from app.services.texting import TextingUnavailable, queue_text, texting_blocker
+from app.services.texting import TextingUnavailable, texting_blocker
 from app.tech import bp
 from app.tech.forms import ETA_CHOICES, ReplyForm, StatusForm, new_reply_key
 from app.tenancy import get_or_404
@@ -61,7 +65,7 @@ def _problem(status: int, message: str, *, login: bool = False):
         if not next_url.startswith("/") or next_url.startswith("//"):
             next_url = url_for("tech.index")
     body = render_template("tech/_problem.html", message=message, next_url=next_url)
-    return body, status, {"HX-Retarget": "#tech-problem", "HX-Reswap": "innerHTML"}
+    return make_response(body, status, retarget="#tech-problem", reswap="innerHTML")
 
 
 @bp.before_request
@@ -215,12 +219,16 @@ def job_status(job_id: int):
     if wanted == JobStatus.FINISHED and not form.confirmed:
         return _actions_response(job, confirm=JobStatus.FINISHED in next_statuses(job))
     started = utcnow()
-    try:
+    with service_call() as call:
         transition = job_set_status(
             job=job, status=wanted, actor=current_user, eta_minutes=form.eta_minutes
         )
-    except IllegalTransition as error:
-        db.session.rollback()
+        # Read before the commit expires the job: a text that could not go replaces "done".
+        not_sent = texts_not_sent(job=job, since=started) if transition.changed else []
+    if call.error is not None and not isinstance(call.error, IllegalTransition):
+        raise call.error
+    if call.error is not None:
+        error = call.error
         if job.status == JobStatus.CANCELED:
             return _actions_response(job, note="The office canceled this job.")
         if PROGRESS.get(job.status, -1) >= PROGRESS.get(wanted, 99):
@@ -229,25 +237,20 @@ def job_status(job_id: int):
             form.eta.errors = [*form.eta.errors, error.message]
             return _actions_response(job, status=400, form=form)
         return _actions_response(job, status=409, error=error.message)
-    # Read before the commit expires the job: a text that could not go replaces "done".
-    not_sent = texts_not_sent(job=job, since=started) if transition.changed else []
-    db.session.commit()
     note = DONE_MESSAGES[wanted] if transition.changed else f"Already {job.status_label.lower()}."
     if not_sent:
         note = " ".join(not_sent)
     if not htmx:
         flash(note, "error" if not_sent else "success")
         return redirect(url_for("tech.job", job_id=job.id))
-    response = _actions_response(job, note=note, note_warning=bool(not_sent))
     # The On My Way / Finished texts now sit in the conversation: refresh it at once.
-    response.headers["HX-Trigger"] = "tech-job-changed"
-    return response
+    return _actions_response(job, note=note, note_warning=bool(not_sent), trigger=TECH_JOB_CHANGED)
 
 
-def _actions_response(job: Job, *, status: int = 200, **actions):
+def _actions_response(job: Job, *, status: int = 200, trigger: str | None = None, **actions):
     if htmx:
         body = render_template("tech/_actions.html", **_actions_context(job, **actions))
-        return make_response(body, status)
+        return make_response(body, status, trigger=trigger)
     return _job_page(job, status=status, actions=actions)
 
 
@@ -269,22 +272,15 @@ def job_reply(job_id: int):
     form = ReplyForm()
     status = 400
     if form.validate():
-        try:
-            queue_text(
-                company=job.company,
-                to_phone=job.customer.mobile_phone,
-                body=form.body.data.strip(),
-                kind=MessageKind.MANUAL,
-                customer=job.customer,
-                job=job,
-                author=current_user,
-                dedupe_key=f"tech-reply:{current_user.id}:{form.key.data}",
+        with service_call() as call:
+            send_job_reply(
+                job=job, author=current_user, body=form.body.data, reply_key=form.key.data
             )
-        except TextingUnavailable:
-            db.session.rollback()
+        if isinstance(call.error, TextingUnavailable):
             status = 409  # the reply area now explains why (texting_blocker)
+        elif call.error is not None:
+            raise call.error
         else:
-            db.session.commit()
             if not htmx:
                 flash("Reply sent.", "success")
                 return redirect(url_for("tech.job", job_id=job.id, _anchor="conversation"))

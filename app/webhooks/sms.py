@@ -13,9 +13,9 @@ from flask import Response, request
 from app.extensions import db
 from app.models import utcnow
 from app.services.inbound import InvalidWebhook, accept_sms
-from app.sms.dispatcher import wake
 from app.webhooks import bp
 from app.webhooks.security import empty_twiml, twilio_signature_required
+from app.worker.dispatcher import wake
 
 
 @bp.post("/twilio/sms")

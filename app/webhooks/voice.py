@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, request
+from flask import Response, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db
 from app.services.calls import DIAL_TIMEOUT, CallDecision, CallRoute, company_called, route_call
+from app.urls import public_url_for
 from app.webhooks import bp
 from app.webhooks.security import twilio_signature_required
 
@@ -26,7 +27,6 @@ NOT_IN_SERVICE = (
     "Sorry, the number you called is not in service with us. Please check the number and "
     "try again. Goodbye."
 )
-DIAL_STATUS_PATH = "/webhooks/twilio/voice/dial-status"
 # DialCallStatus values after which the caller still deserves an explanation.
 UNANSWERED = {"busy", "no-answer", "failed", "canceled"}
 
@@ -48,7 +48,7 @@ def _text_instead(response: VoiceResponse, company_name: str, *, tried: bool) ->
 def _answer(decision: CallDecision) -> VoiceResponse:
     response = VoiceResponse()
     if decision.route == CallRoute.DIAL and decision.company is not None:
-        action = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + DIAL_STATUS_PATH
+        action = public_url_for("webhooks.twilio_voice_dial_status")
         dial = response.dial(
             caller_id=decision.caller_id,
             timeout=DIAL_TIMEOUT,

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Customer, Estimate, Job, Role, utcnow
+from tests.fixtures.live import serious_axe_violations
 
 # Screenshots of the picker open and chosen, on a phone and on a desktop, to look at.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -43,15 +43,6 @@ def screenshot(page, name: str) -> None:
 
 def matches(page):
     return page.get_by_role("listbox", name="Customer").get_by_role("option")
-
-
-def axe_serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def assert_tap_target(locator) -> None:
@@ -159,7 +150,7 @@ def test_new_estimate_by_phone_number_with_the_keyboard(page, live_server, brows
     expect(active).to_have_attribute("aria-selected", "true")
     expect(box).to_have_attribute("aria-activedescendant", active.get_attribute("id"))
     screenshot(page, "desktop-open")
-    assert axe_serious(page) == []
+    assert serious_axe_violations(page) == []
     page.keyboard.press("Escape")
     expect(box).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("ArrowDown")
@@ -167,7 +158,7 @@ def test_new_estimate_by_phone_number_with_the_keyboard(page, live_server, brows
     chip = page.locator("[data-picker-chip]")
     expect(chip).to_contain_text("Averill Long-Surname Stonebridge")
     screenshot(page, "desktop-chosen")
-    assert axe_serious(page) == []
+    assert serious_axe_violations(page) == []
 
     page.fill("input[name=title]", "Water heater replacement")
     page.get_by_role("button", name="Create estimate").click()

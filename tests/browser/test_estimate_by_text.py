@@ -10,25 +10,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import EstimateApproval, EstimateStatus, Message, MessageKind
 from app.services import billing
-from tests.fixtures.live import PHONE
+from tests.fixtures.live import PHONE, serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
-
-
-def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_estimate_by_text_approved_on_the_phone(
@@ -103,7 +93,7 @@ def test_estimate_by_text_approved_on_the_phone(
         "href", f"sms:{sms_world.number.e164}"
     )
     phone.screenshot(path=str(ARTIFACTS / "estimate-public-390.png"), full_page=True)
-    assert serious_violations(phone) == []
+    assert serious_axe_violations(phone) == []
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
 
@@ -114,12 +104,12 @@ def test_estimate_by_text_approved_on_the_phone(
     expect(phone.locator("h1")).to_have_text("Confirm your approval")
     expect(phone.locator(".pub-confirm")).to_contain_text(replace_total)
     phone.screenshot(path=str(ARTIFACTS / "estimate-confirm-390.png"), full_page=True)
-    assert serious_violations(phone) == []
+    assert serious_axe_violations(phone) == []
     phone.click("button:has-text('Confirm approval')")
     expect(phone.locator(".pub-banner-ok")).to_contain_text("Approved by Avery Johnson")
     expect(phone.locator(".pub-flash-success")).to_contain_text("Thank you")
     phone.screenshot(path=str(ARTIFACTS / "estimate-approved-390.png"), full_page=True)
-    assert serious_violations(phone) == []
+    assert serious_axe_violations(phone) == []
 
     with phone.expect_download() as download_info:
         phone.click("a:has-text('Download PDF')")
@@ -156,7 +146,7 @@ def test_estimate_by_text_approved_on_the_phone(
     phone.goto(billing.public_url(invoice))
     expect(phone.locator(".pub-amount-due")).to_contain_text("$89.00")
     phone.screenshot(path=str(ARTIFACTS / "invoice-public-390.png"), full_page=True)
-    assert serious_violations(phone) == []
+    assert serious_axe_violations(phone) == []
     old = invoice.public_token
     billing.revoke_link(document=invoice)
     db.session.commit()
@@ -164,7 +154,7 @@ def test_estimate_by_text_approved_on_the_phone(
     assert response.status == 410
     expect(phone.locator("h1")).to_have_text("This link is no longer valid")
     phone.screenshot(path=str(ARTIFACTS / "link-gone-390.png"), full_page=True)
-    assert serious_violations(phone) == []
+    assert serious_axe_violations(phone) == []
     phone_context.close()
 
     # The office sees Approved, with the whole path of the text.

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import PhoneNumber
 from app.services.phones import format_phone
+from tests.fixtures.live import serious_axe_violations
 from tests.fixtures.numbers import purchases
 
 pytestmark = pytest.mark.browser
@@ -22,12 +22,7 @@ ARTIFACTS = Path("test-artifacts")
 def _problems(page) -> list[str]:
     """Serious axe-core violations inside <main> (these pages' own markup) and sideways
     scrolling."""
-    results = Axe().run(page, context="main")
-    problems = [
-        f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    problems = serious_axe_violations(page, context="main")
     width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if width > 0:
         problems.append(f"scrolls sideways by {width}px")

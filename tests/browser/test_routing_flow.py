@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Role, utcnow
+from tests.fixtures.live import serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -92,7 +92,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         expect(status).to_contain_text("Finished")
         expect(status).to_contain_text("goes to: Bob Office")
         bob_page.screenshot(path="test-artifacts/routing-flow-poc-inbox.png")
-        assert _axe_serious(bob_page) == []
+        assert serious_axe_violations(bob_page) == []
 
         # Bob replies from the inbox; the segment counter counts as he types.
         bob_page.fill("#reply-body", "Glad to help, Jane!")
@@ -108,15 +108,6 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         expect(page.locator(".poc-today")).to_contain_text(
             "Texts go to Bob Office, the Point of Contact."
         )
-        assert _axe_serious(page) == []
+        assert serious_axe_violations(page) == []
     finally:
         office.close()
-
-
-def _axe_serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]

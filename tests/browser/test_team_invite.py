@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 
 from app.extensions import db
 from app.models import Role, User
 from tests.fixtures.factories import PASSWORD
+from tests.fixtures.live import serious_axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -21,15 +21,6 @@ ARTIFACTS = Path("test-artifacts")
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"a-{name}.png"), full_page=True)
-
-
-def _axe_serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_sign_up_invite_join_and_manage(browser, live_server):
@@ -47,7 +38,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     owner.fill("input[name=business_phone]", "512 555 0150")
     owner.select_option("select[name=time_zone]", "America/Chicago")
     _shot(owner, "signup-desktop")
-    assert _axe_serious(owner) == []
+    assert serious_axe_violations(owner) == []
     owner.click("button[type=submit]")
     owner.wait_for_url(live_server.url + "/settings")
     assert owner.get_by_text("Welcome to ProSMS, Rosa!").is_visible()
@@ -78,7 +69,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     newcomer.fill("input[name=password]", PASSWORD)
     newcomer.fill("input[name=confirm]", PASSWORD)
     _shot(newcomer, "invite-accept-phone")
-    assert _axe_serious(newcomer) == []
+    assert serious_axe_violations(newcomer) == []
     newcomer.click("button[type=submit]")
     newcomer.wait_for_load_state()
     assert "/tech" in newcomer.url
@@ -102,7 +93,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     owner.locator(f"#user-{tomas.id}").get_by_role("button", name="Deactivate").click()
     owner.locator(f"#user-{tomas.id}.is-inactive").wait_for()
     _shot(owner, "team-managed-desktop")
-    assert _axe_serious(owner) == []
+    assert serious_axe_violations(owner) == []
 
     db.session.expire_all()
     tomas = db.session.get(User, tomas.id)
@@ -127,7 +118,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
         _shot(owner_phone, name)
         width = owner_phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
-        assert _axe_serious(owner_phone) == [], path
+        assert serious_axe_violations(owner_phone) == [], path
     owner.goto(live_server.url + "/settings/company")
     _shot(owner, "company-desktop")
     desktop.close()

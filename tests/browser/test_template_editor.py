@@ -10,26 +10,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from flask import current_app
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Message, MessageKind, Role, utcnow
 from app.services.photos import store_profile_photo
+from tests.fixtures.live import serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
-
-
-def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
@@ -132,12 +123,12 @@ def test_editor_at_phone_size(live_server, phone_page, browser_login, make):
     expect(phone_page.locator("[data-testid=segment-summary]")).to_contain_text("GSM-7")
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the editor scrolls sideways at phone size ({width}px)"
-    assert serious_violations(phone_page) == []
+    assert serious_axe_violations(phone_page) == []
     phone_page.screenshot(path=str(ARTIFACTS / "template-editor-390.png"), full_page=True)
     phone_page.goto(f"{live_server.url}/texts")
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the texts list scrolls sideways at phone size ({width}px)"
-    assert serious_violations(phone_page) == []
+    assert serious_axe_violations(phone_page) == []
     phone_page.screenshot(path=str(ARTIFACTS / "texts-list-390.png"), full_page=True)
 
 
@@ -160,5 +151,5 @@ def test_a_tech_uploads_a_photo_from_the_phone(
     assert image.evaluate("img => img.naturalWidth") == 480
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the profile page scrolls sideways at phone size ({width}px)"
-    assert serious_violations(phone_page) == []
+    assert serious_axe_violations(phone_page) == []
     phone_page.screenshot(path=str(ARTIFACTS / "profile-photo-390.png"), full_page=True)

@@ -379,7 +379,7 @@ def test_fifty_thousand_rows_import(make):
 
 
 def test_the_outbox_worker_runs_a_queued_import(app, make):
-    from app.sms.dispatcher import Dispatcher
+    from app.worker.dispatcher import Dispatcher
 
     company = make.company()
     customer_import = _import(company, hcp_file(), inline=0)

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import (
@@ -43,7 +42,7 @@ KIM = "+15125550143"
 
 
 @pytest.fixture
-def shop(make):
+def inbox_people(make):
     company = make.company("Acme Plumbing")
     make.number(company)
     bob = make.user(company, Role.OFFICE, name="Bob Office")
@@ -55,18 +54,10 @@ def shop(make):
     return SimpleNamespace(company=company, bob=bob, maria=maria, jane=jane, kim=kim)
 
 
-def _count_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    return statements, lambda: event.remove(db.engine, "before_cursor_execute", before)
-
-
-def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(make, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(
+    make, inbound, inbox_people, count_queries
+):
+    company, bob = inbox_people.company, inbox_people.bob
     now = utcnow()
     inbound(company, JANE, "first", created_at=now - timedelta(minutes=10))
     inbound(company, JANE, "second", created_at=now - timedelta(minutes=9))
@@ -77,8 +68,7 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
     db.session.expire_all()
     company = db.session.get(type(company), company.id)
 
-    statements, stop = _count_queries()
-    try:
+    with count_queries() as statements:
         rows = list_conversations(company=company)
         summary = [
             (
@@ -88,8 +78,6 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
             )
             for r in rows
         ]
-    finally:
-        stop()
     assert summary == [
         # Replying marked Jane's thread read; the first text to her says how to opt out.
         ("Jane Doe", "On it Reply STOP to opt out.", 0),
@@ -99,8 +87,10 @@ def test_list_is_newest_first_with_unread_counts_and_last_message_in_one_query(m
     assert len(statements) == 1, statements
 
 
-def test_list_leaves_out_other_companies_and_forward_only_conversations(make, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_list_leaves_out_other_companies_and_forward_only_conversations(
+    make, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     bob.mobile_phone = "+15125550177"
     bob.forward_texts = True
     apply_routing(message=inbound(company, JANE, "hello"))
@@ -128,8 +118,8 @@ def test_list_leaves_out_other_companies_and_forward_only_conversations(make, in
         ("%", []),
     ],
 )
-def test_search_by_name_or_number(inbound, shop, query, expected):
-    company = shop.company
+def test_search_by_name_or_number(inbound, inbox_people, query, expected):
+    company = inbox_people.company
     now = utcnow()
     inbound(company, "+15125550111", "unknown", created_at=now - timedelta(minutes=3))
     inbound(company, JANE, "jane", created_at=now - timedelta(minutes=2))
@@ -139,9 +129,14 @@ def test_search_by_name_or_number(inbound, shop, query, expected):
     assert names == expected
 
 
-def test_only_user_keeps_conversations_routed_or_assigned_to_them(make, inbound, shop):
-    company, bob, maria, jane = shop.company, shop.bob, shop.maria, shop.jane
-    job = _job_on_my_way(make, shop)
+def test_only_user_keeps_conversations_routed_or_assigned_to_them(make, inbound, inbox_people):
+    company, bob, maria, jane = (
+        inbox_people.company,
+        inbox_people.bob,
+        inbox_people.maria,
+        inbox_people.jane,
+    )
+    job = _job_on_my_way(make, inbox_people)
     apply_routing(message=inbound(company, JANE, "at the door"))
     apply_routing(message=inbound(company, KIM, "question"))
     assert job.customer_id == jane.id
@@ -154,8 +149,8 @@ def test_only_user_keeps_conversations_routed_or_assigned_to_them(make, inbound,
     }
 
 
-def test_thread_shows_both_directions_and_notices_but_not_forwards(inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_thread_shows_both_directions_and_notices_but_not_forwards(inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     bob.mobile_phone = "+15125550177"
     bob.forward_texts = True
     apply_routing(message=inbound(company, JANE, "Is 3pm ok?"))
@@ -169,8 +164,8 @@ def test_thread_shows_both_directions_and_notices_but_not_forwards(inbound, shop
     ]
 
 
-def test_send_reply_queues_a_manual_text_from_the_custom_number(inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_send_reply_queues_a_manual_text_from_the_custom_number(inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     apply_routing(message=inbound(company, JANE, "hello"))
     conversation = _conversation(company, JANE)
     reply = send_reply(conversation=conversation, author=bob, body="  Hi Jane!  ")
@@ -185,8 +180,8 @@ def test_send_reply_queues_a_manual_text_from_the_custom_number(inbound, shop):
     assert list_conversations(company=company)[0].unread == 0
 
 
-def test_send_reply_with_the_same_form_key_is_one_text(shop):
-    company, bob, jane = shop.company, shop.bob, shop.jane
+def test_send_reply_with_the_same_form_key_is_one_text(inbox_people):
+    company, bob, jane = inbox_people.company, inbox_people.bob, inbox_people.jane
     conversation = _conversation_for(company, jane)
     first = send_reply(conversation=conversation, author=bob, body="Hi", idempotency_key="k1")
     again = send_reply(conversation=conversation, author=bob, body="Hi", idempotency_key="k1")
@@ -194,9 +189,9 @@ def test_send_reply_with_the_same_form_key_is_one_text(shop):
     assert first.id == again.id != other.id
 
 
-def test_send_reply_in_progress_links_the_job(make, shop):
-    company, maria, jane = shop.company, shop.maria, shop.jane
-    job = _job_on_my_way(make, shop)
+def test_send_reply_in_progress_links_the_job(make, inbox_people):
+    company, maria, jane = inbox_people.company, inbox_people.maria, inbox_people.jane
+    job = _job_on_my_way(make, inbox_people)
     reply = send_reply(conversation=_conversation_for(company, jane), author=maria, body="5 min")
     assert reply.job_id == job.id
 
@@ -205,16 +200,16 @@ def test_send_reply_in_progress_links_the_job(make, shop):
     ("body", "match"),
     [("", "Write a message"), ("   ", "Write a message"), ("x" * 1601, "under 1600")],
 )
-def test_send_reply_refuses_empty_or_huge_bodies(shop, body, match):
-    company, bob, jane = shop.company, shop.bob, shop.jane
+def test_send_reply_refuses_empty_or_huge_bodies(inbox_people, body, match):
+    company, bob, jane = inbox_people.company, inbox_people.bob, inbox_people.jane
     with pytest.raises(DomainError, match=match) as error:
         send_reply(conversation=_conversation_for(company, jane), author=bob, body=body)
     assert error.value.field == "body"
     assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
 
 
-def test_send_reply_to_an_opted_out_customer_or_without_a_number(make, shop):
-    company, bob, jane = shop.company, shop.bob, shop.jane
+def test_send_reply_to_an_opted_out_customer_or_without_a_number(make, inbox_people):
+    company, bob, jane = inbox_people.company, inbox_people.bob, inbox_people.jane
     db.session.add(OptOut(company_id=company.id, phone=JANE, keyword="STOP"))
     with pytest.raises(TextingUnavailable, match="opted out"):
         send_reply(conversation=_conversation_for(company, jane), author=bob, body="Hi")
@@ -224,15 +219,15 @@ def test_send_reply_to_an_opted_out_customer_or_without_a_number(make, shop):
         send_reply(conversation=_conversation_for(bare, customer), author=bare.owner, body="Hi")
 
 
-def test_send_reply_refuses_another_company(make, shop):
-    company, jane = shop.company, shop.jane
+def test_send_reply_refuses_another_company(make, inbox_people):
+    company, jane = inbox_people.company, inbox_people.jane
     other = make.company()
     with pytest.raises(NotAllowed):
         send_reply(conversation=_conversation_for(company, jane), author=other.owner, body="x")
 
 
-def test_mark_read_reads_inbound_and_the_users_copies(inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_mark_read_reads_inbound_and_the_users_copies(inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     first = inbound(company, JANE, "one")
     apply_routing(message=first)
     apply_routing(message=inbound(company, JANE, "two"))
@@ -247,8 +242,10 @@ def test_mark_read_reads_inbound_and_the_users_copies(inbound, shop):
     assert [c.message.body for c in unread_copies] == ["other conversation"]
 
 
-def test_reassign_routes_waiting_texts_and_future_ones_and_leaves_a_trace(make, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_reassign_routes_waiting_texts_and_future_ones_and_leaves_a_trace(
+    make, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     sam = make.user(company, Role.OFFICE, name="Sam Office")
     sam.mobile_phone = "+15125550188"
     sam.forward_texts = True
@@ -274,8 +271,13 @@ def test_reassign_routes_waiting_texts_and_future_ones_and_leaves_a_trace(make, 
     assert apply_routing(message=inbound(company, JANE, "again")).recipient_ids == (bob.id,)
 
 
-def test_reassign_rules(make, shop):
-    company, bob, maria, jane = shop.company, shop.bob, shop.maria, shop.jane
+def test_reassign_rules(make, inbox_people):
+    company, bob, maria, jane = (
+        inbox_people.company,
+        inbox_people.bob,
+        inbox_people.maria,
+        inbox_people.jane,
+    )
     conversation = _conversation_for(company, jane)
     other = make.company()
     with pytest.raises(NotAllowed):
@@ -289,8 +291,8 @@ def test_reassign_rules(make, shop):
     assert thread_messages(conversation=conversation) == []
 
 
-def test_create_customer_from_an_unknown_number(inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_create_customer_from_an_unknown_number(inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, "+15125550111", "hi, need a quote")
     conversation = message.conversation
     assert conversation.is_unknown_number
@@ -307,8 +309,8 @@ def test_create_customer_from_an_unknown_number(inbound, shop):
         create_customer_from_conversation(conversation=conversation, name="Again", actor=bob)
 
 
-def test_create_customer_links_one_added_meanwhile(make, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_create_customer_links_one_added_meanwhile(make, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, "+15125550111", "hi")
     added = make.customer(company, name="Lee Walker", phone="+15125550111")
     customer = create_customer_from_conversation(
@@ -324,7 +326,7 @@ def test_create_customer_links_one_added_meanwhile(make, inbound, shop):
 @pytest.mark.parametrize(
     ("status", "code", "label", "ticks", "problem"),
     [
-        (MessageStatus.PENDING, None, "Sending", "…", None),
+        (MessageStatus.PENDING, None, "Waiting to send", "…", None),
         (MessageStatus.QUEUED, None, "Sent to carrier", "✓", None),
         (MessageStatus.SENT, None, "Sent", "✓", None),
         (MessageStatus.DELIVERED, None, "Delivered", "✓✓", None),
@@ -345,10 +347,10 @@ def test_delivery_state_in_plain_words(status, code, label, ticks, problem):
 # Escalation ---------------------------------------------------------------------------
 
 
-def test_escalation_adds_the_office_chain_once(make, inbound, shop):
-    company, bob, maria = shop.company, shop.bob, shop.maria
+def test_escalation_adds_the_office_chain_once(make, inbound, inbox_people):
+    company, bob, maria = inbox_people.company, inbox_people.bob, inbox_people.maria
     set_escalation_minutes(company=company, minutes=10, actor=company.owner)
-    _job_on_my_way(make, shop)
+    _job_on_my_way(make, inbox_people)
     now = utcnow()
     old = inbound(company, JANE, "are you close?", created_at=now - timedelta(minutes=11))
     fresh = inbound(company, JANE, "hello?", created_at=now - timedelta(minutes=2))
@@ -364,10 +366,10 @@ def test_escalation_adds_the_office_chain_once(make, inbound, shop):
 
 
 def test_escalation_skips_read_texts_office_routed_texts_and_companies_without_it(
-    make, inbound, shop
+    make, inbound, inbox_people
 ):
-    company = shop.company
-    job = _job_on_my_way(make, shop)
+    company = inbox_people.company
+    job = _job_on_my_way(make, inbox_people)
     now = utcnow()
     routed_to_tech = inbound(company, JANE, "x", created_at=now - timedelta(hours=1))
     apply_routing(message=routed_to_tech)
@@ -381,8 +383,8 @@ def test_escalation_skips_read_texts_office_routed_texts_and_companies_without_i
     assert job.status == JobStatus.ON_MY_WAY
 
 
-def test_escalation_minutes_rules(make, shop):
-    company, bob = shop.company, shop.bob
+def test_escalation_minutes_rules(make, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     with pytest.raises(NotAllowed):
         set_escalation_minutes(company=company, minutes=5, actor=bob)
     for bad in (0, -1, 24 * 60 + 1):
@@ -407,26 +409,26 @@ def _conversation_for(company, customer) -> Conversation:
     return conversation_for(company=company, phone=customer.mobile_phone, customer=customer)
 
 
-def _job_on_my_way(make, shop):
-    company, maria, jane = shop.company, shop.maria, shop.jane
+def _job_on_my_way(make, inbox_people):
+    company, maria, jane = inbox_people.company, inbox_people.maria, inbox_people.jane
     job = make.job(company, customer=jane, techs=[maria])
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=maria)
     return job
 
 
-def test_the_worker_escalates_once_a_minute_per_process(make, inbound, shop, monkeypatch):
-    from app.services import escalation
+def test_the_worker_escalates_once_a_minute_per_process(make, inbound, inbox_people):
+    from app.worker.periodic import Schedule
 
-    monkeypatch.setattr(escalation, "_last_run", None)
-    company, bob, maria = shop.company, shop.bob, shop.maria
+    schedule = Schedule()
+    company, bob, maria = inbox_people.company, inbox_people.bob, inbox_people.maria
     set_escalation_minutes(company=company, minutes=10, actor=company.owner)
-    _job_on_my_way(make, shop)
+    _job_on_my_way(make, inbox_people)
     now = utcnow()
     apply_routing(message=inbound(company, JANE, "x", created_at=now - timedelta(minutes=11)))
     later = inbound(company, JANE, "y", created_at=now - timedelta(minutes=9, seconds=30))
     apply_routing(message=later)
-    assert escalation.escalate_unread_periodically(now=now) == 1
+    assert schedule.run_due(now=now)["escalation"] == 1
     # 40 s later the second text is due, but the worker looked less than a minute ago.
-    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=40)) == 0
-    assert escalation.escalate_unread_periodically(now=now + timedelta(seconds=61)) == 1
+    assert schedule.run_due(now=now + timedelta(seconds=40)).get("escalation", 0) == 0
+    assert schedule.run_due(now=now + timedelta(seconds=61))["escalation"] == 1
     assert {r.user_id for r in later.recipients} == {maria.id, bob.id}

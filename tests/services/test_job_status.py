@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Job, JobStatus, Role
 from app.services import job_status as job_status_module
+from app.services.job_events import job_status_changed
 from app.services.job_status import ALLOWED, IllegalTransition, job_set_status, next_statuses
 
 # How to bring a fresh (scheduled) job into each status through legal moves.
@@ -42,15 +43,15 @@ TIMESTAMP = {
 
 
 @pytest.fixture
-def notified(monkeypatch):
-    """The transitions reported to the notifications service."""
+def notified():
+    """The transitions announced (the job_status_changed signal)."""
     calls = []
-    monkeypatch.setattr(
-        job_status_module,
-        "notify_status_changed",
-        lambda *, transition, actor: calls.append((transition, actor)),
-    )
-    return calls
+
+    def record(transition, *, actor):
+        calls.append((transition, actor))
+
+    with job_status_changed.connected_to(record):
+        yield calls
 
 
 @pytest.fixture

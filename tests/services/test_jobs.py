@@ -8,8 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.models import JobAssignment, JobStatus, Role
-from app.services import jobs as jobs_module
 from app.services.errors import DomainError
+from app.services.job_events import job_changed
 from app.services.job_status import job_set_status
 from app.services.jobs import (
     assign_tech,
@@ -23,19 +23,19 @@ START = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def changes(monkeypatch):
-    """Calls to notifications.notify_job_changed, as (job id, old_start, old_end, old techs)."""
+def changes():
+    """Every job_changed signal sent, as (job id, old_start, old_end, old techs)."""
     calls = []
 
-    def record(*, job, old_start, old_end, old_tech_ids):
+    def record(job, *, old_start, old_end, old_tech_ids):
         calls.append((job.id, old_start, old_end, set(old_tech_ids)))
 
-    monkeypatch.setattr(jobs_module, "notify_job_changed", record)
-    return calls
+    with job_changed.connected_to(record):
+        yield calls
 
 
 @pytest.fixture
-def shop(make):
+def techs_and_customer(make):
     company = make.company()
     ana = make.user(company, role=Role.TECH, name="Ana Tech")
     ben = make.user(company, role=Role.TECH, name="Ben Tech")
@@ -43,8 +43,8 @@ def shop(make):
     return company, ana, ben, customer
 
 
-def book(make, shop, **kwargs):
-    company, ana, _ben, customer = shop
+def book(make, techs_and_customer, **kwargs):
+    company, ana, _ben, customer = techs_and_customer
     fields = {"customer": customer, "techs": [ana], "start": START}
     fields.update(kwargs)
     return make.job(company, **fields)
@@ -53,24 +53,24 @@ def book(make, shop, **kwargs):
 # --- create_job --------------------------------------------------------------------------
 
 
-def test_jobs_are_numbered_per_company(make, shop):
-    first = book(make, shop)
-    second = book(make, shop)
+def test_jobs_are_numbered_per_company(make, techs_and_customer):
+    first = book(make, techs_and_customer)
+    second = book(make, techs_and_customer)
     other_company = make.company()
     elsewhere = make.job(other_company)
     assert second.number == first.number + 1
     assert elsewhere.number == first.number
 
 
-def test_create_job_defaults_the_address_to_the_customers(make, shop):
-    job = book(make, shop)
+def test_create_job_defaults_the_address_to_the_customers(make, techs_and_customer):
+    job = book(make, techs_and_customer)
     assert job.address == "1 Main St"
-    other = book(make, shop, address="  9 Side St ")
+    other = book(make, techs_and_customer, address="  9 Side St ")
     assert other.address == "9 Side St"
 
 
-def test_create_job_refuses_an_end_before_the_start(shop):
-    company, _ana, _ben, customer = shop
+def test_create_job_refuses_an_end_before_the_start(techs_and_customer):
+    company, _ana, _ben, customer = techs_and_customer
     with pytest.raises(DomainError) as refused:
         create_job(
             company=company,
@@ -82,8 +82,8 @@ def test_create_job_refuses_an_end_before_the_start(shop):
     assert refused.value.field == "scheduled_end"
 
 
-def test_create_job_refuses_another_companys_customer_and_tech(make, shop):
-    company, ana, _ben, _customer = shop
+def test_create_job_refuses_another_companys_customer_and_tech(make, techs_and_customer):
+    company, ana, _ben, _customer = techs_and_customer
     other = make.company()
     stranger = make.customer(other)
     with pytest.raises(DomainError) as refused:
@@ -99,7 +99,7 @@ def test_create_job_refuses_another_companys_customer_and_tech(make, shop):
     with pytest.raises(DomainError) as refused:
         create_job(
             company=company,
-            customer=shop[3],
+            customer=techs_and_customer[3],
             description="Leak",
             scheduled_start=START,
             scheduled_end=START + timedelta(hours=1),
@@ -111,9 +111,11 @@ def test_create_job_refuses_another_companys_customer_and_tech(make, shop):
 # --- update_job --------------------------------------------------------------------------
 
 
-def test_update_job_changes_details_and_reports_the_old_time_and_techs(make, shop, changes):
-    company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_update_job_changes_details_and_reports_the_old_time_and_techs(
+    make, techs_and_customer, changes
+):
+    company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     owner = company.owner
     new_start = START + timedelta(days=1)
 
@@ -136,9 +138,9 @@ def test_update_job_changes_details_and_reports_the_old_time_and_techs(make, sho
     assert db.session.query(JobAssignment).filter_by(job_id=job.id).count() == 1
 
 
-def test_update_job_without_time_or_tech_change_does_not_notify(make, shop, changes):
-    company, ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_update_job_without_time_or_tech_change_does_not_notify(make, techs_and_customer, changes):
+    company, ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     update_job(
         job=job,
         actor=company.owner,
@@ -151,9 +153,11 @@ def test_update_job_without_time_or_tech_change_does_not_notify(make, shop, chan
     assert changes == []
 
 
-def test_update_job_refuses_moving_a_finished_job_but_allows_fixing_its_words(make, shop, changes):
-    company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_update_job_refuses_moving_a_finished_job_but_allows_fixing_its_words(
+    make, techs_and_customer, changes
+):
+    company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     job_set_status(job=job, status=JobStatus.STARTED, actor=ana)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=ana)
     with pytest.raises(DomainError, match="finished"):
@@ -186,9 +190,9 @@ def test_update_job_refuses_moving_a_finished_job_but_allows_fixing_its_words(ma
     assert changes == []
 
 
-def test_update_job_refuses_an_empty_description(make, shop):
-    company, ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_update_job_refuses_an_empty_description(make, techs_and_customer):
+    company, ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     with pytest.raises(DomainError) as refused:
         update_job(
             job=job,
@@ -204,24 +208,24 @@ def test_update_job_refuses_an_empty_description(make, shop):
 # --- reschedule_job ----------------------------------------------------------------------
 
 
-def test_reschedule_moves_the_job_and_reports_the_old_window(make, shop, changes):
-    _company, ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_reschedule_moves_the_job_and_reports_the_old_window(make, techs_and_customer, changes):
+    _company, ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     later = START + timedelta(hours=5)
     reschedule_job(job=job, start=later, end=later + timedelta(hours=1))
     assert (job.scheduled_start, job.scheduled_end) == (later, later + timedelta(hours=1))
     assert changes == [(job.id, START, START + timedelta(hours=2), {ana.id})]
 
 
-def test_reschedule_to_the_same_time_is_a_no_op(make, shop, changes):
-    job = book(make, shop)
+def test_reschedule_to_the_same_time_is_a_no_op(make, techs_and_customer, changes):
+    job = book(make, techs_and_customer)
     reschedule_job(job=job, start=job.scheduled_start, end=job.scheduled_end)
     assert changes == []
 
 
-def test_reschedule_refuses_end_before_start_and_canceled_jobs(make, shop, changes):
-    _company, ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_reschedule_refuses_end_before_start_and_canceled_jobs(make, techs_and_customer, changes):
+    _company, ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     with pytest.raises(DomainError) as refused:
         reschedule_job(job=job, start=START + timedelta(hours=3), end=START + timedelta(hours=1))
     assert refused.value.field == "scheduled_end"
@@ -236,9 +240,9 @@ def test_reschedule_refuses_end_before_start_and_canceled_jobs(make, shop, chang
 # --- assign / unassign -------------------------------------------------------------------
 
 
-def test_assign_and_unassign_report_the_old_techs(make, shop, changes):
-    _company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_assign_and_unassign_report_the_old_techs(make, techs_and_customer, changes):
+    _company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
 
     assign_tech(job=job, tech=ben)
     assert {t.id for t in job.techs} == {ana.id, ben.id}
@@ -252,25 +256,27 @@ def test_assign_and_unassign_report_the_old_techs(make, shop, changes):
     ]
 
 
-def test_assigning_twice_or_removing_someone_absent_changes_nothing(make, shop, changes):
-    _company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_assigning_twice_or_removing_someone_absent_changes_nothing(
+    make, techs_and_customer, changes
+):
+    _company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     assign_tech(job=job, tech=ana)
     unassign_tech(job=job, tech=ben)
     assert [t.id for t in job.techs] == [ana.id]
     assert changes == []
 
 
-def test_an_office_user_can_be_assigned(make, shop):
-    company, _ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_an_office_user_can_be_assigned(make, techs_and_customer):
+    company, _ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     assign_tech(job=job, tech=company.owner)
     assert company.owner in job.techs
 
 
-def test_assign_refuses_inactive_and_foreign_people(make, shop, changes):
-    company, _ana, _ben, _customer = shop
-    job = book(make, shop)
+def test_assign_refuses_inactive_and_foreign_people(make, techs_and_customer, changes):
+    company, _ana, _ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     gone = make.user(company, role=Role.TECH, active=False)
     outsider = make.user(make.company(), role=Role.TECH)
     for person in (gone, outsider):
@@ -280,9 +286,9 @@ def test_assign_refuses_inactive_and_foreign_people(make, shop, changes):
     assert changes == []
 
 
-def test_techs_of_a_finished_job_are_fixed(make, shop, changes):
-    _company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_techs_of_a_finished_job_are_fixed(make, techs_and_customer, changes):
+    _company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     job_set_status(job=job, status=JobStatus.STARTED, actor=ana)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=ana)
     with pytest.raises(DomainError, match="finished"):
@@ -292,9 +298,11 @@ def test_techs_of_a_finished_job_are_fixed(make, shop, changes):
     assert changes == []
 
 
-def test_update_job_keeps_a_tech_deactivated_since_but_refuses_adding_one(make, shop, changes):
-    company, ana, ben, _customer = shop
-    job = book(make, shop)
+def test_update_job_keeps_a_tech_deactivated_since_but_refuses_adding_one(
+    make, techs_and_customer, changes
+):
+    company, ana, ben, _customer = techs_and_customer
+    job = book(make, techs_and_customer)
     ana.active = False
     ben.active = False
     update_job(

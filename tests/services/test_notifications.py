@@ -37,7 +37,7 @@ def texts(job, kind=None) -> list[Message]:
 
 
 @pytest.fixture
-def shop(make):
+def booked_job(make):
     """A company with a number, a customer, two techs, and one booked job."""
     company = make.company(name="Acme Plumbing")
     make.number(company)
@@ -48,8 +48,8 @@ def shop(make):
     return company, customer, sam, kim, job
 
 
-def test_booking_texts_the_customer_in_the_company_time_zone(shop):
-    _, customer, _, _, job = shop
+def test_booking_texts_the_customer_in_the_company_time_zone(booked_job):
+    _, customer, _, _, job = booked_job
     (text,) = texts(job)
     assert text.kind == MessageKind.JOB_SCHEDULED
     assert text.to_phone == customer.mobile_phone
@@ -107,8 +107,8 @@ def test_opted_out_customer_gets_nothing_and_the_skip_is_recorded_once(make):
     ]
 
 
-def test_reschedule_without_change_sends_nothing(shop):
-    company, _, sam, _, job = shop
+def test_reschedule_without_change_sends_nothing(booked_job):
+    company, _, sam, _, job = booked_job
     reschedule_job(job=job, start=job.scheduled_start, end=job.scheduled_end)
     update_job(
         job=job,
@@ -122,8 +122,8 @@ def test_reschedule_without_change_sends_nothing(shop):
     assert len(texts(job)) == 1  # only the booking
 
 
-def test_new_time_says_so_and_each_move_is_sent(shop):
-    _, _, _, _, job = shop
+def test_new_time_says_so_and_each_move_is_sent(booked_job):
+    _, _, _, _, job = booked_job
     reschedule_job(job=job, start=START + timedelta(hours=4), end=START + timedelta(hours=6))
     changed = texts(job)[-1]
     assert changed.body.startswith(
@@ -142,8 +142,8 @@ def test_new_time_says_so_and_each_move_is_sent(shop):
     ]
 
 
-def test_the_same_change_reported_twice_sends_once(shop):
-    _, _, sam, _, job = shop
+def test_the_same_change_reported_twice_sends_once(booked_job):
+    _, _, sam, _, job = booked_job
     old = (job.scheduled_start, job.scheduled_end)
     job.scheduled_start += timedelta(days=1)
     job.scheduled_end += timedelta(days=1)
@@ -153,15 +153,15 @@ def test_the_same_change_reported_twice_sends_once(shop):
     assert len(texts(job)) == 2
 
 
-def test_new_tech_is_named_with_the_tech_identity(shop):
-    _, _, _, kim, job = shop
+def test_new_tech_is_named_with_the_tech_identity(booked_job):
+    _, _, _, kim, job = booked_job
     assign_tech(job=job, tech=kim)
     changed = texts(job)[-1]
     assert "Your technicians are now Sam Lee and Kim Park." in changed.body
 
 
-def test_company_identity_never_names_a_tech(shop):
-    company, _, sam, kim, job = shop
+def test_company_identity_never_names_a_tech(booked_job):
+    company, _, sam, kim, job = booked_job
     company.sender_identity = SenderIdentity.COMPANY
     store_profile_photo(user=sam, data=_png(), upload_folder=_uploads())
     assign_tech(job=job, tech=kim)
@@ -175,8 +175,8 @@ def test_company_identity_never_names_a_tech(shop):
         assert text.media_urls == []
 
 
-def test_time_changes_of_a_canceled_job_send_nothing(shop):
-    _, _, sam, _, job = shop
+def test_time_changes_of_a_canceled_job_send_nothing(booked_job):
+    _, _, sam, _, job = booked_job
     job_set_status(job=job, status=JobStatus.CANCELED, actor=None)
     old = (job.scheduled_start, job.scheduled_end)
     job.scheduled_start += timedelta(days=1)
@@ -186,8 +186,8 @@ def test_time_changes_of_a_canceled_job_send_nothing(shop):
     assert [t.kind for t in texts(job)] == [MessageKind.JOB_SCHEDULED, MessageKind.JOB_CANCELED]
 
 
-def test_on_my_way_names_the_tech_and_sends_the_photo_once(shop, app):
-    _, _, sam, kim, job = shop
+def test_on_my_way_names_the_tech_and_sends_the_photo_once(booked_job, app):
+    _, _, sam, kim, job = booked_job
     job.assignments  # noqa: B018  (loaded before the second tech joins)
     assign_tech(job=job, tech=kim)
     store_profile_photo(user=sam, data=_png(), upload_folder=_uploads())
@@ -204,8 +204,8 @@ def test_on_my_way_names_the_tech_and_sends_the_photo_once(shop, app):
     assert len(sam.photo_token) >= 40  # random, not derived from the user id
 
 
-def test_on_my_way_is_once_per_job_even_after_reopening(shop):
-    _, _, sam, _, job = shop
+def test_on_my_way_is_once_per_job_even_after_reopening(booked_job):
+    _, _, sam, _, job = booked_job
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam)
     job_set_status(job=job, status=JobStatus.CANCELED, actor=None)
     job_set_status(job=job, status=JobStatus.SCHEDULED, actor=None)
@@ -213,23 +213,23 @@ def test_on_my_way_is_once_per_job_even_after_reopening(shop):
     assert len(texts(job, MessageKind.ON_MY_WAY)) == 1
 
 
-def test_on_my_way_without_a_photo_is_plain_sms(shop):
-    _, _, sam, _, job = shop
+def test_on_my_way_without_a_photo_is_plain_sms(booked_job):
+    _, _, sam, _, job = booked_job
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam)
     (text,) = texts(job, MessageKind.ON_MY_WAY)
     assert text.media_urls == []
     assert "Sam Lee" in text.body
 
 
-def test_disabled_on_my_way_sends_nothing(shop):
-    company, _, sam, _, job = shop
+def test_disabled_on_my_way_sends_nothing(booked_job):
+    company, _, sam, _, job = booked_job
     set_template_enabled(company=company, kind=MessageKind.ON_MY_WAY, enabled=False)
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam)
     assert texts(job, MessageKind.ON_MY_WAY) == []
 
 
-def test_finished_is_sent_once(shop):
-    _, _, sam, _, job = shop
+def test_finished_is_sent_once(booked_job):
+    _, _, sam, _, job = booked_job
     job_set_status(job=job, status=JobStatus.STARTED, actor=sam)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=sam)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=sam)
@@ -254,21 +254,21 @@ def _invoice(job, status: str, number: int = 1001) -> Invoice:
     return invoice
 
 
-def test_finished_carries_the_invoice_link_only_when_wanted_and_sent(shop, app):
-    company, _, sam, _, job = shop
+def test_finished_carries_the_invoice_link_only_when_wanted_and_sent(booked_job, app):
+    company, _, sam, _, job = booked_job
     invoice = _invoice(job, InvoiceStatus.SENT)
     job_set_status(job=job, status=JobStatus.STARTED, actor=sam)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=sam)
     assert "invoice" not in texts(job, MessageKind.JOB_FINISHED)[0].body.lower()
 
-    other = _job_for(company, sam, shop[1])
+    other = _job_for(company, sam, booked_job[1])
     _invoice(other, InvoiceStatus.DRAFT, number=1002)
     company.finished_text_invoice_link = True
     job_set_status(job=other, status=JobStatus.STARTED, actor=sam)
     job_set_status(job=other, status=JobStatus.FINISHED, actor=sam)
     assert "/i/" not in texts(other, MessageKind.JOB_FINISHED)[0].body  # drafts stay private
 
-    third = _job_for(company, sam, shop[1])
+    third = _job_for(company, sam, booked_job[1])
     sent = _invoice(third, InvoiceStatus.SENT, number=1003)
     job_set_status(job=third, status=JobStatus.STARTED, actor=sam)
     job_set_status(job=third, status=JobStatus.FINISHED, actor=sam)
@@ -277,8 +277,8 @@ def test_finished_carries_the_invoice_link_only_when_wanted_and_sent(shop, app):
     assert invoice.public_token not in body
 
 
-def test_a_template_with_the_invoice_placeholder_places_the_link(shop, app):
-    company, _, sam, _, job = shop
+def test_a_template_with_the_invoice_placeholder_places_the_link(booked_job, app):
+    company, _, sam, _, job = booked_job
     company.finished_text_invoice_link = True
     save_template(
         company=company,
@@ -338,8 +338,8 @@ def test_a_skipped_text_shows_on_the_job_timeline(make):
     assert "no custom SMS number" in entries[0].detail
 
 
-def test_a_template_without_the_change_placeholder_still_says_what_changed(shop):
-    company, _, _, _, job = shop
+def test_a_template_without_the_change_placeholder_still_says_what_changed(booked_job):
+    company, _, _, _, job = booked_job
     save_template(
         company=company,
         kind=MessageKind.JOB_SCHEDULED,
@@ -366,10 +366,10 @@ def test_eta_is_a_value_without_words_around_it(minutes, value):
     assert eta_text(minutes) == value
 
 
-def test_a_stored_template_saying_about_eta_never_sends_about_about(shop):
+def test_a_stored_template_saying_about_eta_never_sends_about_about(booked_job):
     """Companies that wrote "about {eta}" (to fix "in 20 minutes" sounding exact) keep
     their text, and it now reads right."""
-    company, _, sam, _, job = shop
+    company, _, sam, _, job = booked_job
     template = get_template(company=company, kind=MessageKind.ON_MY_WAY)
     template.body = "{tech_first_name} is coming, about {eta} away."
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=sam, eta_minutes=30)
@@ -378,8 +378,8 @@ def test_a_stored_template_saying_about_eta_never_sends_about_about(shop):
     assert "about about" not in text.body
 
 
-def test_company_only_tech_name_opens_a_sentence_with_a_capital(shop):
-    company, _, sam, _, job = shop
+def test_company_only_tech_name_opens_a_sentence_with_a_capital(booked_job):
+    company, _, sam, _, job = booked_job
     company.sender_identity = SenderIdentity.COMPANY
     template = get_template(company=company, kind=MessageKind.ON_MY_WAY)
     template.body = "{tech_name} is on the way. {tech_name} will call if {tech_name} is late."

@@ -182,10 +182,7 @@ def test_the_jobs_timeline_shows_the_online_payment(paying, make):
     assert any(title == "Note" and "paid $120.00" in body for title, body in entries)
 
 
-def test_the_outbox_worker_queues_and_sends_due_reminders(
-    sent_invoice, dispatcher, clock, fake, monkeypatch
-):
-    monkeypatch.setattr(payment_texts, "_last_run", None)
+def test_the_outbox_worker_queues_and_sends_due_reminders(sent_invoice, dispatcher, clock, fake):
     clock.now = _noon(sent_invoice, 3)
     worker = dispatcher()
     worker.run_once()  # queues the reminder (and sends what was due before it)

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import (
@@ -102,24 +101,16 @@ def test_upcoming_is_the_first_open_jobs_of_the_next_two_weeks(make, crew, monke
     assert _names(day.upcoming) == ["day 12", "day 13", "day 14"]
 
 
-def test_the_day_comes_with_customers_and_techs_loaded(make, crew):
+def test_the_day_comes_with_customers_and_techs_loaded(make, crew, count_queries):
     company, tech, other = crew
     make.job(company, techs=[tech, other], start=chicago(10, 9))
     make.job(company, techs=[tech], start=chicago(11, 9))
     db.session.commit()
     db.session.expire_all()
-    statements = []
-
-    def record(_conn, _cursor, statement, *_rest):
-        statements.append(statement)
-
     day = tech_day(company=company, user=tech, now=NOW)
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with count_queries() as statements:
         seen = [(c.job.customer.name, [t.name for t in c.job.techs]) for c in day.today]
         seen += [(c.job.customer.name, [t.name for t in c.job.techs]) for c in day.upcoming]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert len(seen) == 2 and seen[0][1] == [tech.name, other.name]
     assert statements == []
 
@@ -165,7 +156,9 @@ def _routed(inbound, company, customer, *users, body="hello", read=False):
     return message
 
 
-def test_unread_counts_are_per_customer_for_this_user_in_one_query(make, crew, inbound):
+def test_unread_counts_are_per_customer_for_this_user_in_one_query(
+    make, crew, inbound, count_queries
+):
     company, tech, other = crew
     make.number(company)
     alice, bob, carol = (make.customer(company, name=n) for n in ("Alice A", "Bob B", "Carol C"))
@@ -178,18 +171,10 @@ def test_unread_counts_are_per_customer_for_this_user_in_one_query(make, crew, i
     make.number(stranger)
     lookalike = make.customer(stranger, phone=alice.mobile_phone)
     _routed(inbound, stranger, lookalike, tech)  # impossible in practice; must not count
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         counts = unread_counts(
             company=company, user=tech, customer_ids={alice.id, bob.id, carol.id}
         )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
     assert counts == {alice.id: 2, carol.id: 1}
     assert len(statements) == 1
@@ -258,9 +243,9 @@ def test_the_conversation_version_moves_with_new_texts_and_ticks(make, crew, inb
 @pytest.mark.parametrize(
     ("status", "code", "symbol", "label"),
     [
-        (MessageStatus.PENDING, None, "✓", "Queued"),
-        (MessageStatus.SENDING, None, "✓", "Queued"),
-        (MessageStatus.QUEUED, None, "✓", "Queued"),
+        (MessageStatus.PENDING, None, "✓", "Waiting to send"),
+        (MessageStatus.SENDING, None, "✓", "Sending"),
+        (MessageStatus.QUEUED, None, "✓", "Sent to carrier"),
         (MessageStatus.SENT, None, "✓", "Sent"),
         (MessageStatus.DELIVERED, None, "✓✓", "Delivered"),
         (MessageStatus.UNDELIVERED, 30005, "✗", "Not delivered. This number does not exist"),

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, OptOut
 from app.services.first_contact import FOOTER
 from app.services.texting import TextingUnavailable, queue_text
-from app.sms.dispatcher import DEFAULT_LEASE, RECONCILE_DELAY
+from app.worker.dispatcher import DEFAULT_LEASE, RECONCILE_DELAY
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -32,7 +32,7 @@ from app.services.inbound import (
     route_receipts,
 )
 from app.services.texting import TextingUnavailable, queue_text, texting_blocker
-from app.sms.dispatcher import _wake_event
+from app.worker.dispatcher import _wake_event
 from tests.fixtures.sms import route_received
 
 SMS = "/webhooks/twilio/sms"

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Direction, Message, MessageKind, OptOut, Role
 from app.services.texting import queue_text
 from tests.fixtures.sms import route_received
+from tests.support import HX
 
 
 def test_simulator_needs_a_login(client, sms_world):
@@ -71,7 +72,7 @@ def test_reply_goes_through_the_signed_webhook_and_is_routed(app, client, log_in
             "body": "Running 5 min late?",
             "photo": "y",
         },
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "sim-refresh"
@@ -104,7 +105,7 @@ def test_empty_reply_is_refused_with_a_message(client, log_in, sms_world, fake):
     response = client.post(
         "/dev/phone/text",
         data={"phone": "+15125550101", "body": "  "},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 422
     assert "Type a message or attach the photo." in response.get_data(as_text=True)
@@ -192,9 +193,7 @@ def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(
     app, client, log_in, sms_world, fake
 ):
     log_in(client, sms_world.company.owner)
-    response = client.post(
-        "/dev/phone/call", data={"phone": "+15125550101"}, headers={"HX-Request": "true"}
-    )
+    response = client.post("/dev/phone/call", data={"phone": "+15125550101"}, headers=HX)
     assert response.status_code == 200
     [webhook] = fake.webhooks
     assert webhook.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/voice"

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import Company, Role, User
 from app.services.accounts import deactivate_user
 from tests.fixtures.factories import PASSWORD
+from tests.support import HX
 
 SIGNUP = {
     "company_name": "Acme Plumbing",
@@ -345,7 +346,7 @@ def test_404_page_is_friendly(client):
 
 
 def test_404_for_htmx_is_a_fragment(client):
-    response = client.get("/no-such-page", headers={"HX-Request": "true"})
+    response = client.get("/no-such-page", headers=HX)
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert "<html" not in html

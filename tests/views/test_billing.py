@@ -21,8 +21,7 @@ from app.models import (
     Role,
 )
 from app.services import billing
-
-HX = {"HX-Request": "true"}
+from tests.support import HX
 
 
 @pytest.fixture
@@ -209,7 +208,7 @@ def test_send_by_text_and_resend(client, office, make, bill):
     first = client.post(f"/estimates/{estimate.id}/send", data={"send_key": key}, headers=HX)
     assert first.status_code == 200
     assert "Resend text" in first.get_data(as_text=True)
-    assert first.headers["HX-Trigger"] == "billingProgressChanged"
+    assert first.headers["HX-Trigger"] == "billing-progress-changed"
     client.post(f"/estimates/{estimate.id}/send", data={"send_key": key}, headers=HX)
     texts = list(db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.ESTIMATE)))
     assert len(texts) == 1  # the same form twice: one text

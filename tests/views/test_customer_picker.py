@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Estimate, Invoice, Job, Role
+from tests.support import HX
 
-HX = {"HX-Request": "true"}
 SCRIPT = "<script>alert(1)</script>"
 
 # The three forms, with what else each needs to be valid.
@@ -31,7 +31,7 @@ CREATED = {"/jobs/new": Job, "/estimates/new": Estimate, "/invoices/new": Invoic
 
 
 @pytest.fixture
-def shop(make, client, log_in):
+def office_company(make, client, log_in):
     company = make.company(name="Drip Plumbing", time_zone="America/Chicago")
     db.session.commit()
     log_in(client, company.owner)
@@ -70,8 +70,8 @@ def test_search_needs_an_office_login(make, client, log_in):
     assert client.get("/customers/search?q=a").status_code == 403
 
 
-def test_search_finds_only_the_companys_customers(make, client, shop):
-    ours = make.customer(shop, name="Avery Johnson", phone="+15125550101")
+def test_search_finds_only_the_companys_customers(make, client, office_company):
+    ours = make.customer(office_company, name="Avery Johnson", phone="+15125550101")
     theirs = make.customer(make.company(), name="Avery Johnson", phone="+15125550102")
     db.session.commit()
     for q in ("avery", "Avery Johnson", "555", "(512) 555-01", ""):
@@ -101,10 +101,12 @@ def test_search_finds_only_the_companys_customers(make, client, shop):
         ("_", []),
     ],
 )
-def test_search_matches_name_phone_address_or_email(make, client, shop, query, expected):
-    make.customer(shop, name="Adam Ames", phone="+15125550101", address="1201 Barton Springs Rd")
+def test_search_matches_name_phone_address_or_email(make, client, office_company, query, expected):
     make.customer(
-        shop,
+        office_company, name="Adam Ames", phone="+15125550101", address="1201 Barton Springs Rd"
+    )
+    make.customer(
+        office_company,
         name="bella Brown",
         phone="+15125550102",
         address="77 Oak Ave",
@@ -114,9 +116,9 @@ def test_search_matches_name_phone_address_or_email(make, client, shop, query, e
     assert found(search(client, query)) == expected
 
 
-def test_search_lists_exact_then_prefix_then_word_prefix_then_newest(make, client, shop):
+def test_search_lists_exact_then_prefix_then_word_prefix_then_newest(make, client, office_company):
     for name in ("Mary Annson", "Ann Lee", "Annabel Fox", "Joanne Ruiz", "ann", "Zed Ann"):
-        make.customer(shop, name=name)
+        make.customer(office_company, name=name)
     db.session.commit()
     assert found(search(client, "ann")) == [
         "ann",  # the name typed
@@ -128,9 +130,9 @@ def test_search_lists_exact_then_prefix_then_word_prefix_then_newest(make, clien
     ]
 
 
-def test_search_shows_at_most_ten_and_says_so(make, client, shop):
+def test_search_shows_at_most_ten_and_says_so(make, client, office_company):
     for n in range(12):
-        make.customer(shop, name=f"Smith {n:02d}", phone=f"+1512555{n:04d}")
+        make.customer(office_company, name=f"Smith {n:02d}", phone=f"+1512555{n:04d}")
     db.session.commit()
     html = search(client, "smith")
     assert found(html) == [f"Smith {n:02d}" for n in range(11, 1, -1)]
@@ -138,9 +140,9 @@ def test_search_shows_at_most_ten_and_says_so(make, client, shop):
     assert "Type more" not in search(client, "smith 03")
 
 
-def test_empty_search_lists_the_newest_customers(make, client, shop):
+def test_empty_search_lists_the_newest_customers(make, client, office_company):
     for n in range(12):
-        make.customer(shop, name=f"Customer {n:02d}")
+        make.customer(office_company, name=f"Customer {n:02d}")
     db.session.commit()
     html = search(client, "")
     assert found(html) == [f"Customer {n:02d}" for n in range(11, 1, -1)]
@@ -148,8 +150,8 @@ def test_empty_search_lists_the_newest_customers(make, client, shop):
     assert search(client, "   ") == html
 
 
-def test_search_without_a_match_offers_to_add_the_customer(make, client, shop):
-    make.customer(shop, name="Adam Ames")
+def test_search_without_a_match_offers_to_add_the_customer(make, client, office_company):
+    make.customer(office_company, name="Adam Ames")
     db.session.commit()
     html = search(client, "Zoe Quinn", then="estimate", field="customer_id")
     assert found(html) == []
@@ -163,8 +165,8 @@ def test_search_without_a_match_offers_to_add_the_customer(make, client, shop):
     assert not re.search(r'name="name"[^>]*value="\(', form)
 
 
-def test_search_returns_the_fragment_the_picker_swaps(make, client, shop):
-    customer = make.customer(shop, name="Adam Ames", address="1201 Barton Springs Rd")
+def test_search_returns_the_fragment_the_picker_swaps(make, client, office_company):
+    customer = make.customer(office_company, name="Adam Ames", address="1201 Barton Springs Rd")
     db.session.commit()
     html = search(client, "ada", field="customer_id")
     assert html.lstrip().startswith('<div id="customer_id-results"')
@@ -180,8 +182,8 @@ def test_search_returns_the_fragment_the_picker_swaps(make, client, shop):
     assert 'id="customer_id-results"' in search(client, "ada", field='x" onmouseover="1')
 
 
-def test_search_shows_names_as_text(make, client, shop):
-    make.customer(shop, name=SCRIPT, address=SCRIPT)
+def test_search_shows_names_as_text(make, client, office_company):
+    make.customer(office_company, name=SCRIPT, address=SCRIPT)
     db.session.commit()
     for q in ("script", ""):
         html = search(client, q)
@@ -195,9 +197,9 @@ def test_search_shows_names_as_text(make, client, shop):
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_forms_no_longer_list_every_customer(make, client, shop, path):
+def test_forms_no_longer_list_every_customer(make, client, office_company, path):
     for n in range(5):
-        make.customer(shop, name=f"Listed {n}")
+        make.customer(office_company, name=f"Listed {n}")
     db.session.commit()
     html = client.get(path).get_data(as_text=True)
     assert "Listed" not in html
@@ -210,8 +212,8 @@ def test_forms_no_longer_list_every_customer(make, client, shop, path):
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_each_form_saves_for_the_picked_customer(make, client, shop, path):
-    customer = make.customer(shop, name="Adam Ames")
+def test_each_form_saves_for_the_picked_customer(make, client, office_company, path):
+    customer = make.customer(office_company, name="Adam Ames")
     db.session.commit()
     response = client.post(path, data={"customer_id": str(customer.id), **FORMS[path]})
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
@@ -229,9 +231,9 @@ def test_each_form_saves_for_the_picked_customer(make, client, shop, path):
     ],
 )
 def test_each_form_refuses_a_missing_or_another_companys_customer(
-    make, client, shop, path, customer_id, message
+    make, client, office_company, path, customer_id, message
 ):
-    make.customer(shop, name="Adam Ames")
+    make.customer(office_company, name="Adam Ames")
     stranger = make.customer(make.company(), name="Adam Ames")
     db.session.commit()
     if customer_id == "stranger":
@@ -248,8 +250,8 @@ def test_each_form_refuses_a_missing_or_another_companys_customer(
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_a_preselected_customer_shows_as_the_chip(make, client, shop, path):
-    customer = make.customer(shop, name="Adam Ames", address="1201 Barton Springs Rd")
+def test_a_preselected_customer_shows_as_the_chip(make, client, office_company, path):
+    customer = make.customer(office_company, name="Adam Ames", address="1201 Barton Springs Rd")
     db.session.commit()
     html = client.get(f"{path}?customer_id={customer.id}").get_data(as_text=True)
     assert f'name="customer_id" id="customer_id" value="{customer.id}"' in html
@@ -261,21 +263,21 @@ def test_a_preselected_customer_shows_as_the_chip(make, client, shop, path):
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_a_preselected_customer_of_another_company_is_404(make, client, shop, path):
+def test_a_preselected_customer_of_another_company_is_404(make, client, office_company, path):
     stranger = make.customer(make.company())
     db.session.commit()
     assert client.get(f"{path}?customer_id={stranger.id}").status_code == 404
 
 
-def test_a_job_of_another_company_is_404_on_the_billing_forms(make, client, shop):
+def test_a_job_of_another_company_is_404_on_the_billing_forms(make, client, office_company):
     job = make.job(make.company())
     db.session.commit()
     assert client.get(f"/estimates/new?job_id={job.id}").status_code == 404
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_the_chip_stays_after_another_fields_error(make, client, shop, path):
-    customer = make.customer(shop, name="Adam Ames")
+def test_the_chip_stays_after_another_fields_error(make, client, office_company, path):
+    customer = make.customer(office_company, name="Adam Ames")
     db.session.commit()
     bad = {"description": ""} if path == "/jobs/new" else {"title": "x" * 200}
     data = {"customer_id": str(customer.id), **FORMS[path], **bad}
@@ -289,9 +291,11 @@ def test_the_chip_stays_after_another_fields_error(make, client, shop, path):
 
 
 @pytest.mark.parametrize("path", FORMS)
-def test_without_javascript_find_pick_and_change_re_render_the_form(make, client, shop, path):
-    adam = make.customer(shop, name="Adam Ames")
-    make.customer(shop, name="Bella Brown")
+def test_without_javascript_find_pick_and_change_re_render_the_form(
+    make, client, office_company, path
+):
+    adam = make.customer(office_company, name="Adam Ames")
+    make.customer(office_company, name="Bella Brown")
     db.session.commit()
     typed = {**FORMS[path], "customer_id": ""}
 
@@ -318,8 +322,8 @@ def test_without_javascript_find_pick_and_change_re_render_the_form(make, client
     assert count(CREATED[path]) == 0
 
 
-def test_without_javascript_submitting_typed_text_lists_its_matches(make, client, shop):
-    make.customer(shop, name="Adam Ames")
+def test_without_javascript_submitting_typed_text_lists_its_matches(make, client, office_company):
+    make.customer(office_company, name="Adam Ames")
     db.session.commit()
     # Enter in the box submits the whole form: say what is missing and offer the matches.
     data = {**FORMS["/jobs/new"], "customer_id": "", "customer_id-q": "ames"}
@@ -328,8 +332,8 @@ def test_without_javascript_submitting_typed_text_lists_its_matches(make, client
     assert found(html) == ["Adam Ames"]
 
 
-def test_enter_in_another_field_submits_the_form_not_find(make, client, shop):
-    make.customer(shop)
+def test_enter_in_another_field_submits_the_form_not_find(make, client, office_company):
+    make.customer(office_company)
     db.session.commit()
     html = client.get("/jobs/new").get_data(as_text=True)
     buttons = re.findall(r"<button[^>]*>", html[html.index('class="card job-form"') :])
@@ -337,7 +341,7 @@ def test_enter_in_another_field_submits_the_form_not_find(make, client, shop):
     assert 'name="' not in buttons[0] and 'type="submit"' in buttons[0]
 
 
-def test_forms_without_customers_point_to_adding_one(make, client, shop):
+def test_forms_without_customers_point_to_adding_one(make, client, office_company):
     for path, then in (("/jobs/new", "job"), ("/estimates/new", "estimate")):
         html = client.get(path).get_data(as_text=True)
         assert "You have no customers yet" in html
@@ -346,7 +350,7 @@ def test_forms_without_customers_point_to_adding_one(make, client, shop):
 
 
 @pytest.mark.parametrize(("then", "path"), [("job", "/jobs/new"), ("invoice", "/invoices/new")])
-def test_a_new_customer_goes_back_to_the_form_picked(client, shop, then, path):
+def test_a_new_customer_goes_back_to_the_form_picked(client, office_company, then, path):
     data = {"name": "Zoe Quinn", "mobile_phone": "(512) 555-0199", "address": "", "email": ""}
     response = client.post(f"/customers/new?then={then}", data=data)
     assert response.status_code == 302

@@ -9,12 +9,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Customer, OptOut, Role
-
-HX = {"HX-Request": "true"}
+from tests.support import HX
 
 
 @pytest.fixture
-def shop(make, client, log_in):
+def office_company(make, client, log_in):
     company = make.company(name="Drip Plumbing")
     db.session.commit()
     log_in(client, company.owner)
@@ -65,7 +64,7 @@ def test_customers_need_an_office_role(make, client, log_in):
         ("get", "/jobs/new?customer_id={id}"),
     ],
 )
-def test_another_companys_customer_is_404(make, client, shop, method, path):
+def test_another_companys_customer_is_404(make, client, office_company, method, path):
     theirs = make.customer(make.company(), name="Their Customer")
     db.session.commit()
     response = getattr(client, method)(path.format(id=theirs.id), data=form_data())
@@ -77,9 +76,9 @@ def test_another_companys_customer_is_404(make, client, shop, method, path):
 # --- List and search ---------------------------------------------------------------------
 
 
-def test_list_is_sorted_by_name_and_scoped_to_the_company(make, client, shop):
-    make.customer(shop, name="bella Brown", phone="+15125550102")
-    make.customer(shop, name="Adam Ames", phone="+15125550101")
+def test_list_is_sorted_by_name_and_scoped_to_the_company(make, client, office_company):
+    make.customer(office_company, name="bella Brown", phone="+15125550102")
+    make.customer(office_company, name="Adam Ames", phone="+15125550101")
     make.customer(make.company(), name="Someone Else")
     db.session.commit()
     html = client.get("/customers").get_data(as_text=True)
@@ -101,10 +100,10 @@ def test_list_is_sorted_by_name_and_scoped_to_the_company(make, client, shop):
         ("%", []),
     ],
 )
-def test_search_by_name_phone_email_or_address(make, client, shop, query, expected):
-    make.customer(shop, name="Adam Ames", phone="+15125550101")
+def test_search_by_name_phone_email_or_address(make, client, office_company, query, expected):
+    make.customer(office_company, name="Adam Ames", phone="+15125550101")
     make.customer(
-        shop,
+        office_company,
         name="bella Brown",
         phone="+15125550102",
         email="bella@example.test",
@@ -115,8 +114,8 @@ def test_search_by_name_phone_email_or_address(make, client, shop, query, expect
     assert names_listed(html) == expected
 
 
-def test_live_search_returns_the_list_fragment(make, client, shop):
-    make.customer(shop, name="Adam Ames")
+def test_live_search_returns_the_list_fragment(make, client, office_company):
+    make.customer(office_company, name="Adam Ames")
     db.session.commit()
     response = client.get("/customers?q=ada", headers={**HX, "HX-Target": "customer-list"})
     html = response.get_data(as_text=True)
@@ -128,9 +127,9 @@ def test_live_search_returns_the_list_fragment(make, client, shop):
     assert '<form class="toolbar" method="get" action="/customers"' in page
 
 
-def test_list_paginates_with_real_links(make, client, shop):
+def test_list_paginates_with_real_links(make, client, office_company):
     for n in range(27):
-        make.customer(shop, name=f"Customer {n:02d}", phone=f"+1512555{n:04d}")
+        make.customer(office_company, name=f"Customer {n:02d}", phone=f"+1512555{n:04d}")
     db.session.commit()
     first = client.get("/customers").get_data(as_text=True)
     assert len(names_listed(first)) == 25
@@ -142,20 +141,20 @@ def test_list_paginates_with_real_links(make, client, shop):
 # --- Create and edit ---------------------------------------------------------------------
 
 
-def test_create_normalizes_the_phone_and_opens_the_customer(client, shop):
+def test_create_normalizes_the_phone_and_opens_the_customer(client, office_company):
     response = client.post("/customers/new", data=form_data())
     assert response.status_code == 302
     customer = db.session.scalars(sa.select(Customer)).one()
     assert response.headers["Location"] == f"/customers/{customer.id}"
     assert customer.mobile_phone == "+15125550101"
-    assert customer.company_id == shop.id
+    assert customer.company_id == office_company.id
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Avery Johnson added." in page
     assert 'href="tel:+15125550101"' in page and "(512) 555-0101" in page
     assert "Prefers mornings" in page
 
 
-def test_create_then_book_goes_back_to_the_new_job_form(client, shop):
+def test_create_then_book_goes_back_to_the_new_job_form(client, office_company):
     response = client.post("/customers/new?then=job", data=form_data())
     customer = db.session.scalars(sa.select(Customer)).one()
     assert response.headers["Location"] == f"/jobs/new?customer_id={customer.id}"
@@ -189,7 +188,7 @@ def test_create_then_book_goes_back_to_the_new_job_form(client, shop):
         ),
     ],
 )
-def test_a_bad_number_is_an_error_on_the_mobile_field(client, shop, phone, message):
+def test_a_bad_number_is_an_error_on_the_mobile_field(client, office_company, phone, message):
     response = client.post("/customers/new", data=form_data(mobile_phone=phone))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -198,7 +197,7 @@ def test_a_bad_number_is_an_error_on_the_mobile_field(client, shop, phone, messa
     assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 0
 
 
-def test_a_toll_free_number_is_kept_with_a_warning(client, shop):
+def test_a_toll_free_number_is_kept_with_a_warning(client, office_company):
     response = client.post(
         "/customers/new", data=form_data(mobile_phone="(800) 555-1234"), follow_redirects=True
     )
@@ -209,13 +208,13 @@ def test_a_toll_free_number_is_kept_with_a_warning(client, shop):
     assert db.session.scalars(sa.select(Customer)).one().mobile_phone == "+18005551234"
 
 
-def test_a_us_mobile_gets_no_warning(client, shop):
+def test_a_us_mobile_gets_no_warning(client, office_company):
     response = client.post("/customers/new", data=form_data(), follow_redirects=True)
     assert "text-enabled" not in response.get_data(as_text=True)
 
 
-def test_a_duplicate_number_names_the_other_customer(make, client, shop):
-    make.customer(shop, name="Bea First", phone="+15125550101")
+def test_a_duplicate_number_names_the_other_customer(make, client, office_company):
+    make.customer(office_company, name="Bea First", phone="+15125550101")
     db.session.commit()
     response = client.post("/customers/new", data=form_data(mobile_phone="512-555-0101"))
     assert response.status_code == 422
@@ -224,20 +223,20 @@ def test_a_duplicate_number_names_the_other_customer(make, client, shop):
     )
 
 
-def test_the_same_number_in_another_company_is_fine(make, client, shop):
+def test_the_same_number_in_another_company_is_fine(make, client, office_company):
     make.customer(make.company(), phone="+15125550101")
     db.session.commit()
     assert client.post("/customers/new", data=form_data()).status_code == 302
 
 
-def test_a_bad_email_is_an_error_on_the_email_field(client, shop):
+def test_a_bad_email_is_an_error_on_the_email_field(client, office_company):
     response = client.post("/customers/new", data=form_data(email="not-an-email"))
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "email")
 
 
-def test_edit_prefills_the_formatted_phone_and_saves(make, client, shop):
-    customer = make.customer(shop, name="Old Name", phone="+15125550101")
+def test_edit_prefills_the_formatted_phone_and_saves(make, client, office_company):
+    customer = make.customer(office_company, name="Old Name", phone="+15125550101")
     db.session.commit()
     form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
     assert 'value="Old Name"' in form
@@ -253,16 +252,16 @@ def test_edit_prefills_the_formatted_phone_and_saves(make, client, shop):
     assert (saved.name, saved.mobile_phone, saved.email) == ("New Name", "+15125550199", None)
 
 
-def test_edit_keeping_the_own_number_is_not_a_duplicate(make, client, shop):
-    customer = make.customer(shop, phone="+15125550101")
+def test_edit_keeping_the_own_number_is_not_a_duplicate(make, client, office_company):
+    customer = make.customer(office_company, phone="+15125550101")
     db.session.commit()
     response = client.post(f"/customers/{customer.id}/edit", data=form_data())
     assert response.status_code == 302
 
 
-def test_edit_to_anothers_number_is_refused(make, client, shop):
-    make.customer(shop, name="Bea First", phone="+15125550101")
-    customer = make.customer(shop, name="Cal Second", phone="+15125550102")
+def test_edit_to_anothers_number_is_refused(make, client, office_company):
+    make.customer(office_company, name="Bea First", phone="+15125550101")
+    customer = make.customer(office_company, name="Cal Second", phone="+15125550102")
     db.session.commit()
     response = client.post(f"/customers/{customer.id}/edit", data=form_data(name="Cal Second"))
     assert response.status_code == 422
@@ -274,11 +273,11 @@ def test_edit_to_anothers_number_is_refused(make, client, shop):
 # --- The customer page -------------------------------------------------------------------
 
 
-def test_customer_page_lists_jobs_and_offers_a_new_job(make, client, shop):
-    tech = make.user(shop, role=Role.TECH, name="Tina Tech")
-    customer = make.customer(shop, name="Avery Johnson", email="a@example.test")
-    job = make.job(shop, customer=customer, techs=[tech], description="Fix faucet")
-    make.job(shop, description="Someone else's job")
+def test_customer_page_lists_jobs_and_offers_a_new_job(make, client, office_company):
+    tech = make.user(office_company, role=Role.TECH, name="Tina Tech")
+    customer = make.customer(office_company, name="Avery Johnson", email="a@example.test")
+    job = make.job(office_company, customer=customer, techs=[tech], description="Fix faucet")
+    make.job(office_company, description="Someone else's job")
     db.session.commit()
     html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert f'href="/jobs/new?customer_id={customer.id}"' in html
@@ -287,18 +286,20 @@ def test_customer_page_lists_jobs_and_offers_a_new_job(make, client, shop):
     assert 'href="mailto:a@example.test"' in html
 
 
-def test_customer_page_says_when_they_opted_out(make, client, shop):
-    make.number(shop)
-    customer = make.customer(shop)
-    db.session.add(OptOut(company_id=shop.id, phone=customer.mobile_phone, keyword="STOP"))
+def test_customer_page_says_when_they_opted_out(make, client, office_company):
+    make.number(office_company)
+    customer = make.customer(office_company)
+    db.session.add(
+        OptOut(company_id=office_company.id, phone=customer.mobile_phone, keyword="STOP")
+    )
     db.session.commit()
     html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "opted out" in html
 
 
-def test_customer_text_is_escaped_everywhere(make, client, shop):
+def test_customer_text_is_escaped_everywhere(make, client, office_company):
     customer = make.customer(
-        shop, name="<script>alert(1)</script>", notes="<b>VIP</b>", address="<i>x</i>"
+        office_company, name="<script>alert(1)</script>", notes="<b>VIP</b>", address="<i>x</i>"
     )
     db.session.commit()
     for path in ("/customers", f"/customers/{customer.id}", f"/customers/{customer.id}/edit"):
@@ -308,13 +309,15 @@ def test_customer_text_is_escaped_everywhere(make, client, shop):
         assert "&lt;script&gt;" in html
 
 
-def test_customer_page_links_to_their_texts_once_there_are_some(make, client, shop):
+def test_customer_page_links_to_their_texts_once_there_are_some(make, client, office_company):
     from app.services.conversations import conversation_for
 
-    customer = make.customer(shop)
+    customer = make.customer(office_company)
     db.session.commit()
     assert ">Messages</a>" not in client.get(f"/customers/{customer.id}").get_data(as_text=True)
-    conversation = conversation_for(company=shop, phone=customer.mobile_phone, customer=customer)
+    conversation = conversation_for(
+        company=office_company, phone=customer.mobile_phone, customer=customer
+    )
     db.session.commit()
     html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert f'href="/inbox/{conversation.id}">Messages</a>' in html

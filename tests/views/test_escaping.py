@@ -21,6 +21,7 @@ from tests.fixtures.tenants import (
     unknown_argument,
     url_map_rules,
 )
+from tests.support import HX
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -180,9 +181,7 @@ def test_form_errors_echo_typed_html_as_text(client):
 def test_htmx_fragments_escape_names(client, tenant, log_in):
     log_in(client, tenant.users[Role.OWNER])
     tech = tenant.users[Role.TECH]
-    response = client.post(
-        f"/team/{tech.id}/role", data={"role": "office"}, headers={"HX-Request": "true"}
-    )
+    response = client.post(f"/team/{tech.id}/role", data={"role": "office"}, headers=HX)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     _assert_no_markup(html, "the team row")
@@ -190,7 +189,7 @@ def test_htmx_fragments_escape_names(client, tenant, log_in):
     response = client.post(
         "/team/invitations",
         data={"email": "bad", "name": TEXT, "role": "tech"},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     html = response.get_data(as_text=True)
     _assert_no_markup(html, "the invitation form")

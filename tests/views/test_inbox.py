@@ -24,12 +24,13 @@ from app.models import (
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from tests.fixtures.factories import PASSWORD
+from tests.support import HX
 
 JANE = "+15125550142"
 
 
 @pytest.fixture
-def shop(make):
+def inbox_people(make):
     company = make.company("Acme Plumbing")
     company.owner.name = "Alice Smith"
     make.number(company, e164="+15126660001")
@@ -56,13 +57,12 @@ def _html(response) -> str:
         ("get", "/inbox"),
         ("get", "/inbox/{cid}"),
         ("post", "/inbox/{cid}/reply"),
-        ("post", "/inbox/{cid}/read"),
         ("post", "/inbox/{cid}/assign"),
         ("post", "/inbox/{cid}/customer"),
     ],
 )
-def test_techs_get_403_and_guests_go_to_login(client, log_in, inbound, shop, method, path):
-    company, maria = shop.company, shop.maria
+def test_techs_get_403_and_guests_go_to_login(client, log_in, inbound, inbox_people, method, path):
+    company, maria = inbox_people.company, inbox_people.maria
     inbound(company, JANE)
     db.session.commit()
     url = path.format(cid=_conversation(company).id)
@@ -76,8 +76,8 @@ def test_techs_get_403_and_guests_go_to_login(client, log_in, inbound, shop, met
     "path",
     ["/inbox/{cid}", "/inbox/{cid}/reply", "/inbox/{cid}/assign", "/inbox/{cid}/customer"],
 )
-def test_another_companys_conversation_is_404(client, log_in, make, inbound, shop, path):
-    bob = shop.bob
+def test_another_companys_conversation_is_404(client, log_in, make, inbound, inbox_people, path):
+    bob = inbox_people.bob
     other = make.company("Other Co")
     make.number(other)
     inbound(other, JANE, "private to Other Co")
@@ -89,17 +89,17 @@ def test_another_companys_conversation_is_404(client, log_in, make, inbound, sho
     assert "private to Other Co" not in _html(response)
 
 
-def test_point_of_contact_page_is_for_managers_only(client, log_in, shop):
-    bob = shop.bob
+def test_point_of_contact_page_is_for_managers_only(client, log_in, inbox_people):
+    bob = inbox_people.bob
     log_in(client, bob)
     assert client.get("/settings/point-of-contact").status_code == 403
     assert client.post(f"/settings/point-of-contact/forwarding/{bob.id}").status_code == 403
 
 
 def test_inbox_lists_conversations_with_unread_badges_and_unknown_marker(
-    client, log_in, inbound, shop
+    client, log_in, inbound, inbox_people
 ):
-    company, bob = shop.company, shop.bob
+    company, bob = inbox_people.company, inbox_people.bob
     apply_routing(message=inbound(company, JANE, "Is the plumber <b>coming</b>?"))
     apply_routing(message=inbound(company, JANE, "Hello??"))
     apply_routing(message=inbound(company, "+15125550111", "need a quote"))
@@ -116,8 +116,8 @@ def test_inbox_lists_conversations_with_unread_badges_and_unknown_marker(
     assert "data-poll-visible-only" in html
 
 
-def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     apply_routing(message=inbound(company, "+15125550111", "", media_urls=["https://m.ex/1.jpg"]))
     apply_routing(message=inbound(company, JANE, "Is 3pm ok?"))
     db.session.commit()
@@ -135,9 +135,11 @@ def test_list_previews_say_photo_you_and_notices(client, log_in, inbound, shop):
     assert previews() == ["• Bob Office assigned this conversation to Bob Office.", "Photo"]
 
 
-def test_opening_a_conversation_shows_the_thread_and_marks_it_read(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
-    job = _job_in_progress(shop)
+def test_opening_a_conversation_shows_the_thread_and_marks_it_read(
+    client, log_in, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
+    job = _job_in_progress(inbox_people)
     message = inbound(company, JANE, "Gate code 1234", media_urls=["https://media.example/1.jpg"])
     apply_routing(message=message)
     db.session.commit()
@@ -156,8 +158,8 @@ def test_opening_a_conversation_shows_the_thread_and_marks_it_read(client, log_i
     assert 'aria-label="1 unread"' not in html
 
 
-def test_media_urls_that_are_not_http_are_not_rendered(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_media_urls_that_are_not_http_are_not_rendered(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "see pic", media_urls=["javascript:alert(1)"])
     db.session.commit()
     log_in(client, bob)
@@ -165,8 +167,10 @@ def test_media_urls_that_are_not_http_are_not_rendered(client, log_in, inbound, 
     assert "javascript:alert" not in html
 
 
-def test_thread_shows_delivery_status_in_plain_words_and_notices(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_thread_shows_delivery_status_in_plain_words_and_notices(
+    client, log_in, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hi")
     conversation = message.conversation
     _outbound(company, conversation, "Delivered one", MessageStatus.DELIVERED)
@@ -187,8 +191,8 @@ def _committed_read_at(message_id: int):
         return conn.scalar(sa.select(Message.read_at).where(Message.id == message_id))
 
 
-def test_opening_a_thread_commits_the_read_marks(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_opening_a_thread_commits_the_read_marks(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     first = inbound(company, JANE, "first")
     db.session.commit()
     log_in(client, bob)
@@ -209,8 +213,8 @@ def test_opening_a_thread_commits_the_read_marks(client, log_in, inbound, shop):
     assert _committed_read_at(second.id) is not None
 
 
-def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "first")
     db.session.commit()
     log_in(client, bob)
@@ -241,9 +245,9 @@ def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, shop):
 
 
 def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
-    client, log_in, inbound, shop
+    client, log_in, inbound, inbox_people
 ):
-    company, bob = shop.company, shop.bob
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, bob)
@@ -265,7 +269,7 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     again = client.post(
         f"/inbox/{cid}/reply",
         data={"body": "On our way <soon>", "key": "abc123"},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert again.status_code == 200
     sent = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.MANUAL)).all()
@@ -274,8 +278,8 @@ def test_reply_queues_a_text_and_returns_the_reset_box_with_the_thread(
     ]
 
 
-def test_reply_without_js_redirects_back_to_the_thread(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_reply_without_js_redirects_back_to_the_thread(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, bob)
@@ -289,24 +293,26 @@ def test_reply_without_js_redirects_back_to_the_thread(client, log_in, inbound, 
     [("", 422, "Write a message before sending."), ("x" * 1601, 422, "under 1600")],
 )
 def test_bad_reply_is_a_form_error_that_keeps_the_text(
-    client, log_in, inbound, shop, body, status, error
+    client, log_in, inbound, inbox_people, body, status, error
 ):
-    company, bob = shop.company, shop.bob
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, bob)
     response = client.post(
         f"/inbox/{message.conversation_id}/reply",
         data={"body": body},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == status
     assert error in _html(response)
     assert db.session.scalar(sa.select(Message).filter_by(kind=MessageKind.MANUAL)) is None
 
 
-def test_opted_out_customer_has_no_reply_box_and_a_reply_is_refused(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_opted_out_customer_has_no_reply_box_and_a_reply_is_refused(
+    client, log_in, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "STOP")
     db.session.add(OptOut(company_id=company.id, phone=JANE, keyword="STOP"))
     db.session.commit()
@@ -317,22 +323,20 @@ def test_opted_out_customer_has_no_reply_box_and_a_reply_is_refused(client, log_
     response = client.post(
         f"/inbox/{message.conversation_id}/reply",
         data={"body": "please?"},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 409
     assert "opted out" in _html(response)
     assert db.session.scalar(sa.select(Message).filter_by(kind=MessageKind.MANUAL)) is None
 
 
-def test_reassign_changes_where_the_next_text_goes(client, log_in, inbound, shop):
-    company, bob, maria = shop.company, shop.bob, shop.maria
+def test_reassign_changes_where_the_next_text_goes(client, log_in, inbound, inbox_people):
+    company, bob, maria = inbox_people.company, inbox_people.bob, inbox_people.maria
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, bob)
     cid = message.conversation_id
-    response = client.post(
-        f"/inbox/{cid}/assign", data={"user_id": str(maria.id)}, headers={"HX-Request": "true"}
-    )
+    response = client.post(f"/inbox/{cid}/assign", data={"user_id": str(maria.id)}, headers=HX)
     assert response.status_code == 200
     html = _html(response)
     assert html.lstrip().startswith('<article id="conversation"')
@@ -341,8 +345,10 @@ def test_reassign_changes_where_the_next_text_goes(client, log_in, inbound, shop
     assert db.session.get(Conversation, cid).assigned_user_id == maria.id
 
 
-def test_reassign_to_a_user_of_another_company_is_refused(client, log_in, make, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_reassign_to_a_user_of_another_company_is_refused(
+    client, log_in, make, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     stranger = make.user(make.company(), Role.OFFICE)
     message = inbound(company, JANE, "hello")
     db.session.commit()
@@ -350,26 +356,24 @@ def test_reassign_to_a_user_of_another_company_is_refused(client, log_in, make, 
     response = client.post(
         f"/inbox/{message.conversation_id}/assign",
         data={"user_id": str(stranger.id)},
-        headers={"HX-Request": "true"},
+        headers=HX,
     )
     assert response.status_code == 400
     assert "Pick an active user of your company." in _html(response)
     assert db.session.get(Conversation, message.conversation_id).assigned_user_id is None
 
 
-def test_unknown_number_becomes_a_customer(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_unknown_number_becomes_a_customer(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, "+15125550111", "quote please")
     db.session.commit()
     log_in(client, bob)
     cid = message.conversation_id
     assert "Add (512) 555-0111 as a customer" in _html(client.get(f"/inbox/{cid}"))
-    bad = client.post(f"/inbox/{cid}/customer", data={"name": ""}, headers={"HX-Request": "true"})
+    bad = client.post(f"/inbox/{cid}/customer", data={"name": ""}, headers=HX)
     assert bad.status_code == 422
     assert "Enter the customer&#39;s name." in _html(bad)
-    ok = client.post(
-        f"/inbox/{cid}/customer", data={"name": "Lee Walker"}, headers={"HX-Request": "true"}
-    )
+    ok = client.post(f"/inbox/{cid}/customer", data={"name": "Lee Walker"}, headers=HX)
     assert ok.status_code == 200
     customer = db.session.scalar(sa.select(Customer).filter_by(mobile_phone="+15125550111"))
     assert customer.name == "Lee Walker" and customer.company_id == company.id
@@ -377,19 +381,8 @@ def test_unknown_number_becomes_a_customer(client, log_in, inbound, shop):
     assert "Lee Walker" in _html(ok)
 
 
-def test_mark_read_endpoint(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
-    message = inbound(company, JANE, "hello")
-    db.session.commit()
-    log_in(client, bob)
-    response = client.post(f"/inbox/{message.conversation_id}/read")
-    assert response.status_code == 302
-    db.session.expire_all()
-    assert db.session.get(Message, message.id).read_at is not None
-
-
-def test_search_filters_the_list(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_search_filters_the_list(client, log_in, inbound, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     inbound(company, JANE, "from jane")
     inbound(company, "+15125550111", "from unknown")
     db.session.commit()
@@ -403,26 +396,24 @@ def test_search_filters_the_list(client, log_in, inbound, shop):
     assert "No conversations match “zzz”." in _html(client.get("/inbox?q=zzz"))
 
 
-def test_my_forwarding_toggle(client, log_in, shop):
-    bob = shop.bob
+def test_my_forwarding_toggle(client, log_in, inbox_people):
+    bob = inbox_people.bob
     log_in(client, bob)
     assert "Add a mobile number to your profile" in _html(client.get("/inbox"))
-    refused = client.post(
-        "/inbox/forwarding", data={"enabled": "1"}, headers={"HX-Request": "true"}
-    )
+    refused = client.post("/inbox/forwarding", data={"enabled": "1"}, headers=HX)
     assert refused.status_code == 422
     assert "has no mobile number" in _html(refused)
     bob.mobile_phone = "+15125550177"
     db.session.commit()
-    on = client.post("/inbox/forwarding", data={"enabled": "1"}, headers={"HX-Request": "true"})
+    on = client.post("/inbox/forwarding", data={"enabled": "1"}, headers=HX)
     assert on.status_code == 200
     assert "<strong>On</strong>" in _html(on)
     db.session.expire_all()
     assert db.session.get(User, bob.id).forward_texts is True
 
 
-def test_point_of_contact_page_says_who_gets_texts_today(client, log_in, shop):
-    company, bob = shop.company, shop.bob
+def test_point_of_contact_page_says_who_gets_texts_today(client, log_in, inbox_people):
+    company, bob = inbox_people.company, inbox_people.bob
     log_in(client, company.owner)
     html = _html(client.get("/settings/point-of-contact"))
     assert "No Point of Contact: texts go to Alice Smith, the account owner." in html
@@ -455,16 +446,16 @@ def test_point_of_contact_page_says_who_gets_texts_today(client, log_in, shop):
         ({"poc_user_id": "", "escalation_minutes": "soon"}, "Not a valid integer value."),
     ],
 )
-def test_point_of_contact_bad_input(client, log_in, shop, data, error):
-    company = shop.company
+def test_point_of_contact_bad_input(client, log_in, inbox_people, data, error):
+    company = inbox_people.company
     log_in(client, company.owner)
     response = client.post("/settings/point-of-contact", data=data)
     assert response.status_code == 422
     assert error in _html(response)
 
 
-def test_managers_set_forwarding_per_user(client, log_in, shop):
-    company, maria = shop.company, shop.maria
+def test_managers_set_forwarding_per_user(client, log_in, inbox_people):
+    company, maria = inbox_people.company, inbox_people.maria
     maria.mobile_phone = "+15125550177"
     db.session.commit()
     log_in(client, company.owner)
@@ -479,9 +470,11 @@ def test_managers_set_forwarding_per_user(client, log_in, shop):
     assert db.session.get(User, maria.id).forward_texts is True
 
 
-def _job_in_progress(shop):
-    job = shop.make.job(shop.company, customer=shop.jane, techs=[shop.maria])
-    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=shop.maria)
+def _job_in_progress(inbox_people):
+    job = inbox_people.make.job(
+        inbox_people.company, customer=inbox_people.jane, techs=[inbox_people.maria]
+    )
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=inbox_people.maria)
     db.session.commit()
     return job
 
@@ -504,11 +497,11 @@ def _outbound(company, conversation, body, status, error_code=None):
 
 
 def test_finishing_the_job_refreshes_where_the_next_text_goes_without_a_new_message(
-    client, log_in, inbound, shop
+    client, log_in, inbound, inbox_people
 ):
-    company, bob, maria = shop.company, shop.bob, shop.maria
+    company, bob, maria = inbox_people.company, inbox_people.bob, inbox_people.maria
     company.poc_user_id = bob.id
-    job = _job_in_progress(shop)
+    job = _job_in_progress(inbox_people)
     message = inbound(company, JANE, "hello")
     apply_routing(message=message)
     db.session.commit()
@@ -529,8 +522,8 @@ def test_finishing_the_job_refreshes_where_the_next_text_goes_without_a_new_mess
     assert "goes to:</strong>\n    Bob Office" in _html(refreshed)
 
 
-def test_a_tech_can_switch_their_own_forwarding(client, log_in, shop):
-    maria = shop.maria
+def test_a_tech_can_switch_their_own_forwarding(client, log_in, inbox_people):
+    maria = inbox_people.maria
     maria.mobile_phone = "+15125550177"
     db.session.commit()
     log_in(client, maria)
@@ -541,16 +534,16 @@ def test_a_tech_can_switch_their_own_forwarding(client, log_in, shop):
     assert db.session.get(User, maria.id).forward_texts is True
 
 
-def test_forwarding_never_redirects_off_site(client, log_in, shop):
-    log_in(client, shop.bob)
+def test_forwarding_never_redirects_off_site(client, log_in, inbox_people):
+    log_in(client, inbox_people.bob)
     response = client.post(
         "/inbox/forwarding", data={"enabled": "0"}, headers={"Referer": "https://evil.example/x"}
     )
     assert response.headers["Location"].endswith("/inbox")
 
 
-def test_inbox_forms_carry_the_csrf_token(client, inbound, shop, csrf_enabled):
-    company, bob = shop.company, shop.bob
+def test_inbox_forms_carry_the_csrf_token(client, inbound, inbox_people, csrf_enabled):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hello")
     db.session.commit()
     login_page = _html(client.get("/login"))
@@ -565,8 +558,10 @@ def test_inbox_forms_carry_the_csrf_token(client, inbound, shop, csrf_enabled):
     assert ok.status_code == 302
 
 
-def test_bad_reply_without_js_shows_the_whole_page_with_the_error(client, log_in, inbound, shop):
-    company, bob = shop.company, shop.bob
+def test_bad_reply_without_js_shows_the_whole_page_with_the_error(
+    client, log_in, inbound, inbox_people
+):
+    company, bob = inbox_people.company, inbox_people.bob
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, bob)
@@ -577,8 +572,8 @@ def test_bad_reply_without_js_shows_the_whole_page_with_the_error(client, log_in
     assert "Write a message before sending." in html
 
 
-def test_the_main_navigation_lights_up_inbox_and_settings(client, log_in, inbound, shop):
-    company = shop.company
+def test_the_main_navigation_lights_up_inbox_and_settings(client, log_in, inbound, inbox_people):
+    company = inbox_people.company
     message = inbound(company, JANE, "hello")
     db.session.commit()
     log_in(client, company.owner)
@@ -588,11 +583,11 @@ def test_the_main_navigation_lights_up_inbox_and_settings(client, log_in, inboun
     assert re.search(r'href="/settings" aria-current="page">Settings<', poc)
 
 
-def test_routed_texts_say_who_has_seen_them(client, log_in, inbound, shop):
+def test_routed_texts_say_who_has_seen_them(client, log_in, inbound, inbox_people):
     from app.models import MessageRecipient, utcnow
 
-    company, bob, maria = shop.company, shop.bob, shop.maria
-    _job_in_progress(shop)
+    company, bob, maria = inbox_people.company, inbox_people.bob, inbox_people.maria
+    _job_in_progress(inbox_people)
     message = inbound(company, JANE, "At the door")
     apply_routing(message=message)
     db.session.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,14 +23,14 @@ from app.models import (
 )
 from app.services.conversations import conversation_for
 from app.services.job_status import job_set_status
+from tests.support import HX
 
 CHICAGO = ZoneInfo("America/Chicago")
-HX = {"HX-Request": "true"}
 DASH = "\N{EN DASH}"  # between the start and end of a time window
 
 
 @pytest.fixture
-def shop(make, client, log_in):
+def company_tech_customer(make, client, log_in):
     """A Chicago company with its owner logged in, a tech and a customer."""
     company = make.company(name="Drip Plumbing", time_zone="America/Chicago")
     tech = make.user(company, role=Role.TECH, name="Tina Tech")
@@ -44,20 +43,6 @@ def shop(make, client, log_in):
 def local_today_at(hour: int, minute: int = 0, days: int = 0) -> datetime:
     today = utcnow().astimezone(CHICAGO).date() + timedelta(days=days)
     return datetime.combine(today, time(hour, minute), tzinfo=CHICAGO).astimezone(UTC)
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def board_rows(html: str) -> list[str]:
@@ -93,7 +78,7 @@ def test_board_needs_login_and_an_office_role(make, client, log_in):
         ("post", "/jobs/{id}/status"),
     ],
 )
-def test_another_companys_job_is_404(make, client, shop, method, path):
+def test_another_companys_job_is_404(make, client, company_tech_customer, method, path):
     other = make.company()
     other_tech = make.user(other, role=Role.TECH)
     theirs = make.job(other, techs=[other_tech])
@@ -105,8 +90,8 @@ def test_another_companys_job_is_404(make, client, shop, method, path):
     assert db.session.get(Job, theirs.id).status == JobStatus.SCHEDULED
 
 
-def test_unassigning_another_companys_user_is_404(make, client, shop):
-    company, tech, customer = shop
+def test_unassigning_another_companys_user_is_404(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech])
     stranger = make.user(make.company(), role=Role.TECH)
     db.session.commit()
@@ -117,8 +102,8 @@ def test_unassigning_another_companys_user_is_404(make, client, shop):
 # --- The board ---------------------------------------------------------------------------
 
 
-def test_today_is_the_companys_day_not_utcs(make, client, shop):
-    company, _tech, customer = shop
+def test_today_is_the_companys_day_not_utcs(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     late_tonight = make.job(
         company, customer=customer, start=local_today_at(23, 0), hours=1, description="Late"
     )
@@ -136,8 +121,8 @@ def test_today_is_the_companys_day_not_utcs(make, client, shop):
     assert f"11:00 PM {DASH} 12:00 AM" in today
 
 
-def test_tabs_sort_jobs_by_status(make, client, shop):
-    company, tech, customer = shop
+def test_tabs_sort_jobs_by_status(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     noon = local_today_at(12)
     jobs = {
         s: make.job(company, customer=customer, techs=[tech], start=noon) for s in JobStatus.ALL
@@ -166,8 +151,8 @@ def test_tabs_sort_jobs_by_status(make, client, shop):
     assert 'class="badge badge-started"' in html
 
 
-def test_an_overdue_open_job_stays_on_today(make, client, shop):
-    company, _tech, customer = shop
+def test_an_overdue_open_job_stays_on_today(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     stale = make.job(company, customer=customer, start=local_today_at(9, days=-2))
     dropped = make.job(company, customer=customer, start=local_today_at(9, days=-3))
     job_set_status(job=dropped, status=JobStatus.CANCELED, actor=company.owner)
@@ -177,8 +162,10 @@ def test_an_overdue_open_job_stays_on_today(make, client, shop):
     assert "Overdue" in html
 
 
-def test_board_row_shows_window_customer_address_techs_and_status(make, client, shop):
-    company, tech, customer = shop
+def test_board_row_shows_window_customer_address_techs_and_status(
+    make, client, company_tech_customer
+):
+    company, tech, customer = company_tech_customer
     make.job(
         company,
         customer=customer,
@@ -200,8 +187,10 @@ def test_board_row_shows_window_customer_address_techs_and_status(make, client, 
 @pytest.mark.parametrize(
     "query", ["carl", "555-0177", "(512) 555 0177", "#{number}", "{number}", "GARBAGE dis"]
 )
-def test_search_finds_a_job_by_name_phone_number_or_description(make, client, shop, query):
-    company, _tech, customer = shop
+def test_search_finds_a_job_by_name_phone_number_or_description(
+    make, client, company_tech_customer, query
+):
+    company, _tech, customer = company_tech_customer
     wanted = make.job(
         company, customer=customer, start=local_today_at(10), description="Garbage disposal"
     )
@@ -213,8 +202,8 @@ def test_search_finds_a_job_by_name_phone_number_or_description(make, client, sh
     assert board_rows(html) == [str(wanted.number)]
 
 
-def test_search_counts_every_tab(make, client, shop):
-    company, _tech, customer = shop
+def test_search_counts_every_tab(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     make.job(company, customer=customer, start=local_today_at(10), description="Boiler")
     make.job(company, customer=customer, start=local_today_at(10, days=3), description="Boiler")
     make.job(company, customer=customer, start=local_today_at(10, days=4), description="Sink")
@@ -232,8 +221,8 @@ def test_search_counts_every_tab(make, client, shop):
     }
 
 
-def test_live_search_gets_only_the_board_fragment(make, client, shop):
-    company, _tech, customer = shop
+def test_live_search_gets_only_the_board_fragment(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     make.job(company, customer=customer, start=local_today_at(10))
     db.session.commit()
     response = client.get("/jobs?tab=today&q=carl", headers={**HX, "HX-Target": "job-board"})
@@ -244,7 +233,7 @@ def test_live_search_gets_only_the_board_fragment(make, client, shop):
     assert "HX-Request" in response.headers.get("Vary", "")
 
 
-def test_search_box_works_live_and_as_a_plain_form(client, shop):
+def test_search_box_works_live_and_as_a_plain_form(client, company_tech_customer):
     html = client.get("/jobs?tab=upcoming").get_data(as_text=True)
     form = re.search(r'<form class="toolbar" method="get" action="/jobs".*?</form>', html, re.S)
     assert form
@@ -260,8 +249,8 @@ def page_links(html: str) -> dict[str, str]:
     return {rel: href.replace("&amp;", "&") for rel, href in links}
 
 
-def test_board_pages_25_at_a_time_with_real_links(make, client, shop):
-    company, _tech, customer = shop
+def test_board_pages_25_at_a_time_with_real_links(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     jobs = [
         make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
         for i in range(30)
@@ -287,8 +276,10 @@ def test_board_pages_25_at_a_time_with_real_links(make, client, shop):
     assert set(page_links(back)) == {"next"}
 
 
-def test_past_tabs_page_newest_first_with_older_and_newer_links(make, client, shop):
-    company, _tech, customer = shop
+def test_past_tabs_page_newest_first_with_older_and_newer_links(
+    make, client, company_tech_customer
+):
+    company, _tech, customer = company_tech_customer
     jobs = []
     for i in range(60):
         # Two jobs per start time: the id breaks the tie, in the same order both ways.
@@ -319,8 +310,8 @@ def test_past_tabs_page_newest_first_with_older_and_newer_links(make, client, sh
     assert "prev" not in page_links(top)
 
 
-def test_a_job_booked_meanwhile_does_not_shift_the_next_page(make, client, shop):
-    company, _tech, customer = shop
+def test_a_job_booked_meanwhile_does_not_shift_the_next_page(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     jobs = [
         make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
         for i in range(30)
@@ -346,8 +337,10 @@ def test_a_job_booked_meanwhile_does_not_shift_the_next_page(make, client, shop)
         "before=%00",
     ],
 )
-def test_an_old_or_broken_paging_link_shows_the_first_page(make, client, shop, query):
-    company, _tech, customer = shop
+def test_an_old_or_broken_paging_link_shows_the_first_page(
+    make, client, company_tech_customer, query
+):
+    company, _tech, customer = company_tech_customer
     jobs = [
         make.job(company, customer=customer, start=local_today_at(8) + timedelta(minutes=i))
         for i in range(30)
@@ -358,8 +351,8 @@ def test_an_old_or_broken_paging_link_shows_the_first_page(make, client, shop, q
     assert board_rows(response.get_data(as_text=True)) == [str(j.number) for j in jobs[:25]]
 
 
-def test_a_cursor_past_the_end_shows_the_first_page(make, client, shop):
-    company, _tech, customer = shop
+def test_a_cursor_past_the_end_shows_the_first_page(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer, start=local_today_at(8))
     db.session.commit()
     html = client.get("/jobs?tab=today&after=29990101T000000.000000-1").get_data(as_text=True)
@@ -371,8 +364,8 @@ def tab_counts(html: str) -> dict[str, str]:
     return dict(re.findall(r'tab=(\w+)[^"]*"[^>]*>\s*[^<]+<span class="tab-count">([^<]+)<', html))
 
 
-def test_tab_counts_count_each_job_where_the_board_shows_it(make, client, shop):
-    company, tech, customer = shop
+def test_tab_counts_count_each_job_where_the_board_shows_it(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
 
     def job(start, status=JobStatus.SCHEDULED):
         made = make.job(company, customer=customer, techs=[tech], start=start)
@@ -409,11 +402,11 @@ def test_tab_counts_count_each_job_where_the_board_shows_it(make, client, shop):
         assert len(rows) == int(count), tab
 
 
-def test_tab_counts_stop_at_the_cap(make, client, shop, monkeypatch):
+def test_tab_counts_stop_at_the_cap(make, client, company_tech_customer, monkeypatch):
     from app.services import job_queries
 
     monkeypatch.setattr(job_queries, "COUNT_CAP", 3)
-    company, _tech, customer = shop
+    company, _tech, customer = company_tech_customer
     for i in range(5):
         old = make.job(company, customer=customer, start=local_today_at(9, days=-1 - i))
         old.status = JobStatus.FINISHED
@@ -427,8 +420,8 @@ def test_tab_counts_stop_at_the_cap(make, client, shop, monkeypatch):
     assert (counts["finished"], counts["upcoming"]) == ("3+", "3")
 
 
-def test_search_results_page_too(make, client, shop):
-    company, _tech, customer = shop
+def test_search_results_page_too(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     other = make.customer(company, name="Dora Other", phone="+15125550900")
     wanted = []
     for i in range(30):
@@ -448,8 +441,8 @@ def test_search_results_page_too(make, client, shop):
 
 
 @pytest.mark.parametrize("query", ["100%", "a_b", "back\\slash"])
-def test_search_wildcards_are_plain_characters(make, client, shop, query):
-    company, _tech, customer = shop
+def test_search_wildcards_are_plain_characters(make, client, company_tech_customer, query):
+    company, _tech, customer = company_tech_customer
     plain = make.job(company, customer=customer, start=local_today_at(10), description="Drain")
     wanted = make.job(
         company, customer=customer, start=local_today_at(11), description=f"Pipe {query} x"
@@ -460,8 +453,8 @@ def test_search_wildcards_are_plain_characters(make, client, shop, query):
     assert str(plain.number) not in board_rows(html)
 
 
-def test_search_is_scoped_to_the_company(make, client, shop):
-    company, _tech, customer = shop
+def test_search_is_scoped_to_the_company(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     other = make.company()
     make.job(other, customer=make.customer(other, name="Carl Elsewhere"), start=local_today_at(9))
     mine = make.job(company, customer=customer, start=local_today_at(10))
@@ -471,8 +464,10 @@ def test_search_is_scoped_to_the_company(make, client, shop):
     assert tab_counts(html)["today"] == "1"
 
 
-def test_board_query_count_does_not_grow_with_rows(make, client, shop):
-    company, tech, _customer = shop
+def test_board_query_count_does_not_grow_with_rows(
+    make, client, company_tech_customer, count_queries
+):
+    company, tech, _customer = company_tech_customer
     second_tech = make.user(company, role=Role.TECH)
 
     def add_jobs(n):
@@ -488,7 +483,7 @@ def test_board_query_count_does_not_grow_with_rows(make, client, shop):
 
     def statements_for_board() -> tuple[int, int]:
         db.session.expire_all()
-        with counted_statements() as statements:
+        with count_queries() as statements:
             html = client.get("/jobs?tab=today").get_data(as_text=True)
         return len(statements), len(board_rows(html))
 
@@ -517,8 +512,8 @@ def booking(customer, **overrides):
     return data
 
 
-def test_booking_stores_local_time_as_utc_and_assigns_techs(client, shop):
-    _company, tech, customer = shop
+def test_booking_stores_local_time_as_utc_and_assigns_techs(client, company_tech_customer):
+    _company, tech, customer = company_tech_customer
     data = booking(customer.id)
     data["tech_ids"] = [str(tech.id)]
     response = client.post("/jobs/new", data=data)
@@ -535,8 +530,8 @@ def test_booking_stores_local_time_as_utc_and_assigns_techs(client, shop):
     assert f"9:00 AM {DASH} 11:30 AM" in page
 
 
-def test_new_job_form_lists_techs_and_office_people(make, client, shop):
-    company, _tech, _customer = shop
+def test_new_job_form_lists_techs_and_office_people(make, client, company_tech_customer):
+    company, _tech, _customer = company_tech_customer
     make.user(company, role=Role.TECH, name="Gone Tech", active=False)
     db.session.commit()
     html = client.get("/jobs/new").get_data(as_text=True)
@@ -546,8 +541,8 @@ def test_new_job_form_lists_techs_and_office_people(make, client, shop):
     assert 'type="date"' in html and 'type="time"' in html
 
 
-def test_new_job_from_a_customer_page_preselects_them(make, client, shop):
-    _company, _tech, customer = shop
+def test_new_job_from_a_customer_page_preselects_them(make, client, company_tech_customer):
+    _company, _tech, customer = company_tech_customer
     customer.address = "77 Oak Ave"
     db.session.commit()
     html = client.get(f"/jobs/new?customer_id={customer.id}").get_data(as_text=True)
@@ -558,7 +553,7 @@ def test_new_job_from_a_customer_page_preselects_them(make, client, shop):
     assert 'value="77 Oak Ave"' in html
 
 
-def test_new_job_for_another_companys_customer_is_404(make, client, shop):
+def test_new_job_for_another_companys_customer_is_404(make, client, company_tech_customer):
     stranger = make.customer(make.company())
     db.session.commit()
     assert client.get(f"/jobs/new?customer_id={stranger.id}").status_code == 404
@@ -589,9 +584,9 @@ def field_error(html: str, field_id: str) -> str | None:
     ],
 )
 def test_booking_errors_show_at_the_field_and_keep_the_input(
-    client, shop, overrides, field, message
+    client, company_tech_customer, overrides, field, message
 ):
-    _company, _tech, customer = shop
+    _company, _tech, customer = company_tech_customer
     response = client.post("/jobs/new", data=booking(customer.id, **overrides))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -600,8 +595,8 @@ def test_booking_errors_show_at_the_field_and_keep_the_input(
     assert db.session.scalar(sa.select(sa.func.count(Job.id))) == 0
 
 
-def test_booking_a_tech_of_another_company_is_refused(make, client, shop):
-    _company, _tech, customer = shop
+def test_booking_a_tech_of_another_company_is_refused(make, client, company_tech_customer):
+    _company, _tech, customer = company_tech_customer
     outsider = make.user(make.company(), role=Role.TECH)
     db.session.commit()
     data = booking(customer.id)
@@ -624,8 +619,8 @@ def test_new_job_without_customers_points_to_creating_one(make, client, log_in):
 # --- The job page ------------------------------------------------------------------------
 
 
-def test_job_page_shows_details_techs_and_status(make, client, shop):
-    company, tech, customer = shop
+def test_job_page_shows_details_techs_and_status(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech], notes="Gate code 1234")
     db.session.commit()
     html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
@@ -660,8 +655,8 @@ def add_message(job, **fields) -> Message:
     return message
 
 
-def test_timeline_lists_status_events_and_texts_in_time_order(make, client, shop):
-    company, tech, customer = shop
+def test_timeline_lists_status_events_and_texts_in_time_order(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech])
     t0 = job.created_at
     add_message(job, body="Your visit is booked", created_at=t0 + timedelta(seconds=1))
@@ -720,8 +715,8 @@ def test_timeline_lists_status_events_and_texts_in_time_order(make, client, shop
     assert "<b>soon</b>" not in html
 
 
-def test_timeline_polls_only_while_a_text_is_on_its_way(make, client, shop):
-    company, _tech, customer = shop
+def test_timeline_polls_only_while_a_text_is_on_its_way(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     quiet = client.get(f"/jobs/{job.id}/timeline", headers=HX).get_data(as_text=True)
@@ -733,8 +728,8 @@ def test_timeline_polls_only_while_a_text_is_on_its_way(make, client, shop):
     assert "Waiting to send" in waiting
 
 
-def test_fragment_urls_redirect_to_the_page_without_htmx(make, client, shop):
-    company, _tech, customer = shop
+def test_fragment_urls_redirect_to_the_page_without_htmx(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     for part in ("techs", "schedule", "timeline"):
@@ -746,8 +741,10 @@ def test_fragment_urls_redirect_to_the_page_without_htmx(make, client, shop):
 # --- Techs -------------------------------------------------------------------------------
 
 
-def test_assign_and_unassign_with_htmx_return_the_techs_fragment(make, client, shop):
-    company, tech, customer = shop
+def test_assign_and_unassign_with_htmx_return_the_techs_fragment(
+    make, client, company_tech_customer
+):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
 
@@ -756,7 +753,7 @@ def test_assign_and_unassign_with_htmx_return_the_techs_fragment(make, client, s
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-techs"')
     assert "Tina Tech" in html and f"/jobs/{job.id}/techs/{tech.id}/remove" in html
-    assert "jobTimelineChanged" in response.headers["HX-Trigger"]
+    assert "job-timeline-changed" in response.headers["HX-Trigger"]
     db.session.expire_all()
     assert [t.id for t in db.session.get(Job, job.id).techs] == [tech.id]
 
@@ -767,8 +764,8 @@ def test_assign_and_unassign_with_htmx_return_the_techs_fragment(make, client, s
     assert db.session.get(Job, job.id).techs == []
 
 
-def test_assign_without_htmx_redirects_back_to_the_job(make, client, shop):
-    company, tech, customer = shop
+def test_assign_without_htmx_redirects_back_to_the_job(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     response = client.post(f"/jobs/{job.id}/techs", data={"tech_id": tech.id})
@@ -778,8 +775,8 @@ def test_assign_without_htmx_redirects_back_to_the_job(make, client, shop):
     assert [t.id for t in db.session.get(Job, job.id).techs] == [tech.id]
 
 
-def test_assigning_someone_from_another_company_is_refused(make, client, shop):
-    company, _tech, customer = shop
+def test_assigning_someone_from_another_company_is_refused(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     outsider = make.user(make.company(), role=Role.TECH)
     db.session.commit()
@@ -790,8 +787,8 @@ def test_assigning_someone_from_another_company_is_refused(make, client, shop):
     assert db.session.get(Job, job.id).techs == []
 
 
-def test_changing_techs_of_a_finished_job_shows_why_not(make, client, shop):
-    company, tech, customer = shop
+def test_changing_techs_of_a_finished_job_shows_why_not(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech])
     job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=tech)
@@ -808,8 +805,8 @@ def test_changing_techs_of_a_finished_job_shows_why_not(make, client, shop):
 # --- Reschedule --------------------------------------------------------------------------
 
 
-def test_reschedule_is_click_to_edit(make, client, shop):
-    company, _tech, customer = shop
+def test_reschedule_is_click_to_edit(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer, start=datetime(2026, 7, 1, 14, tzinfo=UTC))
     db.session.commit()
 
@@ -826,13 +823,13 @@ def test_reschedule_is_click_to_edit(make, client, shop):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-schedule"')
     assert "Thursday, July 2, 2026" in html and f"1:00 PM {DASH} 3:00 PM" in html
-    assert "jobTimelineChanged" in response.headers["HX-Trigger"]
+    assert "job-timeline-changed" in response.headers["HX-Trigger"]
     db.session.expire_all()
     assert db.session.get(Job, job.id).scheduled_start == datetime(2026, 7, 2, 18, tzinfo=UTC)
 
 
-def test_reschedule_errors_stay_in_the_editor(make, client, shop):
-    company, _tech, customer = shop
+def test_reschedule_errors_stay_in_the_editor(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     bad = {"date": "2026-07-02", "start_time": "13:00", "end_time": "12:00"}
@@ -848,8 +845,8 @@ def test_reschedule_errors_stay_in_the_editor(make, client, shop):
     assert field_error(response.get_data(as_text=True), "end_time")
 
 
-def test_reschedule_without_htmx(make, client, shop):
-    company, _tech, customer = shop
+def test_reschedule_without_htmx(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     page = client.get(f"/jobs/{job.id}/schedule/edit").get_data(as_text=True)
@@ -866,8 +863,8 @@ def test_reschedule_without_htmx(make, client, shop):
 # --- Edit --------------------------------------------------------------------------------
 
 
-def test_edit_job_prefills_and_saves(make, client, shop):
-    company, tech, customer = shop
+def test_edit_job_prefills_and_saves(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(
         company,
         customer=customer,
@@ -903,8 +900,8 @@ def test_edit_job_prefills_and_saves(make, client, shop):
     assert [t.id for t in saved.techs] == [company.owner.id]
 
 
-def test_edit_job_refusal_is_shown_on_the_form(make, client, shop):
-    company, tech, customer = shop
+def test_edit_job_refusal_is_shown_on_the_form(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech])
     job_set_status(job=job, status=JobStatus.CANCELED, actor=company.owner)
     db.session.commit()
@@ -919,8 +916,8 @@ def test_edit_job_refusal_is_shown_on_the_form(make, client, shop):
 # --- Cancel and reopen -------------------------------------------------------------------
 
 
-def test_cancel_and_reopen_with_htmx(make, client, shop):
-    company, _tech, customer = shop
+def test_cancel_and_reopen_with_htmx(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
 
@@ -929,7 +926,7 @@ def test_cancel_and_reopen_with_htmx(make, client, shop):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="job-status"')
     assert "badge-canceled" in html and "Reopen job" in html
-    assert "jobStatusChanged" in response.headers["HX-Trigger"]
+    assert "job-status-changed" in response.headers["HX-Trigger"]
 
     response = client.post(f"/jobs/{job.id}/status", data={"status": "scheduled"}, headers=HX)
     assert "badge-scheduled" in response.get_data(as_text=True)
@@ -937,8 +934,8 @@ def test_cancel_and_reopen_with_htmx(make, client, shop):
     assert db.session.get(Job, job.id).status == JobStatus.SCHEDULED
 
 
-def test_cancel_twice_changes_nothing_the_second_time(make, client, shop):
-    company, _tech, customer = shop
+def test_cancel_twice_changes_nothing_the_second_time(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     client.post(f"/jobs/{job.id}/status", data={"status": "canceled"}, headers=HX)
@@ -947,8 +944,8 @@ def test_cancel_twice_changes_nothing_the_second_time(make, client, shop):
     assert "HX-Trigger" not in again.headers
 
 
-def test_canceling_a_finished_job_shows_the_services_message(make, client, shop):
-    company, tech, customer = shop
+def test_canceling_a_finished_job_shows_the_services_message(make, client, company_tech_customer):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer, techs=[tech])
     job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
     job_set_status(job=job, status=JobStatus.FINISHED, actor=tech)
@@ -964,8 +961,8 @@ def test_canceling_a_finished_job_shows_the_services_message(make, client, shop)
     assert "it can&#39;t be marked canceled" in page
 
 
-def test_the_office_cannot_tap_a_techs_buttons(make, client, shop):
-    company, _tech, customer = shop
+def test_the_office_cannot_tap_a_techs_buttons(make, client, company_tech_customer):
+    company, _tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     response = client.post(f"/jobs/{job.id}/status", data={"status": "finished"}, headers=HX)
@@ -977,8 +974,8 @@ def test_the_office_cannot_tap_a_techs_buttons(make, client, shop):
 # --- Escaping ----------------------------------------------------------------------------
 
 
-def test_user_typed_text_is_shown_as_text(make, client, shop):
-    company, _tech, _customer = shop
+def test_user_typed_text_is_shown_as_text(make, client, company_tech_customer):
+    company, _tech, _customer = company_tech_customer
     evil = make.customer(company, name="<script>alert(1)</script>", phone="+15125550999")
     job = make.job(
         company,
@@ -1002,8 +999,10 @@ def test_user_typed_text_is_shown_as_text(make, client, shop):
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;" in pages[2]
 
 
-def test_htmx_mutations_need_the_pages_csrf_token(make, client, shop, csrf_enabled):
-    company, tech, customer = shop
+def test_htmx_mutations_need_the_pages_csrf_token(
+    make, client, company_tech_customer, csrf_enabled
+):
+    company, tech, customer = company_tech_customer
     job = make.job(company, customer=customer)
     db.session.commit()
     page = client.get(f"/jobs/{job.id}").get_data(as_text=True)

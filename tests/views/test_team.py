@@ -13,8 +13,7 @@ from flask import url_for
 from app.extensions import db
 from app.models import Invitation, Role, User, utcnow
 from tests.fixtures.factories import PASSWORD
-
-HTMX = {"HX-Request": "true"}
+from tests.support import HX as HTMX
 
 
 def _invite_link(html: str) -> str:

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-import app.services.job_status as job_status_module
 from app.extensions import db
 from app.models import (
     Direction,
@@ -27,17 +26,18 @@ from app.models import (
     Role,
     utcnow,
 )
+from app.services.job_events import job_status_changed
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from app.services.tech_day import conversation_version
+from tests.support import HX
 
-HX = {"HX-Request": "true"}
 STATIC = Path(__file__).resolve().parents[2] / "app" / "static"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def shop(make):
+def tech_with_job(make):
     """A company with a custom number, two techs and a job for the first one today."""
     company = make.company(name="Drip Busters")
     make.number(company)
@@ -49,18 +49,16 @@ def shop(make):
 
 
 @pytest.fixture
-def transitions(monkeypatch):
-    """Every status change that happened (the service calls the notifications hook once
-    per real transition), wrapping the real hook so the texts still go out."""
+def transitions():
+    """Every status change that happened (the service announces each real transition
+    once; the texts still go out)."""
     calls = []
-    real = job_status_module.notify_status_changed
 
-    def spy(*, transition, actor):
+    def spy(transition, *, actor):
         calls.append((transition.job.id, transition.old_status, transition.new_status))
-        return real(transition=transition, actor=actor)
 
-    monkeypatch.setattr(job_status_module, "notify_status_changed", spy)
-    return calls
+    with job_status_changed.connected_to(spy):
+        yield calls
 
 
 def _replies() -> list[Message]:
@@ -75,14 +73,14 @@ def _html(response) -> str:
 # --- who sees what -------------------------------------------------------------------
 
 
-def test_a_tech_lands_on_the_tech_page_after_login(client, shop, log_in):
-    _, tech, _, _ = shop
+def test_a_tech_lands_on_the_tech_page_after_login(client, tech_with_job, log_in):
+    _, tech, _, _ = tech_with_job
     response = log_in(client, tech)
     assert response.headers["Location"].endswith("/tech")
 
 
-def test_the_day_lists_only_my_jobs_today_then_upcoming(client, make, shop, log_in):
-    company, tech, other_tech, _job = shop
+def test_the_day_lists_only_my_jobs_today_then_upcoming(client, make, tech_with_job, log_in):
+    company, tech, other_tech, _job = tech_with_job
     tomorrow = make.job(
         company,
         customer=make.customer(company, name="Tom Tomorrow"),
@@ -102,8 +100,8 @@ def test_the_day_lists_only_my_jobs_today_then_upcoming(client, make, shop, log_
     assert f'href="/tech/jobs/{tomorrow.id}"' in page
 
 
-def test_owners_see_their_own_jobs_and_everyones_with_all(client, make, shop, log_in):
-    company, _tech, _, _ = shop
+def test_owners_see_their_own_jobs_and_everyones_with_all(client, make, tech_with_job, log_in):
+    company, _tech, _, _ = tech_with_job
     owner = company.owner
     make.job(company, customer=make.customer(company, name="Olive Owned"), techs=[owner])
     log_in(client, owner)
@@ -116,8 +114,10 @@ def test_owners_see_their_own_jobs_and_everyones_with_all(client, make, shop, lo
     assert "Tina Tech" in everyone  # whose job it is
 
 
-def test_a_tech_asking_for_everyones_jobs_still_sees_only_their_own(client, make, shop, log_in):
-    company, tech, other_tech, _ = shop
+def test_a_tech_asking_for_everyones_jobs_still_sees_only_their_own(
+    client, make, tech_with_job, log_in
+):
+    company, tech, other_tech, _ = tech_with_job
     make.job(company, customer=make.customer(company, name="Olga Others"), techs=[other_tech])
     log_in(client, tech)
 
@@ -136,8 +136,8 @@ def test_a_tech_asking_for_everyones_jobs_still_sees_only_their_own(client, make
         ("post", "/tech/jobs/{id}/reply"),
     ],
 )
-def test_another_techs_or_companys_job_is_404(client, make, shop, log_in, method, path):
-    company, tech, other_tech, _ = shop
+def test_another_techs_or_companys_job_is_404(client, make, tech_with_job, log_in, method, path):
+    company, tech, other_tech, _ = tech_with_job
     others_job = make.job(company, techs=[other_tech])
     stranger = make.company()
     strangers_job = make.job(stranger, techs=[make.user(stranger)])
@@ -153,8 +153,8 @@ def test_another_techs_or_companys_job_is_404(client, make, shop, log_in, method
     assert _replies() == []
 
 
-def test_a_tech_never_sees_another_techs_conversation(client, make, shop, log_in, inbound):
-    company, tech, other_tech, _ = shop
+def test_a_tech_never_sees_another_techs_conversation(client, make, tech_with_job, log_in, inbound):
+    company, tech, other_tech, _ = tech_with_job
     secret_customer = make.customer(company, name="Priv Ate")
     others_job = make.job(company, customer=secret_customer, techs=[other_tech])
     inbound(company, secret_customer.mobile_phone, "my gate code is 4321")
@@ -165,8 +165,8 @@ def test_a_tech_never_sees_another_techs_conversation(client, make, shop, log_in
     assert "4321" not in _html(client.get("/tech"))
 
 
-def test_the_job_page_has_maps_call_and_escaped_notes(client, make, shop, log_in):
-    _company, tech, _, job = shop
+def test_the_job_page_has_maps_call_and_escaped_notes(client, make, tech_with_job, log_in):
+    _company, tech, _, job = tech_with_job
     job.notes = "<script>alert(1)</script> Gate code 12"
     db.session.commit()
     log_in(client, tech)
@@ -208,8 +208,8 @@ def _buttons(page: str) -> set[str]:
         ((JobStatus.CANCELED,), set()),
     ],
 )
-def test_only_the_next_possible_buttons_are_shown(client, shop, log_in, steps, expected):
-    _, tech, _, job = shop
+def test_only_the_next_possible_buttons_are_shown(client, tech_with_job, log_in, steps, expected):
+    _, tech, _, job = tech_with_job
     for status in steps:
         job_set_status(job=job, status=status, actor=tech, eta_minutes=None)
     db.session.commit()
@@ -221,8 +221,10 @@ def test_only_the_next_possible_buttons_are_shown(client, shop, log_in, steps, e
     assert f'class="status status-{job.status}"' in page
 
 
-def test_on_my_way_with_an_eta_returns_the_updated_panel(client, shop, log_in, transitions):
-    _, tech, _, job = shop
+def test_on_my_way_with_an_eta_returns_the_updated_panel(
+    client, tech_with_job, log_in, transitions
+):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
 
     response = client.post(
@@ -239,8 +241,8 @@ def test_on_my_way_with_an_eta_returns_the_updated_panel(client, shop, log_in, t
     assert transitions == [(job.id, "scheduled", "on_my_way")]
 
 
-def test_a_custom_eta_is_used(client, shop, log_in):
-    _, tech, _, job = shop
+def test_a_custom_eta_is_used(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
 
     client.post(
@@ -263,8 +265,8 @@ def test_a_custom_eta_is_used(client, shop, log_in):
         ({"eta": "17"}, "Pick one of the times."),
     ],
 )
-def test_on_my_way_without_a_usable_eta_says_so(client, shop, log_in, data, message):
-    _, tech, _, job = shop
+def test_on_my_way_without_a_usable_eta_says_so(client, tech_with_job, log_in, data, message):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
 
     response = client.post(
@@ -278,8 +280,8 @@ def test_on_my_way_without_a_usable_eta_says_so(client, shop, log_in, data, mess
     assert job.status == JobStatus.SCHEDULED
 
 
-def test_a_double_tap_on_my_way_makes_one_transition(client, shop, log_in, transitions):
-    _, tech, _, job = shop
+def test_a_double_tap_on_my_way_makes_one_transition(client, tech_with_job, log_in, transitions):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     url = f"/tech/jobs/{job.id}/status"
 
@@ -300,8 +302,10 @@ def test_a_double_tap_on_my_way_makes_one_transition(client, shop, log_in, trans
     assert on_my_way_texts <= 1  # one once the notifications are in, never two
 
 
-def test_a_late_retry_of_on_my_way_shows_the_current_state(client, shop, log_in, transitions):
-    _, tech, _, job = shop
+def test_a_late_retry_of_on_my_way_shows_the_current_state(
+    client, tech_with_job, log_in, transitions
+):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     url = f"/tech/jobs/{job.id}/status"
     client.post(url, data={"status": "on_my_way", "eta": "15"}, headers=HX)
@@ -315,8 +319,8 @@ def test_a_late_retry_of_on_my_way_shows_the_current_state(client, shop, log_in,
     assert [t[2] for t in transitions] == ["on_my_way", "started"]
 
 
-def test_a_tap_on_a_canceled_job_says_the_office_canceled_it(client, shop, log_in):
-    _, tech, _, job = shop
+def test_a_tap_on_a_canceled_job_says_the_office_canceled_it(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     page = client.get(f"/tech/jobs/{job.id}")  # the tech opened the page before...
     assert page.status_code == 200
@@ -333,8 +337,8 @@ def test_a_tap_on_a_canceled_job_says_the_office_canceled_it(client, shop, log_i
     assert job.status == JobStatus.CANCELED
 
 
-def test_finished_asks_first_then_finishes(client, shop, log_in, transitions):
-    _, tech, _, job = shop
+def test_finished_asks_first_then_finishes(client, tech_with_job, log_in, transitions):
+    _, tech, _, job = tech_with_job
     job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
     db.session.commit()
     log_in(client, tech)
@@ -357,8 +361,8 @@ def test_finished_asks_first_then_finishes(client, shop, log_in, transitions):
     assert [t[2] for t in transitions] == ["started", "finished"]
 
 
-def test_the_confirm_step_works_without_javascript(client, shop, log_in):
-    _, tech, _, job = shop
+def test_the_confirm_step_works_without_javascript(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
     db.session.commit()
     log_in(client, tech)
@@ -374,8 +378,8 @@ def test_the_confirm_step_works_without_javascript(client, shop, log_in):
     assert "Job finished." in _html(client.get(response.headers["Location"]))
 
 
-def test_a_plain_form_post_without_eta_shows_the_page_with_the_error(client, shop, log_in):
-    _, tech, _, job = shop
+def test_a_plain_form_post_without_eta_shows_the_page_with_the_error(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
 
     response = client.post(f"/tech/jobs/{job.id}/status", data={"status": "on_my_way"})
@@ -387,8 +391,8 @@ def test_a_plain_form_post_without_eta_shows_the_page_with_the_error(client, sho
 # --- failures inside htmx ------------------------------------------------------------
 
 
-def test_an_expired_session_answers_htmx_with_a_plain_message(client, shop, log_in):
-    _, tech, _, job = shop
+def test_an_expired_session_answers_htmx_with_a_plain_message(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     tech.session_version += 1  # e.g. the password was reset on another device
     db.session.commit()
@@ -409,8 +413,10 @@ def test_an_expired_session_answers_htmx_with_a_plain_message(client, shop, log_
     assert job.status == JobStatus.SCHEDULED
 
 
-def test_a_stale_csrf_token_gets_a_message_and_a_fresh_token(client, shop, log_in, csrf_enabled):
-    _, tech, _, job = shop
+def test_a_stale_csrf_token_gets_a_message_and_a_fresh_token(
+    client, tech_with_job, log_in, csrf_enabled
+):
+    _, tech, _, job = tech_with_job
     page = client.get("/login")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', _html(page)).group(1)
     client.post(
@@ -433,8 +439,8 @@ def test_a_stale_csrf_token_gets_a_message_and_a_fresh_token(client, shop, log_i
     assert job.status == JobStatus.STARTED
 
 
-def test_a_job_taken_away_answers_the_poll_with_a_message(client, shop, log_in):
-    _, tech, _, job = shop
+def test_a_job_taken_away_answers_the_poll_with_a_message(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     job.assignments.clear()
     db.session.commit()
@@ -454,8 +460,8 @@ def _start(job, tech):
     db.session.commit()
 
 
-def test_a_text_routed_to_the_tech_shows_and_is_marked_read(client, shop, log_in, inbound):
-    company, tech, _, job = shop
+def test_a_text_routed_to_the_tech_shows_and_is_marked_read(client, tech_with_job, log_in, inbound):
+    company, tech, _, job = tech_with_job
     _start(job, tech)
     log_in(client, tech)
     assert client.get("/tech").status_code == 200
@@ -478,8 +484,10 @@ def test_a_text_routed_to_the_tech_shows_and_is_marked_read(client, shop, log_in
     assert "new text" not in _html(client.get("/tech"))
 
 
-def test_the_job_list_poll_answers_204_until_something_changes(client, shop, log_in, inbound):
-    company, tech, _, job = shop
+def test_the_job_list_poll_answers_204_until_something_changes(
+    client, tech_with_job, log_in, inbound
+):
+    company, tech, _, job = tech_with_job
     _start(job, tech)
     log_in(client, tech)
     poll = {**HX, "HX-Target": "job-list"}
@@ -496,8 +504,8 @@ def test_the_job_list_poll_answers_204_until_something_changes(client, shop, log
     assert "1 new text</a>" in _html(changed)
 
 
-def test_marking_read_leaves_other_peoples_rows_alone(client, shop, log_in, inbound):
-    company, tech, _, job = shop
+def test_marking_read_leaves_other_peoples_rows_alone(client, tech_with_job, log_in, inbound):
+    company, tech, _, job = tech_with_job
     owner = company.owner
     log_in(client, tech)
     message = inbound(company, job.customer.mobile_phone, "For the office")
@@ -513,8 +521,8 @@ def test_marking_read_leaves_other_peoples_rows_alone(client, shop, log_in, inbo
     assert row.read_at is None
 
 
-def test_a_reply_is_queued_from_the_custom_number(client, shop, log_in):
-    company, tech, _, job = shop
+def test_a_reply_is_queued_from_the_custom_number(client, tech_with_job, log_in):
+    company, tech, _, job = tech_with_job
     log_in(client, tech)
 
     response = client.post(
@@ -527,7 +535,7 @@ def test_a_reply_is_queued_from_the_custom_number(client, shop, log_in):
     html = _html(response)
     assert html.lstrip().startswith('<div id="reply"') and 'data-sent="true"' in html
     assert 'id="messages" class="messages" hx-swap-oob="true"' in html
-    assert "Be there soon" in html and "Queued" in html
+    assert "Be there soon" in html and "Waiting to send" in html
     (message,) = _replies()
     assert message.body == "Be there soon"
     assert (message.kind, message.direction, message.status) == (
@@ -542,8 +550,8 @@ def test_a_reply_is_queued_from_the_custom_number(client, shop, log_in):
     assert new_key != "a" * 16
 
 
-def test_a_repeated_reply_with_the_same_box_is_queued_once(client, shop, log_in):
-    _, tech, _, job = shop
+def test_a_repeated_reply_with_the_same_box_is_queued_once(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
     data = {"body": "On the way", "key": "b" * 16}
 
@@ -554,8 +562,8 @@ def test_a_repeated_reply_with_the_same_box_is_queued_once(client, shop, log_in)
     assert len(_replies()) == 2
 
 
-def test_an_empty_reply_keeps_the_box(client, shop, log_in):
-    _, tech, _, job = shop
+def test_an_empty_reply_keeps_the_box(client, tech_with_job, log_in):
+    _, tech, _, job = tech_with_job
     log_in(client, tech)
 
     response = client.post(
@@ -572,8 +580,8 @@ def test_an_empty_reply_keeps_the_box(client, shop, log_in):
     assert _replies() == []
 
 
-def test_an_opted_out_customer_gets_no_reply_box(client, shop, log_in):
-    company, tech, _, job = shop
+def test_an_opted_out_customer_gets_no_reply_box(client, tech_with_job, log_in):
+    company, tech, _, job = tech_with_job
     db.session.add(OptOut(company_id=company.id, phone=job.customer.mobile_phone, keyword="STOP"))
     db.session.commit()
     log_in(client, tech)
@@ -603,14 +611,14 @@ def test_no_custom_number_means_no_reply_box(client, make, log_in):
 @pytest.mark.parametrize(
     ("status", "error_code", "shown"),
     [
-        (MessageStatus.PENDING, None, "✓</span> Queued"),
+        (MessageStatus.PENDING, None, "✓</span> Waiting to send"),
         (MessageStatus.SENT, None, "✓</span> Sent"),
         (MessageStatus.DELIVERED, None, "✓✓</span> Delivered"),
         (MessageStatus.FAILED, 30003, "✗</span> Not delivered. The phone is unreachable"),
     ],
 )
-def test_delivery_ticks(client, shop, log_in, status, error_code, shown):
-    _company, tech, _, job = shop
+def test_delivery_ticks(client, tech_with_job, log_in, status, error_code, shown):
+    _company, tech, _, job = tech_with_job
     log_in(client, tech)
     client.post(f"/tech/jobs/{job.id}/reply", data={"body": "Hi", "key": "f" * 16})
     (message,) = _replies()
@@ -623,8 +631,8 @@ def test_delivery_ticks(client, shop, log_in, status, error_code, shown):
 # --- installable, light --------------------------------------------------------------
 
 
-def test_the_page_links_the_manifest_and_icons(client, shop, log_in):
-    _, tech, _, _ = shop
+def test_the_page_links_the_manifest_and_icons(client, tech_with_job, log_in):
+    _, tech, _, _ = tech_with_job
     log_in(client, tech)
     page = _html(client.get("/tech"))
 
@@ -645,8 +653,8 @@ def test_the_page_links_the_manifest_and_icons(client, shop, log_in):
 PAGE_BUDGET_GZIP = 40_000  # bytes over the wire for /tech, HTML + CSS + JS
 
 
-def test_the_tech_page_weight_is_measured_and_within_budget(client, shop, log_in):
-    _, tech, _, _ = shop
+def test_the_tech_page_weight_is_measured_and_within_budget(client, tech_with_job, log_in):
+    _, tech, _, _ = tech_with_job
     log_in(client, tech)
     html = client.get("/tech").get_data()
     assets = re.findall(rb'(?:href|src)="(/static/[^"]+\.(?:css|js))"', html)
@@ -667,8 +675,8 @@ def test_the_tech_page_weight_is_measured_and_within_budget(client, shop, log_in
     assert zipped < PAGE_BUDGET_GZIP, lines
 
 
-def test_unassigned_owner_can_open_any_job_of_the_company(client, shop, log_in):
-    company, _, _, job = shop
+def test_unassigned_owner_can_open_any_job_of_the_company(client, tech_with_job, log_in):
+    company, _, _, job = tech_with_job
     log_in(client, company.owner)
 
     assert client.get(f"/tech/jobs/{job.id}").status_code == 200

@@ -10,6 +10,7 @@ import pytest
 from app.extensions import db
 from app.models import MessageKind, Role, SenderIdentity, SkippedText, utcnow
 from app.services.message_templates import KINDS, get_template
+from tests.support import HX
 
 
 @pytest.fixture
@@ -139,9 +140,7 @@ def test_save_reset_and_toggle(office, client):
     db.session.expire_all()
     assert template.body == KINDS[MessageKind.ON_MY_WAY].default_body
 
-    response = client.post(
-        "/texts/on_my_way/toggle", data={"enabled": "0"}, headers={"HX-Request": "true"}
-    )
+    response = client.post("/texts/on_my_way/toggle", data={"enabled": "0"}, headers=HX)
     assert response.status_code == 200
     assert 'id="template-row-on_my_way"' in response.get_data(as_text=True)
     db.session.expire_all()

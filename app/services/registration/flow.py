@@ -38,7 +38,7 @@ _last_run: datetime | None = None
 
 
 def work_registrations_periodically(*, now: datetime) -> int:
-    """The worker's hook (app/sms/dispatcher.py): once a minute per process, move due
+    """The worker's hook (app/worker/dispatcher.py): once a minute per process, move due
     registrations forward, at most WORKER_STEP_BUDGET Twilio steps per round so the outbox
     never waits long behind them (a registration takes ~25 steps, over a few rounds, for a
     review that takes days). Never raises: a failure is logged and the sending goes on."""

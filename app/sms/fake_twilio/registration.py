@@ -170,7 +170,7 @@ class FakeRegistrations:
     # -- helpers -------------------------------------------------------------------------
 
     def _new(self, prefix: str, kind: str) -> str:
-        from app.sms.fake_twilio.state import new_sid
+        from app.sms.fake_twilio.sids import new_sid
 
         self.created[kind] += 1
         return new_sid(prefix)

@@ -202,7 +202,7 @@ class RegistrationAPI:
         if object_sid in bundle["_assigned"]:
             raise RegistrationError(20001, f"Object {object_sid} is already assigned")
         bundle["_assigned"].append(object_sid)
-        from app.sms.fake_twilio.state import new_sid
+        from app.sms.fake_twilio.sids import new_sid
 
         return _json(
             {
@@ -237,7 +237,7 @@ class RegistrationAPI:
             }
             for name in required
         ]
-        from app.sms.fake_twilio.state import new_sid
+        from app.sms.fake_twilio.sids import new_sid
 
         return _json(
             {

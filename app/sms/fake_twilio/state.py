@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from werkzeug.test import Client as WSGIClient
 
 from app.models.types import utcnow
 from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
+from app.sms.fake_twilio.sids import new_sid
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ ADVANCED_OPT_OUT_REPLIES = {
     "Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
     "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
 }
-
-
-def new_sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
 
 
 @dataclass

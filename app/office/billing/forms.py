@@ -1,8 +1,9 @@
 """Office forms for estimates and invoices.
 
 Money, quantities, tax rates and discounts are typed as people write them ("1,150.50",
-"1.5", "8.25", "10%") and turned into integer units by the parse_* functions of
-app/services/billing.py, which name the field they refuse.
+"1.5", "8.25", "10%"). Their fields turn the text into integer units (`field.parsed()`)
+with the parse_* rules of app/services/billing/totals.py; a refusal is a `DomainError`
+that names the field, shown like any service's refusal.
 """
 
 from __future__ import annotations
@@ -22,6 +23,44 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.models import PaymentMethod
 from app.office.forms import PicksCustomer
+from app.services.billing.totals import (
+    parse_discount,
+    parse_money,
+    parse_quantity,
+    parse_tax_rate,
+)
+
+
+class MoneyField(StringField):
+    """Dollars and cents as typed; `parsed()` is integer cents."""
+
+    def __init__(self, label: str, *args, error_label: str = "Amount", **kwargs) -> None:
+        super().__init__(label, *args, **kwargs)
+        self.error_label = error_label
+
+    def parsed(self) -> int:
+        return parse_money(self.data, field=self.name, label=self.error_label)
+
+
+class QuantityField(StringField):
+    """A quantity as typed ("1.5"); `parsed()` is thousandths."""
+
+    def parsed(self) -> int:
+        return parse_quantity(self.data, field=self.name)
+
+
+class TaxRateField(StringField):
+    """A percent as typed ("8.875"); `parsed()` is thousandths of a percent."""
+
+    def parsed(self) -> int:
+        return parse_tax_rate(self.data, field=self.name)
+
+
+class DiscountField(StringField):
+    """ "10%" or "25.00"; `parsed()` is (DiscountKind, basis points or cents)."""
+
+    def parsed(self) -> tuple[str, int]:
+        return parse_discount(self.data, field=self.name)
 
 
 class NewDocumentForm(PicksCustomer, FlaskForm):
@@ -37,10 +76,10 @@ class NewDocumentForm(PicksCustomer, FlaskForm):
 
 class _DetailsForm(FlaskForm):
     title = StringField("Title", validators=[Optional(), Length(max=120)])
-    tax_rate = StringField(
+    tax_rate = TaxRateField(
         "Tax rate (%)", validators=[Optional()], description="On taxable items, e.g. 8.25."
     )
-    discount = StringField(
+    discount = DiscountField(
         "Discount",
         validators=[Optional(), Length(max=20)],
         description="An amount like 25 or a percent like 10%. Taken off before tax.",
@@ -69,8 +108,8 @@ class InvoiceDetailsForm(_DetailsForm):
 
 class LineItemForm(FlaskForm):
     description = StringField("Description", validators=[DataRequired(), Length(max=500)])
-    quantity = StringField("Qty", default="1", validators=[DataRequired()])
-    unit_price = StringField("Unit price", validators=[DataRequired()])
+    quantity = QuantityField("Qty", default="1", validators=[DataRequired()])
+    unit_price = MoneyField("Unit price", validators=[DataRequired()], error_label="Unit price")
     taxable = BooleanField("Taxable", default=True)
 
 
@@ -83,7 +122,7 @@ class SendForm(FlaskForm):
 
 
 class PaymentForm(FlaskForm):
-    amount = StringField("Amount", validators=[DataRequired()])
+    amount = MoneyField("Amount", validators=[DataRequired()])
     method = SelectField(
         "Method",
         choices=[
@@ -115,6 +154,6 @@ class BillingSettingsForm(FlaskForm):
     )
     estimate_terms = TextAreaField("Estimate terms", validators=[Optional(), Length(max=10000)])
     invoice_terms = TextAreaField("Invoice terms", validators=[Optional(), Length(max=10000)])
-    default_tax_rate = StringField("Default tax rate (%)", validators=[Optional()])
+    default_tax_rate = TaxRateField("Default tax rate (%)", validators=[Optional()])
     invoice_due_days = StringField("Invoices due after (days)", default="14")
     estimate_valid_days = StringField("Estimates valid for (days)", default="30")

@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.serving import make_server
 
-from app.sms.dispatcher import Dispatcher
 from app.sms.fake_twilio import fake_twilio
+from app.worker.dispatcher import Dispatcher
 
 outbox_cli = AppGroup(
     "outbox", help="Send the texts waiting in the outbox and route the texts received."

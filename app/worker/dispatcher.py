@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -29,14 +29,12 @@ from app.extensions import db
 from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
 from app.services import inbound, outbox
 from app.services.customer_imports import run_queued_imports
-from app.services.escalation import escalate_unread_periodically
 from app.services.outbox import OutboxItem
-from app.services.payment_texts import queue_payment_reminders_periodically
 from app.services.registration import work_registrations_periodically
-from app.services.reminders import queue_reminders_periodically
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
+from app.worker.periodic import PERIODIC_TASKS, PeriodicTask, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +74,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         poll_interval: float = POLL_INTERVAL,
         wake_event: threading.Event | None = None,
+        periodic_tasks: Sequence[PeriodicTask] = PERIODIC_TASKS,
     ) -> None:
         self.app = app
         self.concurrency = max(1, concurrency or app.config.get("OUTBOX_CONCURRENCY", 8))
@@ -83,6 +82,7 @@ class Dispatcher:
         self.clock = clock
         self.poll_interval = poll_interval
         self.wake_event = wake_event or _wake_event
+        self.schedule = Schedule(periodic_tasks)
         self.stop_event = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="outbox")
         self._inflight: set[Future[None]] = set()
@@ -151,9 +151,7 @@ class Dispatcher:
             items = outbox.claim_due(now=now, limit=free, lease=self.lease)
             # After the claim's UPDATE: on SQLite, reads first and a write later can
             # deadlock two dispatchers on the lock upgrade ("database is locked").
-            queue_reminders_periodically(now=now)  # due appointment reminders, once a minute
-            escalate_unread_periodically(now=now)  # unread texts to techs, once a minute
-            queue_payment_reminders_periodically(now=now)  # unpaid invoices, once a minute
+            self.schedule.run_due(now=now)  # the periodic tasks: app/worker/periodic.py
             db.session.commit()
             # Texting registrations: Twilio calls and status polls, once a minute. It
             # commits after each step itself (each SID durable before the next call).
@@ -199,11 +197,9 @@ class Dispatcher:
                 db.session.commit()
 
     def _deliver(self, item: OutboxItem) -> None:
-        opted_out = db.session.scalar(
-            sa.select(OptOut.id).filter_by(company_id=item.company_id, phone=item.to_phone).limit(1)
-        )
         # The opt-out confirmation is written after the opt-out, to go to that number.
-        if opted_out is not None and item.kind not in ALLOWED_WHEN_OPTED_OUT:
+        opted_out = OptOut.covers(company_id=item.company_id, phone=item.to_phone)
+        if opted_out and item.kind not in ALLOWED_WHEN_OPTED_OUT:
             outbox.record_failure(
                 item=item,
                 now=self.clock(),
