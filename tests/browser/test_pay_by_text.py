@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Invoice, InvoiceStatus, Message, MessageKind
 from app.services import billing
-from tests.browser.test_estimate_by_text import serious_violations
 from tests.fixtures.live import PHONE
+from tests.fixtures.live import serious_axe_violations as serious_violations
 from tests.fixtures.payments import connect_company
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]

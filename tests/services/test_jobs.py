@@ -27,7 +27,7 @@ def changes():
     """Every job_changed signal sent, as (job id, old_start, old_end, old techs)."""
     calls = []
 
-    def record(job, *, old_start, old_end, old_tech_ids):
+    def record(job, *, old_start, old_end, old_tech_ids, **_):
         calls.append((job.id, old_start, old_end, set(old_tech_ids)))
 
     with job_changed.connected_to(record):

@@ -213,7 +213,7 @@ def test_a_held_text_is_reported_too(shop, clock, make):
     ("extra", "due_in", "label"),
     [
         ({"trigger": "changed"}, timedelta(minutes=1), "Waiting"),
-        ({"trigger": "changed"}, timedelta(minutes=-1), "Sending"),
+        ({"trigger": "changed"}, timedelta(minutes=-1), "Waiting to send"),
         ({"held": "revocation"}, None, "Held"),
         ({"quiet_hours": {"state": "CT"}}, timedelta(hours=8), "Scheduled"),
     ],
