@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -341,30 +342,19 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         registration.mark_done("profile_assigned")
         return "profile_assigned", CONTINUE
     if not registration.has_done("profile_submitted"):
-        doing(registration, "profile_submitted")
-        # Submitted already (an answer lost before the commit)? Then only note it.
-        profile = gateway.fetch_customer_profile(registration.customer_profile_sid)
-        if profile.status != "draft":
-            registration.customer_profile_status = profile.status
-            registration.mark_done("profile_submitted")
-            return "profile_submitted", CONTINUE
-        evaluation = gateway.evaluate_customer_profile(
-            profile_sid=registration.customer_profile_sid, policy_sid=_profile_policy(registration)
+        sid = registration.customer_profile_sid
+        return _submit_bundle(
+            registration,
+            now,
+            step="profile_submitted",
+            what="business profile",
+            status_attr="customer_profile_status",
+            fetch=lambda: gateway.fetch_customer_profile(sid),
+            evaluate=lambda: gateway.evaluate_customer_profile(
+                profile_sid=sid, policy_sid=_profile_policy(registration)
+            ),
+            submit=lambda: gateway.submit_customer_profile(sid),
         )
-        if evaluation.status != "compliant":
-            reject(
-                registration,
-                now,
-                step="profile_submitted",
-                code=None,
-                reason="Twilio found the business profile incomplete: "
-                + "; ".join(evaluation.failures),
-            )
-            return "profile_submitted", DONE
-        profile = gateway.submit_customer_profile(registration.customer_profile_sid)
-        registration.customer_profile_status = profile.status
-        registration.mark_done("profile_submitted")
-        return "profile_submitted", CONTINUE
 
     if kind == RegistrationKind.TOLL_FREE:
         return _toll_free_steps(registration, now)
@@ -405,29 +395,19 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         registration.mark_done("a2p_assigned")
         return "a2p_assigned", CONTINUE
     if not registration.has_done("a2p_submitted"):
-        doing(registration, "a2p_submitted")
-        product = gateway.fetch_trust_product(registration.trust_product_sid)
-        if product.status != "draft":
-            registration.trust_product_status = product.status
-            registration.mark_done("a2p_submitted")
-            return "a2p_submitted", CONTINUE
-        evaluation = gateway.evaluate_trust_product(
-            product_sid=registration.trust_product_sid, policy_sid=_product_policy(registration)
+        sid = registration.trust_product_sid
+        return _submit_bundle(
+            registration,
+            now,
+            step="a2p_submitted",
+            what="messaging profile",
+            status_attr="trust_product_status",
+            fetch=lambda: gateway.fetch_trust_product(sid),
+            evaluate=lambda: gateway.evaluate_trust_product(
+                product_sid=sid, policy_sid=_product_policy(registration)
+            ),
+            submit=lambda: gateway.submit_trust_product(sid),
         )
-        if evaluation.status != "compliant":
-            reject(
-                registration,
-                now,
-                step="a2p_submitted",
-                code=None,
-                reason="Twilio found the messaging profile incomplete: "
-                + "; ".join(evaluation.failures),
-            )
-            return "a2p_submitted", DONE
-        product = gateway.submit_trust_product(registration.trust_product_sid)
-        registration.trust_product_status = product.status
-        registration.mark_done("a2p_submitted")
-        return "a2p_submitted", CONTINUE
 
     # -- the brand --------------------------------------------------------------------------------
     if not registration.brand_sid:
@@ -635,3 +615,37 @@ def _toll_free_steps(registration: MessagingRegistration, now: datetime) -> tupl
         return "tollfree_review", _wait(registration, now)
     _approve(registration, now)
     return "tollfree_review", DONE
+
+
+def _submit_bundle(
+    registration: MessagingRegistration,
+    now: datetime,
+    *,
+    step: str,
+    what: str,
+    status_attr: str,
+    fetch: Callable[[], gateway.Bundle],
+    evaluate: Callable[[], gateway.Evaluation],
+    submit: Callable[[], gateway.Bundle],
+) -> tuple[str, str]:
+    """Evaluate a Trust Hub bundle (the business profile or the A2P messaging profile)
+    against its policy and submit it for review; a failed evaluation rejects the
+    registration with Twilio's reasons."""
+    doing(registration, step)
+    # Submitted already (an answer lost before the commit)? Then only note it.
+    bundle = fetch()
+    if bundle.status == "draft":
+        evaluation = evaluate()
+        if evaluation.status != "compliant":
+            reject(
+                registration,
+                now,
+                step=step,
+                code=None,
+                reason=f"Twilio found the {what} incomplete: " + "; ".join(evaluation.failures),
+            )
+            return step, DONE
+        bundle = submit()
+    setattr(registration, status_attr, bundle.status)
+    registration.mark_done(step)
+    return step, CONTINUE
