@@ -284,7 +284,7 @@ def mark_job_messages_read(*, job: Job, user: User, now: datetime | None = None)
 
 @dataclass(frozen=True)
 class DeliveryTick:
-    symbol: str  # "✓", "✓✓" or "✗"
+    symbol: str  # "…", "✓", "✓✓" or "✗"
     label: str  # said in words next to the symbol (and to screen readers)
     state: str  # css modifier: queued, sent, delivered, failed
 
@@ -295,7 +295,10 @@ def delivery_tick(message: Message) -> DeliveryTick | None:
         return None
     status = message.status
     label = MessageStatus.label_for(status)
-    if status in MessageStatus.WAITING:
+    # A tick means the carrier has it, as in the office inbox: not yet handed over is "…".
+    if status in (MessageStatus.PENDING, MessageStatus.SENDING):
+        return DeliveryTick("…", label, "queued")
+    if status == MessageStatus.QUEUED:
         return DeliveryTick("✓", label, "queued")
     if status == MessageStatus.SENT:
         return DeliveryTick("✓", label, "sent")

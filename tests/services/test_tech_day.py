@@ -243,8 +243,8 @@ def test_the_conversation_version_moves_with_new_texts_and_ticks(make, crew, inb
 @pytest.mark.parametrize(
     ("status", "code", "symbol", "label"),
     [
-        (MessageStatus.PENDING, None, "✓", "Waiting to send"),
-        (MessageStatus.SENDING, None, "✓", "Sending"),
+        (MessageStatus.PENDING, None, "…", "Waiting to send"),
+        (MessageStatus.SENDING, None, "…", "Sending"),
         (MessageStatus.QUEUED, None, "✓", "Sent to carrier"),
         (MessageStatus.SENT, None, "✓", "Sent"),
         (MessageStatus.DELIVERED, None, "✓✓", "Delivered"),

@@ -611,7 +611,7 @@ def test_no_custom_number_means_no_reply_box(client, make, log_in):
 @pytest.mark.parametrize(
     ("status", "error_code", "shown"),
     [
-        (MessageStatus.PENDING, None, "✓</span> Waiting to send"),
+        (MessageStatus.PENDING, None, "…</span> Waiting to send"),
         (MessageStatus.SENT, None, "✓</span> Sent"),
         (MessageStatus.DELIVERED, None, "✓✓</span> Delivered"),
         (MessageStatus.FAILED, 30003, "✗</span> Not delivered. The phone is unreachable"),
