@@ -129,9 +129,10 @@ def test_a_reply_box_sent_twice_is_one_text_and_htmx_gets_the_box_and_the_thread
     second = client.post(url, data=data, headers=HX)
     assert first.status_code == second.status_code == 200
     assert 'id="thread-messages"' in _html(first) and 'hx-swap-oob="true"' in _html(first)
-    assert db.session.scalar(
-        sa.select(sa.func.count(Message.id)).filter_by(kind=MessageKind.MANUAL)
-    ) == 1
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Message.id)).filter_by(kind=MessageKind.MANUAL))
+        == 1
+    )
 
 
 def test_an_empty_reply_is_a_field_error_and_loses_nothing(client, log_in, inbound, crew):
