@@ -10,7 +10,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import StringField, TelField
+from wtforms import BooleanField, StringField, TelField
 from wtforms.validators import Length, Optional
 
 from app.auth import bp
@@ -22,6 +22,7 @@ from app.request_limits import accepts_upload
 from app.services.errors import DomainError
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
+from app.services.routing import set_forwarding
 from app.services.sessions import open_session_count
 from app.tenancy import get_or_404
 
@@ -32,6 +33,15 @@ class ProfileForm(FlaskForm):
         "Mobile phone",
         validators=[Optional(), Length(max=30)],
         description="Your own mobile, for copies of texts routed to you (if you turn that on).",
+    )
+
+
+class ForwardingForm(FlaskForm):
+    forward_texts = BooleanField(
+        "Text me a copy of each customer text routed to me",
+        description="Each copy comes with a link to the conversation. Answer the customer "
+        "from that link: a reply to the copy itself comes from your own number and can't "
+        "reach them.",
     )
 
 
@@ -60,6 +70,7 @@ def render_profile(
     photo_form: PhotoForm,
     status: int = 200,
     password_form: ChangePasswordForm | None = None,
+    forwarding_form: ForwardingForm | None = None,
 ):
     own = user.id == current_user.id
     return (
@@ -71,6 +82,8 @@ def render_profile(
             form=form,
             photo_form=photo_form,
             password_form=password_form or ChangePasswordForm(formdata=None),
+            forwarding_form=forwarding_form
+            or ForwardingForm(formdata=None, forward_texts=user.forward_texts),
             open_sessions=open_session_count(user) if own else 0,
         ),
         status,
@@ -98,6 +111,27 @@ def profile():
     db.session.commit()
     flash("Profile saved.", "success")
     return redirect(url_for("auth.profile"))
+
+
+@bp.post("/me/forwarding")
+@any_role_required
+def profile_forwarding():
+    """Each user switches the copies of their routed texts to their own mobile on or off
+    (owners and admins can also do it for anyone, on the Point of Contact page)."""
+    form = ForwardingForm()
+    if form.validate_on_submit():
+        try:
+            set_forwarding(user=current_user, enabled=form.forward_texts.data, actor=current_user)
+        except DomainError as refused:
+            db.session.rollback()
+            form.forward_texts.errors = [refused.message]
+        else:
+            db.session.commit()
+            state = "on" if current_user.forward_texts else "off"
+            flash(f"Copies of your texts to your mobile: {state}.", "success")
+            return redirect(url_for("auth.profile", _anchor="forwarding-title"))
+    profile_form = ProfileForm(name=current_user.name, mobile_phone=current_user.mobile_phone)
+    return render_profile(current_user, profile_form, PhotoForm(), 422, forwarding_form=form)
 
 
 def _back(user: User):

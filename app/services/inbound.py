@@ -42,7 +42,7 @@ from app.services.opt_outs import (  # noqa: F401  (re-exported: the names tests
     opt_in,
     opt_out,
 )
-from app.services.routing import apply_routing, find_customer
+from app.services.routing import answer_reply_to_forward, apply_routing, find_customer
 from app.services.uniqueness import insert_or_get, insert_unless_present
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,8 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
         opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
         now=received_at,
     )
+    if keyword is None:  # STOP, HELP and the like got their own one answer
+        answer_reply_to_forward(message=message)
     return InboundResult(message, created=True, keyword=keyword)
 
 

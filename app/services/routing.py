@@ -34,6 +34,7 @@ from app.models import (
     Company,
     Conversation,
     Customer,
+    Direction,
     Job,
     JobAssignment,
     JobStatus,
@@ -45,6 +46,7 @@ from app.models import (
 )
 from app.services.errors import DomainError, NotAllowed
 from app.services.phones import format_phone
+from app.services.thread_links import short_thread_link
 
 
 class Rule:
@@ -337,17 +339,23 @@ def add_recipients(*, message: Message, users: tuple[User, ...] | list[User]) ->
     return added
 
 
-def forward_body(*, message: Message, job: Job | None) -> str:
-    """ "Jane Doe, job #1042: <text>" (the sender, the job if any, then what they wrote)."""
+def _thread_name(conversation: Conversation) -> str:
+    return conversation.customer.name if conversation.customer else format_phone(conversation.phone)
+
+
+def forward_body(*, message: Message, job: Job | None, user: User) -> str:
+    """ "Jane Doe, job #1042: <text>", then the link to the thread where `user` answers
+    (a reply to the copy itself comes from the user's own number and can't reach Jane)."""
     conversation = message.conversation
-    who = conversation.customer.name if conversation.customer else format_phone(conversation.phone)
+    who = _thread_name(conversation)
     head = f"{who}, job #{job.number}" if job is not None else who
     text = message.body.strip()
     if message.media_urls:
         count = len(message.media_urls)
-        photos = f"({count} photo{'s' if count != 1 else ''}, see the inbox)"
+        photos = f"({count} photo{'s' if count != 1 else ''})"
         text = f"{text} {photos}" if text else photos
-    return f"{head}: {text}"
+    link = short_thread_link(user=user, conversation=conversation)
+    return f"{head}: {text}\nReply here, not to this text: {link}"
 
 
 def forward_to_mobiles(*, message: Message, users: list[User] | tuple[User, ...]) -> list[Message]:
@@ -366,7 +374,7 @@ def forward_to_mobiles(*, message: Message, users: list[User] | tuple[User, ...]
             forward = queue_text(
                 company=message.company,
                 to_phone=user.mobile_phone,
-                body=forward_body(message=message, job=job),
+                body=forward_body(message=message, job=job, user=user),
                 kind=MessageKind.FORWARD,
                 job=job,
                 dedupe_key=f"forward:{message.id}:{user.id}",
@@ -378,6 +386,59 @@ def forward_to_mobiles(*, message: Message, users: list[User] | tuple[User, ...]
             continue
         queued.append(forward)
     return queued
+
+
+def answer_reply_to_forward(*, message: Message) -> Message | None:
+    """A team member answered a forwarded copy from their own mobile. That answer comes
+    from their number, not the company's thread with the customer, so it can never reach
+    the customer: it stays where it landed (routed like any text from that number, the
+    reason says whose mobile it is) and the member gets ONE text back with the link to the
+    thread they meant to answer. One per forward: a second answer to the same copy, or an
+    auto-reply, gets nothing more (no ping-pong with an auto-responder).
+
+    Returns the queued text, or None when `message` is not such an answer."""
+    from app.services.texting import TextingUnavailable, queue_text
+
+    conversation = message.conversation
+    if message.kind != MessageKind.INBOUND or conversation.customer_id is not None:
+        return None
+    company = message.company
+    member = _team_member_with_mobile(company, conversation.phone)
+    if member is None or not member.active:
+        return None
+    forward = db.session.scalar(
+        sa.select(Message)
+        .where(
+            Message.company_id == company.id,
+            Message.kind == MessageKind.FORWARD,
+            Message.to_phone == conversation.phone,
+            Message.direction == Direction.OUT,
+            Message.created_at <= message.created_at,
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    original_id = (forward.extra or {}).get("forwarded_message_id") if forward else None
+    original = db.session.get(Message, original_id) if original_id else None
+    if original is None or original.company_id != company.id:
+        return None
+    thread = original.conversation
+    link = short_thread_link(user=member, conversation=thread)
+    body = (
+        f"Your reply didn't reach {_thread_name(thread)}: replies to forwarded texts can't "
+        f"reach customers. Reply from here: {link}"
+    )
+    try:
+        return queue_text(
+            company=company,
+            to_phone=member.mobile_phone,
+            body=body,
+            kind=MessageKind.FORWARD,
+            dedupe_key=f"forward-reply:{forward.id}",
+            extra={"answers_message_id": message.id, "user_id": member.id},
+        )
+    except TextingUnavailable:
+        return None  # the member's mobile opted out: the office still has the text
 
 
 def set_point_of_contact(*, company: Company, user: User | None, actor: User) -> Company:

@@ -31,6 +31,7 @@ from app.services.routing import (
     set_point_of_contact,
     who_gets_texts_today,
 )
+from app.services.thread_links import short_thread_link
 
 PHONE = "+15125550142"
 
@@ -495,9 +496,12 @@ def test_forwarding_queues_one_text_to_each_opted_in_mobile(make, inbound):
     assert forward.to_phone == "+15125550177"
     assert forward.to_phone != PHONE
     assert forward.status == MessageStatus.PENDING
+    link = short_thread_link(user=w.users["maria"], conversation=message.conversation)
     assert forward.body == (
-        f"Jane Doe, job #{w.jobs['a'].number}: The dog is friendly (1 photo, see the inbox)"
+        f"Jane Doe, job #{w.jobs['a'].number}: The dog is friendly (1 photo)\n"
+        f"Reply here, not to this text: {link}"
     )
+    assert "/t/" in link and link.startswith("http")
     assert forward.dedupe_key == f"forward:{message.id}:{w.users['maria'].id}"
 
 
@@ -505,9 +509,11 @@ def test_forward_without_a_job_and_from_an_unknown_number(make, inbound):
     w = _base(make)
     w.users["bob"].mobile_phone = "+15125550177"
     w.users["bob"].forward_texts = True
-    apply_routing(message=inbound(w.company, "+15125550111", "Hello?"))
+    message = inbound(w.company, "+15125550111", "Hello?")
+    apply_routing(message=message)
     forward = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.FORWARD)).one()
-    assert forward.body == "(512) 555-0111: Hello?"
+    link = short_thread_link(user=w.users["bob"], conversation=message.conversation)
+    assert forward.body == f"(512) 555-0111: Hello?\nReply here, not to this text: {link}"
 
 
 def test_forward_is_skipped_when_the_mobile_opted_out_but_routing_still_happens(make, inbound):

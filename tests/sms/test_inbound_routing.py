@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from twilio.request_validator import RequestValidator
 
 from app.extensions import db
@@ -88,7 +89,7 @@ def test_in_progress_text_goes_to_the_tech_then_finished_hands_back(client, text
     assert first.routing_reason.endswith("by Maria -> Maria Lopez")
     assert first.extra["routing_rule"] == Rule.IN_PROGRESS_JOB
     assert first.job_id == job.id
-    assert [(f.to_phone, f.body) for f in _forwards()] == [
+    assert [(f.to_phone, f.body.split("\n")[0]) for f in _forwards()] == [
         ("+15125550191", f"Avery Johnson, job #{job.number}: Gate is open")
     ]
 
@@ -99,6 +100,58 @@ def test_in_progress_text_goes_to_the_tech_then_finished_hands_back(client, text
     assert _recipients(second) == [poc.id]
     assert "finished" in second.routing_reason
     assert second.routing_reason.endswith("Point of Contact -> Pat Office")
+
+
+def test_a_reply_to_a_forward_from_the_techs_mobile_gets_one_text_back_with_the_link(
+    client, text_in, team
+):
+    world, poc, tech, job = team
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech)
+    db.session.commit()
+    text_in(client, PATH, _form(world, "Gate is open", sid="SM" + "1" * 32))
+    customer_text = _inbound("SM" + "1" * 32)
+    (forward,) = _forwards()
+    link = forward.body.rsplit(" ", 1)[1]
+    assert forward.body.endswith(f"Reply here, not to this text: {link}")
+
+    # Maria answers the copy on her phone, twice (and her phone may auto-reply).
+    for n, body in enumerate(["ok thanks", "I'm driving"]):
+        sid = "SM" + str(n + 6) * 32
+        assert text_in(client, PATH, _form(world, body, sid=sid, from_phone=tech.mobile_phone))
+        answer = _inbound(sid)
+        # Stored and routed as a text from her own mobile (the office sees it), never lost.
+        assert _recipients(answer) == [poc.id]
+        assert answer.routing_reason.startswith("From Maria Lopez's own mobile (not a customer)")
+    pointers = [f for f in _forwards() if f.extra.get("answers_message_id")]
+    assert [(p.to_phone, p.body) for p in pointers] == [
+        (
+            tech.mobile_phone,
+            "Your reply didn't reach Avery Johnson: replies to forwarded texts can't reach "
+            f"customers. Reply from here: {link}",
+        )
+    ]
+    # Nothing went to the customer.
+    assert not list(
+        db.session.scalars(
+            sa.select(Message).filter_by(
+                direction="out", to_phone=customer_text.conversation.phone, kind="manual"
+            )
+        )
+    )
+
+
+def test_a_team_member_texting_the_number_without_a_forward_gets_no_text_back(
+    client, text_in, team
+):
+    world, poc, tech, _job = team
+    text_in(
+        client,
+        PATH,
+        _form(world, "testing the number", sid="SM" + "8" * 32, from_phone=tech.mobile_phone),
+    )
+    assert _recipients(_inbound("SM" + "8" * 32)) == [poc.id]
+    # Only the POC's usual copy: nothing goes back to Maria's phone.
+    assert [f.to_phone for f in _forwards()] == [poc.mobile_phone]
 
 
 def test_the_same_message_sid_five_times_is_one_text_routed_once(client, text_in, team):
@@ -168,8 +221,14 @@ def test_unknown_sender_goes_to_the_poc_in_an_unknown_number_conversation(
     assert message.conversation.is_unknown_number
     assert _recipients(message) == [poc.id]
     assert message.routing_reason == "Unknown number. Point of Contact -> Pat Office"
-    assert _forwards()[0].body == "(512) 555-0111: Do you fix boilers?"
+    first_line, link_line = _forwards()[0].body.split("\n")
+    assert first_line == "(512) 555-0111: Do you fix boilers?"
+    link = link_line.removeprefix("Reply here, not to this text: ")
+    assert link.startswith(current_app.config["PUBLIC_BASE_URL"] + "/t/")
     log_in(client, poc)
+    # The link leads the office user to the inbox thread.
+    opened = client.get(urllib.parse.urlsplit(link).path)
+    assert opened.headers["Location"] == f"/inbox/{message.conversation_id}"
     html = client.get("/inbox").get_data(as_text=True)
     assert "Unknown number" in html and "Do you fix boilers?" in html
 
@@ -210,7 +269,8 @@ def test_mms_is_routed_with_its_picture_shown_and_never_fetched(client, text_in,
     message = _inbound("SM" + "m" * 32)
     assert message.media_urls == [media]
     assert _recipients(message) == [tech.id]
-    assert _forwards()[0].body == f"Avery Johnson, job #{job.number}: (1 photo, see the inbox)"
+    forward = _forwards()[0].body
+    assert forward.startswith(f"Avery Johnson, job #{job.number}: (1 photo)\nReply here")
     assert _forwards()[0].media_urls == []  # the copy is text only: nothing re-fetches media
     log_in(client, poc)
     page = client.get(f"/inbox/{message.conversation_id}").get_data(as_text=True)

@@ -4,6 +4,7 @@ answers the thread through the inbox's services; nobody else of the company sees
 from __future__ import annotations
 
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from app.models import JobStatus, Message, MessageKind, MessageRecipient, Role
 from app.services.inbox import reassign
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
-from app.services.thread_links import thread_url_for
+from app.services.thread_links import thread_link_token, thread_url_for
+from tests.fixtures.factories import PASSWORD
 from tests.support import HX
 
 JANE = "+15125550142"
@@ -171,3 +173,81 @@ def test_guests_go_to_login_and_come_back_to_the_thread(client, log_in, inbound,
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     login_page = client.get(response.headers["Location"])
     assert login_page.status_code == 200
+
+
+# Forwarding on the user's own profile, and where its link leads ----------------------
+
+
+def test_a_tech_turns_forwarding_on_from_their_profile(client, log_in, crew):
+    log_in(client, crew.maria)
+    page = _html(client.get("/me"))
+    assert "Texts to your phone" in page and "Add your mobile number above first" in page
+    refused = client.post("/me/forwarding", data={"forward_texts": "y"})
+    assert refused.status_code == 422
+    assert "has no mobile number" in _html(refused)
+    client.post("/me", data={"name": "Maria Lopez", "mobile_phone": "(512) 555-0177"})
+    on = client.post("/me/forwarding", data={"forward_texts": "y"})
+    assert on.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(crew.maria), crew.maria.id).forward_texts is True
+    assert "Copies of your texts to your mobile: on." in _html(client.get("/me"))
+    client.post("/me/forwarding", data={})
+    db.session.expire_all()
+    assert db.session.get(type(crew.maria), crew.maria.id).forward_texts is False
+
+
+@pytest.mark.parametrize("outcome", ["tech as Point of Contact", "office user (Point of Contact)"])
+def test_the_forwards_link_opens_the_thread_after_login(client, inbound, crew, outcome):
+    reader_name, setup = ROUTES[outcome]
+    crew.inbound = inbound
+    setup(crew)
+    reader = getattr(crew, reader_name)
+    reader.mobile_phone = "+15125550177"
+    reader.forward_texts = True
+    message = inbound(crew.company, JANE, "Can you come earlier?")
+    apply_routing(message=message)
+    db.session.commit()
+    forward = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.FORWARD)).one()
+    assert forward.to_phone == "+15125550177"
+    head, tail = forward.body.split("\n")
+    assert head == "Jane Doe: Can you come earlier?"
+    assert tail.startswith("Reply here, not to this text: http")
+    link = urlsplit(tail.rsplit(" ", 1)[1]).path
+    assert len(link) < 30  # fits in a text
+
+    # Logged out (the usual case on a phone): login, and `next` brings them to the thread.
+    to_login = client.get(link)
+    assert to_login.status_code == 302
+    login_url = to_login.headers["Location"]
+    assert login_url.startswith("/login?next=")
+    logged_in = client.post(login_url, data={"email": reader.email, "password": PASSWORD})
+    assert logged_in.status_code == 302 and logged_in.headers["Location"] == link
+    thread = client.get(link)
+    expected = thread_url_for(user=reader, conversation=message.conversation, external=False)
+    assert thread.headers["Location"] == expected
+    page = client.get(expected)
+    assert page.status_code == 200 and "Can you come earlier?" in _html(page)
+
+
+def test_a_tampered_link_is_404(client, log_in, inbound, crew):
+    _poc_is_maria(crew)
+    message = inbound(crew.company, JANE, "Hello?")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, crew.maria)
+    good = thread_link_token(user=crew.maria, conversation=message.conversation)
+    cid, uid, mac = good.split("-", 2)
+    assert client.get(f"/t/{good}").status_code == 302
+    for bad in (f"{cid}-{uid}-{mac[:-1]}x", f"{int(cid) + 1}-{uid}-{mac}", "1-2", "x-y-z"):
+        assert client.get(f"/t/{bad}").status_code == 404
+
+
+def test_a_link_opened_by_another_tech_is_404_at_the_thread(client, log_in, inbound, crew):
+    _poc_is_maria(crew)
+    message = inbound(crew.company, JANE, "Hello?")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, crew.otto)
+    token = thread_link_token(user=crew.maria, conversation=message.conversation)
+    response = client.get(f"/t/{token}", follow_redirects=True)
+    assert response.status_code == 404 and "Hello?" not in _html(response)
