@@ -251,3 +251,52 @@ def test_a_link_opened_by_another_tech_is_404_at_the_thread(client, log_in, inbo
     token = thread_link_token(user=crew.maria, conversation=message.conversation)
     response = client.get(f"/t/{token}", follow_redirects=True)
     assert response.status_code == 404 and "Hello?" not in _html(response)
+
+
+def test_my_day_shows_the_unread_count_next_to_messages(client, log_in, inbound, crew):
+    log_in(client, crew.maria)
+    html = _html(client.get("/tech"))
+    assert 'href="/tech/messages"' in html and "tech-badge" not in html
+    _poc_is_maria(crew)
+    for body in ("one", "two"):
+        apply_routing(message=inbound(crew.company, JANE, body))
+    db.session.commit()
+    html = _html(client.get("/tech"))
+    assert '<span class="tech-badge">2<span class="visually-hidden"> unread</span></span>' in html
+    listing = _html(client.get("/tech/messages"))
+    assert "2 new" in listing
+    conversation = db.session.scalars(sa.select(Message.conversation_id).filter_by(body="one"))
+    client.get(f"/tech/messages/{conversation.one()}")
+    assert "tech-badge" not in _html(client.get("/tech"))
+
+
+def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, crew):
+    _poc_is_maria(crew)
+    message = inbound(crew.company, JANE, "first")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, crew.maria)
+    poll = {**HX, "HX-Target": "thread-messages"}
+    url = f"/tech/messages/{message.conversation_id}"
+    page = _html(client.get(url))
+    version = page.split(f"{url}?v=")[1].split('"')[0]
+    assert client.get(f"{url}?v={version}", headers=poll).status_code == 204
+    apply_routing(message=inbound(crew.company, JANE, "second"))
+    db.session.commit()
+    fresh = client.get(f"{url}?v={version}", headers=poll)
+    assert fresh.status_code == 200 and "second" in _html(fresh)
+    listing_poll = {**HX, "HX-Target": "message-list"}
+    listing = _html(client.get("/tech/messages"))
+    list_v = listing.split("/tech/messages?v=")[1].split('"')[0]
+    assert client.get(f"/tech/messages?v={list_v}", headers=listing_poll).status_code == 204
+
+
+def test_an_htmx_request_for_a_thread_that_is_not_yours_says_so(client, log_in, inbound, crew):
+    message = inbound(crew.company, JANE, "for Bob")
+    apply_routing(message=message)
+    db.session.commit()
+    log_in(client, crew.maria)
+    response = client.get(f"/tech/messages/{message.conversation_id}", headers=HX)
+    assert response.status_code == 404
+    assert "no longer routed to you" in _html(response)
+    assert response.headers["HX-Retarget"] == "#tech-problem"
