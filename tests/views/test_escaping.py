@@ -107,6 +107,12 @@ def _token(tenant: Tenant, endpoint: str) -> str | None:
         return tenant.users[Role.TECH].photo_token
     if endpoint == "public.sms_terms":
         return tenant.company.registration.public_token
+    if endpoint == "auth.thread_link":
+        from app.services.thread_links import thread_link_token
+
+        return thread_link_token(
+            user=tenant.users[Role.TECH], conversation=tenant.rows["conversation"]
+        )
     return None
 
 
