@@ -87,7 +87,8 @@ class PointOfContactForm(FlaskForm):
             NumberRange(1, MAX_ESCALATION_MINUTES, f"Enter 1 to {MAX_ESCALATION_MINUTES} minutes."),
         ],
         description="A text routed to a technician and still unread after this many minutes "
-        "is also shown to the Point of Contact. Leave empty to turn escalation off.",
+        "is also shown to the Point of Contact (or the account owner, when the Point of "
+        "Contact is that technician). Leave empty to turn escalation off.",
     )
 
 
