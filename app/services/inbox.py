@@ -46,6 +46,7 @@ from app.services.routing import (
     in_progress_job,
     routed_to_user_clause,
 )
+from app.services.tech_day import visible_messages
 from app.services.texting import queue_text
 from app.sms.error_codes import error_explanation
 
@@ -262,25 +263,41 @@ def list_routed_conversations(
         .correlate(Conversation)
         .scalar_subquery()
     )
+    # The preview is the last text the user may see (issue 7: a tech never sees a
+    # customer text that went to someone else, not even as a preview).
+    visible = visible_messages(user) if user.is_tech else None
     first = _conversation_rows(
-        _list_statement(company=company, unread=unread, limit=limit).where(
+        _list_statement(company=company, unread=unread, limit=limit, visible=visible).where(
             Conversation.id.in_(unread_ids)
         )
     )
     if len(first) >= limit:
         return first
-    rest = _list_statement(company=company, unread=sa.literal(0), limit=limit - len(first))
+    rest = _list_statement(
+        company=company, unread=sa.literal(0), limit=limit - len(first), visible=visible
+    )
     rest = rest.where(
         Conversation.id.not_in(unread_ids), routed_to_user_clause(company=company, user=user)
     )
     return first + _conversation_rows(rest)
 
 
-def _list_statement(*, company: Company, unread: sa.ColumnElement, limit: int) -> sa.Select:
-    """The conversation list's columns (with `unread` as the count), newest first."""
+def _list_statement(
+    *,
+    company: Company,
+    unread: sa.ColumnElement,
+    limit: int,
+    visible: sa.ColumnElement[bool] | None = None,
+) -> sa.Select:
+    """The conversation list's columns (with `unread` as the count), newest first; the
+    last message shown is the last one `visible` allows (what a tech may see)."""
     last_id = (
         sa.select(Message.id)
-        .where(Message.conversation_id == Conversation.id, NOT_FORWARD)
+        .where(
+            Message.conversation_id == Conversation.id,
+            NOT_FORWARD,
+            visible if visible is not None else sa.true(),
+        )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(1)
         .correlate(Conversation)
@@ -347,12 +364,19 @@ def list_version(rows: list[ConversationRow]) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
-def thread_messages(*, conversation: Conversation) -> list[Message]:
-    """Every message of the conversation in both directions, oldest first (no forwards)."""
+def thread_messages(*, conversation: Conversation, viewer: User | None = None) -> list[Message]:
+    """Every message of the conversation in both directions, oldest first (no forwards).
+
+    A technician `viewer` sees what the tech page shows them (issue 7: what the company
+    sent, the customer's texts routed to them) and the conversation's notes ("Bob assigned
+    this conversation to Maria"), never customer texts that went to someone else."""
+    visible = sa.true()
+    if viewer is not None and viewer.is_tech:
+        visible = sa.or_(visible_messages(viewer), Message.kind == MessageKind.NOTICE)
     return list(
         db.session.scalars(
             sa.select(Message)
-            .where(Message.conversation_id == conversation.id, NOT_FORWARD)
+            .where(Message.conversation_id == conversation.id, NOT_FORWARD, visible)
             .options(
                 so.selectinload(Message.recipients).joinedload(MessageRecipient.user),
                 # Selected apart, not joined: most texts have neither, and a join makes

@@ -202,7 +202,7 @@ class JobConversation:
     version: str
 
 
-def _visible_to(user: User) -> sa.ColumnElement[bool]:
+def visible_messages(user: User) -> sa.ColumnElement[bool]:
     """A tech sees what the company sent the customer and the texts routed to them, never
     customer texts that went to someone else (e.g. to the office before the job began)."""
     if not user.is_tech:
@@ -221,7 +221,7 @@ def job_conversation(*, job: Job, user: User) -> JobConversation:
         db.session.scalars(
             sa.select(Message)
             .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(_conversation_filter(job), _visible_to(user))
+            .where(_conversation_filter(job), visible_messages(user))
             .options(so.selectinload(Message.author))
             .order_by(Message.created_at.desc(), Message.id.desc())
             .limit(CONVERSATION_LIMIT)
@@ -256,7 +256,7 @@ def conversation_version(*, job: Job, user: User) -> str:
             sa.func.count(Message.id), sa.func.max(Message.id), sa.func.max(Message.updated_at)
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(_conversation_filter(job), _visible_to(user))
+        .where(_conversation_filter(job), visible_messages(user))
     ).one()
     return _digest([str(count), str(last_id), str(last_update)])
 

@@ -74,7 +74,7 @@ def messages():
 
 def _thread_context(conversation: Conversation, **extra) -> dict:
     company = conversation.company
-    messages = thread_messages(conversation=conversation)
+    messages = thread_messages(conversation=conversation, viewer=current_user)
     job = related_job(messages)
     route = decide_recipients(
         company=company, customer=conversation.customer, conversation=conversation

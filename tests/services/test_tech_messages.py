@@ -195,9 +195,9 @@ def test_who_may_open_a_thread(crew, inbound, make):
 
 
 def test_the_list_is_one_query_plus_the_point_of_contact(crew, inbound, count_queries):
+    _poc_maria(crew)
     for phone in (JANE, KIM, LEE):
         apply_routing(message=inbound(crew.company, phone, "hello"))
-    _poc_maria(crew)
     db.session.flush()
     with count_queries() as statements:
         rows = list_conversations(company=crew.company, routed_to=crew.maria)
@@ -259,3 +259,13 @@ def test_texts_routed_to_office_users_are_not_escalated(crew, inbound):
     message = _old_text(crew, inbound, JANE)
     assert _recipient_ids(message) == {crew.bob.id}
     assert escalate_unread(now=utcnow()) == 0
+
+
+def test_the_list_preview_is_never_a_text_that_went_to_the_office(crew, inbound):
+    before = inbound(crew.company, JANE, "office: my alarm code is 9911")
+    apply_routing(message=before)  # to Bob
+    _on_my_way(crew, JANE, [crew.maria])  # now Jane's texts go to Maria
+    rows = list_conversations(company=crew.company, routed_to=crew.maria)
+    assert [r.customer_name for r in rows] == ["Jane Doe"]
+    assert "9911" not in rows[0].last.body  # the On My Way text instead
+    assert rows[0].last.direction == "out"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import JobStatus, Message, MessageKind, MessageRecipient, Role
-from app.services.inbox import reassign
+from app.services.inbox import mark_read, reassign
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from app.services.thread_links import thread_link_token, thread_url_for
@@ -300,3 +300,24 @@ def test_an_htmx_request_for_a_thread_that_is_not_yours_says_so(client, log_in, 
     assert response.status_code == 404
     assert "no longer routed to you" in _html(response)
     assert response.headers["HX-Retarget"] == "#tech-problem"
+
+
+def test_a_tech_sees_the_texts_routed_to_them_never_those_that_went_to_the_office(
+    client, log_in, inbound, crew
+):
+    earlier = inbound(crew.company, JANE, "My alarm code is 9911")
+    apply_routing(message=earlier)  # to Bob, the Point of Contact, who reads it
+    mark_read(conversation=earlier.conversation, user=crew.bob)
+    reassign(conversation=earlier.conversation, to_user=crew.maria, actor=crew.bob)
+    later = inbound(crew.company, JANE, "Is 3pm still ok?")
+    assert apply_routing(message=later).recipient_ids == (crew.maria.id,)
+    db.session.commit()
+    log_in(client, crew.maria)
+    html = _html(client.get(f"/tech/messages/{later.conversation_id}"))
+    assert "Is 3pm still ok?" in html
+    assert "Bob Office assigned this conversation to Maria Lopez." in html
+    # The office's text stays the office's (issue 7), as on the job page.
+    assert "9911" not in html
+    client.post("/logout")
+    log_in(client, crew.bob)
+    assert "9911" in _html(client.get(f"/inbox/{later.conversation_id}"))
