@@ -222,6 +222,16 @@ def decide_recipients(
         # A user answering a forwarded copy from their own phone lands here: say so, since
         # that answer reaches the office, not the customer.
         who = f"From {member.name}'s own mobile (not a customer)" if member else "Unknown number"
+        if member is not None and member.id in chain.recipient_ids:
+            # Their own text would come back to them (a tech who is the Point of
+            # Contact answering a forwarded copy): the next one up the chain reads it.
+            others = _next_up(company, exclude=member)
+            names = ", ".join(user.name for user in others) or "nobody"
+            return RoutingDecision(
+                tuple(others),
+                f"{who}. {chain.reason}, who sent it: {names} instead",
+                chain.rule,
+            )
         return RoutingDecision(chain.recipients, f"{who}. {chain.reason}", chain.rule)
     job = in_progress_job(company=company, customer=customer)
     if job is None:
@@ -295,6 +305,12 @@ def routed_to_user_clause(*, company: Company, user: User) -> sa.ColumnElement[b
         sa.and_(~assigned_usable, sa.true() if fallback_is_user else sa.false()),
     )
     exact = sa.or_(sa.and_(job_staffed, on_the_job), sa.and_(~job_staffed, office_side))
+    if user.mobile_phone:
+        # Texts from the user's own mobile never come back to them (decide_recipients).
+        exact = sa.and_(
+            exact,
+            ~sa.and_(Conversation.customer_id.is_(None), Conversation.phone == user.mobile_phone),
+        )
     if fallback_is_user:
         return sa.and_(Conversation.company_id == company.id, exact)
     # A user who is not the Point of Contact/owner can only get the conversations of the
@@ -325,6 +341,14 @@ def routed_to_user_clause(*, company: Company, user: User) -> sa.ColumnElement[b
     if not candidates:
         return sa.false()
     return sa.and_(Conversation.id.in_(candidates), exact)
+
+
+def _next_up(company: Company, *, exclude: User) -> list[User]:
+    """The Point of Contact, else the account owner, leaving out `exclude`."""
+    for user in (*office_fallback(company).recipients, account_owner(company)):
+        if user is not None and user.id != exclude.id:
+            return [user]
+    return []
 
 
 def _team_member_with_mobile(company: Company, phone: str) -> User | None:

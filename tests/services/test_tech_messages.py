@@ -269,3 +269,22 @@ def test_the_list_preview_is_never_a_text_that_went_to_the_office(crew, inbound)
     assert [r.customer_name for r in rows] == ["Jane Doe"]
     assert "9911" not in rows[0].last.body  # the On My Way text instead
     assert rows[0].last.direction == "out"
+
+
+def test_a_poc_techs_own_reply_to_a_copy_goes_to_the_owner_not_back_to_them(crew, inbound):
+    _poc_maria(crew)
+    crew.maria.mobile_phone = "+15125550177"
+    crew.maria.forward_texts = True
+    apply_routing(message=inbound(crew.company, JANE, "Hello?"))
+    own = inbound(crew.company, "+15125550177", "ok")
+    decision = apply_routing(message=own)
+    owner = crew.company.owner
+    assert decision.recipient_ids == (owner.id,)
+    assert decision.reason == (
+        "From Maria Lopez's own mobile (not a customer). Point of Contact -> Maria Lopez, "
+        f"who sent it: {owner.name} instead"
+    )
+    rows = list_conversations(company=crew.company, routed_to=crew.maria)
+    assert [r.customer_name for r in rows] == ["Jane Doe"]
+    assert not conversation_open_to(conversation=own.conversation, user=crew.maria)
+    assert _routed_ids(crew, crew.maria) == _decided_ids(crew, crew.maria)
