@@ -437,6 +437,11 @@ class FakeStripe:
     def pay_with_bank(self, session_id: str) -> dict[str, Any]:
         """ACH: the session completes unpaid; the money arrives (or not) days later."""
         account, session = self._open_session(session_id)
+        if "us_bank_account" not in session["payment_method_types"]:
+            raise StripeAPIError(
+                "This Checkout Session does not accept us_bank_account payments.",
+                param="payment_method_types",
+            )
         with self.lock:
             intent = self._payment_intent(account, session, "us_bank_account", "processing")
             self._charge(account, intent, "pending")
