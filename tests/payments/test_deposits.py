@@ -103,6 +103,7 @@ def test_the_deposit_setting_is_stored(make, kind, value, stored):
     [
         ("weekly", "5", "Pick whether"),
         ("percent", "0", "between 1% and 100%"),
+        ("percent", "0.5", "between 1% and 100%"),
         ("percent", "101", "between 1% and 100%"),
         ("percent", "-5", "between 1% and 100%"),
         ("percent", "ten", "like 25"),

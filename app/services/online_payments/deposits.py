@@ -89,7 +89,7 @@ def _percent_bps(raw: str) -> int:
         percent = Decimal(text)
     except InvalidOperation:
         raise DomainError("Enter a percent like 25 or 12.5.", field="deposit_value") from None
-    if not percent.is_finite() or percent <= 0 or percent > 100:
+    if not percent.is_finite() or percent < 1 or percent > 100:
         raise DomainError("A percent deposit is between 1% and 100%.", field="deposit_value")
     bps = percent * 100
     if bps != bps.to_integral_value():
