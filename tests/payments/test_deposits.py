@@ -6,6 +6,7 @@ counting it."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -328,3 +329,40 @@ def test_a_deposit_refund_before_the_invoice_is_recorded(depositing):
     db.session.refresh(payment)
     assert payment.status == PaymentStatus.REFUNDED and payment.refunded_cents == 4500
     assert online_payments.paid_deposit(depositing.estimate) is None
+
+
+def test_the_office_estimate_page_shows_the_deposit(depositing, client, log_in):
+    log_in(client, depositing.company.owner)
+    url = f"/estimates/{depositing.estimate.id}"
+    assert "Deposit of $45.00 asked, not paid yet" in client.get(url).text
+    depositing.pay()
+    html = client.get(url).text
+    assert "Deposit paid</strong> · $45.00 online" in html
+    assert "it will count on the invoice you create" in html
+
+
+def test_ten_concurrent_deliveries_record_one_deposit(depositing):
+    session = depositing.checkout()
+    depositing.fake.pay_with_card(session.stripe_session_id)
+    event = depositing.fake.pending.pop(0)
+    estimate_id = depositing.estimate.id
+    db.session.commit()
+    db.session.close()
+    results: list[int] = []
+    start = threading.Barrier(10)
+
+    def deliver(n: int) -> None:
+        start.wait()
+        copy = event if n % 2 else {**event, "id": f"{event['id']}_{n}"}
+        results.append(depositing.fake.deliver(copy).status)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == [200] * 10
+    deposits = list(db.session.scalars(sa.select(Payment).filter_by(estimate_id=estimate_id)))
+    assert [p.amount_cents for p in deposits] == [4500]
+    # Nothing was refunded: the copies are the same PaymentIntent, not a second deposit.
+    assert not [e for e in depositing.fake.events if e["type"] == "charge.refunded"]
