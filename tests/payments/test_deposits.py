@@ -255,11 +255,10 @@ def test_a_deposit_paid_after_the_invoice_was_made_counts_on_the_invoice(deposit
     assert payment.is_deposit and payment.stripe_payment_intent_id
 
 
-def test_a_second_deposit_from_another_tab_is_refunded(depositing):
-    first = depositing.checkout()
-    # Another tab's session, made at Stripe for the same estimate before the first was
-    # paid (two requests at once from two devices).
-    twin = gateway.create_checkout_session(
+def _twin_session(depositing):
+    """Another tab's session, made at Stripe for the same estimate before the first was
+    paid (two requests at once from two devices)."""
+    return gateway.create_checkout_session(
         account_id=depositing.account.account_id,
         amount_cents=4500,
         description="Deposit",
@@ -278,13 +277,26 @@ def test_a_second_deposit_from_another_tab_is_refunded(depositing):
         idempotency_key="twin",
         payment_method_types=("card",),
     )
+
+
+@pytest.mark.parametrize("invoiced", [False, True], ids=["before-invoice", "after-invoice"])
+def test_a_second_deposit_from_another_tab_is_refunded(depositing, invoiced):
+    first = depositing.checkout()
+    twin = _twin_session(depositing)
     depositing.fake.pay_with_card(first.stripe_session_id)
+    depositing.fake.deliver_pending()
+    if invoiced:
+        billing.convert_estimate_to_invoice(estimate=depositing.estimate)
+        db.session.commit()
     depositing.fake.pay_with_card(twin.id)
     assert {d.status for d in depositing.fake.deliver_pending()} == {200}
+    db.session.expire_all()
     deposits = list(
         db.session.scalars(sa.select(Payment).filter_by(estimate_id=depositing.estimate.id))
     )
     assert [p.amount_cents for p in deposits] == [4500]
+    if invoiced:
+        assert db.session.get(Invoice, deposits[0].invoice_id).paid_cents == 4500
     refund = depositing.fake.event("charge.refunded")["data"]["object"]
     assert refund["payment_intent"] == twin_intent(depositing, twin.id)
     assert refund["amount_refunded"] == 4500

@@ -239,6 +239,11 @@ def _deposit_checkout_event(
     amount = int(session.get("amount_total") or 0)
     if not intent or amount <= 0:
         return "ignored: no payment intent or amount"
+    already = deposits.paid_deposit(estimate)
+    if already is not None and already.stripe_payment_intent_id != intent:
+        # A second deposit (another tab): the customer gets it back, as before the invoice.
+        _refund_excess(account=account, invoice=estimate, intent=intent, excess=amount, now=now)
+        return "refunded: the deposit was already paid"
     outcome = _record_received(
         account=account,
         invoice=invoice,
