@@ -20,7 +20,7 @@ from tests.fixtures.live import serious_axe_violations
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000
-SHOTS = Path("/tmp/taps-shots")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def _texts(job, kind: str) -> list[Message]:
 
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.screenshot(path=str(SHOTS / f"tech-taps-{name}.png"))
 
 
 def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
@@ -180,9 +180,20 @@ def test_the_sheet_is_a_dialog_a_keyboard_can_use_and_leave(
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.closest('dialog[open]') !== null")
 
+    # The list's poll (here: the tab coming back to the foreground) leaves the sheet alone.
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if "/tech?" in r.url else None)
+    page.evaluate("document.body.dispatchEvent(new Event('page-visible'))")
+    page.wait_for_timeout(300)
+    assert polls == []
+    expect(sheet).to_be_visible()
+
     page.keyboard.press("Escape")
     expect(sheet).to_be_hidden()
     expect(opener).to_be_focused()
+    page.evaluate("document.body.dispatchEvent(new Event('page-visible'))")
+    page.wait_for_timeout(300)
+    assert len(polls) == 1  # closed: polling goes on
 
     # Cancel closes it too; "Other" needs minutes before it sends.
     opener.tap()
