@@ -241,7 +241,7 @@ def job_status(job_id: int):
     job = _visible_job(job_id)
     form = StatusForm()
     # The My day sheet opens the job page afterwards; the job panel swaps in place.
-    then_page = request.form.get("then") == "job"
+    then_page = form.then.data == "job"
     if not form.validate():
         return _actions_response(job, status=400, form=form, then_page=then_page)
     wanted = form.status.data
@@ -278,8 +278,8 @@ def job_status(job_id: int):
     return _actions_response(job, note=note, note_warning=bool(not_sent), trigger=TECH_JOB_CHANGED)
 
 
-def _to_job_page(job: Job):
-    url = url_for("tech.job", job_id=job.id)
+def _to_job_page(job: Job, *, confirm: str | None = None):
+    url = url_for("tech.job", job_id=job.id, confirm=confirm)
     # htmx follows a plain redirect with XHR and would paste the page into the sheet.
     return make_response("", 200, redirect=url) if htmx else redirect(url)
 
@@ -297,18 +297,11 @@ def _actions_response(
         # the list (nothing to swap there), anything else is shown on the job page.
         if status >= 400:
             form = actions.get("form")
-            errors = [*(form.errors.values() if form else ())]
-            messages = [m for field in errors for m in field] or [actions.get("error") or ""]
-            return _problem(status, " ".join(messages))
+            messages = [m for field in (form.errors.values() if form else ()) for m in field]
+            return _problem(status, " ".join(messages) or actions.get("error") or "")
         if actions.get("note"):
             flash(actions["note"], "success")
-        if actions.get("confirm"):
-            return make_response(
-                "",
-                200,
-                redirect=url_for("tech.job", job_id=job.id, confirm=actions["confirm"]),
-            )
-        return _to_job_page(job)
+        return _to_job_page(job, confirm=actions.get("confirm"))
     if htmx:
         body = render_template("tech/_actions.html", **_actions_context(job, **actions))
         return make_response(body, status, trigger=trigger)

@@ -255,3 +255,24 @@ def test_the_top_bar_shows_the_whole_job_number(client, day, log_in):
     page = _html(client.get(f"/tech/jobs/{jane.id}"))
 
     assert f'<span class="tech-bar-title tech-bar-job">Job #{jane.number}</span>' in page
+
+
+def test_a_sheet_tap_on_a_job_the_office_canceled_says_so_on_the_job_page(
+    client, day, log_in, transitions
+):
+    _, tech, _, jane, _, _ = day
+    log_in(client, tech)
+    client.get("/tech")  # the list was open...
+    job_set_status(job=jane, status=JobStatus.CANCELED, actor=None)  # ...the office canceled
+    db.session.commit()
+    transitions.clear()
+
+    answer = client.post(
+        f"/tech/jobs/{jane.id}/status",
+        data={"status": "on_my_way", "eta": "15", "then": "job"},
+        headers=HX,
+    )
+
+    assert answer.headers["HX-Redirect"] == f"/tech/jobs/{jane.id}"
+    assert "The office canceled this job." in _html(client.get(f"/tech/jobs/{jane.id}"))
+    assert transitions == [] and _texts(jane, MessageKind.ON_MY_WAY) == 0
