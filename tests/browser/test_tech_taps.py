@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import PHONE, serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -219,6 +219,8 @@ def test_start_without_on_my_way_sits_below_it_and_asks_once(
     _, tech, _, first, _ = day
     page = phone_page
     browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")  # the sheet's own page
+    assert serious_axe_violations(page) == []
     page.goto(f"{live_server.url}/tech/jobs/{first.id}")
     actions = page.locator("#actions")
 
@@ -253,3 +255,29 @@ def test_start_without_on_my_way_sits_below_it_and_asks_once(
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     assert transitions == [(first.id, "started")]
     assert _texts(first, MessageKind.ON_MY_WAY) == []
+
+
+def test_without_javascript_on_my_way_is_still_two_taps(
+    browser, live_server, browser_login, day, transitions, request
+):
+    _, tech, _, first, _ = day
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    request.addfinalizer(context.close)
+    page = context.new_page()
+    tap = Taps()
+    browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech")
+
+    tap(
+        page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
+            "link", name="On My Way"
+        )
+    )
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    _shot(page, "sheet-page-nojs-390")
+    tap(page.get_by_role("button", name="45 min"))
+
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    expect(page.locator("#actions")).to_contain_text("ETA 45 min")
+    assert tap.count == 2
+    assert transitions == [(first.id, "on_my_way")]
