@@ -378,3 +378,14 @@ def test_ten_concurrent_deliveries_record_one_deposit(depositing):
     assert [p.amount_cents for p in deposits] == [4500]
     # Nothing was refunded: the copies are the same PaymentIntent, not a second deposit.
     assert not [e for e in depositing.fake.events if e["type"] == "charge.refunded"]
+
+
+def test_no_deposit_checkout_before_approval_or_for_an_unknown_link(depositing, bill, client):
+    open_estimate = bill.estimate(depositing.company)
+    db.session.commit()
+    refused = client.post(
+        f"/e/{open_estimate.public_token}/deposit", data={"version": str(open_estimate.version)}
+    )
+    assert refused.status_code == 409 and "once the estimate is approved" in refused.text
+    assert client.post("/e/not-a-real-token-at-all-xx/deposit").status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckoutSession)) == 0
