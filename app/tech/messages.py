@@ -41,7 +41,7 @@ NOT_YOURS = "This conversation is no longer routed to you. Go back to Messages t
 
 @bp.context_processor
 def _messages_badge() -> dict:
-    # A callable, so only the pages that show the badge (the top bar) pay for the count,
+    # A callable, so only the page that shows the count (My day) pays for the query,
     # not every polled fragment.
     if not current_user.is_authenticated:
         return {}
