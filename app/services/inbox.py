@@ -435,15 +435,24 @@ def delivery_state(message: Message) -> DeliveryState:
 
 
 def mark_read(*, conversation: Conversation, user: User) -> int:
-    """Opening a conversation reads it: its inbound messages for everyone, and this user's
-    own copies. Returns how many messages became read."""
+    """Opening a conversation reads it: its inbound messages for everyone (for a tech,
+    those their thread shows), and this user's own copies. Returns how many messages
+    became read."""
     now = utcnow()
+    shown = sa.true()
+    if user.is_tech:
+        # A tech's thread shows only the customer texts routed to them (thread_messages):
+        # the office's own unread texts stay unread for the office.
+        shown = Message.id.in_(
+            sa.select(MessageRecipient.message_id).where(MessageRecipient.user_id == user.id)
+        )
     result = db.session.execute(
         sa.update(Message)
         .where(
             Message.conversation_id == conversation.id,
             Message.direction == Direction.IN,
             Message.read_at.is_(None),
+            shown,
         )
         .values(read_at=now)
         .execution_options(synchronize_session="fetch")

@@ -288,3 +288,16 @@ def test_a_poc_techs_own_reply_to_a_copy_goes_to_the_owner_not_back_to_them(crew
     assert [r.customer_name for r in rows] == ["Jane Doe"]
     assert not conversation_open_to(conversation=own.conversation, user=crew.maria)
     assert _routed_ids(crew, crew.maria) == _decided_ids(crew, crew.maria)
+
+
+def test_a_tech_opening_a_thread_does_not_read_the_offices_texts_for_it(crew, inbound):
+    for_office = inbound(crew.company, JANE, "for the office")
+    apply_routing(message=for_office)  # to Bob
+    _on_my_way(crew, JANE, [crew.maria])
+    for_maria = inbound(crew.company, JANE, "for Maria")
+    apply_routing(message=for_maria)
+    assert mark_read(conversation=for_maria.conversation, user=crew.maria) == 1
+    db.session.refresh(for_maria)
+    db.session.refresh(for_office)
+    assert for_maria.read_at is not None
+    assert for_office.read_at is None  # still unread in the inbox
