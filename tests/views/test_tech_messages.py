@@ -321,3 +321,22 @@ def test_a_tech_sees_the_texts_routed_to_them_never_those_that_went_to_the_offic
     client.post("/logout")
     log_in(client, crew.bob)
     assert "9911" in _html(client.get(f"/inbox/{later.conversation_id}"))
+
+
+def test_a_technician_can_be_chosen_as_point_of_contact_and_reads_the_texts(
+    client, log_in, inbound, crew
+):
+    log_in(client, crew.company.owner)
+    page = _html(client.get("/settings/point-of-contact"))
+    assert f'<option value="{crew.maria.id}">Maria Lopez (Technician)</option>' in page
+    saved = client.post(
+        "/settings/point-of-contact",
+        data={"poc_user_id": str(crew.maria.id), "escalation_minutes": ""},
+    )
+    assert saved.status_code == 302
+    message = inbound(crew.company, JANE, "Do you do water heaters?")
+    assert apply_routing(message=message).recipient_ids == (crew.maria.id,)
+    db.session.commit()
+    client.post("/logout")
+    log_in(client, crew.maria)
+    assert "Do you do water heaters?" in _html(client.get("/tech/messages"))
