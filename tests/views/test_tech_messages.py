@@ -340,3 +340,25 @@ def test_a_technician_can_be_chosen_as_point_of_contact_and_reads_the_texts(
     client.post("/logout")
     log_in(client, crew.maria)
     assert "Do you do water heaters?" in _html(client.get("/tech/messages"))
+
+
+def test_the_thread_and_the_list_cost_the_same_queries_for_2_or_12_texts(
+    client, log_in, inbound, crew, count_queries
+):
+    _poc_is_maria(crew)
+    kim = crew.make.customer(crew.company, name="Kim Park", phone="+15125550143")
+    db.session.commit()
+    log_in(client, crew.maria)
+    counts = []
+    for phone, texts in ((JANE, 2), (kim.mobile_phone, 12)):
+        for n in range(texts):
+            apply_routing(message=inbound(crew.company, phone, f"text {n}"))
+        db.session.commit()
+        conversation_id = db.session.scalars(
+            sa.select(Message.conversation_id).filter_by(from_phone=phone)
+        ).first()
+        with count_queries() as statements:
+            assert client.get(f"/tech/messages/{conversation_id}").status_code == 200
+            assert client.get("/tech/messages").status_code == 200
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
