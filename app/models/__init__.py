@@ -44,6 +44,7 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.payments import CheckoutSession, CheckoutStatus, StripeAccount, StripeEvent
+from app.models.push import PushDelivery, PushStatus, PushSubscription, VapidKey
 from app.models.rate_limit import RateLimitCounter
 from app.models.registration import (
     MessagingRegistration,
@@ -116,6 +117,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentStatus",
     "PhoneNumber",
+    "PushDelivery",
+    "PushStatus",
+    "PushSubscription",
     "RateLimitCounter",
     "RegistrationKind",
     "RegistrationStatus",
@@ -131,5 +135,6 @@ __all__ = [
     "UnroutedInbound",
     "User",
     "UserSession",
+    "VapidKey",
     "utcnow",
 ]
