@@ -19,6 +19,7 @@ from app.services import push
 from app.services.errors import DomainError
 from app.tenancy import get_or_404
 
+
 def push_settings(user: User, error: str | None = None) -> dict:
     """What the profile's notifications card shows."""
     subscriptions = push.subscriptions_of(user)
@@ -32,9 +33,7 @@ def push_settings(user: User, error: str | None = None) -> dict:
 
 def _card(error: str | None = None, status: int = 200):
     if htmx:
-        html = render_template(
-            "auth/_push_settings.html", push=push_settings(current_user, error)
-        )
+        html = render_template("auth/_push_settings.html", push=push_settings(current_user, error))
         return html, status
     if error:
         flash(error, "error")

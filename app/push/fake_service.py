@@ -103,9 +103,7 @@ class FakePushService:
     def delivered(self, token: str | None = None) -> list[ReceivedPush]:
         """The pushes accepted (201), oldest first; for one endpoint token if given."""
         with self._lock:
-            return [
-                p for p in self.received if p.status == 201 and token in (None, p.token)
-            ]
+            return [p for p in self.received if p.status == 201 and token in (None, p.token)]
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -198,9 +196,7 @@ def verify_vapid(header: str, *, origin: str, now: float | None = None) -> tuple
     scheme, _, params = header.partition(" ")
     if scheme.lower() != "vapid":
         raise VapidRejected(401, "Missing VAPID authorization (Authorization: vapid t=..,k=..).")
-    values = dict(
-        item.strip().split("=", 1) for item in params.split(",") if "=" in item
-    )
+    values = dict(item.strip().split("=", 1) for item in params.split(",") if "=" in item)
     token, key = values.get("t", ""), values.get("k", "")
     if not token or not key:
         raise VapidRejected(401, "VAPID authorization needs both t and k.")

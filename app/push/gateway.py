@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from py_vapid import Vapid
+from py_vapid import Vapid, VapidException
 from pywebpush import WebPushException, webpush
 from requests.adapters import BaseAdapter
 from werkzeug.test import EnvironBuilder, run_wsgi_app
@@ -144,6 +144,8 @@ def send_push(
         )
     except WebPushException as error:
         raise _classify(error) from None
+    except VapidException as error:  # VAPID_SUBJECT is not a mailto: or https: contact
+        raise PushRejected(f"VAPID: {error}") from None
     except requests.RequestException as error:
         raise PushRetryLater(f"The push service did not answer ({error}).") from None
 

@@ -215,9 +215,18 @@ def _own(subscription: PushSubscription, user: User) -> None:
         raise NotAllowed("You can change only your own notifications.")
 
 
+def _remove_subscription(subscription_id: int) -> None:
+    # Its pending pushes go with it (explicitly: not every database enforces the cascade).
+    db.session.execute(
+        sa.delete(PushDelivery).where(PushDelivery.subscription_id == subscription_id)
+    )
+    db.session.execute(sa.delete(PushSubscription).where(PushSubscription.id == subscription_id))
+
+
 def unsubscribe(*, user: User, subscription: PushSubscription) -> None:
     _own(subscription, user)
-    db.session.delete(subscription)
+    _remove_subscription(subscription.id)
+    db.session.expunge(subscription)
     db.session.flush()
 
 
@@ -368,7 +377,9 @@ def claim_due_pushes(*, now: datetime, limit: int = 50) -> list[PushItem]:
                 subscription_id=subscription.id,
                 attempts=delivery.attempts,
                 created_at=delivery.created_at,
-                target=gateway.Target(subscription.endpoint, subscription.p256dh, subscription.auth),
+                target=gateway.Target(
+                    subscription.endpoint, subscription.p256dh, subscription.auth
+                ),
                 payload=json.dumps(payload).encode(),
                 topic=f"c{message.conversation_id}",
             )
@@ -391,9 +402,7 @@ def send_claimed(*, item: PushItem, keys: VapidKeys, now: datetime) -> None:
         )
     except gateway.SubscriptionGone as gone:
         log.info("push: subscription %s is gone (%s); removed", item.subscription_id, gone)
-        db.session.execute(
-            sa.delete(PushSubscription).where(PushSubscription.id == item.subscription_id)
-        )
+        _remove_subscription(item.subscription_id)
         return
     except gateway.PushRejected as rejected:
         _record(item, status=PushStatus.FAILED, error=rejected.message, now=now)
@@ -416,7 +425,12 @@ def send_claimed(*, item: PushItem, keys: VapidKeys, now: datetime) -> None:
 
 
 def _record(
-    item: PushItem, *, status: str, error: str | None, now: datetime, retry_at: datetime | None = None
+    item: PushItem,
+    *,
+    status: str,
+    error: str | None,
+    now: datetime,
+    retry_at: datetime | None = None,
 ) -> None:
     values: dict[str, object] = {"status": status, "last_error": (error or None) and error[:500]}
     if status == PushStatus.SENT:
@@ -429,8 +443,9 @@ def _record(
 def deliver_due_pushes(*, now: datetime, limit: int = 50) -> int:
     """Claim, send and record every due push, one after another (the tests and `flask
     outbox work --once`; the dispatcher sends them on its thread pool instead)."""
-    items = claim_due_pushes(now=now, limit=limit)
+    # Before the claim writes: on SQLite a first key pair is inserted on another connection.
     keys = vapid_keys()
+    items = claim_due_pushes(now=now, limit=limit)
     db.session.commit()
     for item in items:
         send_claimed(item=item, keys=keys, now=now)

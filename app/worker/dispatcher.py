@@ -157,8 +157,10 @@ class Dispatcher:
             # commits after each step itself (each SID durable before the next call).
             work_registrations_periodically(now=now)
             # Web Push notifications of routed texts, on the same pool as the texts.
+            # The keys first: on SQLite a first pair is inserted on another connection,
+            # which must not wait for this session's claim.
+            keys = push.vapid_keys()
             pushes = push.claim_due_pushes(now=now, limit=max(free, 1))
-            keys = push.vapid_keys() if pushes else None
             db.session.commit()
         for item in items:
             future = self.pool.submit(self._process, item)
