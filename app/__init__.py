@@ -147,6 +147,11 @@ def _register_blueprints(app: Flask) -> None:
         from app.payments.dev import bp as dev_payments_bp
 
         app.register_blueprint(dev_payments_bp, url_prefix="/dev")
+    if app.config["WEB_PUSH_FAKE"] and app.config["ENV_NAME"] != "production":
+        # What the built-in fake push service received, and its switches.
+        from app.push.dev import bp as dev_push_bp
+
+        app.register_blueprint(dev_push_bp, url_prefix="/dev")
     register_error_handlers(app)
 
 

@@ -238,11 +238,6 @@ def check_production_config(config: dict[str, object] | object) -> None:
             "MAIL_FROM) to email password reset links; the development mailbox is not for "
             "production."
         )
-    if get("WEB_PUSH_FAKE") and not demo:
-        raise UnsafeConfiguration(
-            "APP_ENV=production with WEB_PUSH_FAKE=1 would send every notification to the "
-            "built-in fake push service, never to a phone: unset it."
-        )
     if get("STRIPE_FAKE") and not get("ALLOW_FAKE_STRIPE_IN_PRODUCTION"):
         raise UnsafeConfiguration(
             "APP_ENV=production would use the built-in fake Stripe: set STRIPE_SECRET_KEY "

@@ -4,7 +4,7 @@ A push service is what a browser's `PushManager.subscribe()` hands out an endpoi
 for Chrome, Mozilla's autopush, Apple's web push). This fake speaks the same protocol to
 the sender, RFC 8030 with RFC 8291 payloads and RFC 8292 (VAPID) authentication:
 
-    POST /push/<token>
+    POST /push/<token>                   (any path: its last segment is the token)
     TTL: <seconds>                       (required, RFC 8030 5.2)
     Urgency / Topic                      (optional, recorded)
     Content-Encoding: aes128gcm          (required with a body, RFC 8188)
@@ -113,12 +113,13 @@ class FakePushService:
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
-        parts = request.path.strip("/").split("/")
-        if len(parts) != 2 or parts[0] != "push" or not parts[1]:
+        # In-process, the fake takes every endpoint a browser was given (FCM's
+        # /fcm/send/<id>, Mozilla's /wpush/v2/<id>, Apple's /<id>): the last segment names it.
+        token = request.path.rstrip("/").rpartition("/")[2]
+        if not token:
             return _error(404, "No such endpoint.")
         if request.method != "POST":
             return _error(405, "Push messages are POSTed.")
-        token = parts[1]
         body = request.get_data()
         ttl_header = request.headers.get("TTL")
         push = ReceivedPush(
