@@ -52,8 +52,9 @@ function openThread(url) {
     var controlled = tabs.find(function (tab) { return "navigate" in tab && sameOrigin(tab.url); });
     if (controlled) {
       return controlled.navigate(target).then(function (tab) {
-        return (tab || controlled).focus();
-      }).catch(function () {
+        // Focus may be refused (no user gesture); the tab shows the thread all the same.
+        return (tab || controlled).focus().catch(function () { return tab; });
+      }, function () {
         return self.clients.openWindow(target);
       });
     }
