@@ -231,3 +231,53 @@ def test_subscribe_get_a_push_tap_it_and_reply(
         office.close()
     finally:
         context.close()
+
+
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_an_iphone_outside_the_home_screen_app_is_told_how(
+    browser, live_server, browser_login, make
+):
+    """Safari on iOS offers Web Push only to a home-screen app: in a tab there is no
+    PushManager, and the card says what to do instead of offering a button that fails."""
+    company = make.company("Acme Plumbing")
+    maria = make.user(company, Role.TECH, name="Maria Lopez")
+    db.session.commit()
+    context = browser.new_context(**PHONE, user_agent=IPHONE_SAFARI)
+    context.add_init_script("delete window.PushManager;")
+    page = context.new_page()
+    try:
+        browser_login(page, maria)
+        page.goto(f"{live_server.url}/me")
+        card = page.locator("#push-settings")
+        expect(card.get_by_text("Add to Home Screen")).to_be_visible()
+        expect(card.locator("[data-push-state=ios]")).to_contain_text("iOS 16.4 or later")
+        expect(card.locator("[data-push-state=unsupported]")).to_be_hidden()
+        expect(card.get_by_role("button", name="Turn on notifications")).to_be_hidden()
+        card.scroll_into_view_if_needed()
+        page.screenshot(path="/tmp/push-iphone-390.png")
+        assert serious_axe_violations(page, context="#push-settings") == []
+    finally:
+        context.close()
+
+
+def test_the_card_before_turning_on_at_desktop_width(browser, live_server, browser_login, make):
+    company = make.company("Acme Plumbing")
+    db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        browser_login(page, company.owner)
+        page.goto(f"{live_server.url}/me")
+        card = page.locator("#push-settings")
+        expect(card.get_by_role("button", name="Turn on notifications")).to_be_visible()
+        expect(card.get_by_label("Show the message text in notifications")).not_to_be_checked()
+        card.scroll_into_view_if_needed()
+        page.screenshot(path="/tmp/push-profile-1280.png")
+        assert serious_axe_violations(page, context="#push-settings") == []
+    finally:
+        context.close()
