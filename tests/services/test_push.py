@@ -23,6 +23,8 @@ from app.models import (
 from app.push.fake_service import fake_push_service
 from app.services import push
 from app.services.errors import DomainError
+from app.services.escalation import escalate_unread, set_escalation_minutes
+from app.services.inbox import reassign
 from app.services.job_status import job_set_status
 from app.services.routing import apply_routing
 from tests.fixtures.inbox import store_inbound
@@ -298,3 +300,47 @@ def test_the_same_browser_subscribing_for_another_user_moves_to_them(world, make
 
     assert again.id == first.id and again.user_id == other.id
     assert _deliveries() == []  # the owner's pending push is not shown to the new user
+
+
+def test_escalation_and_a_hand_assignment_push_the_users_they_add(world, make):
+    """Every way a user becomes a recipient of a waiting text notifies them, once."""
+    company, customer = world
+    tech = make.user(company, Role.TECH)
+    job = make.job(company, customer, techs=[tech])
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech)
+    set_escalation_minutes(company=company, minutes=10, actor=company.owner)
+    owner_sub, _ = _subscribe(company.owner)
+    now = utcnow()
+    message = store_inbound(company, CUSTOMER_PHONE, created_at=now - timedelta(minutes=11))
+    apply_routing(message=message)
+    assert _deliveries(subscription_id=owner_sub.id) == []
+
+    assert escalate_unread(now=now) == 1  # unread by the tech: the office chain is told
+    assert [d.message_id for d in _deliveries(subscription_id=owner_sub.id)] == [message.id]
+
+    # Finished: the next text goes to the office; handed to Olivia, she hears of it.
+    job_set_status(job=job, status=JobStatus.FINISHED, actor=tech)
+    olivia = make.user(company, Role.OFFICE, name="Olivia Office")
+    olivia_sub, _ = _subscribe(olivia)
+    waiting = store_inbound(company, CUSTOMER_PHONE, "still there?")
+    apply_routing(message=waiting)
+    reassign(conversation=waiting.conversation, to_user=olivia, actor=company.owner)
+    # Both unread texts of the conversation now wait for her too.
+    assert {d.message_id for d in _deliveries(subscription_id=olivia_sub.id)} == {
+        message.id,
+        waiting.id,
+    }
+
+
+def test_the_dispatcher_sends_pushes_on_its_pool(world, push_fake, dispatcher):
+    company, _ = world
+    _subscription, keys = _subscribe(company.owner)
+    message = store_inbound(company, CUSTOMER_PHONE)
+    apply_routing(message=message)
+    db.session.commit()
+
+    dispatcher().run_once()
+
+    assert len(push_fake.delivered(keys.token)) == 1
+    db.session.rollback()
+    assert db.session.scalars(sa.select(PushDelivery.status)).one() == PushStatus.SENT
