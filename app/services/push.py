@@ -47,6 +47,7 @@ from app.push import gateway
 from app.services.errors import DomainError, NotAllowed
 from app.services.message_events import text_routed
 from app.services.phones import format_phone
+from app.services.thread_links import thread_url_for
 from app.services.uniqueness import insert_once, insert_unless_present
 
 log = logging.getLogger(__name__)
@@ -310,8 +311,6 @@ class PushItem:
 
 
 def payload_for(*, message: Message, user: User, previews: bool) -> dict[str, str]:
-    from app.services.thread_links import thread_url_for
-
     conversation: Conversation = message.conversation
     customer = conversation.customer
     title = customer.name if customer is not None else format_phone(conversation.phone)

@@ -32,8 +32,11 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from app.models import Message, PushDelivery, PushStatus, PushSubscription, Role
-from app.push.fake_service import FakePushService
+from app.models import Message, PushDelivery, PushStatus, PushSubscription, Role, utcnow
+from app.push.fake_service import FakePushService, fake_push_service
+from app.services import push
+from app.services.routing import apply_routing
+from tests.fixtures.inbox import store_inbound
 from tests.fixtures.live import PHONE, serious_axe_violations
 from tests.push_support import BrowserKeys
 
@@ -265,7 +268,9 @@ def test_an_iphone_outside_the_home_screen_app_is_told_how(
         context.close()
 
 
-def test_the_card_before_turning_on_at_desktop_width(browser, live_server, browser_login, make):
+def test_the_card_before_turning_on_at_desktop_width(
+    app, browser, live_server, browser_login, make
+):
     company = make.company("Acme Plumbing")
     db.session.commit()
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -279,5 +284,27 @@ def test_the_card_before_turning_on_at_desktop_width(browser, live_server, brows
         card.scroll_into_view_if_needed()
         page.screenshot(path="/tmp/push-profile-1280.png")
         assert serious_axe_violations(page, context="#push-settings") == []
+
+        # The fake push service's page (in-process, WEB_PUSH_FAKE on): a push it took.
+        make.number(company, e164="+15126660031")
+        keys = BrowserKeys()
+        push.subscribe(
+            user=company.owner,
+            endpoint=keys.endpoint(),
+            p256dh=keys.p256dh,
+            auth=keys.auth,
+            previews=False,
+            device="Chrome on Android",
+        )
+        apply_routing(message=store_inbound(company, "+15125550163", "Is 3 pm still ok?"))
+        db.session.commit()
+        fake_push_service(app).reset()
+        assert push.deliver_due_pushes(now=utcnow()) == 1
+        page.goto(f"{live_server.url}/dev/push")
+        expect(page.get_by_role("heading", name="Fake push service")).to_be_visible()
+        expect(page.locator("tbody tr")).to_have_count(1)
+        expect(page.locator("tbody")).to_contain_text("201")
+        page.screenshot(path="/tmp/push-dev-1280.png", full_page=True)
+        assert serious_axe_violations(page) == []
     finally:
         context.close()
