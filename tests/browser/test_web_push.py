@@ -64,13 +64,14 @@ def push_service(app):
 STAND_IN_SUBSCRIPTION = """
 (() => {
   const given = %s;
-  let current = null;
+  // A browser keeps its subscription across page loads: so does the stand-in.
+  const KEPT = "stand-in-push-subscription";
   const make = () => ({
     endpoint: given.endpoint,
     expirationTime: null,
     options: { userVisibleOnly: true },
     toJSON() { return { endpoint: given.endpoint, expirationTime: null, keys: given.keys }; },
-    unsubscribe() { current = null; return Promise.resolve(true); },
+    unsubscribe() { localStorage.removeItem(KEPT); return Promise.resolve(true); },
   });
   PushManager.prototype.subscribe = function (options) {
     if (!options || !options.userVisibleOnly || !options.applicationServerKey) {
@@ -78,10 +79,12 @@ STAND_IN_SUBSCRIPTION = """
     }
     const key = new Uint8Array(options.applicationServerKey);
     window.__pushApplicationServerKey = btoa(String.fromCharCode(...key));
-    current = make();
-    return Promise.resolve(current);
+    localStorage.setItem(KEPT, "1");
+    return Promise.resolve(make());
   };
-  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(localStorage.getItem(KEPT) ? make() : null);
+  };
 })();
 """
 
@@ -232,6 +235,15 @@ def test_subscribe_get_a_push_tap_it_and_reply(
         phone.screenshot(path="/tmp/push-thread-390.png")
         assert serious_axe_violations(phone) == []
         office.close()
+
+        # Back on her profile she turns notifications off on this phone.
+        phone.goto(f"{live_server.url}/me")
+        phone.get_by_role("button", name="Turn off on this device").click()
+        expect(phone.get_by_role("button", name="Turn on notifications")).to_be_visible(
+            timeout=WAIT
+        )
+        db.session.rollback()
+        assert db.session.scalars(sa.select(PushSubscription)).all() == []
     finally:
         context.close()
 
