@@ -242,6 +242,15 @@ def unsubscribe_endpoint(*, user: User, endpoint: str) -> bool:
     return True
 
 
+def forget_devices(*, user: User) -> int:
+    """Stop notifications on every device of `user` ("Log out everywhere": a lost phone
+    must not keep showing customers' names). Returns how many were forgotten."""
+    ids = [s.id for s in subscriptions_of(user)]
+    for subscription_id in ids:
+        _remove_subscription(subscription_id)
+    return len(ids)
+
+
 def set_previews(*, user: User, subscription: PushSubscription, previews: bool) -> None:
     _own(subscription, user)
     subscription.previews = previews

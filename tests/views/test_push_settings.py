@@ -138,3 +138,21 @@ def test_the_dev_page_lists_pushes_and_sets_switches(app, make, log_in, client):
     client.post(f"/dev/push/{subscription.id}/switch", data={"outcome": "expire"})
     assert keys.token in fake.switches.expired
     fake.reset()
+
+
+def test_log_out_everywhere_stops_notifications_on_every_device(make, log_in, client):
+    tech = _make_tech(make)
+    colleague = make.user(tech.company, role=Role.TECH)
+    for user in (tech, tech, colleague):
+        keys = BrowserKeys()
+        push.subscribe(
+            user=user, endpoint=keys.endpoint(), p256dh=keys.p256dh, auth=keys.auth, previews=False
+        )
+    db.session.commit()
+    log_in(client, tech)
+
+    assert client.post("/me/sessions/end").status_code == 302
+
+    db.session.expire_all()
+    owners = db.session.scalars(sa.select(PushSubscription.user_id)).all()
+    assert owners == [colleague.id]  # only the user's own devices
