@@ -45,6 +45,7 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.payments import CheckoutSession, CheckoutStatus, StripeAccount, StripeEvent
+from app.models.push import PushDelivery, PushStatus, PushSubscription, VapidKey
 from app.models.rate_limit import RateLimitCounter
 from app.models.registration import (
     MessagingRegistration,
@@ -118,6 +119,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentStatus",
     "PhoneNumber",
+    "PushDelivery",
+    "PushStatus",
+    "PushSubscription",
     "RateLimitCounter",
     "RegistrationKind",
     "RegistrationStatus",
@@ -133,5 +137,6 @@ __all__ = [
     "UnroutedInbound",
     "User",
     "UserSession",
+    "VapidKey",
     "utcnow",
 ]
