@@ -115,7 +115,7 @@ def _connect_signals() -> None:
     # Receivers connect when their module is imported: import them in every process, even
     # one (the worker, a CLI command) whose code path would not import them by itself.
     import app.services.notifications
-    import app.services.online_payments  # noqa: F401  (invoice edits -> expire Checkout)
+    import app.services.online_payments  # invoice edits -> expire their Checkout Session
     import app.services.push  # noqa: F401  (routed texts -> Web Push notifications)
 
 

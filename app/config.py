@@ -245,6 +245,12 @@ def check_production_config(config: dict[str, object] | object) -> None:
             "APP_ENV=production would use the built-in fake Stripe: set STRIPE_SECRET_KEY "
             "and STRIPE_WEBHOOK_SECRET, or ALLOW_FAKE_STRIPE_IN_PRODUCTION=1 for a demo install."
         )
+    if get("WEB_PUSH_FAKE") and not demo:
+        raise UnsafeConfiguration(
+            "APP_ENV=production with WEB_PUSH_FAKE=1 would hand every Web Push to the built-in "
+            "fake push service, so no phone would ever be notified: unset WEB_PUSH_FAKE (or "
+            "ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install)."
+        )
     if get("STRIPE_SECRET_KEY") and not get("STRIPE_WEBHOOK_SECRET"):
         raise UnsafeConfiguration(
             "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: payments would be taken "
