@@ -25,6 +25,7 @@ from werkzeug.test import Client as WSGIClient
 from app.models.types import utcnow
 from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
 from app.sms.fake_twilio.sids import new_sid
+from app.sms.fake_twilio.voice import FakeVoice
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class FakeTwilio:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.registrations = FakeRegistrations(self, registration_outcome)
+        self.voice = FakeVoice(self)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -192,6 +194,8 @@ class FakeTwilio:
             self.addresses: dict[str, dict[str, Any]] = {}
             if hasattr(self, "registrations"):
                 self.registrations.reset()
+            if hasattr(self, "voice"):
+                self.voice.reset()
 
     def outbound(self) -> list[FakeMessage]:
         with self.lock:
