@@ -70,7 +70,7 @@ def phone_thread(*, company: Company, phone: str) -> list[Message]:
             Message.conversation_id == conversation_id,
             Message.status.not_in(NOT_ON_PHONE),
             # Office-side events shown in the inbox thread were never texts.
-            Message.kind != MessageKind.NOTICE,
+            Message.kind.not_in((MessageKind.NOTICE, MessageKind.CALL)),
         )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Call, CallOutcome, Voicemail, VoicemailState, utcnow
+from app.models import Call, CallOutcome, Message, Voicemail, VoicemailState, utcnow
 from app.services import recording_files
 from app.services.business_hours import call_settings
 from app.services.calls import find_call, queue_missed_call_text, set_outcome
@@ -112,8 +112,17 @@ def accept_transcription(*, form: Mapping[str, Any]) -> Voicemail | None:
     if (form.get("TranscriptionStatus") or "").strip() == "completed":
         text = (form.get("TranscriptionText") or "").strip()
         voicemail.transcript = text[:TRANSCRIPT_MAX] or None
+        _touch_entry(voicemail)
         db.session.flush()
     return voicemail
+
+
+def _touch_entry(voicemail: Voicemail) -> None:
+    """The call's thread entry shows the voicemail: mark it changed so open inboxes redraw."""
+    call = db.session.get(Call, voicemail.call_id) if voicemail.call_id else None
+    message = db.session.get(Message, call.message_id) if call and call.message_id else None
+    if message is not None:
+        message.updated_at = utcnow()
 
 
 def _audio_kind(data: bytes) -> tuple[str, str] | None:
@@ -153,6 +162,7 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
         else:
             delay = min(FETCH_RETRY_FIRST * 2 ** (voicemail.attempts - 1), FETCH_RETRY_MAX)
             voicemail.next_attempt_at = now + delay
+        _touch_entry(voicemail)
         db.session.flush()
         return False
     voicemail.storage_key = key
@@ -160,6 +170,7 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
     voicemail.state = VoicemailState.STORED
     voicemail.next_attempt_at = None
     voicemail.last_error = None
+    _touch_entry(voicemail)
     db.session.flush()
     _delete_at_twilio_if_wanted(voicemail=voicemail, now=now)
     return True
