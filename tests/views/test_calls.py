@@ -51,7 +51,7 @@ def _voicemail(numbers_fake, number, text="Pipe burst under the sink, please cal
 
 
 def test_the_thread_shows_the_voicemail_player_and_transcript(office, numbers_fake, client, log_in):
-    company, owner, number = office
+    _company, owner, number = office
     voicemail = _voicemail(numbers_fake, number)
     conversation = db.session.scalars(sa.select(Conversation)).one()
     log_in(client, owner)
@@ -70,7 +70,7 @@ def test_the_thread_shows_the_voicemail_player_and_transcript(office, numbers_fa
 
 
 def test_the_inbox_counts_a_missed_call_as_unread(office, numbers_fake, client, log_in):
-    company, owner, number = office
+    _company, owner, number = office
     numbers_fake.voice.call(from_=CALLER, to=number.e164, outcome="no-answer")
     log_in(client, owner)
     html = client.get("/inbox").get_data(as_text=True)
@@ -79,7 +79,7 @@ def test_the_inbox_counts_a_missed_call_as_unread(office, numbers_fake, client, 
 
 
 def test_another_company_never_hears_the_voicemail(office, numbers_fake, client, log_in, make):
-    company, owner, number = office
+    _company, _owner, number = office
     voicemail = _voicemail(numbers_fake, number)
     other = make.company("Other Co")
     db.session.commit()
@@ -88,7 +88,7 @@ def test_another_company_never_hears_the_voicemail(office, numbers_fake, client,
 
 
 def test_a_tech_hears_only_calls_routed_to_them(office, numbers_fake, client, log_in, make):
-    company, owner, number = office
+    company, _owner, number = office
     tina = make.user(company, Role.TECH, name="Tina Tech")
     tom = make.user(company, Role.TECH, name="Tom Tech")
     customer = make.customer(company, name="Jane Doe", phone=CALLER)
@@ -123,7 +123,7 @@ def test_the_job_timeline_shows_the_call_and_its_voicemail(
 
 
 def test_business_hours_editor_saves_the_week(office, client, log_in):
-    company, owner, number = office
+    _company, owner, _number = office
     log_in(client, owner)
     assert "Business hours" in client.get("/settings/calls").get_data(as_text=True)
     form = {}
@@ -143,7 +143,7 @@ def test_business_hours_editor_saves_the_week(office, client, log_in):
 
 
 def test_a_closing_time_before_the_opening_time_is_a_field_error(office, client, log_in):
-    company, owner, number = office
+    _company, owner, _number = office
     log_in(client, owner)
     form = {}
     for d in range(7):
@@ -158,7 +158,7 @@ def test_a_closing_time_before_the_opening_time_is_a_field_error(office, client,
 
 
 def test_holidays_are_added_and_removed(office, client, log_in):
-    company, owner, number = office
+    _company, owner, _number = office
     log_in(client, owner)
     assert (
         client.post(
@@ -175,7 +175,7 @@ def test_holidays_are_added_and_removed(office, client, log_in):
 
 
 def test_call_settings_refuse_the_custom_number_as_on_call_phone(office, client, log_in):
-    company, owner, number = office
+    _company, owner, number = office
     log_in(client, owner)
     response = client.post(
         "/settings/calls",
@@ -199,7 +199,7 @@ def test_call_settings_refuse_the_custom_number_as_on_call_phone(office, client,
 
 
 def test_only_managers_change_call_settings(office, client, log_in, make):
-    company, owner, number = office
+    company, _owner, _number = office
     clerk = make.user(company, Role.OFFICE)
     db.session.commit()
     log_in(client, clerk)
