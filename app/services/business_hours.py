@@ -13,7 +13,16 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import BusinessHours, CallSettings, Company, Holiday, User, utcnow
+from app.models import (
+    BusinessHours,
+    CallSettings,
+    Company,
+    Holiday,
+    Message,
+    MessageKind,
+    User,
+    utcnow,
+)
 from app.services.errors import DomainError, NotAllowed
 from app.services.phones import normalize_phone
 from app.services.uniqueness import insert_or_get
@@ -228,3 +237,51 @@ def update_call_settings(
     settings.delete_recordings_at_twilio = delete_recordings_at_twilio
     db.session.flush()
     return settings
+
+
+# -- the after-hours text reply ----------------------------------------------------------------
+
+
+def queue_after_hours_reply(
+    *, message: Message, keyword: str | None, now: datetime
+) -> Message | None:
+    """One automatic reply per conversation per night to a text that arrives while the
+    company is closed (only when it set business hours). Never to a keyword (STOP, HELP,
+    START have their own answers), never where texting_blocker says no. Goes through the
+    outbox like any text; the dedupe key makes it once per night however many texts come."""
+    from app.services.message_templates import get_template, render_text
+    from app.services.notifications import customer_facing_phone
+    from app.services.texting import TextingUnavailable, queue_text
+
+    company = message.company
+    if keyword is not None or message.kind != MessageKind.INBOUND:
+        return None
+    if is_open(company, now=now):  # also True when no hours are set
+        return None
+    template = get_template(company=company, kind=MessageKind.AFTER_HOURS_REPLY)
+    if not template.enabled:
+        return None
+    conversation = message.conversation
+    customer = conversation.customer
+    body = render_text(
+        body=template.body,
+        values={
+            "customer_first_name": customer.first_name if customer else "",
+            "customer_name": customer.name if customer else "",
+            "company_name": company.name,
+            "business_phone": customer_facing_phone(company),
+        },
+    )
+    night = night_of(company, now=now)
+    try:
+        return queue_text(
+            company=company,
+            to_phone=conversation.phone,
+            body=body,
+            kind=MessageKind.AFTER_HOURS_REPLY,
+            customer=customer,
+            dedupe_key=f"after-hours:{conversation.id}:{night.isoformat()}",
+            extra={"in_reply_to": message.id},
+        )
+    except TextingUnavailable:
+        return None
