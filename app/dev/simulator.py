@@ -188,6 +188,14 @@ def describe_twiml(result: WebhookResult) -> list[str]:
             lines.append(f"Says: “{(verb.text or '').strip()}”")
         elif verb.tag == "Hangup":
             lines.append("Hangs up.")
+        elif verb.tag == "Record":
+            lines.append(
+                f"Records a voicemail of up to {verb.get('maxLength') or 3600} seconds after "
+                "the beep."
+            )
+        elif verb.tag == "Gather":
+            said = " ".join((child.text or "").strip() for child in verb if child.tag == "Say")
+            lines.append(f"Waits for a key while saying: “{said}”")
         else:
             lines.append(f"{verb.tag}: {(verb.text or '').strip()}")
     return lines or ["The answer is empty: Twilio would hang up."]
