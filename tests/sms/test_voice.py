@@ -160,7 +160,17 @@ def test_a_database_failure_still_answers_the_caller(signed_post, client, monkey
     assert "not in service" in _twiml(response.get_data(as_text=True)).find("Say").text
 
 
-@pytest.mark.parametrize("path", [VOICE, DIAL_STATUS])
+@pytest.mark.parametrize(
+    "path",
+    [
+        VOICE,
+        DIAL_STATUS,
+        RECORDING,
+        RECORDED,
+        "/webhooks/twilio/voice/emergency",
+        "/webhooks/twilio/voice/transcription",
+    ],
+)
 def test_unsigned_or_tampered_calls_are_refused_and_nothing_is_kept(app, signed_post, client, path):
     form = {"CallSid": "CA" + "4" * 32, "From": CALLER, "To": "+15129998877"}
     assert client.post(path, data=form).status_code == 403

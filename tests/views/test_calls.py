@@ -102,6 +102,11 @@ def test_a_tech_hears_only_calls_routed_to_them(office, numbers_fake, client, lo
     client.post("/logout")
     log_in(client, tina)
     assert client.get(f"/voicemails/{voicemail.id}/audio").status_code == 200
+    # Her job page shows the call and its voicemail in the customer's conversation.
+    page = client.get(f"/tech/jobs/{job.id}").get_data(as_text=True)
+    assert "Jane called" in page
+    assert f'src="/voicemails/{voicemail.id}/audio"' in page
+    assert "may contain mistakes" in page
 
 
 def test_the_job_timeline_shows_the_call_and_its_voicemail(
