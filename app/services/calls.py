@@ -309,6 +309,31 @@ def record_dial_outcome(*, form: Mapping[str, Any], now: datetime | None = None)
     return call
 
 
+def record_call_ended(*, form: Mapping[str, Any], now: datetime | None = None) -> Call | None:
+    """The number's call status callback (CallStatus completed, busy, no-answer, failed,
+    canceled): the call is over. A call that never got an outcome (the caller hung up while
+    it rang, or at the after-hours menu) is a missed call now, with its text-back."""
+    now = now or utcnow()
+    call = find_call(form=form)
+    status = (form.get("CallStatus") or "").strip()
+    if call is None or status not in ("completed", "busy", "no-answer", "failed", "canceled"):
+        return call
+    if call.ended_at is None or call.outcome == CallOutcome.AFTER_HOURS:
+        call.ended_at = now
+    if call.duration_seconds is None:
+        try:
+            call.duration_seconds = max(0, int(form.get("CallDuration") or 0))
+        except ValueError:
+            call.duration_seconds = 0
+    if call.outcome == CallOutcome.RINGING:
+        set_outcome(call=call, outcome=CallOutcome.MISSED, now=now)
+        queue_missed_call_text(call=call, now=now)
+    elif call.outcome == CallOutcome.AFTER_HOURS:
+        queue_missed_call_text(call=call, now=now)  # once: the 12-hour rule
+    db.session.flush()
+    return call
+
+
 # -- missed-call text-back -------------------------------------------------------------------
 
 

@@ -490,3 +490,36 @@ def test_business_hours_are_checked_in_the_company_time_zone(provisioned):
     assert not is_open(company, now=datetime(2026, 12, 7, 23, 0, tzinfo=UTC))
     assert not is_open(company, now=datetime(2026, 12, 12, 16, 0, tzinfo=UTC))
     assert date(2026, 12, 7).weekday() == 0
+
+
+# -- the number's call status callback ----------------------------------------------------------
+
+
+def test_a_caller_who_hangs_up_while_it_rings_is_a_missed_call(
+    provisioned, numbers_fake, signed_post, client
+):
+    result = numbers_fake.place_call(from_=CALLER, to=provisioned.e164)  # rings, then nothing
+    form = {**result.form, "CallStatus": "completed", "CallDuration": "9"}
+    response = signed_post(client, "/webhooks/twilio/status", form)
+    assert response.status_code == 204
+    db.session.expire_all()
+    call = db.session.scalars(sa.select(Call)).one()
+    assert (call.outcome, call.duration_seconds) == (CallOutcome.MISSED, 9)
+    assert call.ended_at is not None
+    assert len(_call_entries(provisioned.company)) == 1
+    assert len(_text_backs(provisioned.company)) == 1
+
+
+def test_hanging_up_at_the_after_hours_menu_still_gets_the_text_back(provisioned, numbers_fake):
+    company = provisioned.company
+    _close_all_week(company, account_owner(company))
+    call_settings(company).emergency_phone = ON_CALL
+    db.session.commit()
+
+    run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)  # no key, no message
+
+    assert run.webhooks[-1].url.endswith("/webhooks/twilio/status")
+    assert run.webhooks[-1].status == 204
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Call)).one().outcome == CallOutcome.AFTER_HOURS
+    assert len(_text_backs(company)) == 1

@@ -139,6 +139,16 @@ class FakeVoice:
             if next_url is None:
                 break
             result = self._post(run, next_url, form)
+        if number is not None and number.status_callback:
+            # The call is over: Twilio tells the number's status callback.
+            seconds = talk_seconds if outcome == "answer" and run.dialed else 0
+            if run.recording is not None:
+                seconds += run.recording.duration
+            self._post(
+                run,
+                number.status_callback,
+                {**base, "CallStatus": "completed", "CallDuration": str(seconds + 5)},
+            )
         return run
 
     def _post(self, run: FakeCallRun, url: str, form: dict[str, str]) -> WebhookResult:
