@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import abort, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -21,18 +22,23 @@ from app.auth.access import any_role_required, manager_required
 from app.extensions import db
 from app.models import Call, Holiday, Message, MessageRecipient, Role, Voicemail, VoicemailState
 from app.office import bp
+from app.request_limits import accepts_upload
 from app.services import recording_files
 from app.services.business_hours import (
+    GREETING_AUDIO_MAX_BYTES,
     GREETING_MAX,
     WEEKDAYS,
     DayHours,
     add_holiday,
     call_settings,
     clear_week,
+    greeting_audio_name,
     holidays,
     hours_are_set,
     parse_clock,
+    remove_greeting_audio,
     remove_holiday,
+    set_greeting_audio,
     set_week,
     update_call_settings,
     week,
@@ -130,6 +136,14 @@ class CallSettingsForm(FlaskForm):
     )
 
 
+class GreetingAudioForm(FlaskForm):
+    audio = FileField(
+        "Recorded greeting",
+        description="A WAV or MP3 file of up to 2 MB, played instead of the voicemail "
+        "greeting's text.",
+    )
+
+
 class HolidayForm(FlaskForm):
     day = DateField("Date", validators=[DataRequired(message="Pick a date.")])
     name = StringField("Name (optional)", validators=[Optional(), Length(max=80)])
@@ -139,15 +153,26 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _page(form: CallSettingsForm, holiday_form: HolidayForm, hours_errors=None, status=200):
+def _page(
+    form: CallSettingsForm,
+    holiday_form: HolidayForm,
+    hours_errors=None,
+    status=200,
+    audio_form: GreetingAudioForm | None = None,
+):
     company = current_user.company
     days = week(company)
     typed = getattr(g, "typed_hours", None)
+    audio_name = greeting_audio_name(call_settings(company))
     return (
         render_template(
             "office/call_settings.html",
             form=form,
             holiday_form=holiday_form,
+            audio_form=audio_form or GreetingAudioForm(formdata=None),
+            greeting_audio_url=url_for("webhooks.twilio_voice_greeting", filename=audio_name)
+            if audio_name
+            else None,
             days=typed or days,
             clock=_clock,
             hours_set=hours_are_set(company),
@@ -257,3 +282,23 @@ def holiday_delete(holiday_id: int):
     with service_call(flash_error=True):
         remove_holiday(company=current_user.company, actor=current_user, holiday=holiday)
     return redirect(url_for("office.call_settings_page") + "#holidays")
+
+
+@bp.post("/settings/calls/greeting")
+@accepts_upload(GREETING_AUDIO_MAX_BYTES)
+@manager_required
+def greeting_audio_save():
+    company = current_user.company
+    audio_form = GreetingAudioForm()
+    if request.form.get("action") == "remove":
+        with service_call(flash_error=True):
+            remove_greeting_audio(company=company, actor=current_user)
+        return redirect(url_for("office.call_settings_page", saved="greeting"))
+    upload = audio_form.audio.data if audio_form.validate() else None
+    data = upload.read(GREETING_AUDIO_MAX_BYTES + 1) if upload else b""
+    with service_call(audio_form) as call:
+        set_greeting_audio(company=company, actor=current_user, data=data)
+    if call.error is None:
+        return redirect(url_for("office.call_settings_page", saved="greeting"))
+    form = CallSettingsForm(formdata=None, obj=call_settings(company))
+    return _page(form, HolidayForm(formdata=None), status=422, audio_form=audio_form)

@@ -7,6 +7,8 @@ hours is always open (calls ring through as they always did, no after-hours repl
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -37,6 +39,9 @@ DEFAULT_AFTER_HOURS_GREETING = (
     "after the tone and we will call you back when we open."
 )
 GREETING_MAX = 600
+# A recorded greeting: a minute of 8 kHz WAV is under 1 MB; MP3 far less.
+GREETING_AUDIO_MAX_BYTES = 2 * 1024 * 1024
+GREETING_AUDIO_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(wav|mp3)$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,21 @@ def greeting(company: Company, *, after_hours: bool) -> str:
         text = DEFAULT_AFTER_HOURS_GREETING if after_hours else DEFAULT_VOICEMAIL_GREETING
     # Only {company_name} is filled: the greeting is read out, never evaluated.
     return text.replace("{company_name}", company.name)
+
+
+def greeting_audio_name(settings: CallSettings) -> str | None:
+    """The public file name of the recorded greeting (what Twilio's <Play> fetches)."""
+    if not settings.greeting_audio_key:
+        return None
+    return settings.greeting_audio_key.rsplit("/", 1)[-1]
+
+
+def settings_for_greeting_name(name: str) -> CallSettings | None:
+    if not GREETING_AUDIO_NAME.match(name or ""):
+        return None
+    return db.session.scalar(
+        sa.select(CallSettings).where(CallSettings.greeting_audio_key.like(f"greetings/%/{name}"))
+    )
 
 
 def week(company: Company) -> list[DayHours]:
@@ -195,6 +215,45 @@ def remove_holiday(*, company: Company, actor: User, holiday: Holiday) -> None:
         raise NotAllowed("That holiday belongs to another company.")
     db.session.delete(holiday)
     db.session.flush()
+
+
+def set_greeting_audio(*, company: Company, actor: User, data: bytes) -> CallSettings:
+    """Store an uploaded greeting (WAV or MP3, judged by its content) and use it instead of
+    the voicemail greeting's text. The previous file is deleted."""
+    from app.services import recording_files
+
+    _manager(company, actor)
+    if not data:
+        raise DomainError("Choose a WAV or MP3 file.", field="audio")
+    if len(data) > GREETING_AUDIO_MAX_BYTES:
+        raise DomainError(
+            "The recording is larger than 2 MB; keep it under a minute.", field="audio"
+        )
+    kind = recording_files.audio_kind(data)
+    if kind is None:
+        raise DomainError("That file is not a WAV or MP3 recording.", field="audio")
+    settings = call_settings(company)
+    old = settings.greeting_audio_key
+    key = recording_files.greeting_key(
+        company_id=company.id, token=secrets.token_urlsafe(24), extension=kind[1]
+    )
+    recording_files.save(key, data)
+    settings.greeting_audio_key = key
+    db.session.flush()
+    if old and old != key:
+        recording_files.delete(old)
+    return settings
+
+
+def remove_greeting_audio(*, company: Company, actor: User) -> CallSettings:
+    from app.services import recording_files
+
+    _manager(company, actor)
+    settings = call_settings(company)
+    old, settings.greeting_audio_key = settings.greeting_audio_key, None
+    db.session.flush()
+    recording_files.delete(old)
+    return settings
 
 
 def update_call_settings(

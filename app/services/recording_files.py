@@ -15,6 +15,23 @@ from pathlib import Path
 from flask import current_app
 
 FOLDER = "voicemails"
+# What a stored recording must start with: RIFF....WAVE (Twilio's default), or MP3.
+_AUDIO_SIGNATURES = (
+    (b"RIFF", "audio/wav", "wav"),
+    (b"ID3", "audio/mpeg", "mp3"),
+    (b"\xff\xfb", "audio/mpeg", "mp3"),
+    (b"\xff\xf3", "audio/mpeg", "mp3"),
+)
+
+
+def audio_kind(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of WAV or MP3 audio, judged by its first bytes; else None."""
+    for signature, content_type, extension in _AUDIO_SIGNATURES:
+        if data.startswith(signature):
+            if signature == b"RIFF" and data[8:12] != b"WAVE":
+                return None
+            return content_type, extension
+    return None
 
 
 def _root() -> Path:
@@ -24,6 +41,14 @@ def _root() -> Path:
 def recording_key(*, company_id: int, recording_sid: str, extension: str) -> str:
     safe_sid = "".join(ch for ch in recording_sid if ch.isalnum())[:64]
     return f"{FOLDER}/{int(company_id)}/{safe_sid}.{extension}"
+
+
+GREETINGS = "greetings"
+
+
+def greeting_key(*, company_id: int, token: str, extension: str) -> str:
+    safe = "".join(ch for ch in token if ch.isalnum() or ch in "-_")[:64]
+    return f"{GREETINGS}/{int(company_id)}/{safe}.{extension}"
 
 
 def path_for(key: str) -> Path:
@@ -50,3 +75,8 @@ def save(key: str, data: bytes) -> None:
 
 def exists(key: str) -> bool:
     return path_for(key).is_file()
+
+
+def delete(key: str | None) -> None:
+    if key:
+        path_for(key).unlink(missing_ok=True)

@@ -33,13 +33,6 @@ FETCH_RETRY_FIRST = timedelta(seconds=10)
 FETCH_RETRY_MAX = timedelta(minutes=10)
 FETCH_MAX_ATTEMPTS = 8
 TRANSCRIPT_MAX = 5000
-# What a stored recording must start with: RIFF....WAVE (Twilio's default), or MP3.
-_AUDIO_SIGNATURES = (
-    (b"RIFF", "audio/wav", "wav"),
-    (b"ID3", "audio/mpeg", "mp3"),
-    (b"\xff\xfb", "audio/mpeg", "mp3"),
-    (b"\xff\xf3", "audio/mpeg", "mp3"),
-)
 
 
 def _int(value: Any) -> int | None:
@@ -125,15 +118,6 @@ def _touch_entry(voicemail: Voicemail) -> None:
         message.updated_at = utcnow()
 
 
-def _audio_kind(data: bytes) -> tuple[str, str] | None:
-    for signature, content_type, extension in _AUDIO_SIGNATURES:
-        if data.startswith(signature):
-            if signature == b"RIFF" and data[8:12] != b"WAVE":
-                return None
-            return content_type, extension
-    return None
-
-
 def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
     """Fetch, check and store one voicemail's audio (flushes). True when stored."""
     voicemail.attempts += 1
@@ -141,7 +125,7 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
         if not gateway.is_twilio_media_url(voicemail.recording_url or ""):
             raise gateway.PermanentGatewayError("Not a Twilio address: not fetched.")
         audio = gateway.fetch_recording(voicemail.recording_url or "")
-        kind = _audio_kind(audio.data)
+        kind = recording_files.audio_kind(audio.data)
         if kind is None:
             raise gateway.PermanentGatewayError(
                 f"Twilio's answer is not audio ({audio.content_type or 'no type'})."

@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app, request
+from flask import Response, abort, current_app, request, send_file
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db
-from app.services.business_hours import call_settings, greeting
+from app.models import Company
+from app.services import recording_files
+from app.services.business_hours import (
+    call_settings,
+    greeting,
+    greeting_audio_name,
+    settings_for_greeting_name,
+)
 from app.services.calls import (
     DIAL_TIMEOUT,
     RECORDING_NOTICE,
@@ -60,9 +67,23 @@ def _twiml(response: VoiceResponse) -> Response:
     return Response(str(response), status=200, mimetype="text/xml")
 
 
-def voicemail_twiml(response: VoiceResponse, greeting_text: str) -> VoiceResponse:
-    """The greeting, the beep and up to two minutes of message."""
-    response.say(greeting_text)
+def greeting_play_url(company: Company | None) -> str | None:
+    """The company's recorded greeting, for <Play>; None when it has none."""
+    if company is None:
+        return None
+    name = greeting_audio_name(call_settings(company))
+    return public_url_for("webhooks.twilio_voice_greeting", filename=name) if name else None
+
+
+def voicemail_twiml(
+    response: VoiceResponse, greeting_text: str, *, play_url: str | None = None
+) -> VoiceResponse:
+    """The greeting (the recorded one when uploaded), the beep and up to two minutes of
+    message."""
+    if play_url:
+        response.play(play_url)
+    else:
+        response.say(greeting_text)
     record = {
         "max_length": VOICEMAIL_MAX_SECONDS,
         "play_beep": True,
@@ -130,7 +151,9 @@ def _answer(decision: CallDecision) -> VoiceResponse:
         else:
             voicemail_twiml(response, decision.greeting or "")
     else:
-        voicemail_twiml(response, decision.greeting or "")
+        voicemail_twiml(
+            response, decision.greeting or "", play_url=greeting_play_url(decision.company)
+        )
     return response
 
 
@@ -162,15 +185,16 @@ def twilio_voice_dial_status() -> Response:
         call = record_dial_outcome(form=request.form)
         company = call.company if call is not None else company_called(form=request.form)
         text = greeting(company, after_hours=False) if company is not None else None
+        play_url = greeting_play_url(company)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("dial-status webhook could not record the call")
-        company, text = None, None
+        company, text, play_url = None, None, None
     if status in ("completed", "answered") or company is None:
         response.hangup()
         return _twiml(response)
-    return _twiml(voicemail_twiml(response, text or ""))
+    return _twiml(voicemail_twiml(response, text or "", play_url=play_url))
 
 
 @bp.post("/twilio/voice/emergency")
@@ -241,3 +265,20 @@ def twilio_voice_transcription() -> Response:
         return Response("Unknown recording.", status=404, mimetype="text/plain")
     db.session.commit()
     return empty_twiml()
+
+
+@bp.get("/twilio/voice/greetings/<filename>")
+def twilio_voice_greeting(filename: str) -> Response:
+    """A company's recorded greeting, fetched by Twilio for <Play>. Not signed (Twilio's
+    media fetches carry no signature): the unguessable file name is the key, and the file
+    is the greeting every caller hears anyway."""
+    settings = settings_for_greeting_name(filename)
+    if settings is None or not settings.greeting_audio_key:
+        abort(404)
+    path = recording_files.path_for(settings.greeting_audio_key)
+    if not path.is_file():
+        abort(404)
+    mimetype = "audio/mpeg" if path.suffix == ".mp3" else "audio/wav"
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=300)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

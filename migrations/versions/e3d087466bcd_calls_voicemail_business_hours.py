@@ -38,6 +38,7 @@ def upgrade():
     sa.Column('company_id', sa.Integer(), nullable=False),
     sa.Column('voicemail_greeting', sa.Text(), nullable=True),
     sa.Column('after_hours_greeting', sa.Text(), nullable=True),
+    sa.Column('greeting_audio_key', sa.String(length=255), nullable=True),
     sa.Column('emergency_phone', sa.String(length=20), nullable=True),
     sa.Column('record_calls', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('delete_recordings_at_twilio', sa.Boolean(), server_default=sa.true(), nullable=False),

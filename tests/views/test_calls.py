@@ -210,3 +210,49 @@ def test_only_managers_change_call_settings(office, client, log_in, make):
     log_in(client, clerk)
     assert client.get("/settings/calls").status_code == 403
     assert client.post("/settings/calls/hours", data={}).status_code == 403
+
+
+def test_a_recorded_greeting_is_uploaded_played_to_callers_and_removed(
+    office, numbers_fake, client, log_in
+):
+    import io
+    import xml.etree.ElementTree as ET
+
+    from app.sms.fake_twilio.voice import make_wav
+
+    company, owner, number = office
+    log_in(client, owner)
+    refused = client.post(
+        "/settings/calls/greeting",
+        data={"audio": (io.BytesIO(b"<html>not audio</html>"), "greeting.wav")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    assert "not a WAV or MP3 recording" in refused.get_data(as_text=True)
+
+    wav = make_wav(2, tone=True)
+    response = client.post(
+        "/settings/calls/greeting",
+        data={"audio": (io.BytesIO(wav), "greeting.wav")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = client.get("/settings/calls").get_data(as_text=True)
+    assert "Callers hear this recording" in page
+
+    numbers_fake.voice.call(from_=CALLER, to=number.e164, outcome="no-answer")
+    after_dial = ET.fromstring(numbers_fake.webhooks[1].body)
+    play = after_dial.find("Play")
+    assert [verb.tag for verb in after_dial][:2] == ["Play", "Record"]
+    assert play.text.startswith("http://testserver.local/webhooks/twilio/voice/greetings/")
+    path = play.text.removeprefix("http://testserver.local")
+    client.post("/logout")
+    served = client.get(path)  # Twilio fetches it without logging in
+    assert served.status_code == 200 and served.data == wav
+    assert client.get("/webhooks/twilio/voice/greetings/" + "x" * 32 + ".wav").status_code == 404
+
+    log_in(client, owner)
+    assert client.post("/settings/calls/greeting", data={"action": "remove"}).status_code == 302
+    assert client.get(path).status_code == 404
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(CallSettings.greeting_audio_key)).one() is None
