@@ -220,7 +220,7 @@ def test_a_recorded_greeting_is_uploaded_played_to_callers_and_removed(
 
     from app.sms.fake_twilio.voice import make_wav
 
-    company, owner, number = office
+    _company, owner, number = office
     log_in(client, owner)
     refused = client.post(
         "/settings/calls/greeting",
