@@ -523,3 +523,33 @@ def test_hanging_up_at_the_after_hours_menu_still_gets_the_text_back(provisioned
     db.session.expire_all()
     assert db.session.scalars(sa.select(Call)).one().outcome == CallOutcome.AFTER_HOURS
     assert len(_text_backs(company)) == 1
+
+
+def test_a_fetch_that_fails_at_twilio_is_retried_later(provisioned, numbers_fake):
+    _leave_voicemail(provisioned, numbers_fake)
+    numbers_fake.fail_next(1, status=503, path_contains="/Recordings/")
+    now = utcnow()
+
+    assert fetch_due_voicemails(now=now) == 0
+    db.session.commit()
+    voicemail = db.session.scalars(sa.select(Voicemail)).one()
+    assert voicemail.state == VoicemailState.FETCHING
+    assert voicemail.attempts == 1
+    assert voicemail.next_attempt_at == now + timedelta(seconds=10)
+    assert "503" in voicemail.last_error
+    assert fetch_due_voicemails(now=now) == 0  # not due yet: nothing asked
+
+    assert fetch_due_voicemails(now=now + timedelta(seconds=10)) == 1
+    db.session.commit()
+    assert voicemail.state == VoicemailState.STORED
+
+
+def test_an_answer_that_is_not_audio_is_not_stored(provisioned, numbers_fake):
+    run = _leave_voicemail(provisioned, numbers_fake)
+    numbers_fake.voice.recording(run.recording.sid).audio = b"<html>error page</html>"
+    fetch_due_voicemails(now=utcnow())
+    db.session.commit()
+    voicemail = db.session.scalars(sa.select(Voicemail)).one()
+    assert voicemail.state == VoicemailState.FAILED
+    assert voicemail.storage_key is None
+    assert "not audio" in voicemail.last_error

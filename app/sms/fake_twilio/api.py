@@ -563,6 +563,11 @@ class FakeTwilioAPI(RegistrationAPI):
         if request.method != "GET":
             raise TwilioError(20004, "Method not allowed", 405)
         recording = self._recording_or_404(sid)
+        fault = self._fault_or_none(request)  # fail_next(..., path_contains="/Recordings/")
+        if fault is not None and not isinstance(fault, Response):
+            self._drop(request)
+        if fault is not None:
+            return fault
         return Response(recording.audio, status=200, mimetype="audio/x-wav")
 
 

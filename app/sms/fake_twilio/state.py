@@ -210,10 +210,25 @@ class FakeTwilio:
 
     # -- switches for tests --------------------------------------------------------------
 
-    def fail_next(self, count: int, *, status: int = 500, retry_after: int | None = None) -> None:
-        """The next `count` sends answer `status` (429 with `Retry-After` when given)."""
+    def fail_next(
+        self,
+        count: int,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        path_contains: str = "/Messages.json",
+    ) -> None:
+        """The next `count` sends (or requests to `path_contains`, e.g. "/Recordings/")
+        answer `status` (429 with `Retry-After` when given)."""
         with self.lock:
-            self.faults.append(_Fault(status=status, retry_after=retry_after, remaining=count))
+            self.faults.append(
+                _Fault(
+                    status=status,
+                    retry_after=retry_after,
+                    remaining=count,
+                    path_contains=path_contains,
+                )
+            )
 
     def fail_until(self, until: datetime, *, status: int = 500) -> None:
         """Every send answers `status` until the fake's clock reaches `until`."""
