@@ -32,6 +32,10 @@ FETCH_BATCH = 10
 FETCH_RETRY_FIRST = timedelta(seconds=10)
 FETCH_RETRY_MAX = timedelta(minutes=10)
 FETCH_MAX_ATTEMPTS = 8
+# How long a worker holds a voicemail it is fetching before another may try.
+FETCH_LEASE = timedelta(minutes=2)
+WORK_INTERVAL = timedelta(seconds=5)
+_last_run: datetime | None = None
 TRANSCRIPT_MAX = 5000
 
 
@@ -174,21 +178,55 @@ def _delete_at_twilio_if_wanted(*, voicemail: Voicemail, now: datetime) -> None:
     db.session.flush()
 
 
+def work_voicemails_periodically(*, now: datetime) -> int:
+    """The worker's hook (app/worker/dispatcher.py), outside the outbox's claim transaction:
+    a Twilio fetch may take seconds and must not hold claimed texts back. Every
+    WORK_INTERVAL per process; never raises (a failure is logged, the sending goes on)."""
+    global _last_run
+    if _last_run is not None and _last_run <= now < _last_run + WORK_INTERVAL:
+        return 0
+    _last_run = now
+    try:
+        return fetch_due_voicemails(now=now)
+    except Exception:
+        db.session.rollback()
+        log.exception("voicemail: fetching due recordings failed")
+        return 0
+
+
 def fetch_due_voicemails(*, now: datetime, limit: int = FETCH_BATCH) -> int:
-    """The worker's periodic task: fetch voicemails whose audio is still at Twilio."""
-    due = db.session.scalars(
-        sa.select(Voicemail)
-        .where(
-            Voicemail.state == VoicemailState.FETCHING,
-            Voicemail.next_attempt_at <= now,
+    """Fetch voicemails whose audio is still at Twilio, committing after each. Several
+    workers may run: each voicemail is claimed first (its next attempt pushed FETCH_LEASE
+    ahead by a conditional UPDATE), so only one of them fetches it. Returns how many were
+    stored."""
+    due = list(
+        db.session.scalars(
+            sa.select(Voicemail.id)
+            .where(Voicemail.state == VoicemailState.FETCHING, Voicemail.next_attempt_at <= now)
+            .order_by(Voicemail.next_attempt_at, Voicemail.id)
+            .limit(limit)
         )
-        .order_by(Voicemail.next_attempt_at, Voicemail.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    )
+    db.session.commit()
     stored = 0
-    for voicemail in due:
+    for voicemail_id in due:
+        claimed = db.session.execute(
+            sa.update(Voicemail)
+            .where(
+                Voicemail.id == voicemail_id,
+                Voicemail.state == VoicemailState.FETCHING,
+                Voicemail.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + FETCH_LEASE)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if not claimed:
+            continue
+        voicemail = db.session.get(Voicemail, voicemail_id)
+        db.session.refresh(voicemail)
         stored += fetch_voicemail(voicemail=voicemail, now=now)
+        db.session.commit()
     return stored
 
 

@@ -22,7 +22,6 @@ from app.extensions import db
 from app.services.escalation import escalate_unread
 from app.services.payment_texts import queue_due_payment_reminders
 from app.services.reminders import queue_due_reminders
-from app.services.voicemail import fetch_due_voicemails
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,6 @@ PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("escalation", timedelta(minutes=1), escalate_unread),
     # Up to two reminders for an unpaid sent invoice (app/services/payment_texts.py).
     PeriodicTask("payment_reminders", timedelta(minutes=1), queue_due_payment_reminders),
-    # Voicemail audio still at Twilio (app/services/voicemail.py): the office is waiting to
-    # hear it, so it is looked for often; a look with nothing due is one indexed query.
-    PeriodicTask("voicemails", timedelta(seconds=5), fetch_due_voicemails),
 )
 
 

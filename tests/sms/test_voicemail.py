@@ -553,3 +553,17 @@ def test_an_answer_that_is_not_audio_is_not_stored(provisioned, numbers_fake):
     assert voicemail.state == VoicemailState.FAILED
     assert voicemail.storage_key is None
     assert "not audio" in voicemail.last_error
+
+
+def test_the_worker_fetches_voicemails_outside_the_outbox_claim(
+    provisioned, numbers_fake, dispatcher, monkeypatch
+):
+    from app.services import voicemail as voicemail_service
+
+    monkeypatch.setattr(voicemail_service, "_last_run", None)
+    _leave_voicemail(provisioned, numbers_fake)
+
+    dispatcher().run_once()
+
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Voicemail)).one().state == VoicemailState.STORED
