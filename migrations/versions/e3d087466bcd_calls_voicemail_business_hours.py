@@ -1,7 +1,7 @@
 """calls voicemail business hours
 
 Revision ID: e3d087466bcd
-Revises: 683d923fba5d
+Revises: 38527d9ef957
 Create Date: 2026-12-02 10:17:09.518953
 
 Issue 19: calls to the custom number (one row per CallSid, with its outcome and the inbox
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e3d087466bcd'
-down_revision = '683d923fba5d'
+down_revision = "38527d9ef957"
 branch_labels = None
 depends_on = None
 
