@@ -2,8 +2,9 @@
 
 A `Call` is one inbound call (one Twilio CallSid). What the office sees of it in the inbox
 thread and on the job timeline is a `Message` of kind CALL (linked by `message_id`): that
-message is routed exactly as a text is (rule 4) and carries the read state, so a missed
-call counts as unread wherever an unread text does.
+message is routed exactly as a text is (rule 4) and carries the read state (for the office
+and per person it was routed to), so a missed call counts as unread wherever an unread text
+does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy.orm as so
 from app.extensions import db
 from app.models.company import Company
 from app.models.enums import LabelledStrEnum
-from app.models.messaging import Conversation
+from app.models.messaging import Conversation, Message
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
@@ -72,16 +73,22 @@ class Call(db.Model):
     routed_to_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
-    read_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     company: so.Mapped[Company] = so.relationship()
     conversation: so.Mapped[Conversation] = so.relationship()
+    # The thread entry carries the read state: read for the office (`Message.read_at`) and
+    # per person it was routed to (`MessageRecipient.read_at`), as for a text.
+    message: so.Mapped[Message | None] = so.relationship()
     routed_to: so.Mapped[User | None] = so.relationship()
     voicemail: so.Mapped[Voicemail | None] = so.relationship(back_populates="call", uselist=False)
 
     @property
     def outcome_label(self) -> str:
         return CallOutcome.label_for(self.outcome)
+
+    @property
+    def is_unread(self) -> bool:
+        return self.message is not None and self.message.read_at is None
 
 
 class VoicemailState(LabelledStrEnum):

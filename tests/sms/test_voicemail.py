@@ -567,3 +567,16 @@ def test_the_worker_fetches_voicemails_outside_the_outbox_claim(
 
     db.session.expire_all()
     assert db.session.scalars(sa.select(Voicemail)).one().state == VoicemailState.STORED
+
+
+def test_opening_the_conversation_reads_the_missed_call(provisioned, numbers_fake):
+    from app.services.inbox import mark_read
+
+    numbers_fake.voice.call(from_=CALLER, to=provisioned.e164, outcome="no-answer")
+    db.session.expire_all()
+    call = db.session.scalars(sa.select(Call)).one()
+    assert call.is_unread
+    mark_read(conversation=call.conversation, user=account_owner(provisioned.company))
+    db.session.commit()
+    db.session.expire_all()
+    assert not db.session.scalars(sa.select(Call)).one().is_unread
