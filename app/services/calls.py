@@ -116,7 +116,8 @@ def route_call(*, form: Mapping[str, Any], now: datetime | None = None) -> CallD
     if business and caller == business:
         # The business phone calling its own custom number: forwarding would ring the
         # phone that is calling. Said plainly, and kept in the log.
-        set_outcome(call=call, outcome=CallOutcome.BLOCKED, now=now)
+        if call is not None and call.outcome == CallOutcome.RINGING:
+            set_outcome(call=call, outcome=CallOutcome.BLOCKED, now=now)
         return CallDecision(CallRoute.BLOCKED, company=company, caller_id=caller, call=call)
     voicemail = CallDecision(
         CallRoute.VOICEMAIL,
@@ -129,7 +130,8 @@ def route_call(*, form: Mapping[str, Any], now: datetime | None = None) -> CallD
         emergency = settings.emergency_phone
         if emergency in (custom, caller):  # never ring the number itself, nor the caller
             emergency = None
-        set_outcome(call=call, outcome=CallOutcome.AFTER_HOURS, now=now)
+        if call is not None and call.outcome == CallOutcome.RINGING:  # not on Twilio's retry
+            set_outcome(call=call, outcome=CallOutcome.AFTER_HOURS, now=now)
         if emergency is None and call is not None:
             # With an on-call option the caller may still reach someone: the text waits
             # for the on-call phone's outcome or the voicemail.

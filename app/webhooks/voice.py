@@ -113,7 +113,11 @@ def _dial(response: VoiceResponse, *, number: str, caller_id: str | None, record
         "method": "POST",
     }
     if record:
+        # Fetched and stored like a voicemail (and deleted at Twilio the same way); it
+        # plays on the answered call's entry.
         kwargs["record"] = "record-from-answer-dual"
+        kwargs["recording_status_callback"] = public_url_for("webhooks.twilio_voice_recording")
+        kwargs["recording_status_callback_event"] = "completed"
     dial = response.dial(**kwargs)
     dial.number(number)
 

@@ -237,6 +237,31 @@ def test_whole_call_recording_says_the_notice_first(provisioned, numbers_fake):
     assert root[1].attrib["record"] == "record-from-answer-dual"
 
 
+def test_a_whole_call_recording_is_kept_like_a_voicemail_on_the_answered_call(
+    provisioned, numbers_fake
+):
+    call_settings(provisioned.company).record_calls = True
+    db.session.commit()
+
+    run = numbers_fake.voice.call(
+        from_=CALLER, to=provisioned.e164, outcome="answer", talk_seconds=30
+    )
+    dial = ET.fromstring(run.first.body).find("Dial")
+    assert dial.attrib["recordingStatusCallback"] == "http://testserver.local" + RECORDING
+    numbers_fake.run_all_callbacks()
+    fetch_due_voicemails(now=utcnow())
+    db.session.commit()
+
+    db.session.expire_all()
+    call = db.session.scalars(sa.select(Call)).one()
+    assert call.outcome == CallOutcome.ANSWERED
+    assert call.voicemail.state == VoicemailState.STORED
+    assert call.voicemail.duration_seconds == 30
+    assert _text_backs(provisioned.company) == []
+    (entry,) = _call_entries(provisioned.company)
+    assert entry.body == "Answered call · 0:30" and entry.read_at is not None
+
+
 def test_recording_is_off_by_default(provisioned, numbers_fake):
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164, outcome="answer")
     assert "record" not in ET.fromstring(run.first.body).find("Dial").attrib

@@ -203,6 +203,15 @@ class FakeVoice:
                 }
                 # One dial per call follows the switch; a second (the on-call phone) answers.
                 options["outcome"] = "answer"
+                if answered and verb.get("record") and verb.get("recordingStatusCallback"):
+                    self._keep_recording(
+                        run,
+                        verb.get("recordingStatusCallback"),
+                        seconds=min(talk_seconds, 120),
+                        transcript="",
+                        tone=tone,
+                        source="DialVerb",
+                    )
                 if verb.get("action"):
                     return verb.get("action"), form
                 if answered:
@@ -214,6 +223,50 @@ class FakeVoice:
             elif verb.tag == "Redirect" and (verb.text or "").strip():
                 return (verb.text or "").strip(), {**base, "CallStatus": "in-progress"}
         return None, {}
+
+    def _keep_recording(
+        self,
+        run: FakeCallRun,
+        status_url: str | None,
+        *,
+        seconds: int,
+        transcript: str,
+        tone: bool,
+        source: str,
+    ) -> FakeRecording:
+        """Keep a recording of this call and schedule its signed status callback."""
+        recording = FakeRecording(
+            sid=new_sid("RE"),
+            account_sid=self.fake.account_sid,
+            call_sid=run.sid,
+            audio=make_wav(seconds, tone=tone),
+            duration=seconds,
+            transcript=transcript,
+            date_created=self.fake.clock(),
+        )
+        with self.fake.lock:
+            self.recordings[recording.sid] = recording
+        if source == "RecordVerb":
+            run.recording = recording
+        if status_url:
+            status_form = {
+                "AccountSid": self.fake.account_sid,
+                "CallSid": run.sid,
+                "RecordingSid": recording.sid,
+                "RecordingUrl": "https://api.twilio.com" + recording.path,
+                "RecordingStatus": "completed",
+                "RecordingDuration": str(seconds),
+                "RecordingChannels": "2" if source == "DialVerb" else "1",
+                "RecordingSource": source,
+                "RecordingStartTime": recording.date_created.strftime(
+                    "%a, %d %b %Y %H:%M:%S +0000"
+                ),
+            }
+            self.fake.schedule(
+                RECORDING_AFTER,
+                lambda: run.webhooks.append(self.fake.post_webhook(status_url, status_form)),
+            )
+        return recording
 
     def _record(
         self,
@@ -228,18 +281,14 @@ class FakeVoice:
             return None, {}
         options["voicemail"] = None
         seconds = min(spoken_seconds(said), int(verb.get("maxLength") or 3600))
-        recording = FakeRecording(
-            sid=new_sid("RE"),
-            account_sid=self.fake.account_sid,
-            call_sid=run.sid,
-            audio=make_wav(seconds, tone=tone),
-            duration=seconds,
+        recording = self._keep_recording(
+            run,
+            verb.get("recordingStatusCallback"),
+            seconds=seconds,
             transcript=said.strip(),
-            date_created=self.fake.clock(),
+            tone=tone,
+            source="RecordVerb",
         )
-        with self.fake.lock:
-            self.recordings[recording.sid] = recording
-        run.recording = recording
         media_url = "https://api.twilio.com" + recording.path
         recorded = {
             **base,
@@ -247,25 +296,6 @@ class FakeVoice:
             "RecordingUrl": media_url,
             "RecordingDuration": str(seconds),
         }
-        status_url = verb.get("recordingStatusCallback")
-        if status_url:
-            status_form = {
-                "AccountSid": self.fake.account_sid,
-                "CallSid": run.sid,
-                "RecordingSid": recording.sid,
-                "RecordingUrl": media_url,
-                "RecordingStatus": "completed",
-                "RecordingDuration": str(seconds),
-                "RecordingChannels": "1",
-                "RecordingSource": "RecordVerb",
-                "RecordingStartTime": recording.date_created.strftime(
-                    "%a, %d %b %Y %H:%M:%S +0000"
-                ),
-            }
-            self.fake.schedule(
-                RECORDING_AFTER,
-                lambda: run.webhooks.append(self.fake.post_webhook(status_url, status_form)),
-            )
         transcribe_url = verb.get("transcribeCallback")
         if transcribe_url and verb.get("transcribe") == "true":
             transcription = {
