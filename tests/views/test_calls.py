@@ -256,3 +256,14 @@ def test_a_recorded_greeting_is_uploaded_played_to_callers_and_removed(
     assert client.get(path).status_code == 404
     db.session.expire_all()
     assert db.session.scalars(sa.select(CallSettings.greeting_audio_key)).one() is None
+
+
+def test_the_text_back_and_after_hours_reply_are_edited_with_the_other_texts(
+    office, client, log_in
+):
+    _company, owner, _number = office
+    log_in(client, owner)
+    html = client.get("/texts").get_data(as_text=True)
+    assert "Missed-call text-back" in html
+    assert "Sorry we missed your call - this is {company_name}. How can we help?" in html
+    assert "After-hours reply" in html
