@@ -87,9 +87,14 @@ def greeting_audio_name(settings: CallSettings) -> str | None:
 def settings_for_greeting_name(name: str) -> CallSettings | None:
     if not GREETING_AUDIO_NAME.match(name or ""):
         return None
-    return db.session.scalar(
-        sa.select(CallSettings).where(CallSettings.greeting_audio_key.like(f"greetings/%/{name}"))
+    # "_" is a LIKE wildcard and may be in a name: escaped, or "____…" would match any.
+    pattern = "greetings/%/" + name.replace("\\", "\\\\").replace("_", "\\_")
+    found = db.session.scalar(
+        sa.select(CallSettings).where(CallSettings.greeting_audio_key.like(pattern, escape="\\"))
     )
+    if found is None or found.greeting_audio_key.rsplit("/", 1)[-1] != name:
+        return None
+    return found
 
 
 def week(company: Company) -> list[DayHours]:

@@ -250,6 +250,10 @@ def test_a_recorded_greeting_is_uploaded_played_to_callers_and_removed(
     served = client.get(path)  # Twilio fetches it without logging in
     assert served.status_code == 200 and served.data == wav
     assert client.get("/webhooks/twilio/voice/greetings/" + "x" * 32 + ".wav").status_code == 404
+    # "_" is a wildcard to SQL's LIKE: a name of underscores must not match the greeting.
+    name = path.rsplit("/", 1)[-1]
+    wildcard = "_" * len(name.split(".")[0]) + "." + name.split(".")[1]
+    assert client.get("/webhooks/twilio/voice/greetings/" + wildcard).status_code == 404
 
     log_in(client, owner)
     assert client.post("/settings/calls/greeting", data={"action": "remove"}).status_code == 302
