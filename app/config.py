@@ -119,6 +119,15 @@ def load_config(instance_path: str) -> dict[str, object]:
         # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
         # pending, or fail:<code>[:campaign|:profile] (the fake only; tests set it per case).
         "FAKE_TWILIO_REGISTRATION": os.environ.get("FAKE_TWILIO_REGISTRATION", "approve_after:20"),
+        # Web Push (docs/push.md). Outside production every push goes to the built-in fake
+        # push service (/dev/push) unless WEB_PUSH_FAKE=0.
+        "WEB_PUSH_FAKE": _flag("WEB_PUSH_FAKE", default=env_name != "production"),
+        # The VAPID key pair (base64url, raw P-256); empty = made once and kept in the
+        # database. The public half is derived when only the private one is given.
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", "").strip(),
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY", "").strip(),
+        # The contact push services may write to (mailto: or https:); default: MAIL_FROM.
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "").strip(),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),
         "OUTBOX_CONCURRENCY": int(os.environ.get("OUTBOX_CONCURRENCY", "8")),
@@ -151,6 +160,9 @@ def load_config(instance_path: str) -> dict[str, object]:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
+        # Ask Twilio to transcribe voicemails (a paid add-on at Twilio; the office sees the
+        # text beside the audio, marked "may contain mistakes").
+        "VOICEMAIL_TRANSCRIPTION": _flag("VOICEMAIL_TRANSCRIPTION", default=True),
         # Webhooks and forms are a few KB; views that take a file raise their own limit
         # (app/request_limits.py). Over the limit is a 413 naming it.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -235,6 +247,12 @@ def check_production_config(config: dict[str, object] | object) -> None:
         raise UnsafeConfiguration(
             "APP_ENV=production would use the built-in fake Stripe: set STRIPE_SECRET_KEY "
             "and STRIPE_WEBHOOK_SECRET, or ALLOW_FAKE_STRIPE_IN_PRODUCTION=1 for a demo install."
+        )
+    if get("WEB_PUSH_FAKE") and not demo:
+        raise UnsafeConfiguration(
+            "APP_ENV=production with WEB_PUSH_FAKE=1 would hand every Web Push to the built-in "
+            "fake push service, so no phone would ever be notified: unset WEB_PUSH_FAKE (or "
+            "ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install)."
         )
     if get("STRIPE_SECRET_KEY") and not get("STRIPE_WEBHOOK_SECRET"):
         raise UnsafeConfiguration(

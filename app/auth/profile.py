@@ -16,6 +16,7 @@ from wtforms.validators import Length, Optional
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm
+from app.auth.push_settings import push_settings
 from app.extensions import db
 from app.models import User
 from app.request_limits import accepts_upload
@@ -85,6 +86,7 @@ def render_profile(
             forwarding_form=forwarding_form
             or ForwardingForm(formdata=None, forward_texts=user.forward_texts),
             open_sessions=open_session_count(user) if own else 0,
+            push=push_settings(user) if own else None,
         ),
         status,
     )

@@ -22,6 +22,15 @@ from app.models.billing import (
     ReminderBasis,
     RevokedLink,
 )
+from app.models.calls import (
+    BusinessHours,
+    Call,
+    CallOutcome,
+    CallSettings,
+    Holiday,
+    Voicemail,
+    VoicemailState,
+)
 from app.models.company import Company, SenderIdentity
 from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
@@ -45,6 +54,7 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.payments import CheckoutSession, CheckoutStatus, StripeAccount, StripeEvent
+from app.models.push import PushDelivery, PushStatus, PushSubscription, VapidKey
 from app.models.rate_limit import RateLimitCounter
 from app.models.registration import (
     MessagingRegistration,
@@ -77,6 +87,10 @@ def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
 
 __all__ = [
     "BillingSettings",
+    "BusinessHours",
+    "Call",
+    "CallOutcome",
+    "CallSettings",
     "CheckoutSession",
     "CheckoutStatus",
     "Company",
@@ -94,6 +108,7 @@ __all__ = [
     "EstimateApproval",
     "EstimateOption",
     "EstimateStatus",
+    "Holiday",
     "ImportStatus",
     "InboundReceipt",
     "Invitation",
@@ -118,6 +133,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentStatus",
     "PhoneNumber",
+    "PushDelivery",
+    "PushStatus",
+    "PushSubscription",
     "RateLimitCounter",
     "RegistrationKind",
     "RegistrationStatus",
@@ -133,5 +151,8 @@ __all__ = [
     "UnroutedInbound",
     "User",
     "UserSession",
+    "VapidKey",
+    "Voicemail",
+    "VoicemailState",
     "utcnow",
 ]

@@ -31,6 +31,7 @@ from app.models import (
     PhoneNumber,
     UnroutedInbound,
 )
+from app.services.business_hours import queue_after_hours_reply
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.opt_outs import (  # noqa: F401  (re-exported: the names tests and callers know)
@@ -248,8 +249,12 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
         opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
         now=received_at,
     )
-    if keyword is None:  # STOP, HELP and the like got their own one answer
-        answer_reply_to_forward(message=message)
+    # A team member answering a forwarded copy gets the link to the thread, not the
+    # business's after-hours reply meant for customers.
+    pointed = answer_reply_to_forward(message=message) if keyword is None else None
+    if pointed is None:
+        # Closed (business hours, issue 19): one automatic reply per conversation per night.
+        queue_after_hours_reply(message=message, keyword=keyword, now=received_at)
     return InboundResult(message, created=True, keyword=keyword)
 
 

@@ -45,6 +45,7 @@ from app.models import (
     User,
 )
 from app.services.errors import DomainError, NotAllowed
+from app.services.message_events import text_routed
 from app.services.phones import format_phone
 from app.services.thread_links import short_thread_link
 
@@ -387,6 +388,10 @@ def add_recipients(*, message: Message, users: tuple[User, ...] | list[User]) ->
         db.session.add(MessageRecipient(message_id=message.id, user_id=user.id))
         added.append(user)
     db.session.flush()
+    if added:
+        # Whoever listens (Web Push, app/services/push.py) hears of every new recipient,
+        # from routing, escalation and reassignment alike.
+        text_routed.send(message, users=tuple(added))
     return added
 
 

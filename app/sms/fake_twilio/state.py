@@ -25,6 +25,7 @@ from werkzeug.test import Client as WSGIClient
 from app.models.types import utcnow
 from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
 from app.sms.fake_twilio.sids import new_sid
+from app.sms.fake_twilio.voice import FakeVoice
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class FakeTwilio:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.registrations = FakeRegistrations(self, registration_outcome)
+        self.voice = FakeVoice(self)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -192,6 +194,8 @@ class FakeTwilio:
             self.addresses: dict[str, dict[str, Any]] = {}
             if hasattr(self, "registrations"):
                 self.registrations.reset()
+            if hasattr(self, "voice"):
+                self.voice.reset()
 
     def outbound(self) -> list[FakeMessage]:
         with self.lock:
@@ -206,10 +210,25 @@ class FakeTwilio:
 
     # -- switches for tests --------------------------------------------------------------
 
-    def fail_next(self, count: int, *, status: int = 500, retry_after: int | None = None) -> None:
-        """The next `count` sends answer `status` (429 with `Retry-After` when given)."""
+    def fail_next(
+        self,
+        count: int,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        path_contains: str = "/Messages.json",
+    ) -> None:
+        """The next `count` sends (or requests to `path_contains`, e.g. "/Recordings/")
+        answer `status` (429 with `Retry-After` when given)."""
         with self.lock:
-            self.faults.append(_Fault(status=status, retry_after=retry_after, remaining=count))
+            self.faults.append(
+                _Fault(
+                    status=status,
+                    retry_after=retry_after,
+                    remaining=count,
+                    path_contains=path_contains,
+                )
+            )
 
     def fail_until(self, until: datetime, *, status: int = 500) -> None:
         """Every send answers `status` until the fake's clock reaches `until`."""
