@@ -301,3 +301,41 @@ def test_a_tech_opening_a_thread_does_not_read_the_offices_texts_for_it(crew, in
     db.session.refresh(for_office)
     assert for_maria.read_at is not None
     assert for_office.read_at is None  # still unread in the inbox
+
+
+def test_a_reply_to_a_copy_at_night_gets_the_link_not_the_after_hours_reply(make):
+    from datetime import UTC, datetime
+
+    from app.models import Message, MessageKind
+    from app.services.business_hours import DayHours, set_week
+    from app.services.inbound import receive_sms
+
+    company = make.company("Lone Star Plumbing", time_zone="America/Chicago")
+    make.number(company, e164="+15126660001")
+    bob = make.user(company, Role.OFFICE, name="Bob Office", mobile_phone="+15125550177")
+    bob.forward_texts = True
+    company.poc_user_id = bob.id
+    make.customer(company, name="Jane Doe", phone=JANE)
+    set_week(
+        company=company,
+        actor=company.owner,
+        days=[DayHours(day, day >= 5, 9 * 60, 17 * 60) for day in range(7)],
+    )
+    evening = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # a Monday, 8 pm in Chicago: closed
+
+    def text(sid: str, phone: str, body: str) -> None:
+        form = {"MessageSid": sid, "From": phone, "To": "+15126660001", "Body": body}
+        receive_sms(form=form, received_at=evening)
+
+    text("SM" + "1" * 32, JANE, "Are you open?")
+    # The copy went out before Bob answered it (queued "now", a week after this evening).
+    copy = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.FORWARD)).one()
+    copy.created_at = evening
+    text("SM" + "2" * 32, "+15125550177", "yes tomorrow 9am")
+
+    def to(phone: str) -> list[str]:
+        stmt = sa.select(Message.kind).filter_by(direction="out", to_phone=phone)
+        return list(db.session.scalars(stmt.order_by(Message.id)))
+
+    assert to(JANE) == [MessageKind.AFTER_HOURS_REPLY]  # the customer gets it
+    assert to("+15125550177") == [MessageKind.FORWARD, MessageKind.FORWARD]  # copy, then link
