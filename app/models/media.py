@@ -69,3 +69,25 @@ class MessageMedia(db.Model):
     @property
     def state_label(self) -> str:
         return MediaState.label_for(self.state)
+
+    @property
+    def kind_label(self) -> str:
+        """What a person calls the file ("PDF", "Audio"), from its checked type."""
+        content_type = self.content_type or ""
+        if content_type.startswith("image/"):
+            return "Picture"
+        if content_type == "application/pdf":
+            return "PDF"
+        if "vcard" in content_type:
+            return "Contact card"
+        if content_type.startswith(("audio/", "video/")):
+            return content_type.split("/")[0].capitalize()
+        return "File"
+
+    @property
+    def thumb_size(self) -> tuple[int, int] | None:
+        """The thumbnail's size (at most 320 px a side), for the <img> to reserve space."""
+        if not self.width or not self.height:
+            return None
+        scale = min(1.0, 320 / max(self.width, self.height))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))

@@ -40,6 +40,7 @@ from app.models.types import ilike_contains
 from app.services.conversations import add_notice
 from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
+from app.services.message_media import media_fingerprint
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
 from app.services.texting import queue_text
 from app.sms.error_codes import error_explanation
@@ -228,6 +229,8 @@ def thread_version(messages: list[Message], *also: object) -> str:
         f"{sum(1 for r in m.recipients if r.read_at)}/{len(m.recipients)}"
         for m in messages
     ]
+    # A picture fetched (or given up on) since the last look redraws its text.
+    parts.append(media_fingerprint([m.id for m in messages if m.media_urls]))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 

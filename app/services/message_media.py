@@ -32,6 +32,7 @@ from app.extensions import db
 from app.models import (
     Company,
     Conversation,
+    Direction,
     Job,
     JobAssignment,
     MediaState,
@@ -39,6 +40,7 @@ from app.models import (
     MessageMedia,
     MessageRecipient,
     User,
+    utcnow,
 )
 from app.services import media_store
 from app.services.errors import DomainError
@@ -116,20 +118,6 @@ def sniff(data: bytes) -> Kind | None:
     if head.startswith(b"\x1aE\xdf\xa3"):
         return Kind("video/webm", "webm", "Video")
     return None
-
-
-def kind_label(content_type: str) -> str:
-    if content_type.startswith("image/"):
-        return "Picture"
-    if content_type == "application/pdf":
-        return "PDF"
-    if "vcard" in content_type:
-        return "Contact card"
-    if content_type.startswith("audio/"):
-        return "Audio"
-    if content_type.startswith("video/"):
-        return "Video"
-    return "File"
 
 
 # -- inbound: recorded by routing, fetched by the worker ----------------------------------
@@ -216,10 +204,19 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             item.state = MediaState.FAILED
             item.error = error.message
             item.next_attempt_at = None
+        _touch_message(item.message_id)
         db.session.commit()
         if item.state == MediaState.STORED:
             _delete_at_twilio(item, now=now)
     return len(ids)
+
+
+def _touch_message(message_id: int) -> None:
+    """A picture kept (or given up on) changes what its text shows: the threads' polls
+    see a new `updated_at` and redraw it."""
+    db.session.execute(
+        sa.update(Message).where(Message.id == message_id).values(updated_at=utcnow())
+    )
 
 
 def _fail(media_id: int, reason: str) -> None:
@@ -228,6 +225,7 @@ def _fail(media_id: int, reason: str) -> None:
     item.error = reason
     item.next_attempt_at = None
     item.attempts += 1
+    _touch_message(item.message_id)
     db.session.commit()
 
 
@@ -238,6 +236,7 @@ def _retry(media_id: int, *, now: datetime, reason: str) -> None:
     if item.attempts >= MAX_ATTEMPTS:
         item.state = MediaState.FAILED
         item.next_attempt_at = None
+        _touch_message(item.message_id)
     else:
         item.next_attempt_at = now + min(RETRY_FIRST * 2 ** (item.attempts - 1), RETRY_MAX)
     db.session.commit()
@@ -382,17 +381,41 @@ def media_for_token(token: str, *, max_age: timedelta = SIGNED_URL_TTL) -> Messa
     return db.session.get(MessageMedia, media_id)
 
 
+def media_fingerprint(message_ids: list[int]) -> str:
+    """The states of these texts' media, in one query (none without ids): part of a
+    thread's version, so a poll redraws a picture once it is fetched."""
+    if not message_ids:
+        return ""
+    rows = db.session.execute(
+        sa.select(MessageMedia.id, MessageMedia.state)
+        .where(MessageMedia.message_id.in_(message_ids))
+        .order_by(MessageMedia.id)
+    )
+    return ",".join(f"{media_id}{state[0]}" for media_id, state in rows)
+
+
 # -- who may see it -----------------------------------------------------------------------
 
 
 def can_view(*, user: User, media: MessageMedia) -> bool:
-    """Office roles see every picture of their company. A tech sees those of a
-    conversation routed or assigned to them, or with a customer of a job they are on."""
+    """Office roles see every picture of their company. A tech sees what the tech page
+    shows them (app/services/tech_day.py): customer texts routed to them, and what the
+    company sent in a conversation of theirs (routed or assigned to them, or with the
+    customer of a job they are on); never customer texts that went to someone else."""
     if media.company_id != user.company_id:
         return False
     if user.is_office:
         return True
     message = media.message
+    routed_here = db.session.scalar(
+        sa.select(MessageRecipient.id)
+        .where(MessageRecipient.message_id == message.id, MessageRecipient.user_id == user.id)
+        .limit(1)
+    )
+    if routed_here is not None:
+        return True
+    if message.direction != Direction.OUT:
+        return False
     conversation = db.session.get(Conversation, message.conversation_id)
     if conversation is None:
         return False

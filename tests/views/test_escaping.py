@@ -107,6 +107,10 @@ def _token(tenant: Tenant, endpoint: str) -> str | None:
         return tenant.users[Role.TECH].photo_token
     if endpoint == "public.sms_terms":
         return tenant.company.registration.public_token
+    if endpoint == "public.signed_media":
+        from app.services.message_media import media_token
+
+        return media_token(tenant.rows["media"])
     return None
 
 
