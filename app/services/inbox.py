@@ -16,6 +16,7 @@ inbox leaves them out everywhere.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,7 +41,12 @@ from app.models.types import ilike_contains
 from app.services.conversations import add_notice
 from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
-from app.services.message_media import media_fingerprint
+from app.services.message_media import (
+    attach_outbound_photos,
+    media_fingerprint,
+    outbound_refs,
+    prepare_outbound_photos,
+)
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
 from app.services.texting import queue_text
 from app.sms.error_codes import error_explanation
@@ -299,17 +305,24 @@ def mark_read(*, conversation: Conversation, user: User) -> int:
 
 
 def send_reply(
-    *, conversation: Conversation, author: User, body: str, idempotency_key: str | None = None
+    *,
+    conversation: Conversation,
+    author: User,
+    body: str,
+    idempotency_key: str | None = None,
+    photos: Sequence[bytes] = (),
 ) -> Message:
-    """Reply from the company's custom number, through the outbox.
+    """Reply from the company's custom number, through the outbox, with up to five photos
+    (sent as MMS; app/services/message_media.py checks and shrinks them).
 
-    Raises TextingUnavailable (no number, customer opted out) and DomainError (empty or
-    too long). `idempotency_key` (from the form) makes a double-submitted reply one text.
+    Raises TextingUnavailable (no number, customer opted out), InvalidPhoto and
+    DomainError (empty or too long). `idempotency_key` (from the form) makes a
+    double-submitted reply one text.
     """
     if author.company_id != conversation.company_id:
         raise NotAllowed("This conversation belongs to another company.")
     text = (body or "").strip()
-    if not text:
+    if not text and not any(photos):
         raise DomainError("Write a message before sending.", field="body")
     if len(text) > MAX_REPLY_CHARS:
         raise DomainError(
@@ -322,6 +335,7 @@ def send_reply(
     key = None
     if idempotency_key:
         key = f"reply:{conversation.id}:{idempotency_key[:64]}"
+    rows = prepare_outbound_photos(company=company, files=list(photos))
     message = queue_text(
         company=company,
         to_phone=conversation.phone,
@@ -330,32 +344,41 @@ def send_reply(
         customer=customer,
         job=job,
         author=author,
+        media_urls=outbound_refs(rows),
         dedupe_key=key,
     )
+    attach_outbound_photos(message=message, rows=rows)
     # Replying means the person read what they replied to.
     mark_read(conversation=conversation, user=author)
     return message
 
 
-def send_job_reply(*, job: Job, author: User, body: str, reply_key: str) -> Message:
-    """A tech's reply from the job page, to the job's customer, through the outbox.
+def send_job_reply(
+    *, job: Job, author: User, body: str, reply_key: str, photos: Sequence[bytes] = ()
+) -> Message:
+    """A tech's reply from the job page, to the job's customer, through the outbox, with
+    up to five photos (job photos: they show on the office's job page too).
 
     `reply_key` comes with the reply box (one per box): a retried or double-tapped send of
-    the same box queues one text. The form has already checked the body (required, length).
-    Raises TextingUnavailable (no number, customer opted out).
+    the same box queues one text. The form has already checked the body (a text or a
+    photo, length). Raises TextingUnavailable (no number, customer opted out), InvalidPhoto.
     """
     if author.company_id != job.company_id:
         raise NotAllowed("This job belongs to another company.")
-    return queue_text(
+    rows = prepare_outbound_photos(company=job.company, files=list(photos))
+    message = queue_text(
         company=job.company,
         to_phone=job.customer.mobile_phone,
-        body=body.strip(),
+        body=(body or "").strip(),
         kind=MessageKind.MANUAL,
         customer=job.customer,
         job=job,
         author=author,
+        media_urls=outbound_refs(rows),
         dedupe_key=f"tech-reply:{author.id}:{reply_key}",
     )
+    attach_outbound_photos(message=message, rows=rows)
+    return message
 
 
 def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:

@@ -68,6 +68,8 @@ THUMB_SIDE = 320
 MMS_MAX_BYTES = 600 * 1024
 MAX_OUTBOUND_PHOTOS = 5
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # a phone camera's photo, before we shrink it
+# A reply box's whole upload: five photos of a few MB each, as phones take them.
+REPLY_UPLOAD_BYTES = 30 * 1024 * 1024
 SIGNED_URL_TTL = timedelta(hours=1)
 _SALT = "mms-media"
 
@@ -354,6 +356,55 @@ def prepare_outbound_photos(*, company: Company, files: list[bytes]) -> list[Mes
         _store_picture(row, image, max_bytes=MMS_MAX_BYTES)
         rows.append(row)
     return rows
+
+
+# In `Message.media_urls` of a text we send, a photo kept here is named by this prefix and
+# its position; the dispatcher turns it into a signed link when it sends.
+OUTBOUND_REF = "media:"
+
+
+def outbound_refs(rows: list[MessageMedia]) -> list[str]:
+    return [f"{OUTBOUND_REF}{row.position}" for row in rows]
+
+
+def attach_outbound_photos(*, message: Message, rows: list[MessageMedia]) -> None:
+    """Give the queued text its photos (flushes). A repeated submit of the same reply
+    returned the text already queued, which has its photos: the new copies are dropped."""
+    if not rows:
+        return
+    already = db.session.scalar(
+        sa.select(sa.func.count(MessageMedia.id)).filter_by(message_id=message.id)
+    )
+    if already:
+        for row in rows:
+            for key in (row.storage_key, row.thumbnail_key):
+                if key:
+                    media_store.delete(key)
+        return
+    for row in rows:
+        row.message_id = message.id
+        db.session.add(row)
+    db.session.flush()
+
+
+def public_media_urls(*, message_id: int, media_urls: list[str] | tuple[str, ...]) -> list[str]:
+    """What Twilio is given as MediaUrl: our photos as signed links, other URLs (a tech's
+    profile photo) as they are."""
+    if not any(url.startswith(OUTBOUND_REF) for url in media_urls):
+        return list(media_urls)
+    rows = {
+        row.position: row
+        for row in db.session.scalars(sa.select(MessageMedia).filter_by(message_id=message_id))
+    }
+    out = []
+    for url in media_urls:
+        if not url.startswith(OUTBOUND_REF):
+            out.append(url)
+            continue
+        row = rows.get(int(url.removeprefix(OUTBOUND_REF) or -1))
+        if row is not None and row.state == MediaState.STORED:
+            out.append(signed_url(row))
+    return out
 
 
 def _serializer() -> URLSafeTimedSerializer:

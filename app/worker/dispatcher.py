@@ -239,6 +239,8 @@ class Dispatcher:
                 company_id=item.company_id
             )
         )
+        # Photos we send go as short-lived signed links, made now so a retry gets fresh ones.
+        media_urls = message_media.public_media_urls(message_id=item.id, media_urls=item.media_urls)
         # No transaction may stay open across the HTTP call.
         db.session.rollback()
 
@@ -266,7 +268,7 @@ class Dispatcher:
                 from_=item.from_phone,
                 to=item.to_phone,
                 body=item.body,
-                media_urls=item.media_urls,
+                media_urls=media_urls,
                 status_callback=outbox.status_callback_url(item.id),
                 messaging_service_sid=service_sid,
             )
