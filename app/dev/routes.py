@@ -9,7 +9,7 @@ for their own company's customers, and it is never registered in production.
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
@@ -23,6 +23,8 @@ from app.dev.simulator import (
     delivery_label,
     linkify,
     phone_customers,
+    phone_media,
+    phone_media_item,
     phone_thread,
     simulate_call,
     simulate_text,
@@ -65,6 +67,7 @@ def _thread_context(phone: str | None) -> dict:
         "messages": phone_thread(company=company, phone=phone) if phone else [],
         "delivery_label": delivery_label,
         "linkify": linkify,
+        "phone_media": phone_media,
     }
 
 
@@ -114,6 +117,18 @@ def phone():
 def phone_thread_fragment():
     selected = _phone_from_form(request.args.get("phone"))
     return render_template("dev/_thread.html", **_thread_context(selected))
+
+
+@bp.get("/phone/media/<sid>", endpoint="phone_media")
+@office_required
+def phone_media_file(sid: str):
+    """A picture on a simulated phone (held by the fake Twilio)."""
+    item = phone_media_item(company=current_user.company, sid=sid)
+    if item is None:
+        abort(404)
+    response = current_app.response_class(item.data, mimetype=item.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.post("/phone/text")
