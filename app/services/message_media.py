@@ -43,7 +43,7 @@ from app.models import (
     utcnow,
 )
 from app.services import media_store
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotAllowed
 from app.services.images import PICTURE_FORMATS, open_upload
 from app.sms import media as twilio_media
 from app.sms.gateway import GatewayError, TransientGatewayError
@@ -328,6 +328,14 @@ def _shrink_under(image: Image.Image, max_bytes: int) -> tuple[bytes, Image.Imag
             if len(data) <= max_bytes:
                 return data, candidate
     return data, candidate  # 640 px at quality 62 is far below any carrier's limit
+
+
+def set_media_privacy(*, company: Company, actor: User, delete_at_twilio: bool) -> None:
+    """The company's privacy setting: delete Twilio's copy of a customer's picture once
+    it is kept here (managers only)."""
+    if actor.company_id != company.id or not actor.is_manager:
+        raise NotAllowed("Only an owner or admin can change this.")
+    company.delete_media_at_twilio = bool(delete_at_twilio)
 
 
 # -- outbound photos ----------------------------------------------------------------------
