@@ -206,6 +206,13 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             item.state = MediaState.FAILED
             item.error = error.message
             item.next_attempt_at = None
+        except Exception:
+            # A decoder's own failure on a hostile file must not bring the item back
+            # for ever: it is given up on, with the reason in the log.
+            log.exception("media: %s could not be read", media_id)
+            db.session.rollback()
+            _fail(media_id, "The file could not be read.")
+            continue
         _touch_message(item.message_id)
         db.session.commit()
         if item.state == MediaState.STORED:

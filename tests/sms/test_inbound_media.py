@@ -315,3 +315,18 @@ def test_the_outbox_worker_fetches_media_on_its_pool(app, sms_world, fake, dispa
     worker.run_once()  # a claim round also starts the media fetch on a pool thread
     worker._media.result(timeout=10)
     assert _items()[0].state == MediaState.STORED
+
+
+def test_a_decoder_crash_gives_the_item_up_instead_of_retrying_for_ever(
+    app, sms_world, fake, monkeypatch
+):
+    from app.services import message_media
+
+    def explode(**kwargs):
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(message_media, "keep_bytes", explode)
+    _send(fake, (image_bytes("PNG"), "image/png"))
+    _fetch_all()
+    [item] = _items()
+    assert item.state == MediaState.FAILED and item.error == "The file could not be read."
