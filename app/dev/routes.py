@@ -18,6 +18,7 @@ from app.auth.access import office_required
 from app.dev import bp
 from app.dev.forms import PhoneCallForm, PhoneTextForm, PickPhoneForm
 from app.dev.simulator import (
+    MAX_ATTACHMENT_BYTES,
     CallOutcome,
     customer_for_phone,
     delivery_label,
@@ -32,6 +33,7 @@ from app.dev.simulator import (
 from app.extensions import htmx
 from app.hx_events import SIM_REFRESH
 from app.models import Customer
+from app.request_limits import accepts_upload
 from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.texting import company_number, is_opted_out
@@ -132,17 +134,23 @@ def phone_media_file(sid: str):
 
 
 @bp.post("/phone/text")
+@accepts_upload(MAX_ATTACHMENT_BYTES)
 @office_required
 def phone_text():
     form = PhoneTextForm()
     selected = _phone_from_form(form.phone.data)
     if form.validate_on_submit():
+        upload = form.attachment.data
+        attachment = None
+        if upload and getattr(upload, "filename", ""):
+            attachment = (upload.read(), upload.mimetype or "application/octet-stream")
         try:
             simulate_text(
                 company=current_user.company,
                 phone=selected,
                 body=form.body.data or "",
                 with_photo=bool(form.photo.data),
+                attachment=attachment,
             )
         except DomainError as error:
             form.body.errors = [str(error)]

@@ -94,18 +94,34 @@ def _number_or_raise(company: Company) -> str:
     return number.e164
 
 
-def simulate_text(*, company: Company, phone: str, body: str, with_photo: bool) -> WebhookResult:
-    """`phone` texts the company's custom number (through the fake Twilio's signed webhook)."""
+# Twilio's limit for the media of one MMS.
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
+
+def simulate_text(
+    *,
+    company: Company,
+    phone: str,
+    body: str,
+    with_photo: bool,
+    attachment: tuple[bytes, str] | None = None,
+) -> WebhookResult:
+    """`phone` texts the company's custom number (through the fake Twilio's signed webhook),
+    with the sample photo and/or `attachment` (bytes, content type) as MMS."""
     to = _number_or_raise(company)
     body = body.strip()
-    if not body and not with_photo:
+    if not body and not with_photo and not attachment:
         raise DomainError("Type a message or attach the photo.", field="body")
+    if attachment and len(attachment[0]) > MAX_ATTACHMENT_BYTES:
+        raise DomainError("Twilio takes at most 5 MB of media in one text.", field="body")
     attachments = []
     if with_photo:
         # Twilio keeps the phone's picture as the message's Media and posts its URL on
         # api.twilio.com, which the worker fetches with the account's credentials.
         sample = Path(current_app.static_folder or "") / SAMPLE_PHOTO
         attachments.append((sample.read_bytes(), "image/jpeg"))
+    if attachment:
+        attachments.append(attachment)
     # Close this request's read transaction: the webhook writes from its own session.
     db.session.rollback()
     return fake_twilio().send_inbound_sms(from_=phone, to=to, body=body, attachments=attachments)

@@ -3,6 +3,7 @@ Twilio's signed webhooks."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Direction, Message, MessageKind, OptOut, Role
 from app.services.texting import queue_text
+from tests.fixtures.media import customer_conversation_id, photo_files
 from tests.fixtures.notifications import image_bytes
 from tests.fixtures.sms import route_received
 from tests.support import HX
@@ -105,12 +107,10 @@ def test_reply_goes_through_the_signed_webhook_and_is_routed(app, client, log_in
 
 
 def test_the_phone_shows_a_photo_the_company_sent(app, client, log_in, sms_world, fake, dispatcher):
-    from tests.views.test_reply_photos import _conversation_id, _files
-
     log_in(client, sms_world.company.owner)
     client.post(
-        f"/inbox/{_conversation_id(sms_world)}/reply",
-        data={"body": "Done!", "key": "p1", "photos": _files(image_bytes("JPEG", (640, 480)))},
+        f"/inbox/{customer_conversation_id(sms_world)}/reply",
+        data={"body": "Done!", "key": "p1", "photos": photo_files(image_bytes("JPEG", (640, 480)))},
         headers=HX,
         content_type="multipart/form-data",
     )
@@ -283,3 +283,24 @@ def test_office_notes_in_the_thread_are_not_shown_as_texts(client, log_in, sms_w
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "Thanks!" in thread
     assert "Estimate #12 approved" not in thread
+
+
+def test_the_phone_sends_a_file_of_its_own(client, log_in, sms_world, fake):
+    from app.models import MediaState, MessageMedia, utcnow
+    from app.services.message_media import fetch_due_media
+
+    log_in(client, sms_world.company.owner)
+    pdf = b"%PDF-1.4\nthe quote from the other company"
+    response = client.post(
+        "/dev/phone/text",
+        data={"phone": "+15125550101", "body": "", "attachment": (io.BytesIO(pdf), "quote.pdf")},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    route_received()
+    fetch_due_media(now=utcnow())
+    item = db.session.scalar(sa.select(MessageMedia))
+    assert item.state == MediaState.STORED and item.content_type == "application/pdf"
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "sim-file" in thread and "application/pdf" in thread

@@ -60,6 +60,8 @@ STRING_ARGS = {
     "token": lambda tenant, endpoint: _token(tenant, endpoint),
     "session_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[0],
     "link_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[1],
+    # A picture on a simulated phone, by its Media SID at the fake Twilio (none here: 404).
+    "sid": lambda tenant, endpoint: "ME" + "0" * 32,
 }
 
 

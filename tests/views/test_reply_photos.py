@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import JobStatus, MediaState, Message, MessageMedia, Role
 from app.services import media_store
 from app.services.message_media import MMS_MAX_BYTES
+from tests.fixtures.media import customer_conversation_id, photo_files
 from tests.fixtures.notifications import image_bytes
 from tests.support import HX
 
@@ -28,10 +29,6 @@ def camera_photo(size=(2400, 1800)) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=95)
     return out.getvalue()
-
-
-def _files(*photos):
-    return [(io.BytesIO(data), f"photo{i}.jpg") for i, data in enumerate(photos)]
 
 
 def _sent() -> Message:
@@ -47,10 +44,14 @@ def test_the_office_sends_photos_as_mms_through_signed_links(
     big = camera_photo()
     assert len(big) > 2 * MMS_MAX_BYTES
     log_in(client, sms_world.company.owner)
-    conversation_id = _conversation_id(sms_world)
+    conversation_id = customer_conversation_id(sms_world)
     response = client.post(
         f"/inbox/{conversation_id}/reply",
-        data={"body": "Here's the part", "key": "k1", "photos": _files(big, image_bytes("PNG"))},
+        data={
+            "body": "Here's the part",
+            "key": "k1",
+            "photos": photo_files(big, image_bytes("PNG")),
+        },
         headers=HX,
         content_type="multipart/form-data",
     )
@@ -82,16 +83,6 @@ def test_the_office_sends_photos_as_mms_through_signed_links(
     assert client.get(path[:-3] + "abc").status_code == 404
 
 
-def _conversation_id(sms_world) -> int:
-    from app.services.conversations import conversation_for
-
-    conversation = conversation_for(
-        company=sms_world.company, phone=CUSTOMER, customer=sms_world.customer
-    )
-    db.session.commit()
-    return conversation.id
-
-
 def test_a_tech_sends_a_job_photo_that_shows_on_the_office_job_page(
     client, log_in, make, sms_world, fake
 ):
@@ -102,7 +93,7 @@ def test_a_tech_sends_a_job_photo_that_shows_on_the_office_job_page(
     log_in(client, tech)
     response = client.post(
         f"/tech/jobs/{job.id}/reply",
-        data={"body": "", "key": "t" * 16, "photos": _files(image_bytes("JPEG", (900, 700)))},
+        data={"body": "", "key": "t" * 16, "photos": photo_files(image_bytes("JPEG", (900, 700)))},
         headers=HX,
         content_type="multipart/form-data",
     )
@@ -128,10 +119,10 @@ def test_a_tech_sends_a_job_photo_that_shows_on_the_office_job_page(
 )
 def test_bad_photos_are_a_field_error_and_queue_nothing(client, log_in, sms_world, photos, error):
     log_in(client, sms_world.company.owner)
-    conversation_id = _conversation_id(sms_world)
+    conversation_id = customer_conversation_id(sms_world)
     response = client.post(
         f"/inbox/{conversation_id}/reply",
-        data={"body": "Look", "key": "k2", "photos": _files(*photos)},
+        data={"body": "Look", "key": "k2", "photos": photo_files(*photos)},
         headers=HX,
         content_type="multipart/form-data",
     )
@@ -146,7 +137,7 @@ def test_bad_photos_are_a_field_error_and_queue_nothing(client, log_in, sms_worl
 def test_the_reply_boxes_offer_the_camera(client, log_in, make, sms_world):
     tech = make.user(sms_world.company, Role.TECH)
     job = make.job(sms_world.company, sms_world.customer, techs=[tech])
-    conversation_id = _conversation_id(sms_world)
+    conversation_id = customer_conversation_id(sms_world)
     log_in(client, tech)
     page = client.get(f"/tech/jobs/{job.id}").get_data(as_text=True)
     assert 'type="file" name="photos" accept="image/*" capture="environment" multiple' in page
