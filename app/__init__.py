@@ -114,7 +114,8 @@ def _sqlite_begin_before_savepoint(connection, name) -> None:
 def _connect_signals() -> None:
     # Receivers connect when their module is imported: import them in every process, even
     # one (the worker, a CLI command) whose code path would not import them by itself.
-    import app.services.notifications  # noqa: F401  (job events -> customer texts)
+    import app.services.notifications
+    import app.services.online_payments  # noqa: F401  (invoice edits -> expire Checkout)
 
 
 def _register_blueprints(app: Flask) -> None:

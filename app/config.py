@@ -106,6 +106,8 @@ def load_config(instance_path: str) -> dict[str, object]:
         "STRIPE_PLATFORM_FEE_BPS": int(os.environ.get("STRIPE_PLATFORM_FEE_BPS", "0") or 0),
         # Where the fake Stripe is served over HTTP (tests); empty = in-process.
         "STRIPE_API_BASE_URL": os.environ.get("STRIPE_API_BASE_URL", ""),
+        # The fake Stripe's connected accounts, kept across restarts (not used in tests).
+        "FAKE_STRIPE_ACCOUNTS_FILE": str(Path(instance_path) / "fake_stripe_accounts.json"),
         # Texting registration (docs/texting-registration.md). The ISV's own primary customer
         # profile in Trust Hub (BU...), made once per deployment in Twilio's console; every
         # company's secondary profile is attached to it. The fake Twilio has one built in.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
 from app.auth.sessions import log_in, log_out
@@ -72,7 +73,7 @@ def signup():
         # A fresh form starts at the browser's own zone when it is in the list (account.js).
         form.time_zone.render_kw = {"data-guess-time-zone": ""}
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             owner = sign_up(
                 company_name=form.company_name.data,
                 name=form.name.data,
@@ -81,12 +82,8 @@ def signup():
                 time_zone=form.time_zone.data,
                 business_phone=form.business_phone.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
             log_in(owner)
-            db.session.commit()
+        if call.ok:
             flash(
                 f"Welcome to ProSMS, {owner.first_name}! Start by choosing your custom number.",
                 "success",

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models.billing import (
     BillingSettings,
+    DepositKind,
     DiscountKind,
     DocumentText,
     Estimate,
@@ -86,6 +87,7 @@ __all__ = [
     "Customer",
     "CustomerImport",
     "CustomerImportChange",
+    "DepositKind",
     "Direction",
     "DiscountKind",
     "DocumentText",

@@ -120,6 +120,15 @@ class ReminderBasis:
     LABELS = {SENT: "after the invoice is sent", DUE: "after the due date"}
 
 
+class DepositKind(LabelledStrEnum):
+    NONE = "none", "No deposit"
+    PERCENT = "percent", "A percent of the estimate"
+    AMOUNT = "amount", "A fixed amount"
+
+
+DepositKind.ALL = tuple(DepositKind)
+
+
 class DocumentType:
     ESTIMATE = "estimate"
     INVOICE = "invoice"
@@ -157,6 +166,12 @@ class BillingSettings(db.Model):
     )
     first_reminder_days: so.Mapped[int | None] = so.mapped_column()
     second_reminder_days: so.Mapped[int | None] = so.mapped_column()
+    # A deposit the customer pays online once they approved an estimate: none, a percent
+    # of the approved total (`deposit_value` in basis points) or a fixed amount (cents).
+    deposit_kind: so.Mapped[str] = so.mapped_column(
+        sa.String(8), default=DepositKind.NONE, server_default=DepositKind.NONE
+    )
+    deposit_value: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0, server_default="0")
     updated_at: so.Mapped[datetime] = so.mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
     )
@@ -386,11 +401,18 @@ class LineItem(db.Model):
 class Payment(db.Model):
     """Money against an invoice (partial payments sum up): recorded by the office, or paid
     online through Stripe (then with its PaymentIntent, unique per company, which is what
-    makes a replayed or raced webhook record it once)."""
+    makes a replayed or raced webhook record it once).
+
+    A **deposit** is paid on an approved estimate before any invoice exists: it carries
+    `estimate_id` and no `invoice_id` until the estimate is converted to an invoice, which
+    then takes it as a payment (it counts against the invoice's balance from then on)."""
 
     __tablename__ = "payments"
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "invoice_id IS NOT NULL OR estimate_id IS NOT NULL", name="has_document"
+        ),
         sa.UniqueConstraint("company_id", "stripe_payment_intent_id", name="uq_payments_intent"),
     )
 
@@ -398,8 +420,12 @@ class Payment(db.Model):
     company_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
-    invoice_id: so.Mapped[int] = so.mapped_column(
+    invoice_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    # Set on a deposit: the approved estimate it was paid on.
+    estimate_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("estimates.id", ondelete="SET NULL"), index=True
     )
     amount_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger)
     method: so.Mapped[str] = so.mapped_column(sa.String(16))
@@ -417,8 +443,12 @@ class Payment(db.Model):
     stripe_checkout_session_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     failure_reason: so.Mapped[str | None] = so.mapped_column(sa.String(255))
 
-    invoice: so.Mapped[Invoice] = so.relationship(back_populates="payments")
+    invoice: so.Mapped[Invoice | None] = so.relationship(back_populates="payments")
     recorded_by: so.Mapped[User | None] = so.relationship()
+
+    @property
+    def is_deposit(self) -> bool:
+        return self.estimate_id is not None
 
     @property
     def method_label(self) -> str:

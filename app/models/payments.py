@@ -50,8 +50,10 @@ class CheckoutStatus:
 
 
 class CheckoutSession(db.Model):
-    """A Stripe Checkout Session made for one invoice at one version and balance. Reused
-    while open, unexpired and still for the same amount; otherwise closed and replaced."""
+    """A Stripe Checkout Session made for one invoice at one version and balance, or for
+    the deposit on one approved estimate (`estimate_id`, no `invoice_id`; the version is
+    the estimate's). Reused while open, unexpired and still for the same amount; otherwise
+    closed and replaced."""
 
     __tablename__ = "checkout_sessions"
 
@@ -59,11 +61,15 @@ class CheckoutSession(db.Model):
     company_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
-    invoice_id: so.Mapped[int] = so.mapped_column(
+    invoice_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    estimate_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("estimates.id", ondelete="CASCADE"), index=True
     )
     stripe_session_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     account_id: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # The version of the document it was made for (the invoice's, or the estimate's).
     invoice_version: so.Mapped[int] = so.mapped_column()
     balance_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger)  # the balance when made
     amount_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger)  # what it charges

@@ -8,11 +8,12 @@ import re
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth.access import manager_required, office_required
 from app.extensions import db, htmx
 from app.models import Customer, utcnow
 from app.office import bp
-from app.office.forms import CustomerForm, show_domain_error
+from app.office.forms import CustomerForm
 from app.services.consent import consent_export_csv, current_consent, record_consent
 from app.services.customers import (
     PICKER_LIMIT,
@@ -22,7 +23,6 @@ from app.services.customers import (
     search_customers,
     update_customer,
 )
-from app.services.errors import DomainError
 from app.services.job_queries import customer_jobs
 from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
 from app.services.phones import format_phone, looks_like_phone, mobile_warning
@@ -87,18 +87,15 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
         "address": form.address.data,
         "notes": form.notes.data,
     }
-    try:
+    with service_call(form) as call:
         if customer is None:
             saved = create_customer(company=current_user.company, **fields)
         else:
             saved = update_customer(customer=customer, **fields)
         if form.text_consent.data:
             record_consent(customer=saved, source=form.consent_source.data, actor=current_user)
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error)
+    if not call.ok:
         return None
-    db.session.commit()
     warning = mobile_warning(saved.mobile_phone)
     if warning:
         flash(warning, "warning")

@@ -1,7 +1,7 @@
 """Settings -> Billing -> Online payments: connect the company's own Stripe account
 (Standard, through Stripe's onboarding by Account Link), see its state, allow partial
-payments, disconnect; the automatic payment reminders; refunding an online payment.
-Owners and admins only."""
+payments, ask for a deposit on approved estimates, disconnect; the automatic payment
+reminders; refunding an online payment. Owners and admins only."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from app.tenancy import get_or_404
 
 def _page(status: int = 200, errors: dict[str, str] | None = None):
     company = current_user.company
+    settings = billing.billing_settings_for(company)
     return (
         render_template(
             "office/billing/payments.html",
             enabled=online_payments.payments_enabled(),
             account=online_payments.stripe_account(company),
-            settings=billing.billing_settings_for(company),
+            settings=settings,
+            deposit_text=online_payments.deposit_setting_text(settings),
             errors=errors or {},
         ),
         status,
@@ -93,6 +95,23 @@ def online_payments_options():
     online_payments.set_partial_payments(company=current_user.company, allowed=allowed)
     db.session.commit()
     flash("Online payment options saved.", "success")
+    return redirect(url_for("office.online_payments_settings"), code=303)
+
+
+@bp.post("/billing/payments/deposit")
+@manager_required
+def online_payments_deposit():
+    try:
+        online_payments.set_deposit(
+            company=current_user.company,
+            kind=request.form.get("deposit_kind", ""),
+            value=request.form.get("deposit_value"),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        return _page(status=422, errors={error.field or "deposit": error.message})
+    db.session.commit()
+    flash("Deposit setting saved.", "success")
     return redirect(url_for("office.online_payments_settings"), code=303)
 
 

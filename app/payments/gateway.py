@@ -221,16 +221,17 @@ def create_checkout_session(
     application_fee_cents: int,
     customer_email: str | None,
     idempotency_key: str,
+    payment_method_types: tuple[str, ...] = ("card", "us_bank_account"),
 ) -> HostedSession:
     """A hosted Checkout Session on the connected account (a direct charge), taking a card
-    or a US bank account (ACH). The PaymentIntent carries the same metadata, so a charge
-    or refund event names the invoice too."""
+    or a US bank account (ACH) unless told otherwise. The PaymentIntent carries the same
+    metadata, so a charge or refund event names the invoice (or estimate) too."""
     intent_data: dict[str, Any] = {"metadata": metadata, "description": description}
     if application_fee_cents > 0:
         intent_data["application_fee_amount"] = application_fee_cents
     params: dict[str, Any] = {
         "mode": "payment",
-        "payment_method_types": ["card", "us_bank_account"],
+        "payment_method_types": list(payment_method_types),
         "line_items": [
             {
                 "quantity": 1,

@@ -150,7 +150,7 @@ def _render(template: str, document: Estimate | Invoice, status: int = 200, **co
     return _private(response)
 
 
-def _estimate_context(estimate: Estimate, form_errors: dict[str, str] | None = None) -> dict:
+def estimate_context(estimate: Estimate, form_errors: dict[str, str] | None = None) -> dict:
     options = [(option, billing.option_totals(option)) for option in estimate.options]
     return {
         "options": options,
@@ -160,6 +160,10 @@ def _estimate_context(estimate: Estimate, form_errors: dict[str, str] | None = N
         and not billing.estimate_is_expired(estimate),
         "errors": form_errors or {},
         "request_key": billing.new_send_key(),
+        # The deposit online (app/public/payments.py) once approved; None = nothing to show.
+        "deposit": online_payments.deposit_option(estimate),
+        "checkout_return": request.args.get("checkout"),
+        "checkout_canceled": request.args.get("canceled") == "1",
     }
 
 
@@ -171,7 +175,7 @@ def _estimate_context(estimate: Estimate, form_errors: dict[str, str] | None = N
 def estimate_page(token: str):
     estimate = _lookup(DocumentType.ESTIMATE, token)
     _record_view(estimate)
-    return _render("public/estimate.html", estimate, **_estimate_context(estimate))
+    return _render("public/estimate.html", estimate, **estimate_context(estimate))
 
 
 @bp.get("/e/<token>.pdf")
@@ -196,7 +200,7 @@ def _estimate_refused(estimate: Estimate, error: DomainError, *, action: str):
         "public/estimate.html",
         estimate,
         status=error.status_code if error.status_code != 400 else 422,
-        **_estimate_context(estimate, {error.field or action: error.message}),
+        **estimate_context(estimate, {error.field or action: error.message}),
     )
 
 

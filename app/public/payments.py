@@ -1,6 +1,7 @@
 """Pay a texted invoice online: POST /i/<token>/pay sends the customer to a Stripe
 Checkout Session on the company's connected account; Stripe brings them back to the
-invoice page (`?checkout=...` on success, `?canceled=1` when they go back)."""
+invoice page (`?checkout=...` on success, `?canceled=1` when they go back).
+POST /e/<token>/deposit does the same for the deposit on an approved estimate."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from flask import redirect, request, url_for
 from app.extensions import db, limiter
 from app.models.billing import DocumentType
 from app.public import bp
-from app.public.documents import _lookup, _render, invoice_context, miss_limited
+from app.public.documents import (
+    _lookup,
+    _render,
+    estimate_context,
+    invoice_context,
+    miss_limited,
+)
 from app.services import online_payments
 from app.services.errors import DomainError
 
@@ -41,6 +48,34 @@ def invoice_pay(token: str):
             invoice,
             status=error.status_code if error.status_code != 400 else 422,
             **invoice_context(invoice, pay_errors={error.field or "pay": error.message}),
+        )
+    db.session.commit()
+    return redirect(session.url, code=303)
+
+
+@bp.post("/e/<token>/deposit")
+@miss_limited
+@limiter.limit("20 per 10 minutes")  # each try may create a session at Stripe
+def estimate_deposit(token: str):
+    estimate = _lookup(DocumentType.ESTIMATE, token)
+    raw_version = request.form.get("version", "").strip()
+    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
+    page = url_for("public.estimate_page", token=token, _external=True)
+    try:
+        session = online_payments.start_deposit_checkout(
+            estimate=estimate,
+            version=version,
+            success_url=page + "?checkout={CHECKOUT_SESSION_ID}",
+            cancel_url=page + "?canceled=1",
+        )
+    except DomainError as error:
+        db.session.rollback()
+        db.session.refresh(estimate)
+        return _render(
+            "public/estimate.html",
+            estimate,
+            status=error.status_code if error.status_code != 400 else 422,
+            **estimate_context(estimate, {error.field or "deposit": error.message}),
         )
     db.session.commit()
     return redirect(session.url, code=303)

@@ -54,6 +54,15 @@ class TechDay:
     everyone: bool
 
     @property
+    def done_today(self) -> int:
+        return sum(1 for card in self.today if card.job.status == JobStatus.FINISHED)
+
+    @property
+    def total_today(self) -> int:
+        """Canceled jobs are shown (so nobody drives there) but are not work to be done."""
+        return sum(1 for card in self.today if card.job.status != JobStatus.CANCELED)
+
+    @property
     def version(self) -> str:
         """Changes whenever anything shown on the list changes (polling answers 204 if not)."""
         parts = [self.day.isoformat(), "all" if self.everyone else "mine"]
@@ -107,6 +116,15 @@ def _mine(*, company: Company, user: User, everyone: bool) -> list[sa.ColumnElem
     return conditions
 
 
+def _on_the_day(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+    """Today's jobs: scheduled to start today, plus jobs from earlier days still in progress
+    (On My Way or started and never finished: the tech must be able to finish them)."""
+    return sa.or_(
+        sa.and_(Job.scheduled_start >= start, Job.scheduled_start < end),
+        sa.and_(Job.scheduled_start < start, Job.status.in_(JobStatus.IN_PROGRESS)),
+    )
+
+
 def tech_day(
     *, company: Company, user: User, now: datetime | None = None, everyone: bool = False
 ) -> TechDay:
@@ -122,13 +140,7 @@ def tech_day(
     day = local_today(company=company, now=now)
     start, end = day_bounds(company=company, day=day)
     mine = _mine(company=company, user=user, everyone=everyone)
-    today_ids = sa.select(Job.id).where(
-        *mine,
-        sa.or_(
-            sa.and_(Job.scheduled_start >= start, Job.scheduled_start < end),
-            sa.and_(Job.scheduled_start < start, Job.status.in_(JobStatus.IN_PROGRESS)),
-        ),
-    )
+    today_ids = sa.select(Job.id).where(*mine, _on_the_day(start, end))
     upcoming_ids = (
         sa.select(Job.id)
         .where(
@@ -165,6 +177,39 @@ def tech_day(
         today=[JobCard(job, counts.get(job.customer_id, 0)) for job in today],
         upcoming=[JobCard(job, counts.get(job.customer_id, 0)) for job in upcoming],
         everyone=everyone,
+    )
+
+
+@dataclass(frozen=True)
+class DayProgress:
+    done: int
+    total: int
+    next_job: Job | None
+
+
+def day_progress(
+    *, company: Company, user: User, after: Job, now: datetime | None = None
+) -> DayProgress:
+    """How far the user's day is, and where to go after `after` (just finished): the first
+    open job of today that starts after it, else an earlier one still open (a visit put
+    off), else none. Only the user's own jobs, as on My day."""
+    day = local_today(company=company, now=now)
+    start, end = day_bounds(company=company, day=day)
+    jobs = list(
+        db.session.scalars(
+            sa.select(Job)
+            .where(*_mine(company=company, user=user, everyone=False), _on_the_day(start, end))
+            .options(so.joinedload(Job.customer))
+            .order_by(Job.scheduled_start, Job.id)
+        )
+    )
+    open_jobs = [job for job in jobs if job.status in JobStatus.OPEN and job.id != after.id]
+    place = (after.scheduled_start, after.id)
+    later = [job for job in open_jobs if (job.scheduled_start, job.id) > place]
+    return DayProgress(
+        done=sum(1 for job in jobs if job.status == JobStatus.FINISHED),
+        total=sum(1 for job in jobs if job.status != JobStatus.CANCELED),
+        next_job=(later or open_jobs or [None])[0],
     )
 
 

@@ -53,12 +53,70 @@
     if (form && event.target.tagName === "TEXTAREA") {
       sessionStorage.setItem(form.getAttribute("data-draft-key"), event.target.value);
     }
-    // Typing minutes under "Other" picks "Other".
-    if (event.target.id === "eta-custom" && event.target.value) {
-      var other = document.getElementById("eta-custom-choice");
-      if (other) { other.checked = true; }
+  });
+
+  // Bottom sheets (the On My Way ETA chips). The opener is a link to the sheet's own page,
+  // which is where a phone without JS goes; here it opens the <dialog> instead. A modal
+  // dialog makes the page behind it inert and closes on Escape; Tab is kept inside it too.
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), textarea, select";
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("a[data-sheet]");
+    if (opener) {
+      var sheet = document.getElementById(opener.getAttribute("data-sheet"));
+      if (!sheet || typeof sheet.showModal !== "function") { return; }  // old browser: the page
+      event.preventDefault();
+      sheet.opener_ = opener;
+      sheet.showModal();
+      var first = sheet.querySelector(FOCUSABLE);
+      if (first) { first.focus(); }
+      return;
+    }
+    var sheetOpen = event.target.closest && event.target.closest("dialog.sheet[open]");
+    if (event.target.closest && event.target.closest("[data-sheet-close]") && sheetOpen) {
+      sheetOpen.close();
+    } else if (event.target.matches && event.target.matches("dialog.sheet[open]")) {
+      event.target.close();  // a tap on the backdrop (outside the panel) lands on the dialog
     }
   });
+  document.addEventListener("keydown", function (event) {
+    var sheet = event.key === "Tab" && event.target.closest && event.target.closest("dialog.sheet[open]");
+    if (!sheet) { return; }
+    var items = Array.prototype.filter.call(sheet.querySelectorAll(FOCUSABLE), function (el) {
+      return el.getClientRects().length > 0;
+    });
+    if (!items.length) { return; }
+    var first = items[0], last = items[items.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault(); last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault(); first.focus();
+    }
+  });
+  document.addEventListener("close", function (event) {
+    var opener = event.target.opener_;
+    if (opener && document.contains(opener)) { opener.focus(); }
+  }, true);
+  // A poll must not swap away an open sheet (and the choice the tech is making).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.hasAttribute("data-poll") && elt.querySelector("dialog[open]")) {
+      event.preventDefault();
+    }
+  });
+  // Sent from a sheet: close it (the job page swaps the panel; My day goes to the job).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var sheet = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("dialog.sheet[open]");
+    if (sheet && event.detail.successful && document.contains(sheet)) { sheet.close(); }
+  });
+  // After the panel was swapped, keep keyboard and screen reader users on it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target && event.target.id === "actions" &&
+        (document.activeElement === document.body || !document.activeElement)) {
+      var heading = document.getElementById("actions-heading");
+      if (heading) { heading.focus({ preventScroll: true }); }
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { restoreDrafts(document); });
   document.addEventListener("htmx:load", function (event) { restoreDrafts(event.target); });
 })();

@@ -32,8 +32,10 @@ class StatusForm(FlaskForm):
             NumberRange(min=1, max=24 * 60, message="Type minutes between 1 and 1440."),
         ],
     )
-    # The Finished button only asks; the job is finished when the confirm step says yes.
+    # Finished, and Start without On My Way, only ask; the confirm step's "yes" does it.
     confirm = HiddenField()
+    # "job": open the job page afterwards (the On My Way sheet of My day), even for htmx.
+    then = HiddenField(validators=[Optional(), AnyOf(("job",), message="Unknown page.")])
 
     def validate_eta(self, field) -> None:
         if self.status.data != JobStatus.ON_MY_WAY:

@@ -30,6 +30,7 @@ from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.notifications import texts_not_sent
 from app.services.tech_day import (
     conversation_version,
+    day_progress,
     delivery_tick,
     job_conversation,
     job_visible_to,
@@ -120,7 +121,8 @@ def _not_found(error):
 def _today() -> dict:
     if not current_user.is_authenticated:
         return {}
-    return {"today": local_today(company=current_user.company)}
+    # The ETA chips of the On My Way sheet, on the cards of My day and on the job page.
+    return {"today": local_today(company=current_user.company), "eta_choices": ETA_CHOICES}
 
 
 def _visible_job(job_id: int) -> Job:
@@ -145,16 +147,29 @@ def index():
     return render_template("tech/index.html", day=day)
 
 
+def _needs_confirm(job: Job, status: str | None) -> bool:
+    """Whether a tap for `status` only asks first. Finished sends the customer a text that
+    can't be taken back; Start straight from Scheduled skips the On My Way text for good."""
+    if status == JobStatus.FINISHED:
+        return JobStatus.FINISHED in next_statuses(job)
+    if status == JobStatus.STARTED:
+        return job.status == JobStatus.SCHEDULED
+    return False
+
+
 def _actions_context(job: Job, **extra) -> dict:
     form = extra.pop("form", None) or StatusForm(formdata=None)
+    progress = None
+    if job.status == JobStatus.FINISHED:
+        progress = day_progress(company=job.company, user=current_user, after=job)
     return {
         "job": job,
         "form": form,
-        "eta_choices": ETA_CHOICES,
         "next_statuses": next_statuses(job),
-        "confirm": False,
+        "confirm": None,
         "note": None,
         "error": None,
+        "progress": progress,
         **extra,
     }
 
@@ -203,11 +218,23 @@ def _job_page(job: Job, *, status: int = 200, actions: dict | None = None, reply
 @any_role_required
 def job(job_id: int):
     job = _visible_job(job_id)
-    asks = request.args.get("confirm") == JobStatus.FINISHED
-    confirm = asks and JobStatus.FINISHED in next_statuses(job)
+    asks = request.args.get("confirm")
+    confirm = asks if _needs_confirm(job, asks) else None
     if htmx.target == "actions":
         return render_template("tech/_actions.html", **_actions_context(job, confirm=confirm))
     return _job_page(job, actions={"confirm": confirm})
+
+
+@bp.get("/jobs/<int:job_id>/on-my-way")
+@any_role_required
+def on_my_way(job_id: int):
+    """The On My Way sheet as a page of its own: where the My day button leads without
+    JavaScript (with it, the same form opens in a bottom sheet over the list)."""
+    job = _visible_job(job_id)
+    if JobStatus.ON_MY_WAY not in next_statuses(job):
+        flash(f"Already {job.status_label.lower()}.", "success")
+        return redirect(url_for("tech.job", job_id=job.id))
+    return render_template("tech/on_my_way.html", job=job)
 
 
 @bp.post("/jobs/<int:job_id>/status")
@@ -215,11 +242,13 @@ def job(job_id: int):
 def job_status(job_id: int):
     job = _visible_job(job_id)
     form = StatusForm()
+    # The My day sheet opens the job page afterwards; the job panel swaps in place.
+    then_page = form.then.data == "job"
     if not form.validate():
-        return _actions_response(job, status=400, form=form)
+        return _actions_response(job, status=400, form=form, then_page=then_page)
     wanted = form.status.data
-    if wanted == JobStatus.FINISHED and not form.confirmed:
-        return _actions_response(job, confirm=JobStatus.FINISHED in next_statuses(job))
+    if not form.confirmed and _needs_confirm(job, wanted):
+        return _actions_response(job, confirm=wanted, then_page=then_page)
     started = utcnow()
     with service_call() as call:
         transition = job_set_status(
@@ -232,24 +261,49 @@ def job_status(job_id: int):
     if call.error is not None:
         error = call.error
         if job.status == JobStatus.CANCELED:
-            return _actions_response(job, note="The office canceled this job.")
+            return _actions_response(job, note="The office canceled this job.", then_page=then_page)
         if PROGRESS.get(job.status, -1) >= PROGRESS.get(wanted, 99):
-            return _actions_response(job, note=f"Already {job.status_label.lower()}.")
+            return _actions_response(
+                job, note=f"Already {job.status_label.lower()}.", then_page=then_page
+            )
         if error.field == "eta":
             form.eta.errors = [*form.eta.errors, error.message]
-            return _actions_response(job, status=400, form=form)
-        return _actions_response(job, status=409, error=error.message)
+            return _actions_response(job, status=400, form=form, then_page=then_page)
+        return _actions_response(job, status=409, error=error.message, then_page=then_page)
     note = DONE_MESSAGES[wanted] if transition.changed else f"Already {job.status_label.lower()}."
     if not_sent:
         note = " ".join(not_sent)
-    if not htmx:
+    if not htmx or then_page:
         flash(note, "error" if not_sent else "success")
-        return redirect(url_for("tech.job", job_id=job.id))
+        return _to_job_page(job)
     # The On My Way / Finished texts now sit in the conversation: refresh it at once.
     return _actions_response(job, note=note, note_warning=bool(not_sent), trigger=TECH_JOB_CHANGED)
 
 
-def _actions_response(job: Job, *, status: int = 200, trigger: str | None = None, **actions):
+def _to_job_page(job: Job, *, confirm: str | None = None):
+    url = url_for("tech.job", job_id=job.id, confirm=confirm)
+    # htmx follows a plain redirect with XHR and would paste the page into the sheet.
+    return make_response("", 200, redirect=url) if htmx else redirect(url)
+
+
+def _actions_response(
+    job: Job,
+    *,
+    status: int = 200,
+    trigger: str | None = None,
+    then_page: bool = False,
+    **actions,
+):
+    if htmx and then_page:
+        # Asked from My day, answered on the job page: a problem is said in words over
+        # the list (nothing to swap there), anything else is shown on the job page.
+        if status >= 400:
+            form = actions.get("form")
+            messages = [m for field in (form.errors.values() if form else ()) for m in field]
+            return _problem(status, " ".join(messages) or actions.get("error") or "")
+        if actions.get("note"):
+            flash(actions["note"], "success")
+        return _to_job_page(job, confirm=actions.get("confirm"))
     if htmx:
         body = render_template("tech/_actions.html", **_actions_context(job, **actions))
         return make_response(body, status, trigger=trigger)

@@ -101,6 +101,7 @@ def _urls(app, tenant) -> dict[str, list[str]]:
         tech = [
             url_for("tech.index"),
             url_for("tech.job", job_id=job.id),
+            url_for("tech.on_my_way", job_id=job.id),
             url_for("auth.profile"),
         ]
         public = [

@@ -39,8 +39,8 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     # Maria (on her phone) taps On My Way.
     browser_login(phone_page, maria)
     phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
-    phone_page.locator(".eta-chip").first.click()
-    phone_page.get_by_role("button", name="On My Way").click()
+    phone_page.get_by_role("link", name="On My Way", exact=True).click()
+    phone_page.get_by_role("dialog").locator(".eta-chip").first.click()
     expect(phone_page.locator("#actions .status")).to_have_text("On my way", timeout=WAIT)
 
     # Jane texts back from the phone simulator (driven by the owner's session).

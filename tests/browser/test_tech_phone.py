@@ -125,18 +125,19 @@ def test_a_tech_works_a_job_from_the_phone(
     _screenshot(page, "tech-job-390")
     assert _layout_problems(page) == []
     assert serious_axe_violations(page) == []
-    go = page.get_by_role("button", name="On My Way")
+    go = page.get_by_role("link", name="On My Way", exact=True)
     box = go.bounding_box()
     assert box["height"] >= 56 and box["width"] >= 320
 
-    # On My Way with a 30 minute ETA, tapped twice quickly.
-    page.locator(".eta-chip", has_text="30 min").tap()
-    # Two taps in the same instant: the first one disables the button while it runs.
-    go.evaluate("button => { button.click(); button.click(); }")
+    # On My Way opens the ETA sheet; the 30 minute chip, tapped twice quickly, sends it.
+    go.tap()
+    chip = page.get_by_role("dialog").get_by_role("button", name="30 min")
+    # Two taps in the same instant: the first one disables the chips while it runs.
+    chip.evaluate("button => { button.click(); button.click(); }")
     actions = page.locator("#actions")
     expect(actions.locator(".status")).to_have_text("On my way", timeout=WAIT)
     expect(actions).to_contain_text("ETA 30 min")
-    expect(page.get_by_role("button", name="On My Way")).to_have_count(0)
+    expect(page.get_by_role("link", name="On My Way", exact=True)).to_have_count(0)
     # A retry after a dropped connection replays the same form: still one transition.
     replay = page.evaluate(
         """async (url) => {
@@ -190,7 +191,7 @@ def test_a_tech_works_a_job_from_the_phone(
     expect(sim_texts.filter(has_text="Thanks Jane, 5 minutes out.")).to_have_count(1, timeout=WAIT)
 
     # Start, then Finished with its confirm step.
-    page.get_by_role("button", name="Start").tap()
+    page.get_by_role("button", name="Start", exact=True).tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     page.get_by_role("link", name="Finished").tap()
     expect(page.get_by_text("Is the job finished?")).to_be_visible()
@@ -201,6 +202,7 @@ def test_a_tech_works_a_job_from_the_phone(
     page.get_by_role("button", name="Yes, it\u2019s finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
+    expect(actions).to_contain_text("1 of 1 done")
     assert transitions == ["on_my_way", "started", "finished"]
     assert _job_messages(job, MessageKind.JOB_FINISHED) == 1
     finished = db.session.scalars(
@@ -235,7 +237,8 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
         held.append(route)
 
     page.route("**/tech/jobs/*/status", hold)
-    page.get_by_role("button", name="Already there? Start the job").tap()
+    page.get_by_role("link", name="Already there? Start without On My Way").tap()
+    page.get_by_role("button", name="Yes, start without a text").tap()
     busy = page.locator("#actions").get_by_role("button", name="Sending…")
     expect(busy).to_be_visible()
     expect(busy).to_be_disabled()

@@ -87,8 +87,8 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     # Sam taps On My Way on his phone.
     browser_login(phone_page, sam)
     phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
-    phone_page.locator("input[name=eta][value='30']").check()
-    phone_page.get_by_role("button", name="On My Way").click()
+    phone_page.get_by_role("link", name="On My Way", exact=True).click()
+    phone_page.get_by_role("dialog").get_by_role("button", name="30 min").click()
     expect(phone_page.locator("#actions .status")).to_have_text("On my way")
     phone_page.screenshot(path=str(ARTIFACTS / "tech-on-my-way-390.png"), full_page=True)
 

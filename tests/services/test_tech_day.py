@@ -21,6 +21,7 @@ from app.services.job_status import job_set_status
 from app.services.tech_day import (
     conversation_version,
     day_bounds,
+    day_progress,
     delivery_tick,
     job_conversation,
     job_visible_to,
@@ -263,3 +264,32 @@ def test_delivery_ticks(status, code, symbol, label):
 
 def test_inbound_texts_have_no_ticks():
     assert delivery_tick(Message(direction=Direction.IN, status=MessageStatus.RECEIVED)) is None
+
+
+def test_day_progress_counts_todays_work_and_picks_the_next_open_job(make, crew):
+    company, tech, other = crew
+    job = make.job
+    early = job(company, techs=[tech], start=chicago(10, 7), description="put off")
+    done = job(company, techs=[tech], start=chicago(10, 9), description="done")
+    current = job(company, techs=[tech], start=chicago(10, 11), description="current")
+    later = job(company, techs=[tech], start=chicago(10, 14), description="later")
+    called_off = job(company, techs=[tech], start=chicago(10, 15), description="called off")
+    job(company, techs=[other], start=chicago(10, 12), description="someone else's")
+    job(company, techs=[tech], start=chicago(11, 8), description="tomorrow")
+    for finished in (done, current):
+        job_set_status(job=finished, status=JobStatus.STARTED, actor=tech)
+        job_set_status(job=finished, status=JobStatus.FINISHED, actor=tech)
+    job_set_status(job=called_off, status=JobStatus.CANCELED, actor=None)
+
+    progress = day_progress(company=company, user=tech, after=current, now=NOW)
+
+    # Canceled work is not counted; the next job is the one after, not the earlier one.
+    assert (progress.done, progress.total, progress.next_job) == (2, 4, later)
+
+    job_set_status(job=later, status=JobStatus.STARTED, actor=tech)
+    job_set_status(job=later, status=JobStatus.FINISHED, actor=tech)
+    after_last = day_progress(company=company, user=tech, after=later, now=NOW)
+    assert (after_last.done, after_last.next_job) == (3, early)  # the visit put off
+
+    job_set_status(job=early, status=JobStatus.CANCELED, actor=None)
+    assert day_progress(company=company, user=tech, after=later, now=NOW).next_job is None

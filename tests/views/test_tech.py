@@ -189,20 +189,24 @@ def _buttons(page: str) -> set[str]:
     found = set()
     if 'name="status" value="on_my_way"' in page:
         found.add("on_my_way")
-    if 'name="status" value="started"' in page:
+    if 'name="status" value="started"' in page and 'name="confirm"' not in page:
         found.add("start")
+    if "confirm=started" in page:
+        found.add("start_asks")
     if "confirm=finished" in page:
         found.add("finished")
-    if 'name="confirm" value="yes"' in page:
+    if 'name="status" value="finished"' in page and 'name="confirm" value="yes"' in page:
         found.add("confirm_finished")
+    if 'name="status" value="started"' in page and 'name="confirm" value="yes"' in page:
+        found.add("confirm_started")
     return found
 
 
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
-        ((), {"on_my_way", "start"}),
-        ((JobStatus.ON_MY_WAY,), {"start"}),
+        ((), {"on_my_way", "start_asks"}),
+        ((JobStatus.ON_MY_WAY,), {"start", "finished"}),
         ((JobStatus.ON_MY_WAY, JobStatus.STARTED), {"finished"}),
         ((JobStatus.STARTED, JobStatus.FINISHED), set()),
         ((JobStatus.CANCELED,), set()),
@@ -234,7 +238,7 @@ def test_on_my_way_with_an_eta_returns_the_updated_panel(
     assert response.status_code == 200
     html = _html(response)
     assert html.lstrip().startswith('<section id="actions"')
-    assert "ETA 30 min" in html and _buttons(html) == {"start"}
+    assert "ETA 30 min" in html and _buttons(html) == {"start", "finished"}
     assert response.headers["HX-Trigger"] == "tech-job-changed"
     db.session.refresh(job)
     assert (job.status, job.eta_minutes, job.on_my_way_by_id) == ("on_my_way", 30, tech.id)
@@ -275,7 +279,7 @@ def test_on_my_way_without_a_usable_eta_says_so(client, tech_with_job, log_in, d
 
     assert response.status_code == 400
     assert message in _html(response)
-    assert _buttons(_html(response)) == {"on_my_way", "start"}
+    assert _buttons(_html(response)) == {"on_my_way", "start_asks"}
     db.session.refresh(job)
     assert job.status == JobStatus.SCHEDULED
 
@@ -433,7 +437,9 @@ def test_a_stale_csrf_token_gets_a_message_and_a_fresh_token(
     assert stale.headers["HX-Retarget"] == "#tech-problem"
     assert "Please tap again." in _html(stale)
     fresh = stale.headers["X-CSRF-Token"]
-    again = client.post(url, data={"status": "started"}, headers={**HX, "X-CSRFToken": fresh})
+    again = client.post(
+        url, data={"status": "started", "confirm": "yes"}, headers={**HX, "X-CSRFToken": fresh}
+    )
     assert again.status_code == 200
     db.session.refresh(job)
     assert job.status == JobStatus.STARTED

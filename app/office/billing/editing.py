@@ -34,7 +34,7 @@ from app.office.billing.pages import (
     _progress_context,
     _send_context,
 )
-from app.services import billing
+from app.services import billing, online_payments
 from app.services.errors import DomainError
 from app.tenancy import get_or_404
 
@@ -66,6 +66,8 @@ def estimate_detail(estimate_id: int):
         "convert_form": convert_form,
         "display_status": billing.estimate_display_status(estimate),
         "option_sections": [_items_context(estimate, option) for option in estimate.options],
+        # The deposit the customer pays online once approved (None: not asked, or off).
+        "deposit": online_payments.deposit_option(estimate),
     }
     return render_template("office/billing/estimate_detail.html", **context)
 

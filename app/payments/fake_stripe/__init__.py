@@ -3,7 +3,8 @@
 `fake_stripe()` returns the fake belonging to the current Flask app, created on first use:
 its REST API (`FakeStripe.api`) is what the `stripe` SDK talks to when STRIPE_FAKE is on,
 and it delivers signed webhook events back into the same app, in-process. Like the fake
-Twilio, each process has its own; what matters for the product is in the database.
+Twilio, each process has its own; what matters for the product is in the database, and
+the connected accounts are kept in FAKE_STRIPE_ACCOUNTS_FILE so they survive a restart.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def fake_stripe(app: Flask | None = None) -> FakeStripe:
                 target_app=app,
                 public_base_url=lambda: app.config["PUBLIC_BASE_URL"],
                 auto_deliver=app.config.get("FAKE_STRIPE_AUTO_DELIVER", not app.testing),
+                # Tests keep the fake in memory; `make run` keeps connected accounts
+                # across restarts (see state.py).
+                accounts_file=None if app.testing else app.config.get("FAKE_STRIPE_ACCOUNTS_FILE"),
             )
             fake.api = FakeStripeAPI(fake)
             app.extensions[EXTENSION_KEY] = fake

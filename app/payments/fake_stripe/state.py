@@ -4,6 +4,15 @@ Objects are kept as the JSON Stripe would return (dicts), per connected account:
 made with a `Stripe-Account` header (a direct charge on a connected account) is invisible
 without that header, as on Stripe. Webhook events for connected accounts carry `account`
 and are signed with the Connect endpoint's secret, `Stripe-Signature: t=...,v1=...`.
+
+Like the fake Twilio, everything lives in memory, per process, except the **connected
+accounts** when `accounts_file` is given (`make run`: instance/fake_stripe_accounts.json,
+beside the SQLite database). The product's database remembers that a company connected
+`acct_...`; were the fake to forget the account on a restart, every Pay would answer 403
+("no access to account") until the Pro connected again. Sessions and payments may be
+forgotten: the product asks Stripe before reusing a session and makes a new one when
+Stripe no longer has it. The file is re-read when another process changed it (gunicorn
+workers and `flask outbox work` each have their own fake).
 """
 
 from __future__ import annotations
@@ -12,12 +21,14 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,8 +110,12 @@ class FakeStripe:
         public_base_url: Callable[[], str],
         clock: Clock = utcnow,
         auto_deliver: bool = False,
+        accounts_file: str | Path | None = None,
     ) -> None:
         self.secret_key = secret_key
+        # Where the connected accounts outlive the process (None: memory only, as in tests).
+        self.accounts_file = Path(accounts_file) if accounts_file else None
+        self._accounts_mtime: int | None = None
         # Stripe delivers events on its own, a moment after they happen; tests deliver
         # them by hand (`deliver_pending`) so they can look in between.
         self.auto_deliver = auto_deliver
@@ -140,6 +155,8 @@ class FakeStripe:
                 "created": 1700000000,
                 "metadata": {},
             }
+            self._accounts_mtime = None
+            self._load_accounts()
 
     # -- switches ------------------------------------------------------------------------
 
@@ -183,6 +200,45 @@ class FakeStripe:
         if session["status"] == "open" and session["expires_at"] <= self.now_ts():
             session["status"] = "expired"
 
+    # -- accounts (Connect), kept in `accounts_file` --------------------------------------------
+
+    def _load_accounts(self) -> None:
+        """Take the accounts from the file if it changed since we last read or wrote it
+        (another process connected or onboarded one). Caller holds the lock."""
+        if self.accounts_file is None:
+            return
+        try:
+            mtime = self.accounts_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self._accounts_mtime:
+            return
+        try:
+            stored = json.loads(self.accounts_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            # A broken file must not stop the development server: start from memory.
+            log.warning("fake Stripe: could not read %s: %s", self.accounts_file, error)
+            return
+        accounts = stored.get("accounts") if isinstance(stored, dict) else None
+        if isinstance(accounts, dict):
+            self.accounts = {DEMO_ACCOUNT_ID: self.accounts[DEMO_ACCOUNT_ID], **accounts}
+        self._accounts_mtime = mtime
+
+    def _save_accounts(self) -> None:
+        """Write every account but the demo one (each fake has it) atomically: a reader
+        in another process sees the old file or the new one, never half of it. Caller
+        holds the lock."""
+        if self.accounts_file is None:
+            return
+        self.accounts_file.parent.mkdir(parents=True, exist_ok=True)
+        kept = {key: value for key, value in self.accounts.items() if key != DEMO_ACCOUNT_ID}
+        temporary = self.accounts_file.with_name(
+            f".{self.accounts_file.name}.{os.getpid()}.{threading.get_ident()}"
+        )
+        temporary.write_text(json.dumps({"accounts": kept}, indent=1), encoding="utf-8")
+        os.replace(temporary, self.accounts_file)
+        self._accounts_mtime = self.accounts_file.stat().st_mtime_ns
+
     # -- accounts (Connect) ------------------------------------------------------------------
 
     def create_account(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -204,11 +260,14 @@ class FakeStripe:
             "metadata": params.get("metadata") or {},
         }
         with self.lock:
+            self._load_accounts()
             self.accounts[account["id"]] = account
+            self._save_accounts()
         return account
 
     def account(self, account_id: str) -> dict[str, Any]:
         with self.lock:
+            self._load_accounts()
             account = self.accounts.get(account_id)
         if account is None:
             raise StripeAPIError(
@@ -222,6 +281,7 @@ class FakeStripe:
     def check_access(self, account_id: str) -> None:
         """A `Stripe-Account` header the platform has no access to is 403, as on Stripe."""
         with self.lock:
+            self._load_accounts()
             known = account_id in self.accounts
         if not known:
             raise StripeAPIError(
@@ -260,6 +320,7 @@ class FakeStripe:
             account["details_submitted"] = True
             account["charges_enabled"] = charges_enabled
             account["payouts_enabled"] = charges_enabled
+            self._save_accounts()
         self.emit("account.updated", account, account=account_id)
 
     def deauthorize(self, account_id: str) -> None:
@@ -269,6 +330,7 @@ class FakeStripe:
         application = {"id": "ca_fake_platform", "object": "application", "name": "ProSMS"}
         with self.lock:
             self.accounts.pop(account_id)
+            self._save_accounts()
         self.emit("account.application.deauthorized", application, account=account["id"])
 
     # -- Checkout Sessions -------------------------------------------------------------------
@@ -437,6 +499,11 @@ class FakeStripe:
     def pay_with_bank(self, session_id: str) -> dict[str, Any]:
         """ACH: the session completes unpaid; the money arrives (or not) days later."""
         account, session = self._open_session(session_id)
+        if "us_bank_account" not in session["payment_method_types"]:
+            raise StripeAPIError(
+                "This Checkout Session does not accept us_bank_account payments.",
+                param="payment_method_types",
+            )
         with self.lock:
             intent = self._payment_intent(account, session, "us_bank_account", "processing")
             self._charge(account, intent, "pending")

@@ -62,6 +62,7 @@ from app.services.billing.links import (
 )
 from app.services.billing.payments import (
     record_payment,
+    take_deposits,
     void_invoice,
 )
 from app.services.billing.queries import (
@@ -168,6 +169,7 @@ __all__ = [
     "send_document",
     "sms_body",
     "sms_values",
+    "take_deposits",
     "update_billing_settings",
     "update_estimate_details",
     "update_invoice_details",

@@ -16,6 +16,7 @@ from app.models import (
     User,
 )
 from app.services.billing.documents import _copy_item, create_invoice
+from app.services.billing.payments import take_deposits
 from app.services.errors import Conflict
 from app.services.jobs import create_job
 
@@ -54,6 +55,8 @@ def convert_estimate_to_invoice(*, estimate: Estimate) -> Invoice:
         return db.session.get(Invoice, estimate.converted_invoice_id)  # type: ignore[return-value]
     savepoint.commit()
     db.session.refresh(estimate)
+    # A deposit paid online on the estimate counts against the new invoice's balance.
+    take_deposits(invoice=invoice, estimate=estimate)
     db.session.refresh(invoice)
     return invoice
 

@@ -25,6 +25,7 @@ from app.models import (
 )
 from app.models.billing import new_document_token
 from app.services.billing.totals import MAX_CENTS, MAX_QUANTITY_MILLI, MAX_TAX_MPCT, Document
+from app.services.document_events import invoice_revised
 from app.services.errors import Conflict, DomainError
 from app.services.uniqueness import insert_or_get
 
@@ -236,7 +237,10 @@ def _ensure_editable(document: Document) -> None:
 
 
 def _bump_version(document: Document) -> None:
-    document.version = (document.version or 1) + 1
+    old_version = document.version or 1
+    document.version = old_version + 1
+    if isinstance(document, Invoice):
+        invoice_revised.send(document, old_version=old_version)
 
 
 def update_estimate_details(

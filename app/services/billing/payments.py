@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.formats import money
 from app.models import (
+    Estimate,
     Invoice,
     InvoiceStatus,
     Payment,
     PaymentMethod,
+    PaymentStatus,
     User,
     utcnow,
 )
@@ -97,3 +99,41 @@ def void_invoice(*, invoice: Invoice, reason: str | None = None) -> bool:
     ).rowcount
     db.session.refresh(invoice)
     return bool(won)
+
+
+def take_deposits(*, invoice: Invoice, estimate: Estimate) -> list[Payment]:
+    """Move the deposit(s) the customer paid online on `estimate` onto `invoice`, the
+    invoice made from it: from now on they count against its balance and show on its page
+    and PDF. The estimate's row is locked first, so a deposit the webhook records at this
+    very moment either lands before (and is moved here) or after (and finds the invoice)."""
+    db.session.execute(sa.select(Estimate.id).where(Estimate.id == estimate.id).with_for_update())
+    deposits = list(
+        db.session.scalars(
+            sa.select(Payment)
+            .where(Payment.estimate_id == estimate.id, Payment.invoice_id.is_(None))
+            .order_by(Payment.id)
+        )
+    )
+    counted = 0
+    for payment in deposits:
+        payment.invoice_id = invoice.id
+        if payment.status == PaymentStatus.SUCCEEDED:
+            counted += payment.amount_cents - payment.refunded_cents
+    db.session.flush()
+    if counted > 0:
+        db.session.execute(
+            sa.update(Invoice)
+            .where(Invoice.id == invoice.id)
+            .values(paid_cents=Invoice.paid_cents + counted)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(invoice)
+        total = invoice_totals(invoice).total_cents
+        if invoice.paid_cents >= total:
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = invoice.paid_at or max(p.received_at for p in deposits)
+        else:
+            invoice.status = InvoiceStatus.PARTIALLY_PAID
+        db.session.flush()
+    db.session.refresh(invoice)
+    return deposits

@@ -15,7 +15,8 @@ The rules that keep the money right:
   an invoice is never overpaid.
 
 Modules: `accounts` (Connect), `checkout` (what can be paid, the Checkout Session, office
-refunds), `events` (the webhook's events), `common` (what they share).
+refunds), `deposits` (the deposit on an approved estimate), `events` (the webhook's
+events), `common` (what they share).
 """
 
 from app.services.online_payments.accounts import (
@@ -42,17 +43,30 @@ from app.services.online_payments.common import (
     payments_enabled,
     stripe_account,
 )
+from app.services.online_payments.deposits import (
+    DepositOption,
+    deposit_option,
+    deposit_setting_text,
+    paid_deposit,
+    required_deposit_cents,
+    set_deposit,
+    start_deposit_checkout,
+)
 from app.services.online_payments.events import HANDLED, handle_event
 
 __all__ = [
     "HANDLED",
     "MINIMUM_CENTS",
+    "DepositOption",
     "PayOption",
     "PaymentsUnavailable",
     "active_account",
     "adopt_account",
+    "deposit_option",
+    "deposit_setting_text",
     "disconnect",
     "handle_event",
+    "paid_deposit",
     "parse_amount",
     "pay_option",
     "payable_cents",
@@ -60,9 +74,12 @@ __all__ = [
     "processing_cents",
     "refresh_account",
     "refund_payment",
+    "required_deposit_cents",
     "session_for_invoice",
+    "set_deposit",
     "set_partial_payments",
     "start_checkout",
     "start_connect",
+    "start_deposit_checkout",
     "stripe_account",
 ]

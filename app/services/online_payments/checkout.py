@@ -24,6 +24,7 @@ from app.models import (
 from app.payments import gateway
 from app.payments.gateway import PaymentGatewayError
 from app.services import billing
+from app.services.document_events import invoice_revised
 from app.services.errors import Conflict, DomainError
 from app.services.online_payments.common import (
     MINIMUM_CENTS,
@@ -220,6 +221,18 @@ def _remote_status(session: CheckoutSession) -> str | None:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@invoice_revised.connect
+def expire_sessions_of_old_versions(invoice: Invoice, *, old_version: int, **_: object) -> None:
+    """The office changed the invoice: a Checkout Session the customer may have open for
+    an earlier version is expired at Stripe now (not at the next Pay), so the old amount
+    can no longer be paid; Stripe answers with `checkout.session.expired`."""
+    if not payments_enabled():
+        return
+    for session in open_sessions(invoice_id=invoice.id):
+        if session.invoice_version != invoice.version:
+            expire_session(session)
 
 
 def session_for_invoice(*, invoice: Invoice, stripe_session_id: str) -> CheckoutSession | None:

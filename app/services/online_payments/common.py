@@ -14,6 +14,7 @@ from app.models import (
     CheckoutStatus,
     Company,
     Direction,
+    Estimate,
     Invoice,
     Message,
     MessageKind,
@@ -86,9 +87,12 @@ def expire_session(session: CheckoutSession) -> None:
     session.status = CheckoutStatus.EXPIRED
 
 
-def office_notice(*, invoice: Invoice, body: str, dedupe_key: str, now: datetime) -> Message:
+def office_notice(
+    *, invoice: Invoice | Estimate, body: str, dedupe_key: str, now: datetime
+) -> Message:
     """A notice in the company's inbox, in the customer's conversation, routed like an
-    inbound text (so the Point of Contact sees it)."""
+    inbound text (so the Point of Contact sees it). `invoice` may be an estimate (a
+    deposit)."""
     existing = db.session.scalar(sa.select(Message).filter_by(dedupe_key=dedupe_key))
     if existing is not None:
         return existing

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import (
     CheckoutSession,
     CheckoutStatus,
+    Estimate,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -27,6 +28,7 @@ from app.payments import gateway
 from app.payments.gateway import PaymentGatewayError
 from app.services import billing, payment_texts
 from app.services.errors import DomainError
+from app.services.online_payments import deposits
 from app.services.online_payments.checkout import session_for_invoice
 from app.services.online_payments.common import office_notice
 from app.templating import money
@@ -117,7 +119,12 @@ def _invoice_for(account: StripeAccount, metadata: dict[str, Any]) -> Invoice | 
 def _checkout_event(
     *, account: StripeAccount, event_type: str, session: dict[str, Any], now: datetime
 ) -> str:
-    invoice = _invoice_for(account, session.get("metadata") or {})
+    metadata = session.get("metadata") or {}
+    if metadata.get("purpose") == "deposit":
+        return _deposit_checkout_event(
+            account=account, event_type=event_type, session=session, now=now
+        )
+    invoice = _invoice_for(account, metadata)
     if invoice is None:
         return "ignored: the session names no invoice of this company"
     local = session_for_invoice(invoice=invoice, stripe_session_id=str(session.get("id")))
@@ -201,6 +208,59 @@ def _checkout_event(
     return "bank payment failed"
 
 
+def _deposit_checkout_event(
+    *, account: StripeAccount, event_type: str, session: dict[str, Any], now: datetime
+) -> str:
+    estimate = deposits.estimate_for(account, session.get("metadata") or {})
+    if estimate is None:
+        return "ignored: the session names no estimate of this company"
+    deposits.lock_estimate(estimate)
+    paid = event_type == "checkout.session.completed" and session.get("payment_status") == "paid"
+    invoice = (
+        db.session.get(Invoice, estimate.converted_invoice_id)
+        if estimate.converted_invoice_id
+        else None
+    )
+    if invoice is None or not paid:
+        return deposits.deposit_event(
+            account=account,
+            estimate=estimate,
+            event_type=event_type,
+            session=session,
+            now=now,
+            refund_excess=_refund_excess,
+        )
+    # The office already made the invoice: the deposit is paid on it (never beyond its
+    # balance; any excess is refunded), and still reads as the estimate's deposit.
+    local = deposits.deposit_session(estimate, str(session.get("id")))
+    if local is not None:
+        local.status = CheckoutStatus.COMPLETE
+    intent = str(session.get("payment_intent") or "")
+    amount = int(session.get("amount_total") or 0)
+    if not intent or amount <= 0:
+        return "ignored: no payment intent or amount"
+    already = deposits.paid_deposit(estimate)
+    if already is not None and already.stripe_payment_intent_id != intent:
+        # A second deposit (another tab): the customer gets it back, as before the invoice.
+        _refund_excess(account=account, invoice=estimate, intent=intent, excess=amount, now=now)
+        return "refunded: the deposit was already paid"
+    outcome = _record_received(
+        account=account,
+        invoice=invoice,
+        intent=intent,
+        amount=amount,
+        method=PaymentMethod.CARD,
+        session_id=session.get("id"),
+        now=now,
+    )
+    payment = _payment_by_intent(account.company_id, intent)
+    if payment is not None and payment.estimate_id is None:
+        payment.estimate_id = estimate.id
+        payment.note = f"Deposit on {estimate.label}"
+        db.session.flush()
+    return outcome.replace("payment recorded", "deposit recorded on the invoice")
+
+
 def _payment_by_intent(company_id: int, intent: str) -> Payment | None:
     return db.session.scalar(
         sa.select(Payment).filter_by(company_id=company_id, stripe_payment_intent_id=intent)
@@ -271,7 +331,7 @@ def _record_received(
 
 
 def _refund_excess(
-    *, account: StripeAccount, invoice: Invoice, intent: str, excess: int, now: datetime
+    *, account: StripeAccount, invoice: Invoice | Estimate, intent: str, excess: int, now: datetime
 ) -> None:
     try:
         gateway.refund(
@@ -312,6 +372,10 @@ def _refunded(*, account: StripeAccount, charge: dict[str, Any], now: datetime) 
     payment.refunded_cents = counted_refund
     if counted_refund >= payment.amount_cents:
         payment.status = PaymentStatus.REFUNDED
+    if invoice is None:
+        # A deposit not yet on an invoice: nothing counted anywhere else.
+        db.session.flush()
+        return f"deposit refund of {money(delta)} recorded"
     db.session.execute(
         sa.update(Invoice)
         .where(Invoice.id == invoice.id)

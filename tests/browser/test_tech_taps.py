@@ -1,0 +1,283 @@
+"""The tech's day in fewer taps, counted in real headless Chromium at 390x844: from My day
+to the customer's On My Way text in 2 taps, a whole job in 4 (On My Way, an ETA, Finished,
+Yes), the texts really reaching the customer's phone (the fake Twilio's phone simulator);
+the bottom sheet as an accessible dialog; Start without On My Way asking once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from app.extensions import db
+from app.models import Message, MessageKind, Role, utcnow
+from app.services.job_events import job_status_changed
+from tests.fixtures.live import PHONE, serious_axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
+
+WAIT = 15_000
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def transitions():
+    calls = []
+
+    def spy(transition, *, actor):
+        calls.append((transition.job.id, transition.new_status))
+
+    with job_status_changed.connected_to(spy):
+        yield calls
+
+
+@pytest.fixture
+def day(make):
+    company = make.company("Drip Busters Plumbing")
+    make.number(company, e164="+15126660042")
+    tech = make.user(company, Role.TECH, name="Maria Lopez")
+    soon = (utcnow() + timedelta(minutes=30)).replace(microsecond=0)
+    jane = make.customer(
+        company, name="Jane Doe-Fitzgerald", phone="+15125550142", address="12 Elm St, Austin, TX"
+    )
+    first = make.job(
+        company, customer=jane, techs=[tech], start=soon, description="Kitchen sink leaking"
+    )
+    # Later the same day if there is room before midnight, else right after: either way
+    # on today's list or the next one, and after the first job.
+    second = make.job(
+        company,
+        customer=make.customer(company, name="Sam Second", phone="+15125550143"),
+        techs=[tech],
+        start=soon + timedelta(minutes=10),
+        description="Water heater flush",
+    )
+    db.session.commit()
+    return company, tech, jane, first, second
+
+
+class Taps:
+    """Every tap the test makes goes through here, so the count is the count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, locator) -> None:
+        self.count += 1
+        locator.tap()
+
+
+def _texts(job, kind: str) -> list[Message]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Message).filter_by(job_id=job.id, kind=kind)))
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"tech-taps-{name}.png"))
+
+
+def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
+    browser, phone_page, live_server, browser_login, day, transitions, csrf_enabled, request
+):
+    company, tech, jane, first, second = day
+    page = phone_page
+    tap = Taps()
+    browser_login(page, tech)
+    expect(page).to_have_url(f"{live_server.url}/tech")
+    card = page.locator(".job-card", has_text="Jane Doe-Fitzgerald")
+
+    # 1: On My Way on the card opens the sheet, focus inside it.
+    tap(card.get_by_role("link", name="On My Way to Jane Doe-Fitzgerald"))
+    sheet = page.get_by_role("dialog", name="On My Way to Jane Doe-Fitzgerald")
+    expect(sheet).to_be_visible()
+    expect(sheet.get_by_role("button", name="15 min")).to_be_focused()
+    for chip in sheet.locator(".eta-chip").all():
+        box = chip.bounding_box()
+        assert box["height"] >= 48 and box["width"] >= 48
+    _shot(page, "day-sheet-390")
+    assert serious_axe_violations(page) == []
+
+    # 2: an ETA chip sends it; the job page opens with the text on its way.
+    tap(sheet.get_by_role("button", name="30 min"))
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    actions = page.locator("#actions")
+    expect(actions.locator(".status")).to_have_text("On my way", timeout=WAIT)
+    expect(actions).to_contain_text("by you at")
+    expect(actions).to_contain_text("ETA 30 min")
+    expect(page.get_by_text("On My Way: done.")).to_be_visible()
+    assert tap.count == 2
+    assert transitions == [(first.id, "on_my_way")]
+    (on_my_way,) = _texts(first, MessageKind.ON_MY_WAY)
+    assert "30" in on_my_way.body
+    _shot(page, "job-on-my-way-390")
+
+    # 3 and 4: Finished (Start is optional), and its one question.
+    tap(actions.get_by_role("link", name="Finished"))
+    expect(page.get_by_text("Is the job finished?")).to_be_visible()
+    tap(actions.get_by_role("button", name="Yes, it\u2019s finished"))
+    expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
+    assert tap.count == 4
+    assert transitions == [(first.id, "on_my_way"), (first.id, "finished")]
+    (finished,) = _texts(first, MessageKind.JOB_FINISHED)
+
+    # The day's progress and the next job (the second job may fall on tomorrow's list
+    # when the test runs just before midnight: then the day is done).
+    next_job = actions.get_by_role("link", name="Next job")
+    if next_job.count():
+        expect(actions).to_contain_text("1 of 2 done")
+        expect(next_job).to_contain_text("Sam Second")
+    _shot(page, "job-finished-390")
+    assert serious_axe_violations(page) == []
+
+    # Both texts reached Jane's phone, once each (the fake Twilio's phone simulator).
+    office = browser.new_context(viewport={"width": 1280, "height": 800})
+    request.addfinalizer(office.close)
+    sim = office.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    bubbles = sim.locator("#sim-thread .sim-theirs .sim-bubble")
+    expect(bubbles.filter(has_text=on_my_way.body[:40])).to_have_count(1, timeout=WAIT)
+    expect(bubbles.filter(has_text=finished.body[:40])).to_have_count(1, timeout=WAIT)
+
+    if next_job.count():
+        next_job.tap()
+        expect(page).to_have_url(f"{live_server.url}/tech/jobs/{second.id}")
+
+    # The same pages on a desktop screen.
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+    request.addfinalizer(desktop.close)
+    desk = desktop.new_page()
+    browser_login(desk, tech)
+    desk.goto(f"{live_server.url}/tech")
+    desk.locator(".job-card", has_text="Sam Second").get_by_role("link", name="On My Way").click()
+    expect(desk.get_by_role("dialog")).to_be_visible()
+    _shot(desk, "day-sheet-1280")
+    desk.goto(f"{live_server.url}/tech/jobs/{first.id}")
+    _shot(desk, "job-finished-1280")
+
+
+def test_the_sheet_is_a_dialog_a_keyboard_can_use_and_leave(
+    phone_page, live_server, browser_login, day, transitions
+):
+    _, tech, _, first, _ = day
+    page = phone_page
+    browser_login(page, tech)
+    opener = page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
+        "link", name="On My Way"
+    )
+
+    opener.tap()
+    sheet = page.get_by_role("dialog", name="On My Way to Jane Doe-Fitzgerald")
+    expect(sheet).to_be_visible()
+    # Tab goes round inside the sheet, never to the page behind it.
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('dialog[open]') !== null")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.closest('dialog[open]') !== null")
+
+    # The list's poll (here: the tab coming back to the foreground) leaves the sheet alone.
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if "/tech?" in r.url else None)
+    page.evaluate("document.body.dispatchEvent(new Event('page-visible'))")
+    page.wait_for_timeout(300)
+    assert polls == []
+    expect(sheet).to_be_visible()
+
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    expect(opener).to_be_focused()
+    page.evaluate("document.body.dispatchEvent(new Event('page-visible'))")
+    page.wait_for_timeout(300)
+    assert len(polls) == 1  # closed: polling goes on
+
+    # Cancel closes it too; "Other" needs minutes before it sends.
+    opener.tap()
+    sheet.get_by_role("button", name="Send").tap()
+    expect(sheet).to_be_visible()
+    assert page.evaluate("document.activeElement.validity.valueMissing") is True
+    sheet.get_by_role("button", name="Cancel").tap()
+    expect(sheet).to_be_hidden()
+    assert transitions == []
+
+    # Typed minutes send as the ETA.
+    opener.tap()
+    sheet.get_by_label("Other").fill("25")
+    sheet.get_by_role("button", name="Send").tap()
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    expect(page.locator("#actions")).to_contain_text("ETA 25 min", timeout=WAIT)
+    assert transitions == [(first.id, "on_my_way")]
+
+
+def test_start_without_on_my_way_sits_below_it_and_asks_once(
+    phone_page, live_server, browser_login, day, transitions
+):
+    _, tech, _, first, _ = day
+    page = phone_page
+    browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")  # the sheet's own page
+    assert serious_axe_violations(page) == []
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}")
+    actions = page.locator("#actions")
+
+    # The top bar shows the whole job number, down to the narrowest phone.
+    for width in (320, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        fits = page.evaluate(
+            """() => {
+              const title = document.querySelector('.tech-bar-job');
+              const next = document.querySelector('.tech-bar-end').getBoundingClientRect();
+              const box = title.getBoundingClientRect();
+              return title.scrollWidth <= title.clientWidth && box.right <= next.left &&
+                document.documentElement.scrollWidth <= window.innerWidth;
+            }"""
+        )
+        assert fits, width
+        expect(page.locator(".tech-bar-job")).to_have_text(f"Job #{first.number}")
+    go = actions.get_by_role("link", name="On My Way", exact=True)
+    start = actions.get_by_role("link", name="Already there? Start without On My Way")
+    assert go.bounding_box()["y"] + go.bounding_box()["height"] <= start.bounding_box()["y"]
+    _shot(page, "job-scheduled-390")
+
+    start.tap()
+    expect(page.get_by_text("Start without texting the customer?")).to_be_visible()
+    _shot(page, "job-start-question-390")
+    actions.get_by_role("link", name="Go back").tap()
+    expect(go).to_be_visible()
+    assert transitions == []
+
+    start.tap()
+    actions.get_by_role("button", name="Yes, start without a text").tap()
+    expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
+    assert transitions == [(first.id, "started")]
+    assert _texts(first, MessageKind.ON_MY_WAY) == []
+
+
+def test_without_javascript_on_my_way_is_still_two_taps(
+    browser, live_server, browser_login, day, transitions, request
+):
+    _, tech, _, first, _ = day
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    request.addfinalizer(context.close)
+    page = context.new_page()
+    tap = Taps()
+    browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech")
+
+    tap(
+        page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
+            "link", name="On My Way"
+        )
+    )
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    _shot(page, "sheet-page-nojs-390")
+    tap(page.get_by_role("button", name="45 min"))
+
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    expect(page.locator("#actions")).to_contain_text("ETA 45 min")
+    assert tap.count == 2
+    assert transitions == [(first.id, "on_my_way")]
