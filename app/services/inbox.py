@@ -48,7 +48,7 @@ from app.services.message_media import (
     prepare_outbound_photos,
 )
 from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
-from app.services.texting import queue_text
+from app.services.texting import queue_text, texting_blocker
 from app.sms.error_codes import error_explanation
 
 # Ten segments of plain text: long enough for any real reply, short enough that a paste
@@ -335,6 +335,7 @@ def send_reply(
     key = None
     if idempotency_key:
         key = f"reply:{conversation.id}:{idempotency_key[:64]}"
+    _may_text(company=company, phone=conversation.phone)
     rows = prepare_outbound_photos(company=company, files=list(photos))
     message = queue_text(
         company=company,
@@ -353,6 +354,13 @@ def send_reply(
     return message
 
 
+def _may_text(*, company: Company, phone: str) -> None:
+    """Refuse before any photo is stored (queue_text asks the same question again)."""
+    blocker = texting_blocker(company=company, phone=phone, kind=MessageKind.MANUAL)
+    if blocker is not None:
+        raise blocker
+
+
 def send_job_reply(
     *, job: Job, author: User, body: str, reply_key: str, photos: Sequence[bytes] = ()
 ) -> Message:
@@ -365,6 +373,7 @@ def send_job_reply(
     """
     if author.company_id != job.company_id:
         raise NotAllowed("This job belongs to another company.")
+    _may_text(company=job.company, phone=job.customer.mobile_phone)
     rows = prepare_outbound_photos(company=job.company, files=list(photos))
     message = queue_text(
         company=job.company,

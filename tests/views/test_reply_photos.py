@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from PIL import Image
 
 from app.extensions import db
@@ -146,3 +148,26 @@ def test_the_reply_boxes_offer_the_camera(client, log_in, make, sms_world):
     log_in(client, sms_world.company.owner)
     page = client.get(f"/inbox/{conversation_id}").get_data(as_text=True)
     assert 'type="file" name="photos" accept="image/*" capture="environment" multiple' in page
+
+
+def test_a_reply_that_may_not_go_stores_no_photo(client, log_in, sms_world):
+    from app.services.opt_outs import opt_out
+
+    opt_out(company_id=sms_world.company.id, phone=CUSTOMER, keyword="STOP")
+    db.session.commit()
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "media"
+
+    def files() -> int:
+        return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+    before = files()
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        f"/inbox/{customer_conversation_id(sms_world)}/reply",
+        data={"body": "Look", "key": "k3", "photos": photo_files(image_bytes("PNG"))},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 409
+    assert db.session.scalar(sa.select(sa.func.count(MessageMedia.id))) == 0
+    assert files() == before
