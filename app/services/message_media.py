@@ -172,13 +172,24 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
     if not ids:
         db.session.rollback()
         return 0
-    db.session.execute(
-        sa.update(MessageMedia)
-        .where(MessageMedia.id.in_(ids))
-        .values(next_attempt_at=now + CLAIM_LEASE)
-    )
-    db.session.commit()
+    # Each item is claimed only if it is still due: on SQLite (no SKIP LOCKED) two workers
+    # may have read the same ids, and the second one's conditional update then finds none.
+    claimed = []
     for media_id in ids:
+        result = db.session.execute(
+            sa.update(MessageMedia)
+            .where(
+                MessageMedia.id == media_id,
+                MessageMedia.state == MediaState.PENDING,
+                MessageMedia.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + CLAIM_LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            claimed.append(media_id)
+    db.session.commit()
+    for media_id in claimed:
         item = db.session.get(MessageMedia, media_id)
         if item is None or item.state != MediaState.PENDING:
             continue

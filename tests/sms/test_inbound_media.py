@@ -330,3 +330,27 @@ def test_a_decoder_crash_gives_the_item_up_instead_of_retrying_for_ever(
     _fetch_all()
     [item] = _items()
     assert item.state == MediaState.FAILED and item.error == "The file could not be read."
+
+
+def test_two_workers_fetch_each_item_once(app, sms_world, fake):
+    import threading
+
+    _send(fake, *[(image_bytes("PNG", (16, 16)), "image/png")] * 6)
+    barrier = threading.Barrier(2)
+
+    def work():
+        with app.app_context():
+            barrier.wait()
+            try:
+                fetch_due_media(now=utcnow())
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [i.state for i in _items()] == [MediaState.STORED] * 6
+    api_gets = [r.path for r in _media_requests(fake) if r.method == "GET"]
+    assert len(api_gets) == len(set(api_gets)) == 6  # each fetched from Twilio once
