@@ -182,7 +182,8 @@ def fetch_media(url: str, *, max_bytes: int) -> FetchedMedia:
                     data=_read_limited(answer, max_bytes),
                     declared_type=answer.headers.get("content-type", "").split(";")[0].strip(),
                 )
-            if answer.status in (429,) or answer.status >= 500:
+            if answer.status in (401, 429) or answer.status >= 500:
+                # 401: credentials being rotated or mistyped (as for texts): try later.
                 raise TransientGatewayError(f"Twilio's media host answered {answer.status}")
             if answer.status == 404:
                 # Twilio sometimes posts the webhook before its media is readable.

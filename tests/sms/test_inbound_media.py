@@ -354,3 +354,18 @@ def test_two_workers_fetch_each_item_once(app, sms_world, fake):
     assert [i.state for i in _items()] == [MediaState.STORED] * 6
     api_gets = [r.path for r in _media_requests(fake) if r.method == "GET"]
     assert len(api_gets) == len(set(api_gets)) == 6  # each fetched from Twilio once
+
+
+def test_wrong_credentials_are_retried_not_given_up(app, sms_world, fake):
+    _send(fake, (image_bytes("PNG"), "image/png"))
+    token = app.config["TWILIO_AUTH_TOKEN"]
+    app.config["TWILIO_AUTH_TOKEN"] = "rotated-elsewhere"
+    try:
+        fetch_due_media(now=utcnow())
+    finally:
+        app.config["TWILIO_AUTH_TOKEN"] = token
+    [item] = _items()
+    assert item.state == MediaState.PENDING and item.attempts == 1
+    assert "401" in item.error
+    fetch_due_media(now=item.next_attempt_at)
+    assert _items()[0].state == MediaState.STORED
