@@ -115,7 +115,8 @@ def _connect_signals() -> None:
     # Receivers connect when their module is imported: import them in every process, even
     # one (the worker, a CLI command) whose code path would not import them by itself.
     import app.services.notifications
-    import app.services.online_payments  # noqa: F401  (invoice edits -> expire Checkout)
+    import app.services.online_payments  # invoice edits -> expire their Checkout Session
+    import app.services.push  # noqa: F401  (routed texts -> Web Push notifications)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -149,6 +150,11 @@ def _register_blueprints(app: Flask) -> None:
         from app.payments.dev import bp as dev_payments_bp
 
         app.register_blueprint(dev_payments_bp, url_prefix="/dev")
+    if app.config["WEB_PUSH_FAKE"] and app.config["ENV_NAME"] != "production":
+        # What the built-in fake push service received, and its switches.
+        from app.push.dev import bp as dev_push_bp
+
+        app.register_blueprint(dev_push_bp, url_prefix="/dev")
     register_error_handlers(app)
 
 

@@ -119,6 +119,15 @@ def load_config(instance_path: str) -> dict[str, object]:
         # The fake Twilio's outcome for new registrations: approve, approve_after:<seconds>,
         # pending, or fail:<code>[:campaign|:profile] (the fake only; tests set it per case).
         "FAKE_TWILIO_REGISTRATION": os.environ.get("FAKE_TWILIO_REGISTRATION", "approve_after:20"),
+        # Web Push (docs/push.md). Outside production every push goes to the built-in fake
+        # push service (/dev/push) unless WEB_PUSH_FAKE=0.
+        "WEB_PUSH_FAKE": _flag("WEB_PUSH_FAKE", default=env_name != "production"),
+        # The VAPID key pair (base64url, raw P-256); empty = made once and kept in the
+        # database. The public half is derived when only the private one is given.
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY", "").strip(),
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY", "").strip(),
+        # The contact push services may write to (mailto: or https:); default: MAIL_FROM.
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "").strip(),
         # Run the outbox dispatcher as a thread of the web process (development only).
         "OUTBOX_THREAD": _flag("OUTBOX_THREAD", default=False),
         "OUTBOX_CONCURRENCY": int(os.environ.get("OUTBOX_CONCURRENCY", "8")),
@@ -235,6 +244,12 @@ def check_production_config(config: dict[str, object] | object) -> None:
         raise UnsafeConfiguration(
             "APP_ENV=production would use the built-in fake Stripe: set STRIPE_SECRET_KEY "
             "and STRIPE_WEBHOOK_SECRET, or ALLOW_FAKE_STRIPE_IN_PRODUCTION=1 for a demo install."
+        )
+    if get("WEB_PUSH_FAKE") and not demo:
+        raise UnsafeConfiguration(
+            "APP_ENV=production with WEB_PUSH_FAKE=1 would hand every Web Push to the built-in "
+            "fake push service, so no phone would ever be notified: unset WEB_PUSH_FAKE (or "
+            "ALLOW_FAKE_TWILIO_IN_PRODUCTION=1 for a demo install)."
         )
     if get("STRIPE_SECRET_KEY") and not get("STRIPE_WEBHOOK_SECRET"):
         raise UnsafeConfiguration(

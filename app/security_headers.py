@@ -18,6 +18,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "img-src 'self' data: https:",
         "font-src 'self'",
         "connect-src 'self'",
+        # The Web Push service worker (/sw.js, app/static/sw.js) and the home-screen app.
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",

@@ -32,6 +32,7 @@ def _config(tmp_path, **overrides):
         "UPLOAD_FOLDER": str(tmp_path),
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "STRIPE_FAKE": False,
+        "WEB_PUSH_FAKE": False,
         **overrides,
     }
 
@@ -47,6 +48,21 @@ def test_production_refuses_the_fake_twilio_unless_allowed(tmp_path):
         create_app(prod)
     app = create_app({**prod, "ALLOW_FAKE_TWILIO_IN_PRODUCTION": True})
     assert app.config["TWILIO_FAKE"] is True
+
+
+def test_production_refuses_the_fake_push_service_unless_a_demo(tmp_path):
+    prod = _config(
+        tmp_path,
+        ENV_NAME="production",
+        SECRET_KEY=STRONG_KEY,
+        TWILIO_FAKE=False,
+        WEB_PUSH_FAKE=True,
+        **REAL_SERVICES,
+    )
+    with pytest.raises(UnsafeConfiguration, match="WEB_PUSH_FAKE"):
+        create_app(prod)
+    demo = {**prod, "TWILIO_FAKE": True, "ALLOW_FAKE_TWILIO_IN_PRODUCTION": True}
+    assert create_app(demo).config["WEB_PUSH_FAKE"] is True
 
 
 def test_production_starts_with_real_settings(tmp_path):

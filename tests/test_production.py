@@ -52,6 +52,7 @@ APP_ENV_NAMES = (
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_FAKE",
     "ALLOW_FAKE_STRIPE_IN_PRODUCTION",
+    "WEB_PUSH_FAKE",
     "OUTBOX_THREAD",
     "RATELIMIT_STORAGE_URI",
     "TRUST_PROXY",
@@ -98,6 +99,12 @@ def test_production_without_twilio_credentials_refuses_the_fake(production_env):
         create_app()
     production_env.setenv("ALLOW_FAKE_TWILIO_IN_PRODUCTION", "1")
     assert create_app().config["TWILIO_FAKE"] is True
+
+
+def test_production_refuses_a_forced_fake_push_service(production_env):
+    production_env.setenv("WEB_PUSH_FAKE", "1")
+    with pytest.raises(UnsafeConfiguration, match="WEB_PUSH_FAKE"):
+        create_app()
 
 
 def test_production_refuses_a_forced_fake_even_with_credentials(production_env):

@@ -25,6 +25,7 @@ from app.services.passwords import (
     request_password_reset,
     reset_password,
 )
+from app.services.push import forget_devices
 from app.services.sessions import end_all_sessions
 
 # The same words whether or not the address has an account.
@@ -142,6 +143,7 @@ def change_my_password():
 @any_role_required
 def log_out_everywhere():
     end_all_sessions(user=current_user)
+    forget_devices(user=current_user)  # a lost phone stops showing notifications too
     log_out()
     db.session.commit()
     flash("You are logged out everywhere, on every device.", "info")

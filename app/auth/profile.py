@@ -16,6 +16,7 @@ from wtforms.validators import Length, Optional
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm
+from app.auth.push_settings import push_settings
 from app.extensions import db
 from app.models import User
 from app.request_limits import accepts_upload
@@ -72,6 +73,7 @@ def render_profile(
             photo_form=photo_form,
             password_form=password_form or ChangePasswordForm(formdata=None),
             open_sessions=open_session_count(user) if own else 0,
+            push=push_settings(user) if own else None,
         ),
         status,
     )

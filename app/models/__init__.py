@@ -46,6 +46,7 @@ from app.models.messaging import (
 )
 from app.models.notification import SkippedText
 from app.models.payments import CheckoutSession, CheckoutStatus, StripeAccount, StripeEvent
+from app.models.push import PushDelivery, PushStatus, PushSubscription, VapidKey
 from app.models.rate_limit import RateLimitCounter
 from app.models.registration import (
     MessagingRegistration,
@@ -121,6 +122,9 @@ __all__ = [
     "PaymentMethod",
     "PaymentStatus",
     "PhoneNumber",
+    "PushDelivery",
+    "PushStatus",
+    "PushSubscription",
     "RateLimitCounter",
     "RegistrationKind",
     "RegistrationStatus",
@@ -136,5 +140,6 @@ __all__ = [
     "UnroutedInbound",
     "User",
     "UserSession",
+    "VapidKey",
     "utcnow",
 ]

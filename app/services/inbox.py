@@ -47,7 +47,12 @@ from app.services.message_media import (
     outbound_refs,
     prepare_outbound_photos,
 )
-from app.services.routing import add_recipients, forward_to_mobiles, in_progress_job
+from app.services.routing import (
+    add_recipients,
+    forward_to_mobiles,
+    in_progress_job,
+    routed_to_user_clause,
+)
 from app.services.texting import queue_text, texting_blocker
 from app.sms.error_codes import error_explanation
 
@@ -98,14 +103,98 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+def _unread_for(user: User) -> sa.ColumnElement[bool]:
+    """Correlated to `Conversation`: it has a text routed to `user` that they have not read."""
+    return (
+        sa.select(MessageRecipient.id)
+        .join(Message, Message.id == MessageRecipient.message_id)
+        .where(
+            Message.conversation_id == Conversation.id,
+            MessageRecipient.user_id == user.id,
+            MessageRecipient.read_at.is_(None),
+            NOT_FORWARD,
+        )
+        .exists()
+    )
+
+
+def _last_inbound_to(user: User) -> sa.ColumnElement[bool]:
+    """Correlated to `Conversation`: the customer's latest text was routed to `user`."""
+    last_inbound = (
+        sa.select(Message.id)
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.direction == Direction.IN,
+            Message.kind == MessageKind.INBOUND,
+        )
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(MessageRecipient.id)
+        .where(MessageRecipient.message_id == last_inbound, MessageRecipient.user_id == user.id)
+        .exists()
+    )
+
+
+def routed_conversations_clause(*, company: Company, user: User) -> sa.ColumnElement[bool]:
+    """What a technician's messages list: the conversations routed to them now (see
+    `routed_to_user_clause`) and those with a text routed to them they have not read yet
+    (routed during a job that has since finished: nothing routed to a tech goes unseen)."""
+    return sa.or_(routed_to_user_clause(company=company, user=user), _unread_for(user))
+
+
+def conversation_open_to(*, conversation: Conversation, user: User) -> bool:
+    """Whether `user` may read and answer `conversation`. The office reads every
+    conversation of its company. A technician reads the ones listed on their messages,
+    and also keeps the one whose latest customer text was routed to them, so a thread
+    they are answering does not vanish because the job was just finished."""
+    if user.company_id != conversation.company_id or not user.active:
+        return False
+    if user.is_office:
+        return True
+    company = conversation.company
+    stmt = sa.select(Conversation.id).where(
+        Conversation.id == conversation.id,
+        sa.or_(routed_conversations_clause(company=company, user=user), _last_inbound_to(user)),
+    )
+    return db.session.scalar(stmt) is not None
+
+
+def unread_total(*, company: Company, user: User) -> int:
+    """How many texts routed to `user` they have not read (the tech's "Messages" badge)."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(MessageRecipient.id))
+            .join(Message, Message.id == MessageRecipient.message_id)
+            .where(
+                MessageRecipient.user_id == user.id,
+                MessageRecipient.read_at.is_(None),
+                Message.company_id == company.id,
+                NOT_FORWARD,
+            )
+        )
+        or 0
+    )
+
+
 def list_conversations(
-    *, company: Company, query: str = "", only_user: User | None = None, limit: int = 100
+    *,
+    company: Company,
+    query: str = "",
+    only_user: User | None = None,
+    routed_to: User | None = None,
+    limit: int = 100,
 ) -> list[ConversationRow]:
     """The company's conversations, newest first, each with its last message and the
     number of unread inbound messages, in ONE query.
 
     `query` matches the customer's name or any run of digits of the number;
     `only_user` keeps the conversations with a message routed to that user.
+    `routed_to` is a technician's messages: the conversations routed to that user (see
+    `routed_conversations_clause`), unread first, the count being that user's unread.
     """
     last_id = (
         sa.select(Message.id)
@@ -115,17 +204,33 @@ def list_conversations(
         .correlate(Conversation)
         .scalar_subquery()
     )
-    unread = (
-        sa.select(sa.func.count(Message.id))
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.direction == Direction.IN,
-            Message.read_at.is_(None),
-            NOT_FORWARD,
+    if routed_to is None:
+        unread = (
+            sa.select(sa.func.count(Message.id))
+            .where(
+                Message.conversation_id == Conversation.id,
+                Message.direction == Direction.IN,
+                Message.read_at.is_(None),
+                NOT_FORWARD,
+            )
+            .correlate(Conversation)
+            .scalar_subquery()
         )
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
+    else:
+        # The reader's own unread copies: the office opening the thread does not make the
+        # tech's texts read (the escalation rule counts on the same distinction).
+        unread = (
+            sa.select(sa.func.count(MessageRecipient.id))
+            .join(Message, Message.id == MessageRecipient.message_id)
+            .where(
+                Message.conversation_id == Conversation.id,
+                MessageRecipient.user_id == routed_to.id,
+                MessageRecipient.read_at.is_(None),
+                NOT_FORWARD,
+            )
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
     last = _LAST_MESSAGE
     stmt = (
         sa.select(
@@ -152,6 +257,11 @@ def list_conversations(
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
+    if routed_to is not None:
+        stmt = stmt.where(routed_conversations_clause(company=company, user=routed_to))
+        stmt = stmt.order_by(None).order_by(
+            (unread > 0).desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
+        )
     text = query.strip()
     if text:
         conditions = [ilike_contains(Customer.name, text)]
@@ -321,6 +431,8 @@ def send_reply(
     """
     if author.company_id != conversation.company_id:
         raise NotAllowed("This conversation belongs to another company.")
+    if not conversation_open_to(conversation=conversation, user=author):
+        raise NotAllowed("This conversation is not routed to you.")
     text = (body or "").strip()
     if not text and not any(photos):
         raise DomainError("Write a message before sending.", field="body")

@@ -44,6 +44,7 @@ from app.models import (
     User,
 )
 from app.services.errors import DomainError, NotAllowed
+from app.services.message_events import text_routed
 from app.services.phones import format_phone
 
 
@@ -240,6 +241,64 @@ def decide_recipients(
     )
 
 
+def routed_to_user_clause(*, company: Company, user: User) -> sa.ColumnElement[bool]:
+    """The SQL twin of `decide_recipients`, correlated to `Conversation`: true for the
+    conversations of `company` whose next text goes to `user` now (the techs of the
+    customer's In Progress job, else the hand assignment, else the Point of Contact, else
+    the account owner). Lets a list show "routed to me" in one query instead of deciding
+    every conversation in Python; tests/services/test_routing.py checks both agree."""
+    if not user.active or user.company_id != company.id:
+        return sa.false()
+    current_job = (
+        sa.select(Job.id)
+        .where(
+            Job.company_id == company.id,
+            Job.customer_id == Conversation.customer_id,
+            Job.status.in_(JobStatus.IN_PROGRESS),
+        )
+        .order_by(
+            Job.on_my_way_at.desc().nulls_last(), Job.started_at.desc().nulls_last(), Job.id.desc()
+        )
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    job_staffed = (
+        sa.select(JobAssignment.id)
+        .join(User, User.id == JobAssignment.user_id)
+        .where(
+            JobAssignment.job_id == current_job,
+            User.active.is_(True),
+            User.company_id == company.id,
+        )
+        .exists()
+    )
+    on_the_job = (
+        sa.select(JobAssignment.id)
+        .where(JobAssignment.job_id == current_job, JobAssignment.user_id == user.id)
+        .exists()
+    )
+    assigned_usable = (
+        sa.select(User.id)
+        .where(
+            User.id == Conversation.assigned_user_id,
+            User.active.is_(True),
+            User.company_id == company.id,
+        )
+        .exists()
+    )
+    # The POC/owner end of the chain is the same for every conversation: decided once.
+    fallback_is_user = user.id in office_fallback(company).recipient_ids
+    office_side = sa.or_(
+        sa.and_(assigned_usable, Conversation.assigned_user_id == user.id),
+        sa.and_(~assigned_usable, sa.true() if fallback_is_user else sa.false()),
+    )
+    return sa.and_(
+        Conversation.company_id == company.id,
+        sa.or_(sa.and_(job_staffed, on_the_job), sa.and_(~job_staffed, office_side)),
+    )
+
+
 def _team_member_with_mobile(company: Company, phone: str) -> User | None:
     return db.session.scalar(
         sa.select(User)
@@ -276,6 +335,10 @@ def add_recipients(*, message: Message, users: tuple[User, ...] | list[User]) ->
         db.session.add(MessageRecipient(message_id=message.id, user_id=user.id))
         added.append(user)
     db.session.flush()
+    if added:
+        # Whoever listens (Web Push, app/services/push.py) hears of every new recipient,
+        # from routing, escalation and reassignment alike.
+        text_routed.send(message, users=tuple(added))
     return added
 
 

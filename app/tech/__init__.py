@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("tech", __name__)
 
-from app.tech import routes  # noqa: E402,F401
+from app.tech import messages, routes  # noqa: E402,F401

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
-from app.services import inbound, message_media, outbox
+from app.services import inbound, message_media, outbox, push
 from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
 from app.services.registration import work_registrations_periodically
@@ -161,9 +161,17 @@ class Dispatcher:
             # Texting registrations: Twilio calls and status polls, once a minute. It
             # commits after each step itself (each SID durable before the next call).
             work_registrations_periodically(now=now)
+            # Web Push notifications of routed texts, on the same pool as the texts.
+            # The keys first: on SQLite a first pair is inserted on another connection,
+            # which must not wait for this session's claim.
+            keys = push.vapid_keys()
+            pushes = push.claim_due_pushes(now=now, limit=max(free, 1))
+            db.session.commit()
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)
+        for push_item in pushes:
+            self._inflight.add(self.pool.submit(self._push, push_item, keys))
         with self.app.app_context():
             # A confirmed CSV import of customers: batches for a moment, then back to texts.
             run_queued_imports(now=now)
@@ -197,6 +205,18 @@ class Dispatcher:
         if self._inflight:
             wait(self._inflight)
             self._inflight.clear()
+
+    # -- one push --------------------------------------------------------------------------------
+
+    def _push(self, item: push.PushItem, keys: push.VapidKeys) -> None:
+        with self.app.app_context():
+            try:
+                push.send_claimed(item=item, keys=keys, now=self.clock())
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                # Its claim runs out and it is tried again then.
+                log.exception("push: delivery %s failed unexpectedly", item.id)
 
     # -- one text -------------------------------------------------------------------------------
 

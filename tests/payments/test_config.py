@@ -18,6 +18,7 @@ def _prod(tmp_path, **overrides):
         "ENV_NAME": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "TWILIO_FAKE": False,
+        "WEB_PUSH_FAKE": False,
         "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
         "TWILIO_AUTH_TOKEN": "a-real-looking-token",
         "SMTP_HOST": "smtp.example.com",
