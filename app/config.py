@@ -160,6 +160,9 @@ def load_config(instance_path: str) -> dict[str, object]:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
+        # Ask Twilio to transcribe voicemails (a paid add-on at Twilio; the office sees the
+        # text beside the audio, marked "may contain mistakes").
+        "VOICEMAIL_TRANSCRIPTION": _flag("VOICEMAIL_TRANSCRIPTION", default=True),
         # Webhooks and forms are a few KB; views that take a file raise their own limit
         # (app/request_limits.py). Over the limit is a 413 naming it.
         "MAX_CONTENT_LENGTH": 1024 * 1024,

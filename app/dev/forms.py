@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -27,3 +28,21 @@ class PhoneTextForm(FlaskForm):
 
 class PhoneCallForm(FlaskForm):
     phone = HiddenField(validators=[DataRequired()])
+    # What happens at the business phone (the fake Twilio's switch for the <Dial>).
+    outcome = SelectField(
+        "When the business phone rings",
+        choices=[
+            SelectChoice("no-answer", "Nobody answers"),
+            SelectChoice("answer", "Someone answers"),
+            SelectChoice("busy", "The line is busy"),
+            SelectChoice("failed", "The call can't get through"),
+        ],
+        default="no-answer",
+    )
+    voicemail = TextAreaField(
+        "After the beep the caller says",
+        validators=[Optional(), Length(max=1000)],
+        description="Leave empty to hang up without a message.",
+    )
+    press_1 = BooleanField("Press 1 at the after-hours menu (on-call phone)")
+    silence = BooleanField("Record silence instead of a tone")

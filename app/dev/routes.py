@@ -176,9 +176,22 @@ def phone_call():
     if not form.validate_on_submit():
         raise BadRequest("Pick a phone first.")
     try:
-        outcome = simulate_call(company=current_user.company, phone=selected)
+        outcome = simulate_call(
+            company=current_user.company,
+            phone=selected,
+            outcome=form.outcome.data or "no-answer",
+            voicemail=form.voicemail.data,
+            press_1=bool(form.press_1.data),
+            tone=not form.silence.data,
+        )
     except DomainError as error:
         return _page(phone=selected, problem=str(error), status=409)
     if htmx:
-        return render_template("dev/_call.html", call=outcome)
+        return render_template(
+            "dev/_call.html",
+            call=outcome,
+            call_form=PhoneCallForm(formdata=None, phone=selected),
+            phone=selected,
+            number=company_number(current_user.company),
+        )
     return _page(phone=selected, call=outcome)

@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.dom import minidom
 from xml.parsers.expat import ExpatError
 
@@ -42,10 +43,20 @@ class SimulatorUnavailable(DomainError):
 
 
 @dataclass(frozen=True)
+class CallStep:
+    path: str  # the app's webhook Twilio asked
+    status: int  # the HTTP status it answered
+    twiml: str  # what the app answered (pretty-printed)
+
+
+@dataclass(frozen=True)
 class CallOutcome:
     result: WebhookResult
     summary: list[str]
     twiml: str
+    steps: tuple[CallStep, ...] = ()
+    heard: tuple[str, ...] = ()
+    voicemail: str | None = None  # what the caller said after the beep, if a message was left
 
 
 def phone_customers(company: Company) -> list[Customer]:
@@ -71,7 +82,7 @@ def phone_thread(*, company: Company, phone: str) -> list[Message]:
             Message.conversation_id == conversation_id,
             Message.status.not_in(NOT_ON_PHONE),
             # Office-side events shown in the inbox thread were never texts.
-            Message.kind != MessageKind.NOTICE,
+            Message.kind.not_in((MessageKind.NOTICE, MessageKind.CALL)),
         )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(THREAD_LIMIT)
@@ -151,13 +162,41 @@ def phone_media_item(*, company: Company, sid: str) -> FakeMedia | None:
     return item if owned is not None else None
 
 
-def simulate_call(*, company: Company, phone: str) -> CallOutcome:
-    """`phone` calls the company's custom number; returns what the app told Twilio to do."""
+def simulate_call(
+    *,
+    company: Company,
+    phone: str,
+    outcome: str = "no-answer",
+    voicemail: str | None = None,
+    press_1: bool = False,
+    tone: bool = True,
+) -> CallOutcome:
+    """`phone` calls the company's custom number and the fake Twilio follows the call
+    through the app's TwiML: `outcome` is what the business phone does, `voicemail` what
+    the caller says after the beep (None or empty: hangs up), `press_1` presses 1 at the
+    after-hours menu. The recording and transcription callbacks follow a moment later."""
     to = _number_or_raise(company)
     db.session.rollback()
-    result = fake_twilio().place_call(from_=phone, to=to)
+    run = fake_twilio().voice.call(
+        from_=phone,
+        to=to,
+        outcome=outcome,
+        voicemail=(voicemail or "").strip() or None,
+        digits="1" if press_1 else None,
+        tone=tone,
+    )
+    result = run.first
+    steps = tuple(
+        CallStep(path=urlsplit(step.url).path, status=step.status, twiml=_pretty_xml(step.body))
+        for step in run.webhooks
+    )
     return CallOutcome(
-        result=result, summary=describe_twiml(result), twiml=_pretty_xml(result.body)
+        result=result,
+        summary=describe_twiml(result),
+        twiml=_pretty_xml(result.body),
+        steps=steps,
+        heard=tuple(line for line in run.heard if line),
+        voicemail=run.recording.transcript if run.recording else None,
     )
 
 
@@ -193,6 +232,14 @@ def describe_twiml(result: WebhookResult) -> list[str]:
             lines.append(f"Says: “{(verb.text or '').strip()}”")
         elif verb.tag == "Hangup":
             lines.append("Hangs up.")
+        elif verb.tag == "Record":
+            lines.append(
+                f"Records a voicemail of up to {verb.get('maxLength') or 3600} seconds after "
+                "the beep."
+            )
+        elif verb.tag == "Gather":
+            said = " ".join((child.text or "").strip() for child in verb if child.tag == "Say")
+            lines.append(f"Waits for a key while saying: “{said}”")
         else:
             lines.append(f"{verb.tag}: {(verb.text or '').strip()}")
     return lines or ["The answer is empty: Twilio would hang up."]

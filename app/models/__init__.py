@@ -22,6 +22,15 @@ from app.models.billing import (
     ReminderBasis,
     RevokedLink,
 )
+from app.models.calls import (
+    BusinessHours,
+    Call,
+    CallOutcome,
+    CallSettings,
+    Holiday,
+    Voicemail,
+    VoicemailState,
+)
 from app.models.company import Company, SenderIdentity
 from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
@@ -79,6 +88,10 @@ def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
 
 __all__ = [
     "BillingSettings",
+    "BusinessHours",
+    "Call",
+    "CallOutcome",
+    "CallSettings",
     "CheckoutSession",
     "CheckoutStatus",
     "Company",
@@ -96,6 +109,7 @@ __all__ = [
     "EstimateApproval",
     "EstimateOption",
     "EstimateStatus",
+    "Holiday",
     "ImportStatus",
     "InboundReceipt",
     "Invitation",
@@ -141,5 +155,7 @@ __all__ = [
     "User",
     "UserSession",
     "VapidKey",
+    "Voicemail",
+    "VoicemailState",
     "utcnow",
 ]

@@ -144,6 +144,11 @@ class MessageKind(LabelledStrEnum):
         "Automatic: opt-in confirmation",
     )
     HELP_REPLY = "help_reply", "HELP reply", "Automatic: HELP reply"
+    # A call to the custom number, as the inbox thread and the job timeline show it
+    # (app/models/calls.py); never a text, never sent.
+    CALL = "call", "Call"
+    MISSED_CALL_TEXT = "missed_call_text", "Missed-call text", "Automatic: missed call"
+    AFTER_HOURS_REPLY = "after_hours_reply", "After-hours reply", "Automatic: after hours"
 
     @classmethod
     def thread_labels(cls) -> dict[str, str]:

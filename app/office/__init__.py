@@ -4,6 +4,7 @@ bp = Blueprint("office", __name__)
 
 from app.office import (  # noqa: E402,F401
     billing,
+    calls,
     company,
     customer_import,
     customers,

@@ -80,6 +80,11 @@ SETTINGS_CARDS: tuple[SettingsCard, ...] = (
         "Who gets customers' texts when no job is in progress.",
     ),
     SettingsCard(
+        "Calls and hours",
+        "office.call_settings_page",
+        "Business hours and holidays, voicemail greetings, the on-call phone and call recording.",
+    ),
+    SettingsCard(
         "Automated texts",
         "office.templates",
         "Job scheduled, On my way, Job finished and Job canceled messages, who they come "

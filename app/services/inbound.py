@@ -31,6 +31,7 @@ from app.models import (
     PhoneNumber,
     UnroutedInbound,
 )
+from app.services.business_hours import queue_after_hours_reply
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
 from app.services.message_media import record_inbound_media
@@ -252,6 +253,8 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
         opt_out_type=(form.get("OptOutType") or "").strip().upper() or None,
         now=received_at,
     )
+    # Closed (business hours, issue 19): one automatic reply per conversation per night.
+    queue_after_hours_reply(message=message, keyword=keyword, now=received_at)
     return InboundResult(message, created=True, keyword=keyword)
 
 

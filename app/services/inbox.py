@@ -343,6 +343,8 @@ def thread_version(messages: list[Message], *also: object) -> str:
     parts = [str(part) for part in also] + [
         f"{m.id}:{m.status}:{m.error_code or ''}:{m.routing_reason or ''}:"
         f"{sum(1 for r in m.recipients if r.read_at)}/{len(m.recipients)}"
+        # A call's entry changes in place (its voicemail saved, its transcript arrived).
+        + (f":{m.updated_at.timestamp()}" if m.kind == MessageKind.CALL else "")
         for m in messages
     ]
     # A picture fetched (or given up on) since the last look redraws its text.

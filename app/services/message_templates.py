@@ -180,6 +180,23 @@ KINDS: dict[str, TemplateKind] = {
             "#{document_number} has {amount} due. You can pay online here: {invoice_link}",
             (*_DOCUMENT, "invoice_link", "due_date"),
         ),
+        TemplateKind(
+            MessageKind.MISSED_CALL_TEXT,
+            "Missed-call text-back",
+            "Sent when a call to your number is not answered (or goes to voicemail), at most "
+            "once per caller every 12 hours, never to a landline or an opted-out number.",
+            "Sorry we missed your call - this is {company_name}. How can we help?",
+            ("customer_first_name", "customer_name", "company_name", "business_phone"),
+        ),
+        TemplateKind(
+            MessageKind.AFTER_HOURS_REPLY,
+            "After-hours reply",
+            "Sent when a text arrives outside your business hours (Settings -> Calls and "
+            "hours), once per conversation per night. Not sent when no hours are set.",
+            "Thanks for your text! {company_name} is closed right now. We'll get back to you "
+            "as soon as we open.",
+            ("customer_first_name", "customer_name", "company_name", "business_phone"),
+        ),
     )
 }
 

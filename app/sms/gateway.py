@@ -963,3 +963,98 @@ def resubmit_tollfree_verification(
             sent=True,
         )
     )
+
+
+# -- Call recordings (voicemail) ---------------------------------------------------------------
+
+# A voicemail is at most two minutes: 8 kHz 16-bit WAV is about 1.9 MB; anything much bigger
+# is not a voicemail.
+RECORDING_MAX_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RecordingAudio:
+    data: bytes
+    content_type: str
+
+
+def is_twilio_media_url(url: str) -> bool:
+    """True only for https addresses on Twilio's own hosts (api.twilio.com and its regional
+    siblings). A recording URL anywhere else is never fetched: the account's credentials
+    go with the request, and a forged callback must not send them elsewhere."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return (
+        parts.scheme == "https"
+        and parts.username is None
+        and parts.password is None
+        and port in (None, 443)
+        and (host == "api.twilio.com" or host.endswith(".twilio.com"))
+    )
+
+
+def fetch_recording(url: str) -> RecordingAudio:
+    """The audio of a recording Twilio holds (`RecordingUrl` from the status callback), as
+    WAV, fetched with the account's credentials. Raises a GatewayError; a URL that is not
+    Twilio's raises PermanentGatewayError without any request being made."""
+    if not is_twilio_media_url(url):
+        raise PermanentGatewayError("Not a Twilio address: the recording was not fetched.")
+    media_url = url if url.rsplit("/", 1)[-1].count(".") else url + ".wav"
+    config = current_app.config
+    auth = (config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
+    timeout = float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
+    base_url = config.get("TWILIO_API_BASE_URL") or os.environ.get("TWILIO_API_BASE_URL", "")
+    if config["TWILIO_FAKE"] and not base_url:
+        status, headers, data = _fetch_in_process(media_url, auth)
+    else:
+        target = (
+            LoopbackHttpClient(base_url, timeout)._rewrite(media_url) if base_url else media_url
+        )
+        try:
+            # Twilio answers with a redirect to its storage; requests drops the credentials
+            # when the redirect leaves the host.
+            response = requests.get(target, auth=auth, timeout=timeout, stream=True)
+            data = response.raw.read(RECORDING_MAX_BYTES + 1, decode_content=True)
+        except requests.exceptions.RequestException as error:
+            raise TransientGatewayError(f"Could not fetch the recording: {error}") from error
+        status, headers = response.status_code, response.headers
+    if status == 429 or status >= 500 or status == 401:
+        raise TransientGatewayError(f"Twilio answered {status} for the recording", status=status)
+    if status != 200:
+        raise PermanentGatewayError(f"Twilio answered {status} for the recording", status=status)
+    if len(data) > RECORDING_MAX_BYTES:
+        raise PermanentGatewayError("The recording is too large to be a voicemail.")
+    content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    return RecordingAudio(data=data, content_type=content_type)
+
+
+def _fetch_in_process(url: str, auth: tuple[str, str]) -> tuple[int, Any, bytes]:
+    from app.sms.fake_twilio import fake_twilio
+
+    parts = urlsplit(url)
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    environ = EnvironBuilder(
+        path=parts.path,
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        method="GET",
+        headers={"Authorization": f"Basic {token}"},
+    ).get_environ()
+    app_iter, status, headers = run_wsgi_app(fake_twilio().api, environ, buffered=True)
+    return int(status.split()[0]), headers, b"".join(app_iter)
+
+
+def delete_recording(sid: str) -> None:
+    """Delete a recording at Twilio (the company keeps its own copy). Already gone is fine."""
+    twilio_client = client()
+    try:
+        twilio_client.recordings(sid).delete()
+    except TwilioRestException as error:
+        if error.status == 404:
+            return
+        raise _translate(error, twilio_client, sent=False) from error
+    except requests.exceptions.RequestException as error:
+        raise _translate(error, twilio_client, sent=False) from error

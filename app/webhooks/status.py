@@ -8,6 +8,7 @@ from flask import Response, request
 
 from app.extensions import db
 from app.models import utcnow
+from app.services.calls import record_call_ended
 from app.services.inbound import SID_MAX, clean_payload, quarantine_payload
 from app.services.outbox import STATUS_MARKER, record_status_callback
 from app.webhooks import bp
@@ -22,6 +23,11 @@ def twilio_status() -> Response:
     form = clean_payload(request.form)
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip()
+    if not sid and form.get("CallSid") and form.get("CallStatus"):
+        # The number's status callback also reports its calls (app/services/calls.py).
+        record_call_ended(form=form, now=utcnow())
+        db.session.commit()
+        return Response(status=204)
     if not sid or not status:
         return Response(
             "MessageSid and MessageStatus are required.", status=400, mimetype="text/plain"

@@ -33,6 +33,7 @@ from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
 from app.services.registration import work_registrations_periodically
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
+from app.services.voicemail import work_voicemails_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
 from app.worker.periodic import PERIODIC_TASKS, PeriodicTask, Schedule
@@ -167,6 +168,9 @@ class Dispatcher:
             keys = push.vapid_keys()
             pushes = push.claim_due_pushes(now=now, limit=max(free, 1))
             db.session.commit()
+            # Voicemail audio still at Twilio (app/services/voicemail.py), every 5 s: the
+            # office is waiting to hear it. Commits per recording, like the registrations.
+            work_voicemails_periodically(now=now)
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)

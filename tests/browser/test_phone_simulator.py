@@ -53,7 +53,9 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     expect(page.locator("#sim-call")).to_contain_text("Forwards the call to (512) 555-0000")
 
     db.session.expire_all()
-    reply = db.session.scalars(sa.select(Message).filter_by(direction=Direction.IN)).one()
+    reply = db.session.scalars(
+        sa.select(Message).filter_by(direction=Direction.IN, kind=MessageKind.INBOUND)
+    ).one()
     assert reply.body == "Great, the side gate is open"
     assert reply.conversation.customer_id == sms_world.customer.id
     assert reply.routing_reason

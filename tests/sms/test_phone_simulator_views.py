@@ -235,8 +235,9 @@ def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(
     log_in(client, sms_world.company.owner)
     response = client.post("/dev/phone/call", data={"phone": "+15125550101"}, headers=HX)
     assert response.status_code == 200
-    [webhook] = fake.webhooks
+    webhook, dial_status = fake.webhooks  # the call, then the <Dial action> (nobody answered)
     assert webhook.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/voice"
+    assert dial_status.url == app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/voice/dial-status"
     assert webhook.form["From"] == "+15125550101"
     assert webhook.form["To"] == "+15126660100"
     assert webhook.form["CallSid"].startswith("CA")
@@ -244,6 +245,34 @@ def test_call_posts_a_signed_voice_webhook_and_shows_the_answer(
     shown = response.get_data(as_text=True)
     assert "Forwards the call to (512) 555-0000" in shown  # the business phone
     assert "HTTP 200" in shown
+
+
+def test_a_voicemail_typed_on_the_simulated_phone_reaches_the_inbox(
+    app, client, log_in, sms_world, fake
+):
+    from app.models import Voicemail, VoicemailState, utcnow
+    from app.services.voicemail import fetch_due_voicemails
+
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/dev/phone/call",
+        data={
+            "phone": "+15125550101",
+            "outcome": "no-answer",
+            "voicemail": "Hi, my AC stopped working",
+            "silence": "y",
+        },
+        headers=HX,
+    )
+    shown = response.get_data(as_text=True)
+    assert "Voicemail left: “Hi, my AC stopped working”" in shown
+    assert "leave a message after the tone" in shown  # what the caller heard
+    fake.run_all_callbacks()
+    fetch_due_voicemails(now=utcnow())
+    db.session.commit()
+    voicemail = db.session.scalars(sa.select(Voicemail)).one()
+    assert voicemail.state == VoicemailState.STORED
+    assert voicemail.transcript == "Hi, my AC stopped working"
 
 
 def test_company_without_number_is_told_so(client, log_in, make):

@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.models import UnroutedInbound
+from app.models import Call, CallOutcome, UnroutedInbound
 from app.services import numbers
 from app.services.calls import CallRoute, route_call
 
 VOICE = "/webhooks/twilio/voice"
 DIAL_STATUS = "/webhooks/twilio/voice/dial-status"
+RECORDING = "/webhooks/twilio/voice/recording"
+RECORDED = "/webhooks/twilio/voice/recorded"
 CALLER = "+15125550123"
 
 
@@ -68,7 +70,7 @@ def test_a_hidden_caller_rings_without_a_caller_id(provisioned, numbers_fake):
     assert dial.find("Number").text == "+15125550100"
 
 
-def test_without_a_business_phone_the_caller_hears_the_company_name_and_to_text(
+def test_without_a_business_phone_the_caller_hears_the_greeting_and_may_leave_a_voicemail(
     provisioned, numbers_fake
 ):
     company = provisioned.company
@@ -79,11 +81,15 @@ def test_without_a_business_phone_the_caller_hears_the_company_name_and_to_text(
     result = numbers_fake.place_call(from_=CALLER, to=provisioned.e164)
 
     assert result.status == 200
-    say, hangup = list(_twiml(result.body))
+    root = _twiml(result.body)
+    assert root.find("Dial") is None
+    say = root[0]
     assert say.tag == "Say"
-    assert "Thank you for calling Bob & Sons <Plumbing>." in say.text
-    assert "Please send us a text message at this same number instead." in say.text
-    assert hangup.tag == "Hangup"
+    assert "nobody at Bob & Sons <Plumbing> can take your call" in say.text
+    record = root.find("Record")
+    assert record.attrib["maxLength"] == "120"
+    assert record.attrib["recordingStatusCallback"] == "http://testserver.local" + RECORDING
+    assert record.attrib["action"] == "http://testserver.local" + RECORDED
 
 
 def test_a_business_phone_equal_to_the_custom_number_is_never_dialed(provisioned, numbers_fake):
@@ -97,13 +103,23 @@ def test_a_business_phone_equal_to_the_custom_number_is_never_dialed(provisioned
     assert result.status == 200
     root = _twiml(result.body)
     assert root.find("Dial") is None
-    say, hangup = list(root)
-    assert "Please send us a text message at this same number instead." in say.text
-    assert hangup.tag == "Hangup"
+    assert root.find("Record") is not None  # voicemail instead
     # However Twilio spells the called number.
     national = f"({provisioned.e164[2:5]}) {provisioned.e164[5:8]}-{provisioned.e164[8:]}"
     decision = route_call(form={"To": national, "From": CALLER, "CallSid": "CA" + "1" * 32})
-    assert (decision.route, decision.dial) == (CallRoute.NO_BUSINESS_PHONE, None)
+    assert (decision.route, decision.dial) == (CallRoute.VOICEMAIL, None)
+
+
+def test_the_business_phone_calling_its_own_custom_number_is_not_forwarded(
+    provisioned, numbers_fake
+):
+    result = numbers_fake.place_call(from_="+15125550100", to=provisioned.e164)
+
+    root = _twiml(result.body)
+    assert [verb.tag for verb in root] == ["Say", "Hangup"]
+    assert "not forwarded" in root[0].text
+    call = db.session.scalars(sa.select(Call)).one()
+    assert call.outcome == CallOutcome.BLOCKED
 
 
 def test_a_call_to_a_number_nobody_owns_is_answered_politely_logged_and_kept(numbers_fake, caplog):
@@ -144,7 +160,17 @@ def test_a_database_failure_still_answers_the_caller(signed_post, client, monkey
     assert "not in service" in _twiml(response.get_data(as_text=True)).find("Say").text
 
 
-@pytest.mark.parametrize("path", [VOICE, DIAL_STATUS])
+@pytest.mark.parametrize(
+    "path",
+    [
+        VOICE,
+        DIAL_STATUS,
+        RECORDING,
+        RECORDED,
+        "/webhooks/twilio/voice/emergency",
+        "/webhooks/twilio/voice/transcription",
+    ],
+)
 def test_unsigned_or_tampered_calls_are_refused_and_nothing_is_kept(app, signed_post, client, path):
     form = {"CallSid": "CA" + "4" * 32, "From": CALLER, "To": "+15129998877"}
     assert client.post(path, data=form).status_code == 403
@@ -153,14 +179,19 @@ def test_unsigned_or_tampered_calls_are_refused_and_nothing_is_kept(app, signed_
 
 
 @pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
-def test_when_nobody_answers_the_caller_is_asked_to_text(provisioned, signed_post, client, status):
+def test_when_nobody_answers_the_caller_hears_the_greeting_and_can_leave_a_voicemail(
+    provisioned, signed_post, client, status
+):
     form = {"CallSid": "CA" + "5" * 32, "DialCallStatus": status, "To": provisioned.e164}
     response = signed_post(client, DIAL_STATUS, form)
     assert response.status_code == 200
-    say, hangup = list(_twiml(response.get_data(as_text=True)))
-    assert "nobody at Lone Star Plumbing could take your call" in say.text
-    assert "text message" in say.text
-    assert hangup.tag == "Hangup"
+    root = _twiml(response.get_data(as_text=True))
+    say, record = root[0], root[1]
+    assert "nobody at Lone Star Plumbing can take your call" in say.text
+    assert record.tag == "Record"
+    assert record.attrib["maxLength"] == "120"
+    assert record.attrib["recordingStatusCallback"] == "http://testserver.local" + RECORDING
+    assert record.attrib["transcribe"] == "true"
 
 
 def test_after_a_conversation_the_call_just_ends(provisioned, signed_post, client):

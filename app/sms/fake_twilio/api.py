@@ -48,6 +48,8 @@ URLS = Map(
         Rule(f"{API}/IncomingPhoneNumbers/<sid>.json", endpoint="incoming_one"),
         Rule(f"{API}/Addresses.json", endpoint="addresses"),
         Rule(f"{API}/Addresses/<sid>.json", endpoint="address"),
+        Rule(f"{API}/Recordings/<sid>.json", endpoint="recording"),
+        Rule(f"{API}/Recordings/<sid>.wav", endpoint="recording_audio"),
     ]
 )
 DEFAULT_AVAILABLE = 5
@@ -604,6 +606,49 @@ class FakeTwilioAPI(RegistrationAPI):
             uri=f"/2010-04-01/Accounts/{self.fake.account_sid}/Addresses/{sid}.json",
         )
         return address
+
+    # -- Recordings (voicemail; app/sms/fake_twilio/voice.py) ---------------------------------
+
+    def _recording_or_404(self, sid: str):
+        recording = self.fake.voice.recording(sid)
+        if recording is None or recording.deleted:
+            raise TwilioError(20404, f"The requested resource /Recordings/{sid} was not found", 404)
+        return recording
+
+    def on_recording(self, request: Request, sid: str) -> Response:
+        recording = self._recording_or_404(sid)
+        if request.method == "DELETE":
+            with self.fake.lock:
+                recording.deleted = True
+            return Response(status=204)
+        if request.method != "GET":
+            raise TwilioError(20004, "Method not allowed", 405)
+        return _json(
+            {
+                "account_sid": recording.account_sid,
+                "api_version": "2010-04-01",
+                "call_sid": recording.call_sid,
+                "channels": 1,
+                "date_created": _date(recording.date_created),
+                "duration": str(recording.duration),
+                "sid": recording.sid,
+                "source": "RecordVerb",
+                "status": "completed",
+                "uri": f"{recording.path}.json",
+                "media_url": f"https://api.twilio.com{recording.path}",
+            }
+        )
+
+    def on_recording_audio(self, request: Request, sid: str) -> Response:
+        if request.method != "GET":
+            raise TwilioError(20004, "Method not allowed", 405)
+        recording = self._recording_or_404(sid)
+        fault = self._fault_or_none(request)  # fail_next(..., path_contains="/Recordings/")
+        if fault is not None and not isinstance(fault, Response):
+            self._drop(request)
+        if fault is not None:
+            return fault
+        return Response(recording.audio, status=200, mimetype="audio/x-wav")
 
 
 _REFUSALS = {

@@ -26,6 +26,7 @@ from werkzeug.test import Client as WSGIClient
 from app.models.types import utcnow
 from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
 from app.sms.fake_twilio.sids import new_sid
+from app.sms.fake_twilio.voice import FakeVoice
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,7 @@ class FakeTwilio:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.registrations = FakeRegistrations(self, registration_outcome)
+        self.voice = FakeVoice(self)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -226,6 +228,8 @@ class FakeTwilio:
             self.media_redirect: str | None = "https://mms.twiliocdn.com"
             if hasattr(self, "registrations"):
                 self.registrations.reset()
+            if hasattr(self, "voice"):
+                self.voice.reset()
 
     def outbound(self) -> list[FakeMessage]:
         with self.lock:
@@ -240,10 +244,25 @@ class FakeTwilio:
 
     # -- switches for tests --------------------------------------------------------------
 
-    def fail_next(self, count: int, *, status: int = 500, retry_after: int | None = None) -> None:
-        """The next `count` sends answer `status` (429 with `Retry-After` when given)."""
+    def fail_next(
+        self,
+        count: int,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        path_contains: str = "/Messages.json",
+    ) -> None:
+        """The next `count` sends (or requests to `path_contains`, e.g. "/Recordings/")
+        answer `status` (429 with `Retry-After` when given)."""
         with self.lock:
-            self.faults.append(_Fault(status=status, retry_after=retry_after, remaining=count))
+            self.faults.append(
+                _Fault(
+                    status=status,
+                    retry_after=retry_after,
+                    remaining=count,
+                    path_contains=path_contains,
+                )
+            )
 
     def fail_media_next(self, count: int, *, status: int = 500) -> None:
         """The next `count` fetches of media answer `status` (Twilio's media host can 404
