@@ -9,7 +9,7 @@ from app.auth.access import any_role_required
 from app.media import bp
 from app.models import MediaState, MessageMedia
 from app.services import media_store
-from app.services.message_media import can_view
+from app.services.media_access import can_view
 from app.tenancy import get_or_404
 
 

@@ -31,14 +31,9 @@ from PIL import Image
 from app.extensions import db
 from app.models import (
     Company,
-    Conversation,
-    Direction,
-    Job,
-    JobAssignment,
     MediaState,
     Message,
     MessageMedia,
-    MessageRecipient,
     User,
     utcnow,
 )
@@ -469,53 +464,3 @@ def media_fingerprint(message_ids: list[int]) -> str:
         .order_by(MessageMedia.id)
     )
     return ",".join(f"{media_id}{state[0]}" for media_id, state in rows)
-
-
-# -- who may see it -----------------------------------------------------------------------
-
-
-def can_view(*, user: User, media: MessageMedia) -> bool:
-    """Office roles see every picture of their company. A tech sees what the tech page
-    shows them (app/services/tech_day.py): customer texts routed to them, and what the
-    company sent in a conversation of theirs (routed or assigned to them, or with the
-    customer of a job they are on); never customer texts that went to someone else."""
-    if media.company_id != user.company_id:
-        return False
-    if user.is_office:
-        return True
-    message = media.message
-    routed_here = db.session.scalar(
-        sa.select(MessageRecipient.id)
-        .where(MessageRecipient.message_id == message.id, MessageRecipient.user_id == user.id)
-        .limit(1)
-    )
-    if routed_here is not None:
-        return True
-    if message.direction != Direction.OUT:
-        return False
-    conversation = db.session.get(Conversation, message.conversation_id)
-    if conversation is None:
-        return False
-    if conversation.assigned_user_id == user.id:
-        return True
-    routed = db.session.scalar(
-        sa.select(MessageRecipient.id)
-        .join(Message, Message.id == MessageRecipient.message_id)
-        .where(Message.conversation_id == conversation.id, MessageRecipient.user_id == user.id)
-        .limit(1)
-    )
-    if routed is not None:
-        return True
-    if conversation.customer_id is None:
-        return False
-    on_job = db.session.scalar(
-        sa.select(JobAssignment.id)
-        .join(Job, Job.id == JobAssignment.job_id)
-        .where(
-            Job.customer_id == conversation.customer_id,
-            Job.company_id == user.company_id,
-            JobAssignment.user_id == user.id,
-        )
-        .limit(1)
-    )
-    return on_job is not None

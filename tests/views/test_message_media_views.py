@@ -176,3 +176,32 @@ def test_the_signed_public_link_serves_only_sent_photos_and_expires(
 
     with app.test_request_context():
         assert message_media.media_for_token(token, max_age=timedelta(seconds=-1)) is None
+
+
+def test_the_tech_messages_thread_shows_pictures_and_replies_with_photos(
+    client, log_in, make, sms_world, photo_in, fake
+):
+    from tests.fixtures.media import photo_files
+
+    tech = make.user(sms_world.company, Role.TECH)
+    conversation = photo_in.message.conversation
+    conversation.assigned_user_id = tech.id  # the office hands the conversation over
+    db.session.commit()
+    log_in(client, tech)
+    page = client.get(f"/tech/messages/{conversation.id}").get_data(as_text=True)
+    # The whole thread of a conversation open to the tech, pictures included.
+    assert f'src="/media/{photo_in.id}/thumb"' in page
+    assert client.get(f"/media/{photo_in.id}").status_code == 200
+    assert 'type="file" name="photos" accept="image/*" capture="environment" multiple' in page
+    response = client.post(
+        f"/tech/messages/{conversation.id}/reply",
+        data={"body": "", "key": "m" * 16, "photos": photo_files(image_bytes("JPEG"))},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    sent = db.session.scalar(
+        sa.select(Message).filter_by(direction="out").order_by(Message.id.desc())
+    )
+    [item] = sent.media
+    assert f'src="/media/{item.id}/thumb"' in response.get_data(as_text=True)
