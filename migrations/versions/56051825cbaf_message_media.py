@@ -1,7 +1,7 @@
 """message media
 
 Revision ID: 56051825cbaf
-Revises: 683d923fba5d
+Revises: e3d087466bcd
 Create Date: 2026-12-02 10:17:07.649616
 
 Issue 17: one row per picture or file of a text (MMS), inbound ones fetched by the worker
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "56051825cbaf"
-down_revision = "683d923fba5d"
+down_revision = "e3d087466bcd"
 branch_labels = None
 depends_on = None
 
