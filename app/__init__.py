@@ -124,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.dev import bp as dev_bp
     from app.dev import dev_pages_enabled
     from app.errors import register_error_handlers
+    from app.media import bp as media_bp
     from app.office import bp as office_bp
     from app.public import bp as public_bp
     from app.tech import bp as tech_bp
@@ -131,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(office_bp)
+    app.register_blueprint(media_bp)
     app.register_blueprint(tech_bp, url_prefix="/tech")
     app.register_blueprint(public_bp)
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")

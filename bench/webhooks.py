@@ -10,8 +10,9 @@ threads) on loopback ports. The app runs as in production (APP_ENV=production, a
 SECRET_KEY, DATABASE_URL to the seeded database, no in-process dispatcher), except that
 the fake Twilio is allowed. Each request is a signed, Twilio-shaped inbound text from one
 of the seeded customers (5% from unknown numbers) to one of the companies' numbers, with a
-new MessageSid: the app verifies the signature, keeps the text (an inbound receipt) and
-answers empty TwiML. The baseline parses the same form and answers the same TwiML.
+new MessageSid, one in five with a photo (MediaUrl0, as Twilio posts an MMS): the app
+verifies the signature, keeps the text (an inbound receipt) and answers empty TwiML. The
+baseline parses the same form and answers the same TwiML.
 
 Measurements alternate between the two servers so a change in background load hits both:
 first flat out (`--connections` connections back to back) for throughput, then each fixed
@@ -47,6 +48,9 @@ PATH = "/webhooks/twilio/sms"
 TARGET_RATIO = 0.5
 TARGET_P99 = 0.050
 TARGET_RATE = 200
+ACCOUNT = "AC00000000000000000000000000000000"
+# One text in five carries a photo (MediaUrl0), as customers send them (issue 17).
+MEDIA_EVERY = 5
 
 
 def senders(url: str, per_company: int) -> list[tuple[str, list[str]]]:
@@ -75,16 +79,30 @@ class InboundTexts:
         self.run = run
 
     def sid(self, n: int) -> str:
-        return f"SM{self.run}{n:020x}"
+        # Twilio names a text with media MM..., one without SM...
+        return f"{'MM' if self.has_media(n) else 'SM'}{self.run}{n:020x}"
+
+    @staticmethod
+    def has_media(n: int) -> bool:
+        return n % MEDIA_EVERY == 1
 
     def __call__(self, n: int) -> tuple[str, bytes, dict[str, str]]:
         number, phones = self.companies[(n * 7) % len(self.companies)]
         sender = f"+1512999{n % 10000:04d}" if n % 20 == 0 else phones[(n * 13) % len(phones)]
         sid = self.sid(n)
+        media = {}
+        if self.has_media(n):
+            # A photo as Twilio posts it: the webhook only keeps the URL (the worker fetches).
+            media = {
+                "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/"
+                f"{sid}/Media/ME{n:032x}",
+                "MediaContentType0": "image/jpeg",
+            }
         form = {
             "ToCountry": "US",
             "SmsMessageSid": sid,
-            "NumMedia": "0",
+            "NumMedia": str(len(media) // 2),
+            **media,
             "SmsSid": sid,
             "SmsStatus": "received",
             "Body": f"Bench text {n}: is the tech still coming today?",
@@ -92,7 +110,7 @@ class InboundTexts:
             "To": number,
             "NumSegments": "1",
             "MessageSid": sid,
-            "AccountSid": "AC00000000000000000000000000000000",
+            "AccountSid": ACCOUNT,
             "From": sender,
             "ApiVersion": "2010-04-01",
         }
@@ -108,7 +126,7 @@ def pending(url: str, run: str) -> int:
     """This run's texts kept by the webhook and not routed yet."""
     with psycopg.connect(database.libpq_url(url)) as conn:
         return conn.execute(
-            "select count(*) from inbound_receipts where twilio_sid like %s", (f"SM{run}%",)
+            "select count(*) from inbound_receipts where twilio_sid like %s", (f"_M{run}%",)
         ).fetchone()[0]
 
 
@@ -256,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(database.libpq_url(url)) as conn:
         stored = conn.execute(
             "select count(*), count(distinct twilio_sid) from messages where twilio_sid like %s",
-            (f"SM{run}%",),
+            (f"_M{run}%",),
         ).fetchone()
         stored += conn.execute(
-            "select count(*) from unrouted_inbound where twilio_sid like %s", (f"SM{run}%",)
+            "select count(*) from unrouted_inbound where twilio_sid like %s", (f"_M{run}%",)
         ).fetchone()
     left = pending(url, run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
@@ -21,6 +22,8 @@ class PhoneTextForm(FlaskForm):
     phone = HiddenField(validators=[DataRequired()])
     body = StringField("Text message", validators=[Optional(), Length(max=1600)])
     photo = BooleanField("Attach a photo")
+    # Any picture or file the phone sends (MMS), besides the sample photo.
+    attachment = FileField("Or send a picture or file from this phone")
 
 
 class PhoneCallForm(FlaskForm):

@@ -9,7 +9,7 @@ for their own company's customers, and it is never registered in production.
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
@@ -18,11 +18,14 @@ from app.auth.access import office_required
 from app.dev import bp
 from app.dev.forms import PhoneCallForm, PhoneTextForm, PickPhoneForm
 from app.dev.simulator import (
+    MAX_ATTACHMENT_BYTES,
     CallOutcome,
     customer_for_phone,
     delivery_label,
     linkify,
     phone_customers,
+    phone_media,
+    phone_media_item,
     phone_thread,
     simulate_call,
     simulate_text,
@@ -30,6 +33,7 @@ from app.dev.simulator import (
 from app.extensions import htmx
 from app.hx_events import SIM_REFRESH
 from app.models import Customer
+from app.request_limits import accepts_upload
 from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.texting import company_number, is_opted_out
@@ -65,6 +69,7 @@ def _thread_context(phone: str | None) -> dict:
         "messages": phone_thread(company=company, phone=phone) if phone else [],
         "delivery_label": delivery_label,
         "linkify": linkify,
+        "phone_media": phone_media,
     }
 
 
@@ -116,18 +121,36 @@ def phone_thread_fragment():
     return render_template("dev/_thread.html", **_thread_context(selected))
 
 
+@bp.get("/phone/media/<sid>", endpoint="phone_media")
+@office_required
+def phone_media_file(sid: str):
+    """A picture on a simulated phone (held by the fake Twilio)."""
+    item = phone_media_item(company=current_user.company, sid=sid)
+    if item is None:
+        abort(404)
+    response = current_app.response_class(item.data, mimetype=item.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.post("/phone/text")
+@accepts_upload(MAX_ATTACHMENT_BYTES)
 @office_required
 def phone_text():
     form = PhoneTextForm()
     selected = _phone_from_form(form.phone.data)
     if form.validate_on_submit():
+        upload = form.attachment.data
+        attachment = None
+        if upload and getattr(upload, "filename", ""):
+            attachment = (upload.read(), upload.mimetype or "application/octet-stream")
         try:
             simulate_text(
                 company=current_user.company,
                 phone=selected,
                 body=form.body.data or "",
                 with_photo=bool(form.photo.data),
+                attachment=attachment,
             )
         except DomainError as error:
             form.body.errors = [str(error)]

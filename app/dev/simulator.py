@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 from xml.dom import minidom
 from xml.parsers.expat import ExpatError
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
 from markupsafe import Markup, escape
 
 from app.extensions import db
@@ -28,7 +29,7 @@ from app.models import (
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 from app.services.texting import company_number
-from app.sms.fake_twilio import WebhookResult, fake_twilio
+from app.sms.fake_twilio import FakeMedia, WebhookResult, fake_twilio
 
 THREAD_LIMIT = 200
 SAMPLE_PHOTO = "dev-sample-photo.jpg"
@@ -104,18 +105,61 @@ def _number_or_raise(company: Company) -> str:
     return number.e164
 
 
-def simulate_text(*, company: Company, phone: str, body: str, with_photo: bool) -> WebhookResult:
-    """`phone` texts the company's custom number (through the fake Twilio's signed webhook)."""
+# Twilio's limit for the media of one MMS.
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
+
+def simulate_text(
+    *,
+    company: Company,
+    phone: str,
+    body: str,
+    with_photo: bool,
+    attachment: tuple[bytes, str] | None = None,
+) -> WebhookResult:
+    """`phone` texts the company's custom number (through the fake Twilio's signed webhook),
+    with the sample photo and/or `attachment` (bytes, content type) as MMS."""
     to = _number_or_raise(company)
     body = body.strip()
-    if not body and not with_photo:
+    if not body and not with_photo and not attachment:
         raise DomainError("Type a message or attach the photo.", field="body")
-    media = []
+    if attachment and len(attachment[0]) > MAX_ATTACHMENT_BYTES:
+        raise DomainError("Twilio takes at most 5 MB of media in one text.", field="body")
+    attachments = []
     if with_photo:
-        media.append((url_for("static", filename=SAMPLE_PHOTO, _external=True), "image/jpeg"))
+        # Twilio keeps the phone's picture as the message's Media and posts its URL on
+        # api.twilio.com, which the worker fetches with the account's credentials.
+        sample = Path(current_app.static_folder or "") / SAMPLE_PHOTO
+        attachments.append((sample.read_bytes(), "image/jpeg"))
+    if attachment:
+        attachments.append(attachment)
     # Close this request's read transaction: the webhook writes from its own session.
     db.session.rollback()
-    return fake_twilio().send_inbound_sms(from_=phone, to=to, body=body, media=media)
+    return fake_twilio().send_inbound_sms(from_=phone, to=to, body=body, attachments=attachments)
+
+
+def phone_media(message: Message) -> list[tuple[str, str]]:
+    """(address, content type) of the pictures a text carried, as the phone has them: the
+    copies the fake Twilio holds for it (what the phone sent, or what Twilio fetched from
+    the app's signed links), or a URL on the web for a text that named one."""
+    if message.twilio_sid:
+        held = fake_twilio().media_of(message.twilio_sid, with_deleted=True)
+        if held:
+            return [(url_for("dev.phone_media", sid=m.sid), m.content_type) for m in held]
+    return [(url, "") for url in message.media_urls if url.startswith(("https://", "http://"))]
+
+
+def phone_media_item(*, company: Company, sid: str) -> FakeMedia | None:
+    """A picture on one of the company's simulated phones (its text must be the
+    company's)."""
+    with fake_twilio().lock:
+        item = fake_twilio().media.get(sid)
+    if item is None:
+        return None
+    owned = db.session.scalar(
+        sa.select(Message.id).filter_by(company_id=company.id, twilio_sid=item.message_sid)
+    )
+    return item if owned is not None else None
 
 
 def simulate_call(

@@ -35,6 +35,7 @@ from app.models.company import Company, SenderIdentity
 from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
+from app.models.media import MediaState, MessageMedia
 from app.models.messaging import (
     Conversation,
     Direction,
@@ -118,8 +119,10 @@ __all__ = [
     "JobAssignment",
     "JobStatus",
     "LineItem",
+    "MediaState",
     "Message",
     "MessageKind",
+    "MessageMedia",
     "MessageRecipient",
     "MessageStatus",
     "MessageTemplate",

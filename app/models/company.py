@@ -63,6 +63,10 @@ class Company(db.Model):
     # these minutes of the day, in the customer's time zone (app/services/quiet_hours.py).
     texting_window_start: so.Mapped[int] = so.mapped_column(default=8 * 60, server_default="480")
     texting_window_end: so.Mapped[int] = so.mapped_column(default=20 * 60, server_default="1200")
+    # Privacy: once a customer's picture is kept here, delete Twilio's copy of it.
+    delete_media_at_twilio: so.Mapped[bool] = so.mapped_column(
+        default=True, server_default=sa.true()
+    )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     poc_user: so.Mapped[User | None] = so.relationship(foreign_keys=[poc_user_id])

@@ -14,6 +14,7 @@ from app.models.company import Company
 from app.models.customer import Customer
 from app.models.enums import LabelledStrEnum
 from app.models.job import Job
+from app.models.media import MessageMedia
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
@@ -253,6 +254,11 @@ class Message(db.Model):
     author: so.Mapped[User | None] = so.relationship()
     recipients: so.Mapped[list[MessageRecipient]] = so.relationship(
         back_populates="message", cascade="all, delete-orphan"
+    )
+    # Pictures and files (app/models/media.py). Loaded only for a text that has some
+    # (`media_urls` is not empty), so a thread of plain texts costs no extra query.
+    media: so.Mapped[list[MessageMedia]] = so.relationship(
+        back_populates="message", order_by="MessageMedia.position", cascade="all, delete-orphan"
     )
 
 

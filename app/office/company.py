@@ -21,6 +21,7 @@ from app.services.company_profile import (
     time_zone_choices,
     update_company_profile,
 )
+from app.services.message_media import set_media_privacy
 from app.services.phones import format_phone
 
 
@@ -50,6 +51,11 @@ class CompanyProfileForm(FlaskForm):
         render_kw={"accept": "image/png,image/jpeg,image/webp"},
     )
     remove_logo = BooleanField("Remove the current logo")
+    delete_media_at_twilio = BooleanField(
+        "Delete customers' pictures at Twilio once they are kept here",
+        description="Pictures customers text you are copied into ProSMS; with this on, "
+        "Twilio's copy is then deleted, so they are stored in one place only.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +82,11 @@ def company_profile():
                 address=form.address.data,
                 email=form.email.data,
                 website=form.website.data,
+            )
+            set_media_privacy(
+                company=company,
+                actor=current_user,
+                delete_at_twilio=form.delete_media_at_twilio.data,
             )
             upload = form.logo.data
             if upload and getattr(upload, "filename", ""):

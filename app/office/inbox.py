@@ -16,15 +16,24 @@ from flask_htmx import make_response
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from app.actions import service_call
 from app.auth.access import any_role_required, manager_required, office_required
 from app.extensions import db, htmx
+from app.forms import ReplyPhotos
 from app.hx_events import INBOX_LIST_CHANGED
 from app.models import Conversation, RevocationFlag, Role, User, utcnow
 from app.office import bp
 from app.redirects import referrer_target
+from app.request_limits import accepts_upload
 from app.services.errors import DomainError
 from app.services.escalation import MAX_ESCALATION_MINUTES, set_escalation_minutes
 from app.services.first_contact import FOOTER, has_texted
@@ -41,6 +50,7 @@ from app.services.inbox import (
     thread_messages,
     thread_version,
 )
+from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.opt_outs import business_days_left, decide_revocation, open_flags
 from app.services.routing import (
     decide_recipients,
@@ -52,16 +62,19 @@ from app.services.texting import TextingUnavailable, texting_blocker
 from app.tenancy import get_in_company, get_or_404, parse_id
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(ReplyPhotos, FlaskForm):
     body = TextAreaField(
         "Reply",
         validators=[
-            InputRequired("Write a message before sending."),
-            Length(max=MAX_REPLY_CHARS, message=f"Keep it under {MAX_REPLY_CHARS} characters."),
+            Length(max=MAX_REPLY_CHARS, message=f"Keep it under {MAX_REPLY_CHARS} characters.")
         ],
     )
     # One key per reply box: a double submit of the same box queues one text.
     key = HiddenField()
+
+    def validate_body(self, field) -> None:
+        if not (field.data or "").strip() and not self.has_photos():
+            raise ValidationError("Write a message before sending.")
 
 
 class AssignForm(FlaskForm):
@@ -256,6 +269,7 @@ def _conversation_response(conversation: Conversation, status: int = 200, **extr
 
 
 @bp.post("/inbox/<int:conversation_id>/reply")
+@accepts_upload(REPLY_UPLOAD_BYTES)
 @office_required
 def conversation_reply(conversation_id: int):
     conversation = get_or_404(Conversation, conversation_id)
@@ -268,9 +282,12 @@ def conversation_reply(conversation_id: int):
                 author=current_user,
                 body=form.body.data,
                 idempotency_key=form.key.data or None,
+                photos=form.photo_bytes(),
             )
         if isinstance(call.error, TextingUnavailable):
             problem = call.message
+        elif isinstance(call.error, InvalidPhoto):
+            form.photos.errors = [call.message]
         elif call.error is not None:
             form.body.errors = [*form.body.errors, call.message]
         else:

@@ -13,10 +13,17 @@ from __future__ import annotations
 import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from app.services.errors import DomainError
 
+# iPhones send HEIC pictures by MMS: pillow-heif teaches Pillow to read them (header first,
+# like every other format, so the pixel limit below applies before decoding).
+register_heif_opener()
+
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+# What customers' phones send by MMS (Twilio's accepted image types, plus HEIC/HEIF).
+PICTURE_FORMATS = ACCEPTED_FORMATS | {"GIF", "HEIF", "BMP", "TIFF"}
 # About 6300 x 6300: more than any phone camera, far less than a decompression bomb.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 20_000
@@ -34,6 +41,7 @@ def open_upload(
     field: str,
     name: str,
     noun: str,
+    formats: frozenset[str] = ACCEPTED_FORMATS,
 ) -> Image.Image:
     """The uploaded image, decoded and turned upright (EXIF orientation), once it has
     passed the checks; otherwise `error(message, field=field)`. `name` is what the page
@@ -45,7 +53,7 @@ def open_upload(
         raise error(f"The {name} must be {max_bytes // (1024 * 1024)} MB or smaller.", field=field)
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            if probe.format not in ACCEPTED_FORMATS:
+            if probe.format not in formats:
                 raise error(f"Upload a JPEG, PNG or WebP {name}.", field=field)
             width, height = probe.size
             if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:

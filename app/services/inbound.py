@@ -34,6 +34,7 @@ from app.models import (
 from app.services.business_hours import queue_after_hours_reply
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
+from app.services.message_media import record_inbound_media
 from app.services.opt_outs import (  # noqa: F401  (re-exported: the names tests and callers know)
     HELP_KEYWORDS,
     OPT_IN_KEYWORDS,
@@ -62,8 +63,8 @@ class InboundResult:
 
 
 def media_of(form: Mapping[str, Any]) -> list[dict[str, str]]:
-    """MMS attachments as links (MediaUrlN / MediaContentTypeN). They are never fetched
-    here: the inbox shows them from Twilio's URL."""
+    """MMS attachments as posted (MediaUrlN / MediaContentTypeN). Never fetched here: the
+    worker fetches them later (app/services/message_media.py), from Twilio only."""
     try:
         count = int(form.get("NumMedia") or 0)
     except ValueError:
@@ -71,7 +72,8 @@ def media_of(form: Mapping[str, Any]) -> list[dict[str, str]]:
     media = []
     for index in range(min(count, 10)):
         url = (form.get(f"MediaUrl{index}") or "").strip()
-        if url.startswith(("https://", "http://")):
+        # Kept whatever it names, so a refused item shows as not fetched (and is logged).
+        if url:
             media.append({"url": url, "content_type": form.get(f"MediaContentType{index}") or ""})
     return media
 
@@ -234,6 +236,8 @@ def receive_sms(*, form: Mapping[str, Any], received_at: datetime) -> InboundRes
     # routed at the same moment (impossible); should it ever happen, the unique constraint
     # fails the receipt, which is retried and then finds the message above.
     db.session.add(message)
+    if media:
+        record_inbound_media(company=company, message=message, items=media, now=received_at)
     # The routing's look-ups must not flush the new message early: it is inserted once,
     # with its recipients and reason already on it.
     with db.session.no_autoflush:

@@ -16,6 +16,7 @@ inbox leaves them out everywhere.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,12 @@ from app.models.types import ilike_contains
 from app.services.conversations import add_notice
 from app.services.customers import create_customer
 from app.services.errors import DomainError, NotAllowed
+from app.services.message_media import (
+    attach_outbound_photos,
+    media_fingerprint,
+    outbound_refs,
+    prepare_outbound_photos,
+)
 from app.services.routing import (
     add_recipients,
     forward_to_mobiles,
@@ -47,7 +54,7 @@ from app.services.routing import (
     routed_to_user_clause,
 )
 from app.services.tech_day import visible_messages
-from app.services.texting import queue_text
+from app.services.texting import queue_text, texting_blocker
 from app.sms.error_codes import error_explanation
 
 # Ten segments of plain text: long enough for any real reply, short enough that a paste
@@ -398,6 +405,8 @@ def thread_version(messages: list[Message], *also: object) -> str:
         + (f":{m.updated_at.timestamp()}" if m.kind == MessageKind.CALL else "")
         for m in messages
     ]
+    # A picture fetched (or given up on) since the last look redraws its text.
+    parts.append(media_fingerprint([m.id for m in messages if m.media_urls]))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -475,19 +484,26 @@ def mark_read(*, conversation: Conversation, user: User) -> int:
 
 
 def send_reply(
-    *, conversation: Conversation, author: User, body: str, idempotency_key: str | None = None
+    *,
+    conversation: Conversation,
+    author: User,
+    body: str,
+    idempotency_key: str | None = None,
+    photos: Sequence[bytes] = (),
 ) -> Message:
-    """Reply from the company's custom number, through the outbox.
+    """Reply from the company's custom number, through the outbox, with up to five photos
+    (sent as MMS; app/services/message_media.py checks and shrinks them).
 
-    Raises TextingUnavailable (no number, customer opted out) and DomainError (empty or
-    too long). `idempotency_key` (from the form) makes a double-submitted reply one text.
+    Raises TextingUnavailable (no number, customer opted out), InvalidPhoto and
+    DomainError (empty or too long). `idempotency_key` (from the form) makes a
+    double-submitted reply one text.
     """
     if author.company_id != conversation.company_id:
         raise NotAllowed("This conversation belongs to another company.")
     if not conversation_open_to(conversation=conversation, user=author):
         raise NotAllowed("This conversation is not routed to you.")
     text = (body or "").strip()
-    if not text:
+    if not text and not any(photos):
         raise DomainError("Write a message before sending.", field="body")
     if len(text) > MAX_REPLY_CHARS:
         raise DomainError(
@@ -500,6 +516,8 @@ def send_reply(
     key = None
     if idempotency_key:
         key = f"reply:{conversation.id}:{idempotency_key[:64]}"
+    _may_text(company=company, phone=conversation.phone)
+    rows = prepare_outbound_photos(company=company, files=list(photos))
     message = queue_text(
         company=company,
         to_phone=conversation.phone,
@@ -508,32 +526,49 @@ def send_reply(
         customer=customer,
         job=job,
         author=author,
+        media_urls=outbound_refs(rows),
         dedupe_key=key,
     )
+    attach_outbound_photos(message=message, rows=rows)
     # Replying means the person read what they replied to.
     mark_read(conversation=conversation, user=author)
     return message
 
 
-def send_job_reply(*, job: Job, author: User, body: str, reply_key: str) -> Message:
-    """A tech's reply from the job page, to the job's customer, through the outbox.
+def _may_text(*, company: Company, phone: str) -> None:
+    """Refuse before any photo is stored (queue_text asks the same question again)."""
+    blocker = texting_blocker(company=company, phone=phone, kind=MessageKind.MANUAL)
+    if blocker is not None:
+        raise blocker
+
+
+def send_job_reply(
+    *, job: Job, author: User, body: str, reply_key: str, photos: Sequence[bytes] = ()
+) -> Message:
+    """A tech's reply from the job page, to the job's customer, through the outbox, with
+    up to five photos (job photos: they show on the office's job page too).
 
     `reply_key` comes with the reply box (one per box): a retried or double-tapped send of
-    the same box queues one text. The form has already checked the body (required, length).
-    Raises TextingUnavailable (no number, customer opted out).
+    the same box queues one text. The form has already checked the body (a text or a
+    photo, length). Raises TextingUnavailable (no number, customer opted out), InvalidPhoto.
     """
     if author.company_id != job.company_id:
         raise NotAllowed("This job belongs to another company.")
-    return queue_text(
+    _may_text(company=job.company, phone=job.customer.mobile_phone)
+    rows = prepare_outbound_photos(company=job.company, files=list(photos))
+    message = queue_text(
         company=job.company,
         to_phone=job.customer.mobile_phone,
-        body=body.strip(),
+        body=(body or "").strip(),
         kind=MessageKind.MANUAL,
         customer=job.customer,
         job=job,
         author=author,
+        media_urls=outbound_refs(rows),
         dedupe_key=f"tech-reply:{author.id}:{reply_key}",
     )
+    attach_outbound_photos(message=message, rows=rows)
+    return message
 
 
 def _system_event(*, conversation: Conversation, body: str, event: str, actor: User) -> Message:

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
 
+from app.forms import ReplyPhotos
 from app.models import JobStatus
 
 ETA_CHOICES = [("15", "15 min"), ("30", "30 min"), ("45", "45 min"), ("60", "1 hour")]
@@ -67,11 +68,10 @@ def new_reply_key() -> str:
     return secrets.token_urlsafe(12)
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(ReplyPhotos, FlaskForm):
     body = TextAreaField(
         "Reply",
         validators=[
-            DataRequired(message="Type a reply first."),
             Length(
                 max=MAX_REPLY_LENGTH,
                 message=f"A text can be at most {MAX_REPLY_LENGTH} characters.",
@@ -86,3 +86,7 @@ class ReplyForm(FlaskForm):
             Length(min=8, max=40, message=STALE_BOX),
         ]
     )
+
+    def validate_body(self, field) -> None:
+        if not (field.data or "").strip() and not self.has_photos():
+            raise ValidationError("Type a reply first.")

@@ -15,6 +15,7 @@ from app.auth.access import any_role_required
 from app.errors import render_error
 from app.extensions import db, htmx
 from app.models import Conversation
+from app.request_limits import accepts_upload
 from app.services.first_contact import FOOTER, has_texted
 from app.services.inbox import (
     conversation_open_to,
@@ -28,6 +29,7 @@ from app.services.inbox import (
     thread_version,
     unread_total,
 )
+from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.routing import decide_recipients
 from app.services.tech_day import job_visible_to
 from app.services.texting import TextingUnavailable, texting_blocker
@@ -120,6 +122,7 @@ def message_thread(conversation_id: int):
 
 
 @bp.post("/messages/<int:conversation_id>/reply")
+@accepts_upload(REPLY_UPLOAD_BYTES)
 @any_role_required
 def message_reply(conversation_id: int):
     conversation = _routed_conversation(conversation_id)
@@ -133,9 +136,12 @@ def message_reply(conversation_id: int):
                 author=current_user,
                 body=form.body.data,
                 idempotency_key=form.key.data,
+                photos=form.photo_bytes(),
             )
         if isinstance(call.error, TextingUnavailable):
             problem, status = call.message, 409
+        elif isinstance(call.error, InvalidPhoto):
+            form.photos.errors = [call.message]
         elif call.error is not None:
             form.body.errors = [*form.body.errors, call.message]
             status = call.status_code

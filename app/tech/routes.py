@@ -22,9 +22,11 @@ from app.errors import render_error
 from app.extensions import db, htmx
 from app.hx_events import TECH_JOB_CHANGED
 from app.models import Job, JobStatus, utcnow
+from app.request_limits import accepts_upload
 from app.services.first_contact import FOOTER, has_texted
 from app.services.inbox import send_job_reply
 from app.services.job_status import IllegalTransition, job_set_status, next_statuses
+from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.notifications import texts_not_sent
 from app.services.tech_day import (
     conversation_version,
@@ -320,6 +322,7 @@ def job_messages(job_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/reply")
+@accepts_upload(REPLY_UPLOAD_BYTES)
 @any_role_required
 def job_reply(job_id: int):
     job = _visible_job(job_id)
@@ -328,10 +331,16 @@ def job_reply(job_id: int):
     if form.validate():
         with service_call() as call:
             send_job_reply(
-                job=job, author=current_user, body=form.body.data, reply_key=form.key.data
+                job=job,
+                author=current_user,
+                body=form.body.data,
+                reply_key=form.key.data,
+                photos=form.photo_bytes(),
             )
         if isinstance(call.error, TextingUnavailable):
             status = 409  # the reply area now explains why (texting_blocker)
+        elif isinstance(call.error, InvalidPhoto):
+            form.photos.errors = [call.message]
         elif call.error is not None:
             raise call.error
         else:

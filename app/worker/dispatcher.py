@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
-from app.services import inbound, outbox, push
+from app.services import inbound, message_media, outbox, push
 from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
 from app.services.registration import work_registrations_periodically
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=2)
 POLL_INTERVAL = 1.0
+# How often a worker looks for MMS media to fetch (app/services/message_media.py).
+MEDIA_INTERVAL = 2.0
 # After a lost answer, give Twilio a moment before looking the text up.
 RECONCILE_DELAY = timedelta(seconds=5)
 # How far before the lost attempt to look, for clocks that disagree a little.
@@ -87,6 +90,8 @@ class Dispatcher:
         self.stop_event = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="outbox")
         self._inflight: set[Future[None]] = set()
+        self._media: Future[None] | None = None
+        self._media_looked = 0.0
 
     # -- loop -------------------------------------------------------------------------------
 
@@ -174,7 +179,27 @@ class Dispatcher:
         with self.app.app_context():
             # A confirmed CSV import of customers: batches for a moment, then back to texts.
             run_queued_imports(now=now)
+        self._fetch_media_soon()
         return len(items)
+
+    def _fetch_media_soon(self) -> None:
+        """Customers' pictures are downloaded on a pool thread, one batch at a time, so a
+        slow media host never holds up a text (and no transaction waits on it)."""
+        if self._media is not None and not self._media.done():
+            return
+        if time.monotonic() - self._media_looked < MEDIA_INTERVAL:
+            return
+        self._media_looked = time.monotonic()
+        self._media = self.pool.submit(self._fetch_media)
+
+    def _fetch_media(self) -> None:
+        with self.app.app_context():
+            try:
+                while message_media.fetch_due_media(now=utcnow()):
+                    pass
+            except Exception:
+                db.session.rollback()
+                log.exception("media: fetching due media failed")
 
     def _wait_some(self, timeout: float | None) -> None:
         done, _pending = wait(self._inflight, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -238,6 +263,8 @@ class Dispatcher:
                 company_id=item.company_id
             )
         )
+        # Photos we send go as short-lived signed links, made now so a retry gets fresh ones.
+        media_urls = message_media.public_media_urls(message_id=item.id, media_urls=item.media_urls)
         # No transaction may stay open across the HTTP call.
         db.session.rollback()
 
@@ -265,7 +292,7 @@ class Dispatcher:
                 from_=item.from_phone,
                 to=item.to_phone,
                 body=item.body,
-                media_urls=item.media_urls,
+                media_urls=media_urls,
                 status_callback=outbox.status_callback_url(item.id),
                 messaging_service_sid=service_sid,
             )

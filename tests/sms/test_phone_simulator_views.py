@@ -3,6 +3,9 @@ Twilio's signed webhooks."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -10,6 +13,8 @@ from app import create_app
 from app.extensions import db
 from app.models import Direction, Message, MessageKind, OptOut, Role
 from app.services.texting import queue_text
+from tests.fixtures.media import customer_conversation_id, photo_files
+from tests.fixtures.notifications import image_bytes
 from tests.fixtures.sms import route_received
 from tests.support import HX
 
@@ -59,7 +64,9 @@ def test_phone_shows_texts_it_received_with_ticks_links_and_photos(
         "https://example.com/i/abc</a>." in page
     )
     assert "&lt;b&gt;Thanks&lt;/b&gt;" in page
-    assert '<img src="https://example.com/tech.jpg"' in page
+    # A picture the fake does not hold is a link: pages load images from this site only.
+    assert 'href="https://example.com/tech.jpg"' in page and "Picture (link)" in page
+    assert '<img src="https://example.com/tech.jpg"' not in page
     assert "✓✓ Delivered" in page
 
 
@@ -86,11 +93,46 @@ def test_reply_goes_through_the_signed_webhook_and_is_routed(app, client, log_in
     assert message.body == "Running 5 min late?"
     assert message.from_phone == "+15125550101"
     assert message.to_phone == "+15126660100"
-    assert message.media_urls == ["http://localhost/static/dev-sample-photo.jpg"]
+    # The photo is held at the fake Twilio and named by its api.twilio.com URL, as Twilio does.
+    [held] = fake.media_of(message.twilio_sid)
+    assert message.media_urls == [held.url]
+    assert held.url.startswith("https://api.twilio.com/2010-04-01/Accounts/AC")
+    assert held.data == (Path(app.static_folder) / "dev-sample-photo.jpg").read_bytes()
     assert message.conversation.customer_id == sms_world.customer.id
     assert message.routing_reason
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "Running 5 min late?" in thread
+    # The phone shows the picture it sent, served from the fake's copy.
+    assert f'<img src="/dev/phone/media/{held.sid}"' in thread
+    picture = client.get(f"/dev/phone/media/{held.sid}")
+    assert picture.status_code == 200 and picture.data == held.data
+
+
+def test_the_phone_shows_a_photo_the_company_sent(app, client, log_in, sms_world, fake, dispatcher):
+    log_in(client, sms_world.company.owner)
+    client.post(
+        f"/inbox/{customer_conversation_id(sms_world)}/reply",
+        data={"body": "Done!", "key": "p1", "photos": photo_files(image_bytes("JPEG", (640, 480)))},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    dispatcher().run_once()
+    [remote] = fake.outbound()
+    [held] = fake.media_of(remote.sid)
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert f'<img src="/dev/phone/media/{held.sid}"' in thread
+
+
+def test_a_phone_picture_of_another_company_is_404(client, log_in, make, sms_world, fake):
+    fake.send_inbound_sms(
+        from_="+15125550101", to="+15126660100", body="", attachments=[(b"x", "image/jpeg")]
+    )
+    route_received()
+    [held] = fake.live_media()
+    other = make.company("Other")
+    db.session.commit()
+    log_in(client, other.owner)
+    assert client.get(f"/dev/phone/media/{held.sid}").status_code == 404
 
 
 def test_reply_without_js_redirects_back_to_the_phone(client, log_in, sms_world, fake):
@@ -272,3 +314,24 @@ def test_office_notes_in_the_thread_are_not_shown_as_texts(client, log_in, sms_w
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "Thanks!" in thread
     assert "Estimate #12 approved" not in thread
+
+
+def test_the_phone_sends_a_file_of_its_own(client, log_in, sms_world, fake):
+    from app.models import MediaState, MessageMedia, utcnow
+    from app.services.message_media import fetch_due_media
+
+    log_in(client, sms_world.company.owner)
+    pdf = b"%PDF-1.4\nthe quote from the other company"
+    response = client.post(
+        "/dev/phone/text",
+        data={"phone": "+15125550101", "body": "", "attachment": (io.BytesIO(pdf), "quote.pdf")},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    route_received()
+    fetch_due_media(now=utcnow())
+    item = db.session.scalar(sa.select(MessageMedia))
+    assert item.state == MediaState.STORED and item.content_type == "application/pdf"
+    thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
+    assert "sim-file" in thread and "application/pdf" in thread

@@ -288,3 +288,14 @@ def test_the_custom_number_is_refused_as_the_business_phone(client, owner, make)
     assert "That is your custom number" in response.get_data(as_text=True)
     db.session.refresh(owner.company)
     assert owner.company.business_phone == "+15125550000"
+
+
+def test_the_media_privacy_setting_is_on_by_default_and_editable(client, owner):
+    html = client.get("/settings/company").get_data(as_text=True)
+    assert '<input checked id="delete_media_at_twilio" name="delete_media_at_twilio"' in html
+    assert _post(client).status_code == 302  # the box left unticked
+    db.session.refresh(owner.company)
+    assert owner.company.delete_media_at_twilio is False
+    assert _post(client, delete_media_at_twilio="y").status_code == 302
+    db.session.refresh(owner.company)
+    assert owner.company.delete_media_at_twilio is True

@@ -60,6 +60,8 @@ STRING_ARGS = {
     "token": lambda tenant, endpoint: _token(tenant, endpoint),
     "session_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[0],
     "link_id": lambda tenant, endpoint: _fake_stripe_ids(tenant)[1],
+    # A picture on a simulated phone, by its Media SID at the fake Twilio (none here: 404).
+    "sid": lambda tenant, endpoint: "ME" + "0" * 32,
 }
 
 
@@ -113,6 +115,10 @@ def _token(tenant: Tenant, endpoint: str) -> str | None:
         return thread_link_token(
             user=tenant.users[Role.TECH], conversation=tenant.rows["conversation"]
         )
+    if endpoint == "public.signed_media":
+        from app.services.message_media import media_token
+
+        return media_token(tenant.rows["media"])
     return None
 
 

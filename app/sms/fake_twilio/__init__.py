@@ -14,9 +14,16 @@ import threading
 from flask import Flask, current_app
 
 from app.sms.fake_twilio.api import FakeTwilioAPI
-from app.sms.fake_twilio.state import FakeMessage, FakeNumber, FakeTwilio, WebhookResult
+from app.sms.fake_twilio.state import (
+    FakeMedia,
+    FakeMessage,
+    FakeNumber,
+    FakeTwilio,
+    WebhookResult,
+)
 
 __all__ = [
+    "FakeMedia",
     "FakeMessage",
     "FakeNumber",
     "FakeTwilio",

@@ -2,6 +2,9 @@
 JSON shapes and error bodies, so the official SDK cannot tell it from api.twilio.com.
 
 - POST/GET /2010-04-01/Accounts/{sid}/Messages.json, GET .../Messages/{sid}.json
+- GET .../Messages/{sid}/Media.json, GET/DELETE .../Media/{ME}.json, GET .../Media/{ME} (the
+  media itself: a redirect to a short-lived link on mms.twiliocdn.com, served by this fake
+  without credentials, as Twilio's CDN does)
 - GET  /2010-04-01/Accounts/{sid}/AvailablePhoneNumbers/{country}/Local.json
 - POST/GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json, POST .../{sid}.json
 - POST/GET /2010-04-01/Accounts/{sid}/Addresses.json, POST .../{sid}.json
@@ -37,6 +40,9 @@ URLS = Map(
     [
         Rule(f"{API}/Messages.json", endpoint="messages"),
         Rule(f"{API}/Messages/<sid>.json", endpoint="message"),
+        Rule(f"{API}/Messages/<message_sid>/Media.json", endpoint="media_list"),
+        Rule(f"{API}/Messages/<message_sid>/Media/<sid>.json", endpoint="media_json"),
+        Rule(f"{API}/Messages/<message_sid>/Media/<sid>", endpoint="media_content"),
         Rule(f"{API}/AvailablePhoneNumbers/<country>/Local.json", endpoint="available"),
         Rule(f"{API}/IncomingPhoneNumbers.json", endpoint="incoming"),
         Rule(f"{API}/IncomingPhoneNumbers/<sid>.json", endpoint="incoming_one"),
@@ -215,8 +221,10 @@ class FakeTwilioAPI(RegistrationAPI):
 
     def dispatch(self, request: Request, record: RecordedRequest) -> Response:
         try:
-            self._authenticate(request)
             host = request.headers.get(HOST_HEADER) or request.host
+            if host.endswith("twiliocdn.com"):
+                return self.on_cdn(request)
+            self._authenticate(request)
             if host.startswith(("trusthub.", "messaging.")):
                 return self.dispatch_registration(request, host)
             adapter = URLS.bind_to_environ(request.environ)
@@ -372,6 +380,78 @@ class FakeTwilioAPI(RegistrationAPI):
         found.sort(key=lambda m: m.date_created, reverse=True)
         size = int(args.get("PageSize", 50))
         return _json(_page("messages", [message_json(m) for m in found[:size]], request.path))
+
+    # -- Media (the Media subresource of a message) ---------------------------------------
+
+    def _media(self, request: Request, message_sid: str, sid: str) -> Any:
+        with self.fake.lock:
+            item = self.fake.media.get(sid)
+        if item is None or item.message_sid != message_sid or item.deleted:
+            raise TwilioError(20404, f"The requested resource {request.path} was not found", 404)
+        return item
+
+    @staticmethod
+    def _media_json(item: Any) -> dict[str, Any]:
+        return {
+            "account_sid": item.account_sid,
+            "content_type": item.content_type,
+            "date_created": _date(item.date_created),
+            "date_updated": _date(item.date_created),
+            "parent_sid": item.message_sid,
+            "sid": item.sid,
+            "uri": f"{item.uri}.json",
+        }
+
+    def on_media_list(self, request: Request, message_sid: str) -> Response:
+        items = [self._media_json(m) for m in self.fake.media_of(message_sid)]  # not deleted
+        return _json(_page("media_list", items, request.path))
+
+    def on_media_json(self, request: Request, message_sid: str, sid: str) -> Response:
+        item = self._media(request, message_sid, sid)
+        if request.method == "DELETE":
+            with self.fake.lock:
+                item.deleted = True
+            return Response(status=204)
+        return _json(self._media_json(item))
+
+    def on_media_content(self, request: Request, message_sid: str, sid: str) -> Response:
+        fault = self._fault_or_none(request)
+        if isinstance(fault, Response):
+            return fault
+        item = self._media(request, message_sid, sid)
+        if request.method == "DELETE":
+            with self.fake.lock:
+                item.deleted = True
+            return Response(status=204)
+        redirect = self.fake.media_redirect
+        if redirect is None:
+            return self._media_body(item)
+        if redirect.endswith("twiliocdn.com"):
+            redirect = f"{redirect}/{item.account_sid}/{item.sid}/{item.cdn_token}"
+        return Response(status=307, headers={"Location": redirect})
+
+    def on_cdn(self, request: Request) -> Response:
+        """GET https://mms.twiliocdn.com/{AC}/{ME}/{token}: the short-lived link, no
+        credentials (the token is the secret)."""
+        parts = request.path.strip("/").split("/")
+        with self.fake.lock:
+            item = self.fake.media.get(parts[1]) if len(parts) == 3 else None
+        if item is None or item.deleted or item.cdn_token != parts[2]:
+            return Response("Not found", status=404, mimetype="text/plain")
+        return self._media_body(item)
+
+    @staticmethod
+    def _media_body(item: Any) -> Response:
+        """The bytes in 64 KB chunks, as a network would bring them: a reader that stops
+        at its limit never holds the rest."""
+        data = item.data
+        chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
+        return Response(
+            chunks,
+            status=200,
+            headers={"Content-Length": str(len(data))},
+            content_type=item.content_type or "application/octet-stream",
+        )
 
     def on_message(self, request: Request, sid: str) -> Response:
         with self.fake.lock:

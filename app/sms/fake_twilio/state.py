@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,33 @@ class FakeMessage:
     date_sent: datetime | None = None
     date_updated: datetime | None = None
     messaging_service_sid: str | None = None
+
+
+@dataclass
+class FakeMedia:
+    """A picture or file Twilio holds for a message (its Media subresource)."""
+
+    sid: str
+    account_sid: str
+    message_sid: str
+    content_type: str
+    data: bytes
+    date_created: datetime
+    # A token of the short-lived CDN link a fetch is redirected to (mms.twiliocdn.com).
+    cdn_token: str = ""
+    # Deleted through the API: gone from Twilio (404), though the phone that sent or got
+    # it still shows it in the simulator.
+    deleted: bool = False
+
+    @property
+    def uri(self) -> str:
+        account = f"/2010-04-01/Accounts/{self.account_sid}"
+        return f"{account}/Messages/{self.message_sid}/Media/{self.sid}"
+
+    @property
+    def url(self) -> str:
+        """What the inbound webhook posts as MediaUrlN (no extension: the media itself)."""
+        return f"https://api.twilio.com{self.uri}"
 
 
 @dataclass
@@ -192,6 +220,12 @@ class FakeTwilio:
             self.enforce_registration = False
             # Trust Hub addresses (api.twilio.com/.../Addresses.json).
             self.addresses: dict[str, dict[str, Any]] = {}
+            # Media of messages by ME sid; fetched only with Basic auth, deleted by DELETE.
+            self.media: dict[str, FakeMedia] = {}
+            # Where a fetch of media is redirected: Twilio's CDN (a short-lived link on
+            # mms.twiliocdn.com, as with "Enforce HTTP Auth on Media URLs"). A test sets
+            # another URL to check that the app refuses to follow it.
+            self.media_redirect: str | None = "https://mms.twiliocdn.com"
             if hasattr(self, "registrations"):
                 self.registrations.reset()
             if hasattr(self, "voice"):
@@ -229,6 +263,12 @@ class FakeTwilio:
                     path_contains=path_contains,
                 )
             )
+
+    def fail_media_next(self, count: int, *, status: int = 500) -> None:
+        """The next `count` fetches of media answer `status` (Twilio's media host can 404
+        for a moment after the webhook, or 5xx)."""
+        with self.lock:
+            self.faults.append(_Fault(status=status, remaining=count, path_contains="/Media/"))
 
     def fail_until(self, until: datetime, *, status: int = 500) -> None:
         """Every send answers `status` until the fake's clock reaches `until`."""
@@ -393,6 +433,61 @@ class FakeTwilio:
 
     # -- outbound lifecycle ----------------------------------------------------------------
 
+    def add_media(self, *, message_sid: str, data: bytes, content_type: str) -> FakeMedia:
+        item = FakeMedia(
+            sid=new_sid("ME"),
+            account_sid=self.account_sid,
+            message_sid=message_sid,
+            content_type=content_type,
+            data=data,
+            date_created=self.clock(),
+            cdn_token=secrets.token_hex(16),
+        )
+        with self.lock:
+            self.media[item.sid] = item
+        return item
+
+    def media_of(self, message_sid: str, *, with_deleted: bool = False) -> list[FakeMedia]:
+        with self.lock:
+            return [
+                m
+                for m in self.media.values()
+                if m.message_sid == message_sid and (with_deleted or not m.deleted)
+            ]
+
+    def live_media(self) -> list[FakeMedia]:
+        """The media Twilio still holds (not deleted through the API)."""
+        with self.lock:
+            return [m for m in self.media.values() if not m.deleted]
+
+    def fetch_outbound_media(self, message_sid: str, urls: list[str]) -> bool:
+        """What Twilio does with an outbound MediaUrl: fetch it (from the app, in-process)
+        and keep it as the message's Media, which the phone then shows. A URL the app
+        does not answer with 200 is recorded as an error on the message (Twilio: 11200).
+        A URL elsewhere on the web is taken as given (this fake reaches no other site)."""
+        client = WSGIClient(self.target_app)
+        fetched = True
+        app_host = urlsplit(self.public_base_url()).netloc
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.netloc != app_host:
+                continue
+            response = client.get(
+                parts.path,
+                base_url=f"{parts.scheme}://{parts.netloc}",
+                query_string=parts.query,
+                headers={"User-Agent": "TwilioProxy/1.1"},
+            )
+            if response.status_code != 200:
+                log.warning("fake Twilio: media %s answered %s", url, response.status_code)
+                fetched = False
+                continue
+            content_type = response.headers.get("Content-Type", "").split(";")[0]
+            self.add_media(
+                message_sid=message_sid, data=response.get_data(), content_type=content_type
+            )
+        return fetched
+
     def accept_outbound(
         self,
         *,
@@ -420,7 +515,11 @@ class FakeTwilio:
         )
         with self.lock:
             self.messages[message.sid] = message
+        media_fetched = not media_urls or self.fetch_outbound_media(message.sid, list(media_urls))
+        with self.lock:
             undeliverable = self.undeliverable.get(to)
+            if not media_fetched:
+                undeliverable = 11200  # HTTP retrieval failure of a MediaUrl
             if undeliverable is None and self.enforce_registration:
                 undeliverable = self.registrations.carrier_block(from_)
         self.schedule(SENT_AFTER, lambda: self._advance(message.sid, "sent"))
@@ -495,11 +594,20 @@ class FakeTwilio:
         to: str,
         body: str,
         media: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        attachments: list[tuple[bytes, str]] = (),  # type: ignore[assignment]
     ) -> WebhookResult:
         """A phone texts `to`: Twilio posts the message to the number's SMS URL (or the
-        app's own SMS webhook for a number this fake did not sell)."""
+        app's own SMS webhook for a number this fake did not sell).
+
+        `attachments` (bytes, content type) are stored as the message's Media, which the
+        webhook names by their api.twilio.com URLs as Twilio does; `media` posts (URL,
+        content type) pairs as given (tests of what a hostile post could name)."""
         now = self.clock()
-        sid = new_sid("MM" if media else "SM")
+        sid = new_sid("MM" if media or attachments else "SM")
+        media = list(media)
+        for data, content_type in attachments:
+            item = self.add_media(message_sid=sid, data=data, content_type=content_type)
+            media.append((item.url, content_type))
         message = FakeMessage(
             sid=sid,
             account_sid=self.account_sid,

@@ -1,0 +1,66 @@
+"""GET /media/<id> (the picture or file) and /media/<id>/thumb (a picture's thumbnail)."""
+
+from __future__ import annotations
+
+from flask import abort, send_file
+from flask_login import current_user
+
+from app.auth.access import any_role_required
+from app.media import bp
+from app.models import MediaState, MessageMedia
+from app.services import media_store
+from app.services.media_access import can_view
+from app.tenancy import get_or_404
+
+
+def _viewable(media_id: int) -> MessageMedia:
+    media = get_or_404(MessageMedia, media_id)
+    if media.state != MediaState.STORED or not can_view(user=current_user, media=media):
+        abort(404)
+    return media
+
+
+def send_media(key: str | None, *, content_type: str, download_name: str, inline: bool):
+    """The stored file, never sniffed by the browser as anything else, cached privately."""
+    if not key or not media_store.exists(key):
+        abort(404)
+    response = send_file(
+        media_store.path_of(key),
+        mimetype=content_type,
+        as_attachment=not inline,
+        download_name=download_name,
+        max_age=3600,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
+
+
+def _name(media: MessageMedia) -> str:
+    extension = (media.storage_key or "").rsplit(".", 1)[-1]
+    return f"text-{media.message_id}-{media.position + 1}.{extension}"
+
+
+@bp.get("/media/<int:media_id>")
+@any_role_required
+def full(media_id: int):
+    media = _viewable(media_id)
+    # Only our own re-encoded JPEGs open in the browser; every other file downloads.
+    return send_media(
+        media.storage_key,
+        content_type=media.content_type,
+        download_name=_name(media),
+        inline=media.is_image,
+    )
+
+
+@bp.get("/media/<int:media_id>/thumb")
+@any_role_required
+def thumbnail(media_id: int):
+    media = _viewable(media_id)
+    if not media.is_image:
+        abort(404)
+    return send_media(
+        media.thumbnail_key, content_type="image/jpeg", download_name="thumb.jpg", inline=True
+    )
