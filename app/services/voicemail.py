@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Call, CallOutcome, Message, Voicemail, VoicemailState, utcnow
-from app.services import recording_files
+from app.services import media_store
+from app.services.audio import audio_kind
 from app.services.business_hours import call_settings
 from app.services.calls import find_call, queue_missed_call_text, set_outcome
 from app.services.uniqueness import insert_or_get
@@ -129,18 +130,18 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
         if not gateway.is_twilio_media_url(voicemail.recording_url or ""):
             raise gateway.PermanentGatewayError("Not a Twilio address: not fetched.")
         audio = gateway.fetch_recording(voicemail.recording_url or "")
-        kind = recording_files.audio_kind(audio.data)
+        kind = audio_kind(audio.data)
         if kind is None:
             raise gateway.PermanentGatewayError(
                 f"Twilio's answer is not audio ({audio.content_type or 'no type'})."
             )
         content_type, extension = kind
-        key = recording_files.recording_key(
+        key = media_store.save(
+            audio.data,
             company_id=voicemail.company_id,
-            recording_sid=voicemail.recording_sid,
             extension=extension,
+            name=voicemail.recording_sid,
         )
-        recording_files.save(key, audio.data)
     except gateway.GatewayError as error:
         voicemail.last_error = str(error)[:2000]
         permanent = isinstance(error, gateway.PermanentGatewayError)
