@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -1049,9 +1049,15 @@ def _fetch_in_process(url: str, auth: tuple[str, str]) -> tuple[int, Any, bytes]
 
 def delete_recording(sid: str) -> None:
     """Delete a recording at Twilio (the company keeps its own copy). Already gone is fine."""
+    delete_at_twilio(lambda twilio_client: twilio_client.recordings(sid))
+
+
+def delete_at_twilio(resource: Callable[[Client], Any]) -> None:
+    """DELETE the resource `resource(client)` names (a recording, an MMS's media item).
+    One already gone (404) counts as deleted."""
     twilio_client = client()
     try:
-        twilio_client.recordings(sid).delete()
+        resource(twilio_client).delete()
     except TwilioRestException as error:
         if error.status == 404:
             return

@@ -25,15 +25,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from flask import current_app
-from twilio.base.exceptions import TwilioRestException
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.sms.gateway import (
     DEFAULT_HTTP_TIMEOUT,
     PermanentGatewayError,
     TransientGatewayError,
-    _translate,
-    client,
+    delete_at_twilio,
 )
 
 log = logging.getLogger(__name__)
@@ -213,12 +211,6 @@ def delete_media(url: str) -> None:
     """Delete Twilio's copy of the media at `url` (Media resource DELETE). A copy already
     gone counts as deleted."""
     ref = media_ref(url)
-    twilio_client = client()
-    try:
-        twilio_client.messages(ref.message_sid).media(ref.media_sid).delete()
-    except TwilioRestException as error:
-        if error.status == 404:
-            return
-        raise _translate(error, twilio_client, sent=False) from error
-    except requests.exceptions.RequestException as error:
-        raise _translate(error, twilio_client, sent=False) from error
+    delete_at_twilio(
+        lambda twilio_client: twilio_client.messages(ref.message_sid).media(ref.media_sid)
+    )
