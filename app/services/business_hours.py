@@ -18,6 +18,7 @@ from app.models import (
     BusinessHours,
     CallSettings,
     Company,
+    Customer,
     Holiday,
     Message,
     MessageKind,
@@ -302,6 +303,23 @@ def update_call_settings(
 # -- the after-hours text reply ----------------------------------------------------------------
 
 
+def customer_text(*, company: Company, customer: Customer | None, body: str) -> str:
+    """A template's text for an automatic reply with no job behind it (after hours, a
+    missed call): the customer's and the company's names and the business phone."""
+    from app.services.message_templates import render_text
+    from app.services.notifications import customer_facing_phone
+
+    return render_text(
+        body=body,
+        values={
+            "customer_first_name": customer.first_name if customer else "",
+            "customer_name": customer.name if customer else "",
+            "company_name": company.name,
+            "business_phone": customer_facing_phone(company),
+        },
+    )
+
+
 def queue_after_hours_reply(
     *, message: Message, keyword: str | None, now: datetime
 ) -> Message | None:
@@ -309,8 +327,7 @@ def queue_after_hours_reply(
     company is closed (only when it set business hours). Never to a keyword (STOP, HELP,
     START have their own answers), never where texting_blocker says no. Goes through the
     outbox like any text; the dedupe key makes it once per night however many texts come."""
-    from app.services.message_templates import get_template, render_text
-    from app.services.notifications import customer_facing_phone
+    from app.services.message_templates import get_template
     from app.services.texting import TextingUnavailable, queue_text
 
     company = message.company
@@ -323,15 +340,7 @@ def queue_after_hours_reply(
         return None
     conversation = message.conversation
     customer = conversation.customer
-    body = render_text(
-        body=template.body,
-        values={
-            "customer_first_name": customer.first_name if customer else "",
-            "customer_name": customer.name if customer else "",
-            "company_name": company.name,
-            "business_phone": customer_facing_phone(company),
-        },
-    )
+    body = customer_text(company=company, customer=customer, body=template.body)
     night = night_of(company, now=now)
     try:
         return queue_text(
