@@ -26,6 +26,7 @@ from app.services.business_hours import call_settings
 from app.services.calls import find_call, queue_missed_call_text, set_outcome
 from app.services.uniqueness import insert_or_get
 from app.sms import gateway
+from app.worker import leases
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,9 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
             voicemail.state = VoicemailState.FAILED
             voicemail.next_attempt_at = None
         else:
-            delay = min(FETCH_RETRY_FIRST * 2 ** (voicemail.attempts - 1), FETCH_RETRY_MAX)
-            voicemail.next_attempt_at = now + delay
+            voicemail.next_attempt_at = now + leases.backoff(
+                attempts=voicemail.attempts, first=FETCH_RETRY_FIRST, most=FETCH_RETRY_MAX
+            )
         _touch_entry(voicemail)
         db.session.flush()
         return False
@@ -211,16 +213,9 @@ def fetch_due_voicemails(*, now: datetime, limit: int = FETCH_BATCH) -> int:
     db.session.commit()
     stored = 0
     for voicemail_id in due:
-        claimed = db.session.execute(
-            sa.update(Voicemail)
-            .where(
-                Voicemail.id == voicemail_id,
-                Voicemail.state == VoicemailState.FETCHING,
-                Voicemail.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=now + FETCH_LEASE)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = leases.claim(
+            Voicemail, voicemail_id, state=VoicemailState.FETCHING, now=now, lease=FETCH_LEASE
+        )
         db.session.commit()
         if not claimed:
             continue
