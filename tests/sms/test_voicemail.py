@@ -26,7 +26,6 @@ from app.models import (
     VoicemailState,
     utcnow,
 )
-from app.services import numbers
 from app.services.business_hours import (
     DayHours,
     add_holiday,
@@ -38,6 +37,7 @@ from app.services.opt_outs import opt_out
 from app.services.routing import account_owner
 from app.services.voicemail import fetch_due_voicemails
 from app.sms import gateway
+from tests.fixtures.numbers import provision
 
 CALLER = "+15125550123"
 BUSINESS = "+15125550100"
@@ -48,18 +48,7 @@ EMERGENCY = "/webhooks/twilio/voice/emergency"
 
 @pytest.fixture
 def provisioned(make, numbers_fake):
-    company = make.company("Lone Star Plumbing", business_phone=BUSINESS)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=account_owner(company),
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
-    return number
+    return provision(make.company("Lone Star Plumbing", business_phone=BUSINESS))
 
 
 def _verbs(body: str) -> list[str]:
@@ -461,16 +450,7 @@ def _conversation(company, phone, customer):
 
 def test_no_text_back_while_the_company_may_not_text(make, numbers_fake):
     company = make.company("Fresh Co", registered=False, business_phone=BUSINESS)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=account_owner(company),
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
+    number = provision(company)
     numbers_fake.voice.call(from_=CALLER, to=number.e164, outcome="no-answer")
     db.session.expire_all()
     assert _text_backs(company) == []
