@@ -55,12 +55,15 @@ def _verbs(body: str) -> list[str]:
     return [verb.tag for verb in ET.fromstring(body)]
 
 
-def _close_all_week(company, actor) -> None:
+def _close_all_week(company, *, on_call: str | None = None) -> None:
+    """Closed every day (so every call is after hours); `on_call`: press 1 rings it."""
     set_week(
         company=company,
-        actor=actor,
+        actor=account_owner(company),
         days=[DayHours(day, True, 8 * 60, 17 * 60) for day in range(7)],
     )
+    if on_call is not None:
+        call_settings(company).emergency_phone = on_call
     db.session.commit()
 
 
@@ -154,7 +157,7 @@ def test_a_missed_call_from_a_customer_with_a_job_in_progress_goes_to_its_tech(
 
 def test_after_hours_the_call_goes_straight_to_the_after_hours_greeting(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
+    _close_all_week(company)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)
 
@@ -182,9 +185,7 @@ def test_a_holiday_is_after_hours_whatever_the_weekday_says(provisioned, numbers
 
 def test_after_hours_press_1_rings_the_on_call_phone(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164, digits="1", outcome="answer")
 
@@ -204,9 +205,7 @@ def test_after_hours_press_1_rings_the_on_call_phone(provisioned, numbers_fake):
 
 def test_after_hours_another_key_goes_to_voicemail(provisioned, numbers_fake, signed_post, client):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)
 
     form = {**run.first.form, "Digits": "5"}
@@ -517,9 +516,7 @@ def test_a_caller_who_hangs_up_while_it_rings_is_a_missed_call(
 
 def test_hanging_up_at_the_after_hours_menu_still_gets_the_text_back(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)  # no key, no message
 
