@@ -2,8 +2,9 @@
 
 The Content-Security-Policy allows scripts and styles from this site only: no inline
 <script>, no on*= handlers, no style= attributes, no eval (htmx runs with allowEval off and
-its indicator styles in app.css, see base.html). Images may also come over https (MMS
-pictures are served by the carrier's media host). No page may be framed by another site.
+its indicator styles in app.css, see base.html). Images come from this site too: MMS
+pictures are fetched from Twilio by the worker and served from /media/ (issue 17), never
+loaded from the carrier's host by the browser. No page may be framed by another site.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data: https:",
+        "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
         # The Web Push service worker (/sw.js, app/static/sw.js) and the home-screen app.

@@ -64,7 +64,9 @@ def test_phone_shows_texts_it_received_with_ticks_links_and_photos(
         "https://example.com/i/abc</a>." in page
     )
     assert "&lt;b&gt;Thanks&lt;/b&gt;" in page
-    assert '<img src="https://example.com/tech.jpg"' in page
+    # A picture the fake does not hold is a link: pages load images from this site only.
+    assert 'href="https://example.com/tech.jpg"' in page and "Picture (link)" in page
+    assert '<img src="https://example.com/tech.jpg"' not in page
     assert "✓✓ Delivered" in page
 
 
