@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Call, Holiday, Message, MessageRecipient, Role, Voicemail, VoicemailState
 from app.office import bp
 from app.request_limits import accepts_upload
-from app.services import recording_files
+from app.services import media_store
 from app.services.business_hours import (
     GREETING_AUDIO_MAX_BYTES,
     GREETING_MAX,
@@ -93,9 +93,9 @@ def voicemail_audio(voicemail_id: int):
         abort(404)
     if voicemail.state != VoicemailState.STORED or not voicemail.storage_key:
         abort(404)
-    path = recording_files.path_for(voicemail.storage_key)
-    if not path.is_file():
+    if not media_store.exists(voicemail.storage_key):
         abort(404)
+    path = media_store.path_of(voicemail.storage_key)
     response = send_file(
         path,
         mimetype=voicemail.content_type or "audio/wav",

@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db
 from app.models import Company
-from app.services import recording_files
+from app.services import media_store
 from app.services.business_hours import (
     call_settings,
     greeting,
@@ -279,9 +279,9 @@ def twilio_voice_greeting(filename: str) -> Response:
     settings = settings_for_greeting_name(filename)
     if settings is None or not settings.greeting_audio_key:
         abort(404)
-    path = recording_files.path_for(settings.greeting_audio_key)
-    if not path.is_file():
+    if not media_store.exists(settings.greeting_audio_key):
         abort(404)
+    path = media_store.path_of(settings.greeting_audio_key)
     mimetype = "audio/mpeg" if path.suffix == ".mp3" else "audio/wav"
     response = send_file(path, mimetype=mimetype, conditional=True, max_age=300)
     response.headers["X-Content-Type-Options"] = "nosniff"
