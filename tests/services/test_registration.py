@@ -11,7 +11,7 @@ import pytest
 from app.extensions import db
 from app.models import MessagingRegistration, PhoneNumber, RegistrationStatus
 from app.services import registration as reg
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 from app.sms.fake_twilio.registration import OTP_SENDER
 from app.sms.fake_twilio.state import _Fault
 
@@ -261,7 +261,7 @@ def test_toll_free_refused_for_a_local_number(world):
 
 
 def test_attach_existing_messaging_service(world, fake, clock):
-    service = gateway.create_messaging_service(
+    service = trust_hub.create_messaging_service(
         friendly_name="Registered in the console",
         inbound_url="https://x.example/sms",
         status_callback="https://x.example/status",
