@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import abort, send_file
 from flask_login import current_user
 
@@ -21,16 +23,30 @@ def _viewable(media_id: int) -> MessageMedia:
 
 
 def send_media(key: str | None, *, content_type: str, download_name: str, inline: bool):
-    """The stored file, never sniffed by the browser as anything else, cached privately."""
-    if not key or not media_store.exists(key):
+    """The stored file, never sniffed by the browser as anything else, cached privately.
+    From the local folder or streamed from the private S3 bucket (MEDIA_STORE), with the
+    same headers either way."""
+    if not key:
         abort(404)
+    try:
+        source = media_store.open_for_serving(key)
+    except (FileNotFoundError, media_store.BadMediaKey):
+        abort(404)
+    except media_store.MediaStoreUnavailable:
+        abort(503)
+    stored = None if isinstance(source, Path) else source
     response = send_file(
-        media_store.path_of(key),
+        source if stored is None else stored.stream,
         mimetype=content_type,
         as_attachment=not inline,
         download_name=download_name,
         max_age=3600,
+        # A key is never rewritten, so the object's ETag names its bytes for good.
+        etag=True if stored is None else (stored.etag or False),
+        last_modified=None if stored is None else stored.last_modified,
     )
+    if stored is not None and stored.size is not None and response.status_code == 200:
+        response.content_length = stored.size
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.cache_control.public = False
     response.cache_control.private = True

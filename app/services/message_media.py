@@ -212,6 +212,13 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             item.state = MediaState.FAILED
             item.error = error.message
             item.next_attempt_at = None
+        except media_store.MediaStoreUnavailable as error:
+            # Our store (the S3 bucket) is down or refuses us: Twilio still has the file
+            # (it is deleted there only once kept here), so the fetch is tried again later.
+            log.warning("media: %s not stored: %s", media_id, error.message)
+            db.session.rollback()
+            _retry(media_id, now=now, reason=error.message)
+            continue
         except Exception:
             # A decoder's own failure on a hostile file must not bring the item back
             # for ever: it is given up on, with the reason in the log.
