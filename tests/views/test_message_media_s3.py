@@ -12,12 +12,14 @@ from flask import current_app
 from PIL import Image
 
 from app.extensions import db
-from app.models import Direction, MediaState, MessageMedia, utcnow
+from app.models import Direction, MediaState, Message, MessageMedia, utcnow
 from app.services import media_backends
 from app.services.message_media import fetch_due_media, media_token
+from tests.fixtures.media import customer_conversation_id, photo_files
 from tests.fixtures.notifications import image_bytes
 from tests.fixtures.s3 import use_backend
 from tests.fixtures.sms import route_received
+from tests.support import HX
 
 CUSTOMER = "+15125550101"
 NUMBER = "+15126660100"
@@ -136,3 +138,56 @@ def test_a_store_that_is_down_while_serving_is_503(app, client, log_in, sms_worl
     )
     log_in(client, sms_world.company.owner)
     assert client.get(f"/media/{item.id}").status_code == 503
+
+
+def test_the_office_sends_a_photo_kept_in_s3(
+    app, client, log_in, sms_world, fake, dispatcher, s3_store
+):
+    log_in(client, sms_world.company.owner)
+    conversation_id = customer_conversation_id(sms_world)
+    response = client.post(
+        f"/inbox/{conversation_id}/reply",
+        data={"body": "Here's the part", "key": "s3", "photos": photo_files(image_bytes("PNG"))},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    dispatcher().run_once()
+    [row] = db.session.scalars(sa.select(MessageMedia)).all()
+    assert s3_store.object_names() == sorted(
+        [f"prod/{row.storage_key}", f"prod/{row.thumbnail_key}"]
+    )
+    # The fake Twilio fetched the photo by its signed link, streamed from the bucket.
+    [remote] = fake.outbound()
+    [held] = fake.media_of(remote.sid)
+    assert (
+        held.data
+        == s3_store.server.client()
+        .get_object(Bucket=s3_store.bucket, Key=f"prod/{row.storage_key}")["Body"]
+        .read()
+    )
+
+
+def test_a_reply_whose_photos_cannot_be_stored_is_refused_with_a_message(
+    app, client, log_in, sms_world, fake, s3_store
+):
+    use_backend(
+        app,
+        media_backends.S3Backend.from_config(
+            {**current_app.config, "S3_SECRET_ACCESS_KEY": "rotated-elsewhere"}
+        ),
+    )
+    log_in(client, sms_world.company.owner)
+    conversation_id = customer_conversation_id(sms_world)
+    response = client.post(
+        f"/inbox/{conversation_id}/reply",
+        data={"body": "Here's the part", "key": "s3", "photos": photo_files(image_bytes("PNG"))},
+        headers=HX,
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert "Photos cannot be stored just now" in page
+    assert "S3_SECRET" not in page and s3_store.bucket not in page  # the operator's detail
+    assert db.session.scalar(sa.select(sa.func.count(MessageMedia.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+    assert s3_store.object_names() == []
