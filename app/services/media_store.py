@@ -110,8 +110,8 @@ def open_for_serving(key: str) -> StoredObject | Path:
     with its size and ETag. FileNotFoundError when there is none."""
     backend = _backend(None)
     _checked(key, backend)
-    path = backend.local_path(key)
-    if path is not None:
+    if isinstance(backend, LocalBackend):
+        path = path_of(key, upload_folder=str(backend.folder))
         if not path.is_file():
             raise FileNotFoundError(key)
         return path

@@ -67,6 +67,10 @@ def test_a_fetched_picture_lands_in_s3_and_is_served_to_the_right_people(
     # The browser's copy is still good: 304 without the bytes.
     again = client.get(f"/media/{item.id}", headers={"If-None-Match": full.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
+    # A range (audio and video players ask for them) is cut from the stream.
+    part = client.get(f"/media/{item.id}", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == full.data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(full.data)}"
     thumb = client.get(f"/media/{item.id}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
     assert max(Image.open(io.BytesIO(thumb.data)).size) == 320
