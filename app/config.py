@@ -205,6 +205,12 @@ def media_config_problem(config: Any) -> str | None:
                 f"MEDIA_STORE=s3 needs {', '.join(missing)} (and S3_ENDPOINT_URL for MinIO, "
                 "R2, Backblaze or Wasabi; S3_REGION for AWS)."
             )
+        endpoint = str(config.get("S3_ENDPOINT_URL") or "")
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            return (
+                f"S3_ENDPOINT_URL={endpoint!r} is not an http:// or https:// address "
+                "(leave it empty for AWS)."
+            )
     return None
 
 

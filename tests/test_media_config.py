@@ -79,3 +79,9 @@ def test_production_starts_with_s3_configured(tmp_path):
     assert isinstance(backend, media_backends.S3Backend)
     assert backend.bucket == "prosms-media"
     assert backend.client.meta.endpoint_url == "http://127.0.0.1:9000"
+
+
+def test_an_endpoint_that_is_not_a_url_refuses_to_start(tmp_path):
+    settings = {**S3_SETTINGS, "S3_ENDPOINT_URL": "minio.local:9000"}
+    with pytest.raises(UnsafeConfiguration, match=r"S3_ENDPOINT_URL='minio\.local:9000'"):
+        create_app(_config(tmp_path, MEDIA_STORE="s3", **settings))

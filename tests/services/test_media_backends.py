@@ -124,3 +124,26 @@ def test_the_local_folder_stays_the_default(app):
     media_store.delete(key)
     with pytest.raises(FileNotFoundError):
         media_store.open_for_serving(key)
+
+
+def test_flask_media_check_says_whether_the_store_works(app, runner, s3_store):
+    result = runner.invoke(args=["media", "check"])
+    assert result.exit_code == 0, result.output
+    assert f"MEDIA_STORE=s3: bucket '{s3_store.bucket}'" in result.output
+    assert "The media store works." in result.output
+    assert s3_store.object_names() == []  # nothing left behind
+    use_backend(
+        app,
+        media_backends.S3Backend.from_config(
+            {**current_app.config, "S3_SECRET_ACCESS_KEY": "not-the-secret"}
+        ),
+    )
+    result = runner.invoke(args=["media", "check"])
+    assert result.exit_code == 1
+    assert "SignatureDoesNotMatch" in result.output and "works" not in result.output
+
+
+def test_flask_media_check_on_the_local_folder(app, runner):
+    result = runner.invoke(args=["media", "check"])
+    assert result.exit_code == 0, result.output
+    assert "MEDIA_STORE=local" in result.output and "The media store works." in result.output
