@@ -8,6 +8,7 @@ form or API reaches them. See docs/custom-number.md.
     flask numbers reassign COMPANY_ID +15125550142 --sid PN...   (an owned number)
     flask numbers reassign COMPANY_ID --release                  (detach; owner picks anew)
     flask numbers quarantine [--limit 20] [--channel sms|voice|status]
+    flask numbers redeliver ID [ID ...] | --all                  (quarantined texts, again)
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import click
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.models import Company
-from app.services import numbers
+from app.models import Company, UnroutedInbound
+from app.services import inbound, numbers
 from app.services.errors import DomainError
 from app.services.phones import format_phone
 from app.sms.gateway import GatewayError
@@ -146,9 +147,50 @@ def quarantine_command(limit: int, channel: str | None) -> None:
         if len(body) > 60:
             body = body[:59] + "…"
         click.echo(
-            f"{row.created_at:%Y-%m-%d %H:%M:%S} UTC  {row.channel:<5}  "
+            f"#{row.id:<5} {row.created_at:%Y-%m-%d %H:%M:%S} UTC  {row.channel:<5}  "
             f"from {row.from_phone or '?':<13} to {row.to_phone or '?':<13}  "
             f"{row.twilio_sid or '-'}  {body}".rstrip()
         )
         if row.reason:
             click.echo(f"    why: {row.reason}")
+
+
+@numbers_cli.command("redeliver")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every quarantined text, oldest first.")
+def redeliver_command(ids: tuple[int, ...], every: bool) -> None:
+    """Store and route quarantined texts (the #ids `quarantine` lists) once what kept them
+    out is fixed: the number now belongs to a company, or a failing receipt's bug is
+    deployed away. Each text is routed as if it had just arrived; one that still cannot be
+    delivered stays in quarantine and says why."""
+    if bool(ids) == every:
+        raise click.UsageError("Give the #ids to deliver, or --all.")
+    rows = (
+        inbound.quarantined_texts()
+        if every
+        else [db.session.get(UnroutedInbound, row_id) for row_id in ids]
+    )
+    failed = 0
+    for row_id, row in zip(ids or [r.id for r in rows], rows, strict=True):
+        if row is None:
+            click.echo(f"#{row_id}: not in quarantine.", err=True)
+            failed += 1
+            continue
+        try:
+            message = inbound.redeliver_quarantined(row=row)
+        except inbound.NotRedeliverable as error:
+            click.echo(error.message, err=True)
+            failed += 1
+            continue
+        except Exception as error:  # still failing: say so, keep it, go on with the rest
+            db.session.rollback()
+            click.echo(f"#{row_id} failed again: {type(error).__name__}: {error}", err=True)
+            failed += 1
+            continue
+        db.session.commit()
+        click.echo(
+            f"#{row_id}: delivered to {message.company.name} as text {message.id} "
+            f"(from {format_phone(message.from_phone)})."
+        )
+    if failed:
+        raise SystemExit(1)

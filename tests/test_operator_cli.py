@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import NumberSetup, PhoneNumber, UnroutedInbound, utcnow
+from app.models import Message, NumberSetup, PhoneNumber, UnroutedInbound, utcnow
 from app.services import numbers
 from app.sms import gateway
 from tests.fixtures.numbers import purchases
@@ -184,3 +184,108 @@ def test_texts_and_calls_to_an_unowned_number_reach_the_quarantine(runner, numbe
     listed = runner.invoke(args=["numbers", "quarantine"]).output
     assert text.form["MessageSid"] in listed and "Hello?" in listed
     assert call.form["CallSid"] in listed
+
+
+# --- redelivery of quarantined texts ---------------------------------------------------------
+
+
+def _quarantined(numbers_fake, body, to="+15129998877", from_="+15125550123"):
+    text = numbers_fake.send_inbound_sms(from_=from_, to=to, body=body)
+    route_received()
+    row = db.session.scalar(
+        sa.select(UnroutedInbound).filter_by(twilio_sid=text.form["MessageSid"])
+    )
+    assert row is not None
+    return row
+
+
+def test_a_quarantined_text_is_delivered_once_its_number_belongs_to_a_company(
+    runner, make, numbers_fake
+):
+    row = _quarantined(numbers_fake, "Is this Bob's plumbing?")
+    listed = runner.invoke(args=["numbers", "quarantine"]).output
+    assert f"#{row.id}" in listed
+
+    # Still nobody's number: refused, kept.
+    early = runner.invoke(args=["numbers", "redeliver", str(row.id)])
+    assert early.exit_code == 1
+    assert "no company owns +15129998877" in early.output
+    assert db.session.get(UnroutedInbound, row.id) is not None
+
+    company = make.company("Bob's Plumbing")
+    make.number(company, e164="+15129998877")
+    db.session.commit()
+    result = runner.invoke(args=["numbers", "redeliver", str(row.id)])
+    assert result.exit_code == 0, result.output
+    assert "delivered to Bob's Plumbing" in result.output
+
+    message = db.session.scalar(sa.select(Message).filter_by(body="Is this Bob's plumbing?"))
+    assert message.company_id == company.id and message.direction == "in"
+    assert message.recipients  # routed like any text (rule 4): someone will read it
+    assert db.session.get(UnroutedInbound, row.id) is None
+    again = runner.invoke(args=["numbers", "redeliver", str(row.id)])
+    assert again.exit_code == 1 and "not in quarantine" in again.output
+
+
+def test_redelivery_never_stores_a_text_twice(runner, make, numbers_fake):
+    company = make.company()
+    make.number(company, e164="+15129998877")
+    db.session.commit()
+    text = numbers_fake.send_inbound_sms(from_="+15125550123", to="+15129998877", body="Hi")
+    route_received()
+    # The same post also sits in quarantine (a receipt that failed on another worker).
+    copy = UnroutedInbound(
+        channel="sms",
+        twilio_sid=text.form["MessageSid"],
+        from_phone="+15125550123",
+        to_phone="+15129998877",
+        body="Hi",
+        payload=dict(text.form),
+        reason="Could not be stored after 12 attempt(s): OperationalError",
+    )
+    db.session.add(copy)
+    db.session.commit()
+
+    result = runner.invoke(args=["numbers", "redeliver", str(copy.id)])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(sa.select(sa.func.count(Message.id)).filter_by(body="Hi")) == 1
+    assert db.session.get(UnroutedInbound, copy.id) is None
+
+
+def test_calls_and_posts_that_can_never_be_texts_are_not_redelivered(runner):
+    call = UnroutedInbound(
+        channel="voice", twilio_sid="CA1", from_phone="+15125550124", to_phone="+15129998877"
+    )
+    too_long = UnroutedInbound(
+        channel="sms",
+        twilio_sid=None,
+        from_phone="+15125550124",
+        to_phone="+15129998877",
+        payload={"MessageSid": "SM" + "x" * 80, "From": "+15125550124", "To": "+15129998877"},
+        reason="MessageSid is 82 characters long (a Twilio SID has 34).",
+    )
+    db.session.add_all([call, too_long])
+    db.session.commit()
+
+    result = runner.invoke(args=["numbers", "redeliver", str(call.id), str(too_long.id), "999"])
+    assert result.exit_code == 1
+    assert "only texts can be delivered again" in result.output
+    assert "can never be a text: MessageSid is 82 characters long" in result.output
+    assert "#999: not in quarantine." in result.output
+    assert db.session.scalar(sa.select(sa.func.count(UnroutedInbound.id))) == 2
+
+
+def test_redeliver_all_takes_every_text_oldest_first(runner, make, numbers_fake):
+    first = _quarantined(numbers_fake, "First", from_="+15125550101")
+    second = _quarantined(numbers_fake, "Second", from_="+15125550102")
+    elsewhere = _quarantined(numbers_fake, "Elsewhere", to="+15129990000")
+    make.number(make.company(), e164="+15129998877")
+    db.session.commit()
+
+    result = runner.invoke(args=["numbers", "redeliver", "--all"])
+    assert result.exit_code == 1  # one still has no company
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"#{first.id}: delivered")
+    assert lines[1].startswith(f"#{second.id}: delivered")
+    assert f"#{elsewhere.id}: no company owns +15129990000" in result.output
+    assert runner.invoke(args=["numbers", "redeliver"]).exit_code == 2  # ids or --all

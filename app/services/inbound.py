@@ -314,3 +314,49 @@ def quarantine_payload(
         return row
     row, _ = insert_or_get(row, sa.select(UnroutedInbound).filter_by(twilio_sid=sid_column))
     return row
+
+
+def quarantined_texts() -> list[UnroutedInbound]:
+    """Every quarantined text, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(UnroutedInbound)
+            .filter_by(channel="sms")
+            .order_by(UnroutedInbound.created_at, UnroutedInbound.id)
+        )
+    )
+
+
+class NotRedeliverable(DomainError):
+    status_code = 409
+
+
+def redeliver_quarantined(*, row: UnroutedInbound) -> Message:
+    """Store and route a quarantined text again, once what kept it out is fixed (the number
+    now belongs to a company, a bug that failed its receipt is deployed away). Flushes; the
+    caller commits. The quarantine row is deleted once the text is a message; a text that
+    was stored meanwhile (same MessageSid) is not stored twice.
+
+    Raises `NotRedeliverable` when it would land in quarantine again, or cannot be a text,
+    and lets any other error through with nothing changed (a savepoint)."""
+    if row.channel != "sms":
+        raise NotRedeliverable(
+            f"#{row.id} is a {row.channel} post: only texts can be delivered again "
+            "(a call is over, a status callback is about a text already handled)."
+        )
+    payload = clean_payload(row.payload or {})
+    try:
+        sid, to_phone, from_phone = _required(payload)
+    except InvalidWebhook as error:
+        raise NotRedeliverable(f"#{row.id}: {error.message}") from error
+    reason = unstorable_reason(sid=sid, to_phone=to_phone, from_phone=from_phone)
+    if reason is not None:
+        raise NotRedeliverable(f"#{row.id} can never be a text: {reason}")
+    with db.session.begin_nested():
+        result = receive_sms(form=payload, received_at=row.created_at)
+        if result.message is None:
+            raise NotRedeliverable(
+                f"#{row.id}: no company owns {to_phone} yet (flask numbers reassign first)."
+            )
+        db.session.delete(row)
+    return result.message
