@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from flask import current_app
 
@@ -43,17 +43,6 @@ class StoredObject:
     size: int | None
     etag: str | None
     last_modified: datetime | None
-
-
-class MediaBackend(Protocol):
-    name: str
-
-    def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def open(self, key: str) -> StoredObject: ...
-    def exists(self, key: str) -> bool: ...
-    def delete(self, key: str) -> None: ...
-    def local_path(self, key: str) -> Path | None: ...
 
 
 class LocalBackend:
@@ -83,12 +72,6 @@ class LocalBackend:
 
     def get(self, key: str) -> bytes:
         return self.local_path(key).read_bytes()
-
-    def open(self, key: str) -> StoredObject:
-        path = self.local_path(key)
-        return StoredObject(
-            stream=path.open("rb"), size=path.stat().st_size, etag=None, last_modified=None
-        )
 
     def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
@@ -200,9 +183,6 @@ class S3Backend:
         # S3 answers 204 for a key that is already gone: nothing to do either way.
         self._call("delete_object", key)
 
-    def local_path(self, key: str) -> None:
-        return None
-
 
 class _Chunks:
     """botocore's StreamingBody as the file werkzeug streams from (read(n) in blocks),
@@ -221,13 +201,13 @@ class _Chunks:
         self._body.close()
 
 
-def backend_for(config: Mapping[str, Any]) -> MediaBackend:
+def backend_for(config: Mapping[str, Any]) -> LocalBackend | S3Backend:
     if config.get("MEDIA_STORE", "local") == "s3":
         return S3Backend.from_config(config)
     return LocalBackend(str(config["UPLOAD_FOLDER"]))
 
 
-def current_backend() -> MediaBackend:
+def current_backend() -> LocalBackend | S3Backend:
     """This app's backend, made once (a boto3 client is thread-safe and slow to build)."""
     backend = current_app.extensions.get(EXTENSION)
     if backend is None:

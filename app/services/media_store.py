@@ -24,8 +24,8 @@ from flask import current_app
 from app.models.types import utcnow
 from app.services.media_backends import (
     LocalBackend,
-    MediaBackend,
     MediaStoreUnavailable,
+    S3Backend,
     StoredObject,
     current_backend,
 )
@@ -68,13 +68,13 @@ def path_of(key: str, *, upload_folder: str | None = None) -> Path:
     return path
 
 
-def _backend(upload_folder: str | None) -> MediaBackend:
+def _backend(upload_folder: str | None) -> LocalBackend | S3Backend:
     if upload_folder is not None:
         return LocalBackend(upload_folder)
     return current_backend()
 
 
-def _checked(key: str, backend: MediaBackend) -> str:
+def _checked(key: str, backend: LocalBackend | S3Backend) -> str:
     check_key(key)
     if isinstance(backend, LocalBackend):
         path_of(key, upload_folder=str(backend.folder))  # and no symlink out of the root
