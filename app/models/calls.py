@@ -169,8 +169,8 @@ class CallSettings(db.Model):
     # Read out (text-to-speech) before the caller leaves a message; None: the default.
     voicemail_greeting: so.Mapped[str | None] = so.mapped_column(sa.Text)
     after_hours_greeting: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    # An uploaded recording played instead of the voicemail greeting's text (a key under
-    # UPLOAD_FOLDER, app/services/recording_files.py); its unguessable file name is the
+    # An uploaded recording played instead of the voicemail greeting's text (a key in the
+    # media store, app/services/media_store.py); its unguessable file name is the
     # public address Twilio's <Play> fetches.
     greeting_audio_key: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     # After hours, "press 1 for an emergency" rings this phone (E.164); None: no option.

@@ -5,6 +5,9 @@ POST /e/<token>/deposit does the same for the deposit on an approved estimate.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import redirect, request, url_for
 
 from app.extensions import db, limiter
@@ -26,28 +29,20 @@ from app.services.errors import DomainError
 @limiter.limit("20 per 10 minutes")  # each try may create a session at Stripe
 def invoice_pay(token: str):
     invoice = _lookup(DocumentType.INVOICE, token)
-    raw_version = request.form.get("version", "").strip()
-    version = int(raw_version) if raw_version.isdigit() else -1
     page = url_for("public.invoice_page", token=token, _external=True)
     try:
         payable = online_payments.payable_cents(invoice)
         amount = online_payments.parse_amount(request.form.get("amount"), payable=payable)
         session = online_payments.start_checkout(
-            invoice=invoice,
-            version=version,
-            amount_cents=amount,
-            # Stripe fills in {CHECKOUT_SESSION_ID} itself.
-            success_url=page + "?checkout={CHECKOUT_SESSION_ID}",
-            cancel_url=page + "?canceled=1",
+            invoice=invoice, version=_form_version(), amount_cents=amount, **_return_urls(page)
         )
     except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(invoice)
-        return _render(
-            "public/invoice.html",
+        return _page_again(
             invoice,
-            status=error.status_code if error.status_code != 400 else 422,
-            **invoice_context(invoice, pay_errors={error.field or "pay": error.message}),
+            "public/invoice.html",
+            error,
+            field="pay",
+            context=lambda errors: invoice_context(invoice, pay_errors=errors),
         )
     db.session.commit()
     return redirect(session.url, code=303)
@@ -58,24 +53,53 @@ def invoice_pay(token: str):
 @limiter.limit("20 per 10 minutes")  # each try may create a session at Stripe
 def estimate_deposit(token: str):
     estimate = _lookup(DocumentType.ESTIMATE, token)
-    raw_version = request.form.get("version", "").strip()
-    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
     page = url_for("public.estimate_page", token=token, _external=True)
     try:
         session = online_payments.start_deposit_checkout(
-            estimate=estimate,
-            version=version,
-            success_url=page + "?checkout={CHECKOUT_SESSION_ID}",
-            cancel_url=page + "?canceled=1",
+            estimate=estimate, version=_form_version(), **_return_urls(page)
         )
     except DomainError as error:
-        db.session.rollback()
-        db.session.refresh(estimate)
-        return _render(
-            "public/estimate.html",
+        return _page_again(
             estimate,
-            status=error.status_code if error.status_code != 400 else 422,
-            **estimate_context(estimate, {error.field or "deposit": error.message}),
+            "public/estimate.html",
+            error,
+            field="deposit",
+            context=lambda errors: estimate_context(estimate, errors),
         )
     db.session.commit()
     return redirect(session.url, code=303)
+
+
+def _form_version() -> int:
+    """The document version the page showed; -1 (never current: a conflict) when missing
+    or absurd."""
+    raw = request.form.get("version", "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+
+
+def _return_urls(page: str) -> dict[str, str]:
+    """Where Stripe sends the customer back: the page, saying paid or gone back."""
+    return {
+        # Stripe fills in {CHECKOUT_SESSION_ID} itself.
+        "success_url": page + "?checkout={CHECKOUT_SESSION_ID}",
+        "cancel_url": page + "?canceled=1",
+    }
+
+
+def _page_again(
+    document: Any,
+    template: str,
+    error: DomainError,
+    *,
+    field: str,
+    context: Callable[[dict[str, str]], dict[str, Any]],
+):
+    """The document's page again, with why it cannot be paid (nothing was charged)."""
+    db.session.rollback()
+    db.session.refresh(document)
+    return _render(
+        template,
+        document,
+        status=error.status_code if error.status_code != 400 else 422,
+        **context({error.field or field: error.message}),
+    )

@@ -8,7 +8,6 @@ hours is always open (calls ring through as they always did, no after-hours repl
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,12 +18,15 @@ from app.models import (
     BusinessHours,
     CallSettings,
     Company,
+    Customer,
     Holiday,
     Message,
     MessageKind,
     User,
     utcnow,
 )
+from app.services import media_store
+from app.services.audio import audio_kind
 from app.services.errors import DomainError, NotAllowed
 from app.services.phones import normalize_phone
 from app.services.uniqueness import insert_or_get
@@ -88,7 +90,7 @@ def settings_for_greeting_name(name: str) -> CallSettings | None:
     if not GREETING_AUDIO_NAME.match(name or ""):
         return None
     # "_" is a LIKE wildcard and may be in a name: escaped, or "____…" would match any.
-    pattern = "greetings/%/" + name.replace("\\", "\\\\").replace("_", "\\_")
+    pattern = f"{media_store.ROOT}/%/" + name.replace("\\", "\\\\").replace("_", "\\_")
     found = db.session.scalar(
         sa.select(CallSettings).where(CallSettings.greeting_audio_key.like(pattern, escape="\\"))
     )
@@ -225,8 +227,6 @@ def remove_holiday(*, company: Company, actor: User, holiday: Holiday) -> None:
 def set_greeting_audio(*, company: Company, actor: User, data: bytes) -> CallSettings:
     """Store an uploaded greeting (WAV or MP3, judged by its content) and use it instead of
     the voicemail greeting's text. The previous file is deleted."""
-    from app.services import recording_files
-
     _manager(company, actor)
     if not data:
         raise DomainError("Choose a WAV or MP3 file.", field="audio")
@@ -234,30 +234,27 @@ def set_greeting_audio(*, company: Company, actor: User, data: bytes) -> CallSet
         raise DomainError(
             "The recording is larger than 2 MB; keep it under a minute.", field="audio"
         )
-    kind = recording_files.audio_kind(data)
+    kind = audio_kind(data)
     if kind is None:
         raise DomainError("That file is not a WAV or MP3 recording.", field="audio")
     settings = call_settings(company)
     old = settings.greeting_audio_key
-    key = recording_files.greeting_key(
-        company_id=company.id, token=secrets.token_urlsafe(24), extension=kind[1]
-    )
-    recording_files.save(key, data)
+    # A fresh unguessable key each time: its file name is the greeting's public address.
+    key = media_store.save(data, company_id=company.id, extension=kind[1])
     settings.greeting_audio_key = key
     db.session.flush()
     if old and old != key:
-        recording_files.delete(old)
+        media_store.delete(old)
     return settings
 
 
 def remove_greeting_audio(*, company: Company, actor: User) -> CallSettings:
-    from app.services import recording_files
-
     _manager(company, actor)
     settings = call_settings(company)
     old, settings.greeting_audio_key = settings.greeting_audio_key, None
     db.session.flush()
-    recording_files.delete(old)
+    if old:
+        media_store.delete(old)
     return settings
 
 
@@ -306,6 +303,23 @@ def update_call_settings(
 # -- the after-hours text reply ----------------------------------------------------------------
 
 
+def customer_text(*, company: Company, customer: Customer | None, body: str) -> str:
+    """A template's text for an automatic reply with no job behind it (after hours, a
+    missed call): the customer's and the company's names and the business phone."""
+    from app.services.message_templates import render_text
+    from app.services.notifications import customer_facing_phone
+
+    return render_text(
+        body=body,
+        values={
+            "customer_first_name": customer.first_name if customer else "",
+            "customer_name": customer.name if customer else "",
+            "company_name": company.name,
+            "business_phone": customer_facing_phone(company),
+        },
+    )
+
+
 def queue_after_hours_reply(
     *, message: Message, keyword: str | None, now: datetime
 ) -> Message | None:
@@ -313,8 +327,7 @@ def queue_after_hours_reply(
     company is closed (only when it set business hours). Never to a keyword (STOP, HELP,
     START have their own answers), never where texting_blocker says no. Goes through the
     outbox like any text; the dedupe key makes it once per night however many texts come."""
-    from app.services.message_templates import get_template, render_text
-    from app.services.notifications import customer_facing_phone
+    from app.services.message_templates import get_template
     from app.services.texting import TextingUnavailable, queue_text
 
     company = message.company
@@ -327,15 +340,7 @@ def queue_after_hours_reply(
         return None
     conversation = message.conversation
     customer = conversation.customer
-    body = render_text(
-        body=template.body,
-        values={
-            "customer_first_name": customer.first_name if customer else "",
-            "customer_name": customer.name if customer else "",
-            "company_name": company.name,
-            "business_phone": customer_facing_phone(company),
-        },
-    )
+    body = customer_text(company=company, customer=customer, body=template.body)
     night = night_of(company, now=now)
     try:
         return queue_text(

@@ -36,10 +36,10 @@ from app.models import (
     UnroutedInbound,
     utcnow,
 )
-from app.services.business_hours import call_settings, greeting, is_open
+from app.services.business_hours import call_settings, customer_text, greeting, is_open
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
-from app.services.message_templates import get_template, render_text
+from app.services.message_templates import get_template
 from app.services.numbers import company_for_called_number
 from app.services.phones import normalize_phone
 from app.services.routing import apply_routing, find_customer, in_progress_job
@@ -387,7 +387,6 @@ def text_back_skip_reason(*, company: Company, phone: str, now: datetime) -> str
 
 def queue_missed_call_text(*, call: Call, now: datetime) -> Message | None:
     """ "Sorry we missed your call", through the outbox like any text, when it may go."""
-    from app.services.notifications import customer_facing_phone
     from app.services.texting import TextingUnavailable, queue_text
 
     company = call.company
@@ -397,15 +396,7 @@ def queue_missed_call_text(*, call: Call, now: datetime) -> Message | None:
         return None
     customer = call.conversation.customer
     template = get_template(company=company, kind=MessageKind.MISSED_CALL_TEXT)
-    body = render_text(
-        body=template.body,
-        values={
-            "customer_first_name": customer.first_name if customer else "",
-            "customer_name": customer.name if customer else "",
-            "company_name": company.name,
-            "business_phone": customer_facing_phone(company),
-        },
-    )
+    body = customer_text(company=company, customer=customer, body=template.body)
     try:
         return queue_text(
             company=company,

@@ -2,14 +2,16 @@
 
 Callers hand bytes and get back a *key* (a relative path such as
 `media/12/2026/12/3f9c...e1.jpg`) to store on their row; they read, serve and delete by
-that key. Keys are made here from random tokens, never from anything a sender chose, and
-a key that would leave the media root (`..`, an absolute path) is refused, so a row that
-was tampered with cannot make the app read another file.
+that key. Keys are made here from random tokens, or for a thing that has its own id (a
+Twilio RecordingSid) from that id's letters and digits only, never from a path a sender
+chose; a key that would leave the media root (`..`, an absolute path) is refused, so a row
+that was tampered with cannot make the app read another file.
 
 The bytes live where MEDIA_STORE says (app/services/media_backends.py): files under
 UPLOAD_FOLDER (`local`, the default) or a private S3-compatible bucket (`s3`), the same keys
 either way. Passing `upload_folder` names a local folder explicitly (tests, scripts).
-Used by MMS pictures (app/services/message_media.py) and meant for call recordings too.
+Used by MMS pictures (app/services/message_media.py), voicemail and call recordings
+(app/services/voicemail.py) and uploaded greetings (app/services/business_hours.py).
 """
 
 from __future__ import annotations
@@ -81,19 +83,40 @@ def _checked(key: str, backend: LocalBackend | S3Backend) -> str:
     return key
 
 
+def _clean_extension(extension: str) -> str:
+    return "".join(ch for ch in extension.lower() if ch.isalnum())[:8] or "bin"
+
+
 def new_key(*, company_id: int, extension: str, now: datetime | None = None) -> str:
     """A fresh key for a company's file: unguessable, grouped by company and month."""
     now = now or utcnow()
-    extension = "".join(ch for ch in extension.lower() if ch.isalnum())[:8] or "bin"
     token = secrets.token_hex(16)
-    return f"{ROOT}/{company_id}/{now:%Y/%m}/{token}.{extension}"
+    return f"{ROOT}/{int(company_id)}/{now:%Y/%m}/{token}.{_clean_extension(extension)}"
 
 
-def save(data: bytes, *, company_id: int, extension: str, upload_folder: str | None = None) -> str:
-    """Write `data` to a new key and return it. A reader never sees half a file (a local
-    file is renamed into place; an S3 object appears whole). MediaStoreUnavailable when
-    the store cannot take it."""
-    key = new_key(company_id=company_id, extension=extension)
+def named_key(*, company_id: int, name: str, extension: str) -> str:
+    """The key for a thing with its own id (a RecordingSid): the same every time, so a
+    second fetch of the same recording overwrites its file instead of leaving another."""
+    safe = "".join(ch for ch in name if ch.isalnum())[:64] or "unnamed"
+    return f"{ROOT}/{int(company_id)}/named/{safe}.{_clean_extension(extension)}"
+
+
+def save(
+    data: bytes,
+    *,
+    company_id: int,
+    extension: str,
+    name: str | None = None,
+    upload_folder: str | None = None,
+) -> str:
+    """Write `data` and return its key: `named_key` when `name` is given, else a new one.
+    A reader never sees half a file (a local file is written to a temporary file and
+    renamed; an S3 object appears whole), and a second write of a named key replaces it.
+    MediaStoreUnavailable when the store cannot take it."""
+    if name:
+        key = named_key(company_id=company_id, name=name, extension=extension)
+    else:
+        key = new_key(company_id=company_id, extension=extension)
     backend = _backend(upload_folder)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     backend.put(_checked(key, backend), data, content_type=content_type)

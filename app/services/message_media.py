@@ -43,6 +43,7 @@ from app.services.images import PICTURE_FORMATS, open_upload
 from app.sms import media as twilio_media
 from app.sms.gateway import GatewayError, TransientGatewayError
 from app.urls import public_url_for
+from app.worker import leases
 
 log = logging.getLogger(__name__)
 
@@ -167,22 +168,13 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
     if not ids:
         db.session.rollback()
         return 0
-    # Each item is claimed only if it is still due: on SQLite (no SKIP LOCKED) two workers
-    # may have read the same ids, and the second one's conditional update then finds none.
-    claimed = []
-    for media_id in ids:
-        result = db.session.execute(
-            sa.update(MessageMedia)
-            .where(
-                MessageMedia.id == media_id,
-                MessageMedia.state == MediaState.PENDING,
-                MessageMedia.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=now + CLAIM_LEASE)
-            .execution_options(synchronize_session=False)
+    claimed = [
+        media_id
+        for media_id in ids
+        if leases.claim(
+            MessageMedia, media_id, state=MediaState.PENDING, now=now, lease=CLAIM_LEASE
         )
-        if result.rowcount:
-            claimed.append(media_id)
+    ]
     db.session.commit()
     for media_id in claimed:
         item = db.session.get(MessageMedia, media_id)
@@ -260,7 +252,9 @@ def _retry(media_id: int, *, now: datetime, reason: str) -> None:
         item.next_attempt_at = None
         _touch_message(item.message_id)
     else:
-        item.next_attempt_at = now + min(RETRY_FIRST * 2 ** (item.attempts - 1), RETRY_MAX)
+        item.next_attempt_at = now + leases.backoff(
+            attempts=item.attempts, first=RETRY_FIRST, most=RETRY_MAX
+        )
     db.session.commit()
 
 

@@ -20,11 +20,13 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Call, CallOutcome, Message, Voicemail, VoicemailState, utcnow
-from app.services import recording_files
+from app.services import media_store
+from app.services.audio import audio_kind
 from app.services.business_hours import call_settings
 from app.services.calls import find_call, queue_missed_call_text, set_outcome
 from app.services.uniqueness import insert_or_get
 from app.sms import gateway
+from app.worker import leases
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +131,18 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
         if not gateway.is_twilio_media_url(voicemail.recording_url or ""):
             raise gateway.PermanentGatewayError("Not a Twilio address: not fetched.")
         audio = gateway.fetch_recording(voicemail.recording_url or "")
-        kind = recording_files.audio_kind(audio.data)
+        kind = audio_kind(audio.data)
         if kind is None:
             raise gateway.PermanentGatewayError(
                 f"Twilio's answer is not audio ({audio.content_type or 'no type'})."
             )
         content_type, extension = kind
-        key = recording_files.recording_key(
+        key = media_store.save(
+            audio.data,
             company_id=voicemail.company_id,
-            recording_sid=voicemail.recording_sid,
             extension=extension,
+            name=voicemail.recording_sid,
         )
-        recording_files.save(key, audio.data)
     except gateway.GatewayError as error:
         voicemail.last_error = str(error)[:2000]
         permanent = isinstance(error, gateway.PermanentGatewayError)
@@ -148,8 +150,9 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
             voicemail.state = VoicemailState.FAILED
             voicemail.next_attempt_at = None
         else:
-            delay = min(FETCH_RETRY_FIRST * 2 ** (voicemail.attempts - 1), FETCH_RETRY_MAX)
-            voicemail.next_attempt_at = now + delay
+            voicemail.next_attempt_at = now + leases.backoff(
+                attempts=voicemail.attempts, first=FETCH_RETRY_FIRST, most=FETCH_RETRY_MAX
+            )
         _touch_entry(voicemail)
         db.session.flush()
         return False
@@ -210,16 +213,9 @@ def fetch_due_voicemails(*, now: datetime, limit: int = FETCH_BATCH) -> int:
     db.session.commit()
     stored = 0
     for voicemail_id in due:
-        claimed = db.session.execute(
-            sa.update(Voicemail)
-            .where(
-                Voicemail.id == voicemail_id,
-                Voicemail.state == VoicemailState.FETCHING,
-                Voicemail.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=now + FETCH_LEASE)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = leases.claim(
+            Voicemail, voicemail_id, state=VoicemailState.FETCHING, now=now, lease=FETCH_LEASE
+        )
         db.session.commit()
         if not claimed:
             continue

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -1009,7 +1009,8 @@ def fetch_recording(url: str) -> RecordingAudio:
     timeout = float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
     base_url = config.get("TWILIO_API_BASE_URL") or os.environ.get("TWILIO_API_BASE_URL", "")
     if config["TWILIO_FAKE"] and not base_url:
-        status, headers, data = _fetch_in_process(media_url, auth)
+        status, headers, body = get_in_process(media_url, auth, buffered=True)
+        data = b"".join(body)
     else:
         target = (
             LoopbackHttpClient(base_url, timeout)._rewrite(media_url) if base_url else media_url
@@ -1032,26 +1033,40 @@ def fetch_recording(url: str) -> RecordingAudio:
     return RecordingAudio(data=data, content_type=content_type)
 
 
-def _fetch_in_process(url: str, auth: tuple[str, str]) -> tuple[int, Any, bytes]:
+def get_in_process(
+    url: str, auth: tuple[str, str] | None, *, buffered: bool
+) -> tuple[int, Any, Iterable[bytes]]:
+    """GET `url` from the fake Twilio in this process (TWILIO_FAKE without a loopback
+    server), with HTTP Basic credentials when `auth` is given: (status, headers, body).
+    An unbuffered body is an iterator the caller reads and closes."""
     from app.sms.fake_twilio import fake_twilio
 
     parts = urlsplit(url)
-    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    headers = {}
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     environ = EnvironBuilder(
         path=parts.path,
         base_url=f"{parts.scheme}://{parts.netloc}",
-        method="GET",
-        headers={"Authorization": f"Basic {token}"},
+        query_string=parts.query,
+        headers=headers,
     ).get_environ()
-    app_iter, status, headers = run_wsgi_app(fake_twilio().api, environ, buffered=True)
-    return int(status.split()[0]), headers, b"".join(app_iter)
+    app_iter, status, response_headers = run_wsgi_app(fake_twilio().api, environ, buffered=buffered)
+    return int(status.split()[0]), response_headers, app_iter
 
 
 def delete_recording(sid: str) -> None:
     """Delete a recording at Twilio (the company keeps its own copy). Already gone is fine."""
+    delete_at_twilio(lambda twilio_client: twilio_client.recordings(sid))
+
+
+def delete_at_twilio(resource: Callable[[Client], Any]) -> None:
+    """DELETE the resource `resource(client)` names (a recording, an MMS's media item).
+    One already gone (404) counts as deleted."""
     twilio_client = client()
     try:
-        twilio_client.recordings(sid).delete()
+        resource(twilio_client).delete()
     except TwilioRestException as error:
         if error.status == 404:
             return

@@ -15,7 +15,6 @@ at most `max_bytes` of memory. Credentials go to api.twilio.com only, never to t
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import re
@@ -25,15 +24,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from flask import current_app
-from twilio.base.exceptions import TwilioRestException
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.sms.gateway import (
     DEFAULT_HTTP_TIMEOUT,
     PermanentGatewayError,
     TransientGatewayError,
-    _translate,
-    client,
+    delete_at_twilio,
+    get_in_process,
 )
 
 log = logging.getLogger(__name__)
@@ -134,22 +131,9 @@ def _get(url: str, *, with_auth: bool, timeout: float) -> _Answer:
 
 
 def _get_in_process(url: str, auth: tuple[str, str] | None) -> _Answer:
-    from app.sms.fake_twilio import fake_twilio
-
-    parts = urlsplit(url)
-    headers = {}
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    environ = EnvironBuilder(
-        path=parts.path,
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        query_string=parts.query,
-        headers=headers,
-    ).get_environ()
-    app_iter, status, response_headers = run_wsgi_app(fake_twilio().api, environ, buffered=False)
+    status, response_headers, app_iter = get_in_process(url, auth, buffered=False)
     return _Answer(
-        status=int(status.split()[0]),
+        status=status,
         headers={k.lower(): v for k, v in response_headers.items()},
         chunks=iter(app_iter),
         close=getattr(app_iter, "close", None),
@@ -213,12 +197,6 @@ def delete_media(url: str) -> None:
     """Delete Twilio's copy of the media at `url` (Media resource DELETE). A copy already
     gone counts as deleted."""
     ref = media_ref(url)
-    twilio_client = client()
-    try:
-        twilio_client.messages(ref.message_sid).media(ref.media_sid).delete()
-    except TwilioRestException as error:
-        if error.status == 404:
-            return
-        raise _translate(error, twilio_client, sent=False) from error
-    except requests.exceptions.RequestException as error:
-        raise _translate(error, twilio_client, sent=False) from error
+    delete_at_twilio(
+        lambda twilio_client: twilio_client.messages(ref.message_sid).media(ref.media_sid)
+    )

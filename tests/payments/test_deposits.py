@@ -6,7 +6,6 @@ counting it."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -28,7 +27,7 @@ from app.models import (
 from app.payments import gateway
 from app.services import billing, online_payments
 from app.services.errors import Conflict, DomainError
-from tests.fixtures.payments import connect_company
+from tests.fixtures.payments import connect_company, deliver_at_once, return_urls
 
 
 def approve(estimate: Estimate) -> Estimate:
@@ -64,8 +63,7 @@ def depositing(make, bill, stripe_fake):
             session = online_payments.start_deposit_checkout(
                 estimate=estimate,
                 version=estimate.version,
-                success_url=page + "?checkout={CHECKOUT_SESSION_ID}",
-                cancel_url=page + "?canceled=1",
+                **return_urls(page),
             )
             db.session.commit()
             return session
@@ -360,20 +358,7 @@ def test_ten_concurrent_deliveries_record_one_deposit(depositing):
     estimate_id = depositing.estimate.id
     db.session.commit()
     db.session.close()
-    results: list[int] = []
-    start = threading.Barrier(10)
-
-    def deliver(n: int) -> None:
-        start.wait()
-        copy = event if n % 2 else {**event, "id": f"{event['id']}_{n}"}
-        results.append(depositing.fake.deliver(copy).status)
-
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert results == [200] * 10
+    assert deliver_at_once(depositing.fake, event) == [200] * 10
     deposits = list(db.session.scalars(sa.select(Payment).filter_by(estimate_id=estimate_id)))
     assert [p.amount_cents for p in deposits] == [4500]
     # Nothing was refunded: the copies are the same PaymentIntent, not a second deposit.

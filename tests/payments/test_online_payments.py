@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
@@ -27,7 +26,7 @@ from app.models import (
 )
 from app.services import billing, online_payments
 from app.services.errors import Conflict, DomainError
-from tests.fixtures.payments import connect_company
+from tests.fixtures.payments import connect_company, deliver_at_once
 
 
 def _payments(invoice: Invoice) -> list[Payment]:
@@ -176,22 +175,8 @@ def test_ten_concurrent_deliveries_record_one_payment(paying):
     invoice_id = paying.invoice.id
     db.session.commit()
     db.session.close()
-    results: list[int] = []
-    start = threading.Barrier(10)
-
-    def deliver(n: int) -> None:
-        start.wait()
-        # Half the same event, half copies with their own ids: both must dedupe.
-        results.append(
-            paying.fake.deliver(event if n % 2 else {**event, "id": f"{event['id']}_{n}"}).status
-        )
-
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert results == [200] * 10
+    # Half the same event, half copies with their own ids: both must dedupe.
+    assert deliver_at_once(paying.fake, event) == [200] * 10
     invoice = db.session.get(Invoice, invoice_id)
     assert len(_payments(invoice)) == 1
     assert invoice.paid_cents == 9500

@@ -31,3 +31,18 @@ def test_a_key_outside_the_media_root_is_refused(tmp_path, key):
 def test_a_strange_extension_is_cleaned(tmp_path):
     key = media_store.new_key(company_id=1, extension="../x/.sh")
     assert key.endswith(".xsh")
+
+
+def test_a_named_key_is_stable_and_a_second_save_overwrites(tmp_path):
+    folder = str(tmp_path)
+    first = media_store.save(
+        b"one", company_id=3, extension="wav", name="RE12/../ab", upload_folder=folder
+    )
+    second = media_store.save(
+        b"two", company_id=3, extension="wav", name="RE12/../ab", upload_folder=folder
+    )
+    assert first == second == "media/3/named/RE12ab.wav"
+    assert media_store.read(first, upload_folder=folder) == b"two"
+    assert [p.name for p in media_store.path_of(first, upload_folder=folder).parent.iterdir()] == [
+        "RE12ab.wav"
+    ]  # no partial file left behind

@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import Call, CallOutcome, UnroutedInbound
-from app.services import numbers
 from app.services.calls import CallRoute, route_call
+from tests.fixtures.numbers import provision
 
 VOICE = "/webhooks/twilio/voice"
 DIAL_STATUS = "/webhooks/twilio/voice/dial-status"
@@ -31,18 +31,7 @@ def _twiml(body: str) -> ET.Element:
 def provisioned(make, numbers_fake):
     """A company whose number was bought through the real setup path (so the fake knows its
     voice URL), with a business phone."""
-    company = make.company("Lone Star Plumbing", business_phone="+15125550100")
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=company.owner,
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
-    return number
+    return provision(make.company("Lone Star Plumbing", business_phone="+15125550100"))
 
 
 def test_a_call_rings_the_business_phone_showing_the_callers_number(provisioned, numbers_fake):

@@ -26,7 +26,6 @@ from app.models import (
     VoicemailState,
     utcnow,
 )
-from app.services import numbers
 from app.services.business_hours import (
     DayHours,
     add_holiday,
@@ -38,6 +37,7 @@ from app.services.opt_outs import opt_out
 from app.services.routing import account_owner
 from app.services.voicemail import fetch_due_voicemails
 from app.sms import gateway
+from tests.fixtures.numbers import provision
 
 CALLER = "+15125550123"
 BUSINESS = "+15125550100"
@@ -48,30 +48,22 @@ EMERGENCY = "/webhooks/twilio/voice/emergency"
 
 @pytest.fixture
 def provisioned(make, numbers_fake):
-    company = make.company("Lone Star Plumbing", business_phone=BUSINESS)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=account_owner(company),
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
-    return number
+    return provision(make.company("Lone Star Plumbing", business_phone=BUSINESS))
 
 
 def _verbs(body: str) -> list[str]:
     return [verb.tag for verb in ET.fromstring(body)]
 
 
-def _close_all_week(company, actor) -> None:
+def _close_all_week(company, *, on_call: str | None = None) -> None:
+    """Closed every day (so every call is after hours); `on_call`: press 1 rings it."""
     set_week(
         company=company,
-        actor=actor,
+        actor=account_owner(company),
         days=[DayHours(day, True, 8 * 60, 17 * 60) for day in range(7)],
     )
+    if on_call is not None:
+        call_settings(company).emergency_phone = on_call
     db.session.commit()
 
 
@@ -165,7 +157,7 @@ def test_a_missed_call_from_a_customer_with_a_job_in_progress_goes_to_its_tech(
 
 def test_after_hours_the_call_goes_straight_to_the_after_hours_greeting(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
+    _close_all_week(company)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)
 
@@ -193,9 +185,7 @@ def test_a_holiday_is_after_hours_whatever_the_weekday_says(provisioned, numbers
 
 def test_after_hours_press_1_rings_the_on_call_phone(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164, digits="1", outcome="answer")
 
@@ -215,9 +205,7 @@ def test_after_hours_press_1_rings_the_on_call_phone(provisioned, numbers_fake):
 
 def test_after_hours_another_key_goes_to_voicemail(provisioned, numbers_fake, signed_post, client):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)
 
     form = {**run.first.form, "Digits": "5"}
@@ -461,16 +449,7 @@ def _conversation(company, phone, customer):
 
 def test_no_text_back_while_the_company_may_not_text(make, numbers_fake):
     company = make.company("Fresh Co", registered=False, business_phone=BUSINESS)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=account_owner(company),
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
+    number = provision(company)
     numbers_fake.voice.call(from_=CALLER, to=number.e164, outcome="no-answer")
     db.session.expire_all()
     assert _text_backs(company) == []
@@ -537,9 +516,7 @@ def test_a_caller_who_hangs_up_while_it_rings_is_a_missed_call(
 
 def test_hanging_up_at_the_after_hours_menu_still_gets_the_text_back(provisioned, numbers_fake):
     company = provisioned.company
-    _close_all_week(company, account_owner(company))
-    call_settings(company).emergency_phone = ON_CALL
-    db.session.commit()
+    _close_all_week(company, on_call=ON_CALL)
 
     run = numbers_fake.voice.call(from_=CALLER, to=provisioned.e164)  # no key, no message
 

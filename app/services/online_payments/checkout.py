@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.extensions import db
 from app.models import (
     CheckoutSession,
-    CheckoutStatus,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -28,12 +26,13 @@ from app.services.document_events import invoice_revised
 from app.services.errors import Conflict, DomainError
 from app.services.online_payments.common import (
     MINIMUM_CENTS,
-    REUSE_MARGIN,
-    SESSION_LIFETIME,
     PaymentsUnavailable,
     expire_session,
+    lock_document,
+    new_session,
     open_sessions,
     payments_enabled,
+    reuse_open_session,
     stripe_account,
 )
 from app.templating import money
@@ -110,7 +109,10 @@ def start_checkout(
     version and amount; otherwise a new one on the company's connected account (a direct
     charge), after closing the stale ones. Nothing is charged here."""
     now = now or utcnow()
-    _lock_invoice(invoice)
+    # A double tap (two requests at once) makes one session: the second waits, then finds
+    # and reuses the first's.
+    with db.session.begin_nested():
+        lock_document(invoice)
     account = stripe_account(invoice.company)
     payable = payable_cents(invoice)
     reason = _refusal(invoice, account, payable)
@@ -134,93 +136,35 @@ def start_checkout(
         )
     if amount_cents < MINIMUM_CENTS and amount_cents != payable:
         raise DomainError(f"The smallest online payment is {money(MINIMUM_CENTS)}.", field="amount")
-    stale: list[CheckoutSession] = []
-    for session in open_sessions(invoice_id=invoice.id):
-        fresh = (
-            session.invoice_version == invoice.version
-            and session.balance_cents == payable
-            and session.amount_cents == amount_cents
-            and session.account_id == account.account_id
-            and _aware(session.expires_at) > now + REUSE_MARGIN
-        )
-        remote_status = _remote_status(session)
-        if remote_status == "complete":
-            # Paid at Stripe, its event not here yet: a second session could pay twice.
-            raise PaymentsUnavailable(
-                "A payment for this invoice is being confirmed. Refresh this page in a minute."
-            )
-        if fresh and remote_status == "open":
-            return session
-        stale.append(session)
-    for session in stale:
-        expire_session(session)
-    fee = amount_cents * int(current_app.config.get("STRIPE_PLATFORM_FEE_BPS") or 0) // 10_000
-    metadata = {
-        "invoice_id": str(invoice.id),
-        "invoice_version": str(invoice.version),
-        "company_id": str(invoice.company_id),
-    }
-    try:
-        remote = gateway.create_checkout_session(
-            account_id=account.account_id,
-            amount_cents=amount_cents,
-            description=f"{invoice.label} from {invoice.company.name}",
-            metadata=metadata,
-            client_reference_id=f"invoice-{invoice.id}-v{invoice.version}",
-            success_url=success_url,
-            cancel_url=cancel_url,
-            expires_at=now + SESSION_LIFETIME,
-            application_fee_cents=fee,
-            customer_email=invoice.customer.email,
-            # Lets the SDK retry a lost answer without making a second session.
-            idempotency_key=f"checkout-{invoice.id}-{secrets.token_hex(8)}",
-        )
-    except PaymentGatewayError as error:
-        raise PaymentsUnavailable(
-            f"Online payment is not available right now ({error.message}). Nothing was charged."
-        ) from error
-    session = CheckoutSession(
-        company_id=invoice.company_id,
-        invoice_id=invoice.id,
-        stripe_session_id=remote.id,
-        account_id=account.account_id,
-        invoice_version=invoice.version,
-        balance_cents=payable,
+    reused = reuse_open_session(
+        open_sessions(invoice_id=invoice.id),
+        account=account,
+        version=invoice.version,
         amount_cents=amount_cents,
-        url=remote.url or "",
-        status=CheckoutStatus.OPEN,
-        expires_at=remote.expires_at,
-        created_at=now,
+        balance_cents=payable,
+        now=now,
+        being_confirmed="A payment for this invoice is being confirmed. "
+        "Refresh this page in a minute.",
     )
-    db.session.add(session)
-    db.session.flush()
-    return session
-
-
-def _lock_invoice(invoice: Invoice) -> None:
-    """Hold the invoice's row until the caller commits, so a double tap (two requests at
-    once) makes one session: the second waits, then finds and reuses the first's. On
-    SQLite the savepoint takes the database's write lock (BEGIN IMMEDIATE) instead."""
-    with db.session.begin_nested():
-        db.session.execute(sa.select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
-    db.session.refresh(invoice)
-
-
-def _remote_status(session: CheckoutSession) -> str | None:
-    """Stripe's word on an open session before it is reused or replaced: it may have been
-    paid or expired without its event having arrived yet (or, with the fake, forgotten by
-    a restart: None)."""
-    try:
-        remote = gateway.retrieve_checkout_session(
-            account_id=session.account_id, session_id=session.stripe_session_id
-        )
-    except PaymentGatewayError:
-        return None
-    return remote.status
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if reused is not None:
+        return reused
+    return new_session(
+        document=invoice,
+        account=account,
+        amount_cents=amount_cents,
+        balance_cents=payable,
+        description=f"{invoice.label} from {invoice.company.name}",
+        metadata={
+            "invoice_id": str(invoice.id),
+            "invoice_version": str(invoice.version),
+            "company_id": str(invoice.company_id),
+        },
+        client_reference_id=f"invoice-{invoice.id}-v{invoice.version}",
+        idempotency_key=f"checkout-{invoice.id}-{secrets.token_hex(8)}",
+        success_url=success_url,
+        cancel_url=cancel_url,
+        now=now,
+    )
 
 
 @invoice_revised.connect

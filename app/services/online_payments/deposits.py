@@ -15,13 +15,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -38,18 +36,21 @@ from app.models import (
     StripeAccount,
     utcnow,
 )
-from app.payments import gateway
-from app.payments.gateway import PaymentGatewayError
 from app.services import billing
 from app.services.errors import Conflict, DomainError
 from app.services.online_payments.common import (
     MINIMUM_CENTS,
-    REUSE_MARGIN,
-    SESSION_LIFETIME,
     PaymentsUnavailable,
-    expire_session,
+    add_payment_once,
+    follow_session,
+    lock_document,
+    new_session,
     office_notice,
+    owned_document,
+    paid_intent,
+    payment_by_intent,
     payments_enabled,
+    reuse_open_session,
     stripe_account,
 )
 from app.templating import money
@@ -236,68 +237,37 @@ def start_deposit_checkout(
             "This estimate was changed since you opened it. Check it and try again.",
             field="version",
         )
-    stale: list[CheckoutSession] = []
-    for session in _open_deposit_sessions(estimate):
-        fresh = (
-            session.invoice_version == estimate.version
-            and session.amount_cents == amount
-            and session.account_id == account.account_id
-            and _aware(session.expires_at) > now + REUSE_MARGIN
-        )
-        remote = _remote_status(session)
-        if remote == "complete":
-            raise PaymentsUnavailable(
-                "Your deposit is being confirmed. Refresh this page in a minute.",
-                field="deposit",
-            )
-        if fresh and remote == "open":
-            return session
-        stale.append(session)
-    for session in stale:
-        expire_session(session)
-    fee = amount * int(current_app.config.get("STRIPE_PLATFORM_FEE_BPS") or 0) // 10_000
-    metadata = {
-        "estimate_id": str(estimate.id),
-        "estimate_version": str(estimate.version),
-        "company_id": str(estimate.company_id),
-        "purpose": "deposit",
-    }
-    try:
-        remote_session = gateway.create_checkout_session(
-            account_id=account.account_id,
-            amount_cents=amount,
-            description=f"Deposit on {estimate.label} from {estimate.company.name}",
-            metadata=metadata,
-            client_reference_id=f"estimate-{estimate.id}-v{estimate.version}-deposit",
-            success_url=success_url,
-            cancel_url=cancel_url,
-            expires_at=now + SESSION_LIFETIME,
-            application_fee_cents=fee,
-            customer_email=estimate.customer.email,
-            idempotency_key=f"deposit-{estimate.id}-{secrets.token_hex(8)}",
-            payment_method_types=("card",),
-        )
-    except PaymentGatewayError as error:
-        raise PaymentsUnavailable(
-            f"Online payment is not available right now ({error.message}). Nothing was charged.",
-            field="deposit",
-        ) from error
-    session = CheckoutSession(
-        company_id=estimate.company_id,
-        estimate_id=estimate.id,
-        stripe_session_id=remote_session.id,
-        account_id=account.account_id,
-        invoice_version=estimate.version,
-        balance_cents=amount,
+    reused = reuse_open_session(
+        _open_deposit_sessions(estimate),
+        account=account,
+        version=estimate.version,
         amount_cents=amount,
-        url=remote_session.url or "",
-        status=CheckoutStatus.OPEN,
-        expires_at=remote_session.expires_at,
-        created_at=now,
+        now=now,
+        being_confirmed="Your deposit is being confirmed. Refresh this page in a minute.",
+        field="deposit",
     )
-    db.session.add(session)
-    db.session.flush()
-    return session
+    if reused is not None:
+        return reused
+    return new_session(
+        document=estimate,
+        account=account,
+        amount_cents=amount,
+        balance_cents=amount,
+        description=f"Deposit on {estimate.label} from {estimate.company.name}",
+        metadata={
+            "estimate_id": str(estimate.id),
+            "estimate_version": str(estimate.version),
+            "company_id": str(estimate.company_id),
+            "purpose": "deposit",
+        },
+        client_reference_id=f"estimate-{estimate.id}-v{estimate.version}-deposit",
+        idempotency_key=f"deposit-{estimate.id}-{secrets.token_hex(8)}",
+        success_url=success_url,
+        cancel_url=cancel_url,
+        now=now,
+        payment_method_types=("card",),
+        field="deposit",
+    )
 
 
 def _open_deposit_sessions(estimate: Estimate) -> list[CheckoutSession]:
@@ -313,32 +283,12 @@ def _open_deposit_sessions(estimate: Estimate) -> list[CheckoutSession]:
     )
 
 
-def _remote_status(session: CheckoutSession) -> str | None:
-    try:
-        remote = gateway.retrieve_checkout_session(
-            account_id=session.account_id, session_id=session.stripe_session_id
-        )
-    except PaymentGatewayError:
-        return None
-    return remote.status
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 # -- Stripe's events -----------------------------------------------------------------------
 
 
 def estimate_for(account: StripeAccount, metadata: dict[str, Any]) -> Estimate | None:
     """The estimate the metadata names, only if it belongs to the account's company."""
-    raw = str((metadata or {}).get("estimate_id") or "")
-    if not raw.isdigit():
-        return None
-    estimate = db.session.get(Estimate, int(raw))
-    if estimate is None or estimate.company_id != account.company_id:
-        return None
-    return estimate
+    return owned_document(Estimate, account, (metadata or {}).get("estimate_id"))
 
 
 def deposit_event(
@@ -353,23 +303,15 @@ def deposit_event(
     """A Checkout event of a deposit session, for an estimate not (yet) turned into an
     invoice (the caller locked the estimate's row and looked). Paid: the deposit is
     recorded once per PaymentIntent; a second deposit (two tabs) is refunded at once."""
-    local = deposit_session(estimate, str(session.get("id")))
-    if event_type == "checkout.session.expired":
-        if local is not None and local.status == CheckoutStatus.OPEN:
-            local.status = CheckoutStatus.EXPIRED
+    if follow_session(deposit_session(estimate, str(session.get("id"))), event_type):
         return "deposit session expired"
-    if local is not None:
-        local.status = CheckoutStatus.COMPLETE
     if event_type != "checkout.session.completed" or session.get("payment_status") != "paid":
         return "ignored: a deposit is paid by card (no bank debit)"
-    intent = str(session.get("payment_intent") or "")
-    amount = int(session.get("amount_total") or 0)
-    if not intent or amount <= 0:
+    found = paid_intent(session)
+    if found is None:
         return "ignored: no payment intent or amount"
-    existing = db.session.scalar(
-        sa.select(Payment).filter_by(company_id=account.company_id, stripe_payment_intent_id=intent)
-    )
-    if existing is not None:
+    intent, amount = found
+    if payment_by_intent(account.company_id, intent) is not None:
         return "duplicate payment"
     if paid_deposit(estimate) is not None:
         refund_excess(account=account, invoice=estimate, intent=intent, excess=amount, now=now)
@@ -386,11 +328,7 @@ def deposit_event(
         stripe_checkout_session_id=session.get("id"),
         note=f"Deposit on {estimate.label}",
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(payment)
-            db.session.flush()
-    except IntegrityError:
+    if not add_payment_once(payment):
         return "duplicate payment"
     office_notice(
         invoice=estimate,
@@ -413,5 +351,4 @@ def deposit_session(estimate: Estimate, stripe_session_id: str) -> CheckoutSessi
 def lock_estimate(estimate: Estimate) -> None:
     """The lock `billing.take_deposits` takes too: a conversion to an invoice happening
     now either already moved the deposits (`converted_invoice_id` is then set) or waits."""
-    db.session.execute(sa.select(Estimate.id).where(Estimate.id == estimate.id).with_for_update())
-    db.session.refresh(estimate)
+    lock_document(estimate)

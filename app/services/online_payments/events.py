@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import (
     CheckoutSession,
-    CheckoutStatus,
     Estimate,
     Invoice,
     InvoiceStatus,
@@ -30,7 +29,14 @@ from app.services import billing, payment_texts
 from app.services.errors import DomainError
 from app.services.online_payments import deposits
 from app.services.online_payments.checkout import session_for_invoice
-from app.services.online_payments.common import office_notice
+from app.services.online_payments.common import (
+    add_payment_once,
+    follow_session,
+    office_notice,
+    owned_document,
+    paid_intent,
+    payment_by_intent,
+)
 from app.templating import money
 
 log = logging.getLogger(__name__)
@@ -104,18 +110,6 @@ def handle_event(*, event: dict[str, Any], now: datetime | None = None) -> str:
     return record.outcome
 
 
-def _invoice_for(account: StripeAccount, metadata: dict[str, Any]) -> Invoice | None:
-    """The invoice the metadata names, only if it belongs to the account's company: an
-    event from one company's account never touches another company's invoice."""
-    raw = str((metadata or {}).get("invoice_id") or "")
-    if not raw.isdigit():
-        return None
-    invoice = db.session.get(Invoice, int(raw))
-    if invoice is None or invoice.company_id != account.company_id:
-        return None
-    return invoice
-
-
 def _checkout_event(
     *, account: StripeAccount, event_type: str, session: dict[str, Any], now: datetime
 ) -> str:
@@ -124,21 +118,17 @@ def _checkout_event(
         return _deposit_checkout_event(
             account=account, event_type=event_type, session=session, now=now
         )
-    invoice = _invoice_for(account, metadata)
+    invoice = owned_document(Invoice, account, metadata.get("invoice_id"))
     if invoice is None:
         return "ignored: the session names no invoice of this company"
     local = session_for_invoice(invoice=invoice, stripe_session_id=str(session.get("id")))
-    if event_type == "checkout.session.expired":
-        if local is not None and local.status == CheckoutStatus.OPEN:
-            local.status = CheckoutStatus.EXPIRED
+    if follow_session(local, event_type):
         return "session expired"
-    if local is not None:
-        local.status = CheckoutStatus.COMPLETE
-    intent = str(session.get("payment_intent") or "")
-    amount = int(session.get("amount_total") or 0)
-    if not intent or amount <= 0:
+    found = paid_intent(session)
+    if found is None:
         return "ignored: no payment intent or amount"
-    existing = _payment_by_intent(account.company_id, intent)
+    intent, amount = found
+    existing = payment_by_intent(account.company_id, intent)
     paid = session.get("payment_status") == "paid"
     if event_type == "checkout.session.completed":
         if paid:
@@ -164,11 +154,7 @@ def _checkout_event(
             stripe_checkout_session_id=session.get("id"),
             note="Paid online",
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(payment)
-                db.session.flush()
-        except IntegrityError:
+        if not add_payment_once(payment):
             return "duplicate payment"
         db.session.refresh(invoice)
         office_notice(
@@ -232,13 +218,11 @@ def _deposit_checkout_event(
         )
     # The office already made the invoice: the deposit is paid on it (never beyond its
     # balance; any excess is refunded), and still reads as the estimate's deposit.
-    local = deposits.deposit_session(estimate, str(session.get("id")))
-    if local is not None:
-        local.status = CheckoutStatus.COMPLETE
-    intent = str(session.get("payment_intent") or "")
-    amount = int(session.get("amount_total") or 0)
-    if not intent or amount <= 0:
+    follow_session(deposits.deposit_session(estimate, str(session.get("id"))), event_type)
+    found = paid_intent(session)
+    if found is None:
         return "ignored: no payment intent or amount"
+    intent, amount = found
     already = deposits.paid_deposit(estimate)
     if already is not None and already.stripe_payment_intent_id != intent:
         # A second deposit (another tab): the customer gets it back, as before the invoice.
@@ -253,18 +237,12 @@ def _deposit_checkout_event(
         session_id=session.get("id"),
         now=now,
     )
-    payment = _payment_by_intent(account.company_id, intent)
+    payment = payment_by_intent(account.company_id, intent)
     if payment is not None and payment.estimate_id is None:
         payment.estimate_id = estimate.id
         payment.note = f"Deposit on {estimate.label}"
         db.session.flush()
     return outcome.replace("payment recorded", "deposit recorded on the invoice")
-
-
-def _payment_by_intent(company_id: int, intent: str) -> Payment | None:
-    return db.session.scalar(
-        sa.select(Payment).filter_by(company_id=company_id, stripe_payment_intent_id=intent)
-    )
 
 
 def _record_received(
@@ -320,7 +298,7 @@ def _record_received(
     if payment is None:
         # A bank payment that cleared when nothing was due any more: it stays on the
         # invoice as failed (never counted), saying why.
-        processing = _payment_by_intent(account.company_id, intent)
+        processing = payment_by_intent(account.company_id, intent)
         if processing is not None and processing.status == PaymentStatus.PROCESSING:
             processing.status = PaymentStatus.FAILED
             processing.failure_reason = "Refunded: nothing was due when it cleared."
@@ -354,7 +332,7 @@ def _refund_excess(
 
 def _refunded(*, account: StripeAccount, charge: dict[str, Any], now: datetime) -> str:
     intent = str(charge.get("payment_intent") or "")
-    payment = _payment_by_intent(account.company_id, intent) if intent else None
+    payment = payment_by_intent(account.company_id, intent) if intent else None
     if payment is None:
         # Our own refund of an overpayment that was never counted, or not ours at all.
         return "ignored: no payment of this company for the charge"

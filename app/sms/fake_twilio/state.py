@@ -696,12 +696,16 @@ class FakeTwilio:
 
     def place_call(self, *, from_: str, to: str) -> WebhookResult:
         """A phone calls `to`: Twilio asks the number's voice URL what to do (TwiML)."""
-        sid = new_sid("CA")
-        form = {
+        form = {**self.call_form(sid=new_sid("CA"), from_=from_, to=to), "CallStatus": "ringing"}
+        return self.post_webhook(self.voice_url(to), form)
+
+    def call_form(self, *, sid: str, from_: str, to: str) -> dict[str, str]:
+        """The fields Twilio posts on every request about an inbound call (each request
+        adds its CallStatus and what that step is about)."""
+        return {
             "AccountSid": self.account_sid,
             "ApiVersion": "2010-04-01",
             "CallSid": sid,
-            "CallStatus": "ringing",
             "Called": to,
             "Caller": from_,
             "Direction": "inbound",
@@ -710,8 +714,10 @@ class FakeTwilio:
             "CallerCountry": "US",
             "CalledCountry": "US",
         }
+
+    def voice_url(self, to: str) -> str:
+        """Where Twilio asks what to do with a call to `to`: the number's voice URL."""
         number = self.number(to)
-        url = (number.voice_url if number and number.voice_url else None) or self.app_url(
+        return (number.voice_url if number and number.voice_url else None) or self.app_url(
             "/webhooks/twilio/voice"
         )
-        return self.post_webhook(url, form)

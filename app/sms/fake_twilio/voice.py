@@ -116,23 +116,9 @@ class FakeVoice:
         if outcome not in DIAL_OUTCOMES:
             raise ValueError(f"outcome must be one of {DIAL_OUTCOMES}")
         run = FakeCallRun(sid=new_sid("CA"))
-        base = {
-            "AccountSid": self.fake.account_sid,
-            "ApiVersion": "2010-04-01",
-            "CallSid": run.sid,
-            "Called": to,
-            "Caller": from_,
-            "Direction": "inbound",
-            "From": from_,
-            "To": to,
-            "CallerCountry": "US",
-            "CalledCountry": "US",
-        }
+        base = self.fake.call_form(sid=run.sid, from_=from_, to=to)
         number = self.fake.number(to)
-        url = (number.voice_url if number and number.voice_url else None) or self.fake.app_url(
-            "/webhooks/twilio/voice"
-        )
-        result = self._post(run, url, {**base, "CallStatus": "ringing"})
+        result = self._post(run, self.fake.voice_url(to), {**base, "CallStatus": "ringing"})
         options = {"outcome": outcome, "voicemail": voicemail, "digits": digits}
         for _ in range(10):  # each step follows one answer; a loop of redirects ends here
             next_url, form = self._run_twiml(run, result, base, options, talk_seconds, tone)
