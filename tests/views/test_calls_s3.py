@@ -1,6 +1,7 @@
 """Voicemail recordings and recorded greetings with MEDIA_STORE=s3: they go through the
 same media store as pictures, so they land in the bucket and are streamed by the app's own
-routes (the voicemail player can seek: ranges)."""
+routes (the voicemail player can seek: ranges). A store that refuses a recording loses
+nothing: it stays at Twilio and is fetched again after its lease."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from app.extensions import db
 from app.models import Voicemail, VoicemailState, utcnow
-from app.services import numbers
+from app.services import media_backends, numbers
+from app.services import voicemail as voicemail_service
 from app.services.routing import account_owner
 from app.services.voicemail import fetch_due_voicemails
 from app.sms.fake_twilio.voice import make_wav
+from tests.fixtures.s3 import use_backend
 
 CALLER = "+15125550123"
 
@@ -94,3 +98,35 @@ def test_a_recorded_greeting_is_kept_in_s3_and_served_to_twilio(
     assert client.post("/settings/calls/greeting", data={"action": "remove"}).status_code == 302
     assert s3_store.object_names() == []
     assert client.get(path).status_code == 404
+
+
+def test_a_store_that_refuses_a_voicemail_loses_nothing(
+    app, office, numbers_fake, s3_store, monkeypatch
+):
+    _company, _owner, number = office
+    run = numbers_fake.voice.call(from_=CALLER, to=number.e164, voicemail="Pipe burst")
+    numbers_fake.run_all_callbacks()
+    use_backend(
+        app,
+        media_backends.S3Backend.from_config(
+            {**current_app.config, "S3_SECRET_ACCESS_KEY": "rotated-elsewhere"}
+        ),
+    )
+    monkeypatch.setattr(voicemail_service, "_last_run", None)
+    now = utcnow()
+    # The worker's hook logs the failure and goes on; the recording stays at Twilio.
+    assert voicemail_service.work_voicemails_periodically(now=now) == 0
+    db.session.expire_all()
+    voicemail = db.session.scalars(sa.select(Voicemail)).one()
+    assert voicemail.state == VoicemailState.FETCHING
+    assert not numbers_fake.voice.recording(run.recording.sid).deleted
+    assert s3_store.object_names() == []
+
+    app.extensions.pop(media_backends.EXTENSION)  # the right key again
+    later = now + voicemail_service.FETCH_LEASE
+    assert voicemail_service.work_voicemails_periodically(now=later) == 1
+    db.session.expire_all()
+    voicemail = db.session.scalars(sa.select(Voicemail)).one()
+    assert voicemail.state == VoicemailState.STORED
+    assert s3_store.object_names() == [f"prod/{voicemail.storage_key}"]
+    assert numbers_fake.voice.recording(run.recording.sid).deleted
