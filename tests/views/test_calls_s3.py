@@ -100,9 +100,7 @@ def test_a_recorded_greeting_is_kept_in_s3_and_served_to_twilio(
     assert client.get(path).status_code == 404
 
 
-def test_a_store_that_refuses_a_voicemail_loses_nothing(
-    app, office, numbers_fake, s3_store, monkeypatch
-):
+def test_a_store_that_refuses_a_voicemail_loses_nothing(app, office, numbers_fake, s3_store):
     _company, _owner, number = office
     run = numbers_fake.voice.call(from_=CALLER, to=number.e164, voicemail="Pipe burst")
     numbers_fake.run_all_callbacks()
@@ -112,19 +110,21 @@ def test_a_store_that_refuses_a_voicemail_loses_nothing(
             {**current_app.config, "S3_SECRET_ACCESS_KEY": "rotated-elsewhere"}
         ),
     )
-    monkeypatch.setattr(voicemail_service, "_last_run", None)
     now = utcnow()
-    # The worker's hook logs the failure and goes on; the recording stays at Twilio.
-    assert voicemail_service.work_voicemails_periodically(now=now) == 0
+    # Counted as a failed attempt and retried later, like a Twilio error; the recording
+    # stays at Twilio.
+    assert voicemail_service.fetch_due_voicemails(now=now) == 0
     db.session.expire_all()
     voicemail = db.session.scalars(sa.select(Voicemail)).one()
     assert voicemail.state == VoicemailState.FETCHING
+    assert voicemail.attempts == 1 and voicemail.last_error
+    assert voicemail.next_attempt_at > now
     assert not numbers_fake.voice.recording(run.recording.sid).deleted
     assert s3_store.object_names() == []
 
     app.extensions.pop(media_backends.EXTENSION)  # the right key again
     later = now + voicemail_service.FETCH_LEASE
-    assert voicemail_service.work_voicemails_periodically(now=later) == 1
+    assert voicemail_service.fetch_due_voicemails(now=later) == 1
     db.session.expire_all()
     voicemail = db.session.scalars(sa.select(Voicemail)).one()
     assert voicemail.state == VoicemailState.STORED

@@ -18,7 +18,7 @@ resumes where it stopped and never registers a second brand or campaign.
 from app.services.registration.flow import (
     advance_registration,
     work_due_registrations,
-    work_registrations_periodically,
+    work_registrations,
 )
 from app.services.registration.records import (
     CONTINUE,
@@ -86,5 +86,5 @@ __all__ = [
     "terms_url",
     "validate_details",
     "work_due_registrations",
-    "work_registrations_periodically",
+    "work_registrations",
 ]
