@@ -5,8 +5,8 @@ Both are editable templates (Payment receipt, Payment reminder) and go through t
 outbox (`texting.queue_text`), so an opted-out customer gets nothing: the text is
 recorded as skipped instead. Reminders are looked for by the outbox worker once a minute
 (`queue_due_payment_reminders`, a row of app/worker/periodic.py), only inside the
-customer's texting window (app/services/quiet_hours.py), and stop as soon as nothing is due: a payment (or an ACH
-debit on its way), a void, or the second reminder.
+customer's texting window (app/services/quiet_hours.py), and stop as soon as nothing is
+due: a payment (or an ACH debit on its way), a void, or the second reminder.
 """
 
 from __future__ import annotations
