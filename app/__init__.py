@@ -164,12 +164,14 @@ def _is_webhook() -> bool:
 
 def _register_cli(app: Flask) -> None:
     from app.demo import demo_command
+    from app.media_cli import media_cli
     from app.operator_cli import numbers_cli
     from app.registration_cli import registration_cli
     from app.worker.cli import outbox_cli
     from app.worker.dispatcher import install_background_dispatcher
 
     app.cli.add_command(demo_command)
+    app.cli.add_command(media_cli)
     app.cli.add_command(numbers_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(registration_cli)

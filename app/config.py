@@ -13,6 +13,7 @@ import os
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
 
@@ -31,6 +32,9 @@ APP_ENVS = ("development", "production")
 # A production SECRET_KEY is at least this long and looks random (see secret_key_problem).
 MIN_SECRET_KEY_CHARS = 32
 MIN_SECRET_KEY_BITS = 128
+
+# MEDIA_STORE values (app/services/media_backends.py).
+MEDIA_STORES = ("local", "s3")
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -160,6 +164,16 @@ def load_config(instance_path: str) -> dict[str, object]:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
         "TRUST_PROXY": _flag("TRUST_PROXY"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(Path(instance_path) / "uploads")),
+        # Where kept media (MMS pictures, files) lives: `local` (under UPLOAD_FOLDER) or `s3`
+        # (a private S3-compatible bucket; app/services/media_backends.py, docs/media.md).
+        "MEDIA_STORE": os.environ.get("MEDIA_STORE", "local").strip().lower(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        # Empty: AWS itself. MinIO, Cloudflare R2, Backblaze B2, Wasabi: their endpoint URL.
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION", ""),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         # Ask Twilio to transcribe voicemails (a paid add-on at Twilio; the office sees the
         # text beside the audio, marked "may contain mistakes").
         "VOICEMAIL_TRANSCRIPTION": _flag("VOICEMAIL_TRANSCRIPTION", default=True),
@@ -173,6 +187,31 @@ def load_config(instance_path: str) -> dict[str, object]:
         # werkzeug's password hash method. Tests set a cheap one; never change it in production.
         "PASSWORD_HASH_METHOD": "scrypt",
     }
+
+
+def media_config_problem(config: Any) -> str | None:
+    """Why MEDIA_STORE and the S3_* settings cannot work, or None."""
+    store = config.get("MEDIA_STORE", "local")
+    if store not in MEDIA_STORES:
+        return f"MEDIA_STORE={store!r} is not one of {', '.join(MEDIA_STORES)}."
+    if store == "s3":
+        missing = [
+            name
+            for name in ("S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY")
+            if not config.get(name)
+        ]
+        if missing:
+            return (
+                f"MEDIA_STORE=s3 needs {', '.join(missing)} (and S3_ENDPOINT_URL for MinIO, "
+                "R2, Backblaze or Wasabi; S3_REGION for AWS)."
+            )
+        endpoint = str(config.get("S3_ENDPOINT_URL") or "")
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            return (
+                f"S3_ENDPOINT_URL={endpoint!r} is not an http:// or https:// address "
+                "(leave it empty for AWS)."
+            )
+    return None
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -212,6 +251,11 @@ def check_production_config(config: dict[str, object] | object) -> None:
         raise UnsafeConfiguration(
             f"SMTP_SECURITY={get('SMTP_SECURITY')!r} is not one of starttls, ssl, none."
         )
+    # A media store that cannot work is refused in every environment: otherwise the first
+    # picture a customer texts would be the first to find out.
+    media_problem = media_config_problem(config)  # type: ignore[arg-type]
+    if media_problem:
+        raise UnsafeConfiguration(media_problem)
     if env_name != "production":
         return
     problem = secret_key_problem(get("SECRET_KEY"))

@@ -89,10 +89,30 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Alembic rebuilds a SQLite table (copy, drop, rename) for a change ALTER TABLE
+            # cannot make. With foreign keys enforced, dropping the old `companies` would
+            # delete every row that references it (ON DELETE CASCADE): users, customers,
+            # registrations. So they are off while migrating (the pragma must be set outside
+            # a transaction) and checked afterwards.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # End SQLAlchemy's autobegun transaction, or Alembic would take it for the
+            # caller's and never commit the migration's.
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"Foreign keys broken by the migration: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.queries",
     "tests.fixtures.request_isolation",
     "tests.fixtures.mail",
+    "tests.fixtures.s3",
 ]
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import MessagingRegistration, PhoneNumber, RegistrationStatus
 from app.services import registration as reg
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 from tests.services.test_registration import DETAILS
 
 
@@ -38,7 +38,7 @@ def test_show_unknown_company(runner, app):
 
 def test_attach_then_show(runner, make, fake):
     company = _company_with_number(make)
-    service = gateway.create_messaging_service(
+    service = trust_hub.create_messaging_service(
         friendly_name="console",
         inbound_url="https://x.example/s",
         status_callback="https://x.example/c",

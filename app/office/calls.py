@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import abort, g, redirect, render_template, request, send_file, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -20,10 +20,10 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.actions import service_call
 from app.auth.access import any_role_required, manager_required
 from app.extensions import db
+from app.media.routes import send_media
 from app.models import Call, Holiday, Message, MessageRecipient, Role, Voicemail, VoicemailState
 from app.office import bp
 from app.request_limits import accepts_upload
-from app.services import media_store
 from app.services.business_hours import (
     GREETING_AUDIO_MAX_BYTES,
     GREETING_MAX,
@@ -93,14 +93,14 @@ def voicemail_audio(voicemail_id: int):
         abort(404)
     if voicemail.state != VoicemailState.STORED or not voicemail.storage_key:
         abort(404)
-    if not media_store.exists(voicemail.storage_key):
-        abort(404)
-    path = media_store.path_of(voicemail.storage_key)
-    response = send_file(
-        path,
-        mimetype=voicemail.content_type or "audio/wav",
-        conditional=True,  # range requests: the player can seek
-        download_name=f"voicemail-{voicemail.id}.{path.suffix.lstrip('.')}",
+    extension = voicemail.storage_key.rsplit(".", 1)[-1]
+    # From the local folder or the S3 bucket (MEDIA_STORE), with range requests: the
+    # player can seek.
+    response = send_media(
+        voicemail.storage_key,
+        content_type=voicemail.content_type or "audio/wav",
+        download_name=f"voicemail-{voicemail.id}.{extension}",
+        inline=True,
         max_age=0,
     )
     response.headers["Cache-Control"] = "private, no-store"

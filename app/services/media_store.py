@@ -7,23 +7,32 @@ Twilio RecordingSid) from that id's letters and digits only, never from a path a
 chose; a key that would leave the media root (`..`, an absolute path) is refused, so a row
 that was tampered with cannot make the app read another file.
 
-Only the local folder is built. An S3-compatible store is not: a deployment with several
-web servers must share UPLOAD_FOLDER (a network volume) until one is.
+The bytes live where MEDIA_STORE says (app/services/media_backends.py): files under
+UPLOAD_FOLDER (`local`, the default) or a private S3-compatible bucket (`s3`), the same keys
+either way. Passing `upload_folder` names a local folder explicitly (tests, scripts).
 Used by MMS pictures (app/services/message_media.py), voicemail and call recordings
 (app/services/voicemail.py) and uploaded greetings (app/services/business_hours.py).
 """
 
 from __future__ import annotations
 
-import os
+import mimetypes
 import secrets
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
 
 from app.models.types import utcnow
+from app.services.media_backends import (
+    LocalBackend,
+    MediaStoreUnavailable,
+    S3Backend,
+    StoredObject,
+    current_backend,
+)
+
+__all__ = ["BadMediaKey", "MediaStoreUnavailable", "StoredObject"]
 
 ROOT = "media"
 
@@ -37,8 +46,21 @@ def _root(upload_folder: str | None = None) -> Path:
     return (Path(folder) / ROOT).resolve()
 
 
+def check_key(key: str) -> str:
+    """`key` if it names something under the media root, else BadMediaKey: no `..`, `.` or
+    empty part, no absolute path or backslash, nothing outside `media/` (whatever the
+    backend: an S3 object name with `..` is refused as a path with one is)."""
+    if not key or not isinstance(key, str) or not key.startswith(f"{ROOT}/"):
+        raise BadMediaKey(key)
+    if "\\" in key or any(ord(ch) < 32 for ch in key):
+        raise BadMediaKey(key)
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise BadMediaKey(key)
+    return key
+
+
 def path_of(key: str, *, upload_folder: str | None = None) -> Path:
-    """The file for `key`, checked to lie inside the media root."""
+    """The file for `key`, checked to lie inside the media root (local store)."""
     root = _root(upload_folder)
     if not key or key.startswith(("/", "\\")) or not key.startswith(f"{ROOT}/"):
         raise BadMediaKey(key)
@@ -46,6 +68,19 @@ def path_of(key: str, *, upload_folder: str | None = None) -> Path:
     if root not in path.parents:
         raise BadMediaKey(key)
     return path
+
+
+def _backend(upload_folder: str | None) -> LocalBackend | S3Backend:
+    if upload_folder is not None:
+        return LocalBackend(upload_folder)
+    return current_backend()
+
+
+def _checked(key: str, backend: LocalBackend | S3Backend) -> str:
+    check_key(key)
+    if isinstance(backend, LocalBackend):
+        path_of(key, upload_folder=str(backend.folder))  # and no symlink out of the root
+    return key
 
 
 def _clean_extension(extension: str) -> str:
@@ -75,36 +110,46 @@ def save(
     upload_folder: str | None = None,
 ) -> str:
     """Write `data` and return its key: `named_key` when `name` is given, else a new one.
-    Written to a temporary file and renamed, so a reader never sees half a file and a
-    crash (or two writers of one named key) leaves no partial one."""
+    A reader never sees half a file (a local file is written to a temporary file and
+    renamed; an S3 object appears whole), and a second write of a named key replaces it.
+    MediaStoreUnavailable when the store cannot take it."""
     if name:
         key = named_key(company_id=company_id, name=name, extension=extension)
     else:
         key = new_key(company_id=company_id, extension=extension)
-    path = path_of(key, upload_folder=upload_folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    backend = _backend(upload_folder)
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    backend.put(_checked(key, backend), data, content_type=content_type)
     return key
 
 
 def read(key: str, *, upload_folder: str | None = None) -> bytes:
-    return path_of(key, upload_folder=upload_folder).read_bytes()
+    backend = _backend(upload_folder)
+    return backend.get(_checked(key, backend))
+
+
+def open_for_serving(key: str) -> StoredObject | Path:
+    """What a route hands to send_file: the local file's path, or the S3 object's stream
+    with its size and ETag. FileNotFoundError when there is none."""
+    backend = _backend(None)
+    _checked(key, backend)
+    if isinstance(backend, LocalBackend):
+        path = path_of(key, upload_folder=str(backend.folder))
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return path
+    return backend.open(key)
 
 
 def exists(key: str, *, upload_folder: str | None = None) -> bool:
+    backend = _backend(upload_folder)
     try:
-        return path_of(key, upload_folder=upload_folder).is_file()
+        return backend.exists(_checked(key, backend))
     except BadMediaKey:
         return False
 
 
 def delete(key: str, *, upload_folder: str | None = None) -> None:
     """Remove the file (nothing if it is already gone)."""
-    path_of(key, upload_folder=upload_folder).unlink(missing_ok=True)
+    backend = _backend(upload_folder)
+    backend.delete(_checked(key, backend))

@@ -204,6 +204,13 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             item.state = MediaState.FAILED
             item.error = error.message
             item.next_attempt_at = None
+        except media_store.MediaStoreUnavailable as error:
+            # Our store (the S3 bucket) is down or refuses us: Twilio still has the file
+            # (it is deleted there only once kept here), so the fetch is tried again later.
+            log.warning("media: %s not stored: %s", media_id, error.message)
+            db.session.rollback()
+            _retry(media_id, now=now, reason=error.message)
+            continue
         except Exception:
             # A decoder's own failure on a hostile file must not bring the item back
             # for ever: it is given up on, with the reason in the log.
@@ -368,9 +375,29 @@ def prepare_outbound_photos(*, company: Company, files: list[bytes]) -> list[Mes
         row = MessageMedia(
             company_id=company.id, position=position, state=MediaState.STORED, attempts=0
         )
-        _store_picture(row, image, max_bytes=MMS_MAX_BYTES)
+        try:
+            _store_picture(row, image, max_bytes=MMS_MAX_BYTES)
+        except media_store.MediaStoreUnavailable as error:
+            # The store (the S3 bucket) is down or refuses us: the reply is not sent without
+            # its photos; the operator's detail goes to the log, the person gets what to do.
+            log.error("media: reply photos not stored: %s", error.message)
+            _forget(rows, row)
+            raise InvalidPhoto(
+                "Photos cannot be stored just now. Try again in a minute.", field="photos"
+            ) from error
         rows.append(row)
     return rows
+
+
+def _forget(rows: list[MessageMedia], partial: MessageMedia) -> None:
+    """Best effort: the files of a reply's photos that were stored before the store failed."""
+    for row in [*rows, partial]:
+        for key in (row.storage_key, row.thumbnail_key):
+            if key:
+                try:
+                    media_store.delete(key)
+                except media_store.MediaStoreUnavailable:
+                    log.warning("media: %s left in the store", key)
 
 
 # In `Message.media_urls` of a text we send, a photo kept here is named by this prefix and

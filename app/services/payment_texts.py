@@ -4,9 +4,9 @@ automatic payment reminders for an unpaid sent invoice.
 Both are editable templates (Payment receipt, Payment reminder) and go through the
 outbox (`texting.queue_text`), so an opted-out customer gets nothing: the text is
 recorded as skipped instead. Reminders are looked for by the outbox worker once a minute
-(`queue_payment_reminders_periodically`), only inside the customer's texting window
-(app/services/quiet_hours.py), and stop as soon as nothing is due: a payment (or an ACH
-debit on its way), a void, or the second reminder.
+(`queue_due_payment_reminders`, a row of app/worker/periodic.py), only inside the
+customer's texting window (app/services/quiet_hours.py), and stop as soon as nothing is
+due: a payment (or an ACH debit on its way), a void, or the second reminder.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ FETCH_RETRY_MAX = timedelta(minutes=10)
 FETCH_MAX_ATTEMPTS = 8
 # How long a worker holds a voicemail it is fetching before another may try.
 FETCH_LEASE = timedelta(minutes=2)
+# How often the worker looks for recordings to fetch: the office is waiting to hear them.
 WORK_INTERVAL = timedelta(seconds=5)
-_last_run: datetime | None = None
 TRANSCRIPT_MAX = 5000
 
 
@@ -143,7 +143,8 @@ def fetch_voicemail(*, voicemail: Voicemail, now: datetime) -> bool:
             extension=extension,
             name=voicemail.recording_sid,
         )
-    except gateway.GatewayError as error:
+    except (gateway.GatewayError, media_store.MediaStoreUnavailable) as error:
+        # A store that refuses us (S3 down, keys rotated) is retried like a Twilio error.
         voicemail.last_error = str(error)[:2000]
         permanent = isinstance(error, gateway.PermanentGatewayError)
         if permanent or voicemail.attempts >= FETCH_MAX_ATTEMPTS:
@@ -179,22 +180,6 @@ def _delete_at_twilio_if_wanted(*, voicemail: Voicemail, now: datetime) -> None:
         return
     voicemail.deleted_at_twilio_at = now
     db.session.flush()
-
-
-def work_voicemails_periodically(*, now: datetime) -> int:
-    """The worker's hook (app/worker/dispatcher.py), outside the outbox's claim transaction:
-    a Twilio fetch may take seconds and must not hold claimed texts back. Every
-    WORK_INTERVAL per process; never raises (a failure is logged, the sending goes on)."""
-    global _last_run
-    if _last_run is not None and _last_run <= now < _last_run + WORK_INTERVAL:
-        return 0
-    _last_run = now
-    try:
-        return fetch_due_voicemails(now=now)
-    except Exception:
-        db.session.rollback()
-        log.exception("voicemail: fetching due recordings failed")
-        return 0
 
 
 def fetch_due_voicemails(*, now: datetime, limit: int = FETCH_BATCH) -> int:

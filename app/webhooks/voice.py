@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, abort, current_app, request, send_file
+from flask import Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.voice_response import VoiceResponse
 
 from app.extensions import db
+from app.media.routes import send_media
 from app.models import Company
-from app.services import media_store
 from app.services.business_hours import (
     call_settings,
     greeting,
@@ -279,10 +279,13 @@ def twilio_voice_greeting(filename: str) -> Response:
     settings = settings_for_greeting_name(filename)
     if settings is None or not settings.greeting_audio_key:
         abort(404)
-    if not media_store.exists(settings.greeting_audio_key):
-        abort(404)
-    path = media_store.path_of(settings.greeting_audio_key)
-    mimetype = "audio/mpeg" if path.suffix == ".mp3" else "audio/wav"
-    response = send_file(path, mimetype=mimetype, conditional=True, max_age=300)
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    key = settings.greeting_audio_key
+    mimetype = "audio/mpeg" if key.endswith(".mp3") else "audio/wav"
+    # From the local folder or the S3 bucket (MEDIA_STORE); nosniff, ranges, ETag.
+    response = send_media(
+        key, content_type=mimetype, download_name=filename, inline=True, max_age=300
+    )
+    # The greeting every caller hears: a shared cache may keep it (send_media says private).
+    response.cache_control.private = False
+    response.cache_control.public = True
     return response

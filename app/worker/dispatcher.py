@@ -31,9 +31,7 @@ from app.models import Message, MessageStatus, MessagingRegistration, OptOut, ut
 from app.services import inbound, message_media, outbox, push
 from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
-from app.services.registration import work_registrations_periodically
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
-from app.services.voicemail import work_voicemails_periodically
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
 from app.worker.periodic import PERIODIC_TASKS, PeriodicTask, Schedule
@@ -159,18 +157,15 @@ class Dispatcher:
             # deadlock two dispatchers on the lock upgrade ("database is locked").
             self.schedule.run_due(now=now)  # the periodic tasks: app/worker/periodic.py
             db.session.commit()
-            # Texting registrations: Twilio calls and status polls, once a minute. It
-            # commits after each step itself (each SID durable before the next call).
-            work_registrations_periodically(now=now)
             # Web Push notifications of routed texts, on the same pool as the texts.
             # The keys first: on SQLite a first pair is inserted on another connection,
             # which must not wait for this session's claim.
             keys = push.vapid_keys()
             pushes = push.claim_due_pushes(now=now, limit=max(free, 1))
             db.session.commit()
-            # Voicemail audio still at Twilio (app/services/voicemail.py), every 5 s: the
-            # office is waiting to hear it. Commits per recording, like the registrations.
-            work_voicemails_periodically(now=now)
+            # The periodic tasks that commit their own steps (texting registrations,
+            # voicemail fetches), outside any claim.
+            self.schedule.run_due(now=now, commits=True)
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.extensions import db
+from app.services import voicemail
 from app.services.escalation import escalate_unread
 from app.services.payment_texts import queue_due_payment_reminders
+from app.services.registration import work_registrations
+from app.services.registration.records import WORK_INTERVAL as REGISTRATION_INTERVAL
 from app.services.reminders import queue_due_reminders
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ class PeriodicTask:
     name: str
     interval: timedelta
     run: Callable[..., int]  # run(now=...) -> how many things it did
+    # Commits after each step itself (each Twilio call durable before the next): run after
+    # the claim's transaction, never inside a savepoint of it.
+    commits: bool = False
 
 
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
@@ -41,6 +47,12 @@ PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask("escalation", timedelta(minutes=1), escalate_unread),
     # Up to two reminders for an unpaid sent invoice (app/services/payment_texts.py).
     PeriodicTask("payment_reminders", timedelta(minutes=1), queue_due_payment_reminders),
+    # Texting registrations: Twilio calls and status polls (app/services/registration/).
+    PeriodicTask("registrations", REGISTRATION_INTERVAL, work_registrations, commits=True),
+    # Voicemail audio still at Twilio (app/services/voicemail.py).
+    PeriodicTask(
+        "voicemails", voicemail.WORK_INTERVAL, voicemail.fetch_due_voicemails, commits=True
+    ),
 )
 
 
@@ -56,17 +68,24 @@ class Schedule:
         # A clock that went backwards (now < last) runs the task rather than wait.
         return last is None or not last <= now < last + task.interval
 
-    def run_due(self, *, now: datetime) -> dict[str, int]:
-        """Run every due task in the caller's transaction; returns what each one did."""
+    def run_due(self, *, now: datetime, commits: bool = False) -> dict[str, int]:
+        """Run every due task of one kind: those that write in the caller's transaction
+        (each in a savepoint), or with `commits` those that commit their own steps (run
+        outside any transaction). Returns what each one did."""
         done: dict[str, int] = {}
         for task in self.tasks:
-            if not self.due(task, now):
+            if task.commits != commits or not self.due(task, now):
                 continue
             self.last_run[task.name] = now
             try:
-                with db.session.begin_nested():
+                if commits:
                     done[task.name] = task.run(now=now)
+                else:
+                    with db.session.begin_nested():
+                        done[task.name] = task.run(now=now)
             except Exception:
+                if commits:
+                    db.session.rollback()
                 log.exception("worker: periodic task %s failed", task.name)
                 done[task.name] = 0
         return done

@@ -11,7 +11,7 @@ import pytest
 from app.extensions import db
 from app.models import MessagingRegistration, PhoneNumber, RegistrationStatus
 from app.services import registration as reg
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 from app.sms.fake_twilio.registration import OTP_SENDER
 from app.sms.fake_twilio.state import _Fault
 
@@ -261,7 +261,7 @@ def test_toll_free_refused_for_a_local_number(world):
 
 
 def test_attach_existing_messaging_service(world, fake, clock):
-    service = gateway.create_messaging_service(
+    service = trust_hub.create_messaging_service(
         friendly_name="Registered in the console",
         inbound_url="https://x.example/sms",
         status_callback="https://x.example/status",
@@ -385,21 +385,22 @@ def test_the_worker_hook_takes_a_few_steps_per_round(world, fake, clock):
     """The outbox worker's hook: at most WORKER_STEP_BUDGET steps a round, the rest at the
     next round (a minute later), until the registration waits for its review."""
     from app.services.registration import flow
+    from app.worker.periodic import Schedule
 
     fake.set_registration_outcome("pending")
     _submit(world)
-    flow._last_run = None
-    taken = flow.work_registrations_periodically(now=clock())
+    schedule = Schedule()
+    taken = schedule.run_due(now=clock(), commits=True)["registrations"]
     assert taken == flow.WORKER_STEP_BUDGET
     registration = db.session.scalars(db.select(MessagingRegistration)).one()
     assert registration.messaging_service_sid is None
     assert registration.status == RegistrationStatus.IN_PROGRESS
     assert registration.next_poll_at == clock()
-    assert flow.work_registrations_periodically(now=clock()) == 0  # once a minute
+    assert "registrations" not in schedule.run_due(now=clock(), commits=True)  # once a minute
     rounds = 1
     while registration.status == RegistrationStatus.IN_PROGRESS and rounds < 10:
         clock.advance(60)
-        flow.work_registrations_periodically(now=clock())
+        schedule.run_due(now=clock(), commits=True)
         db.session.refresh(registration)
         rounds += 1
     assert registration.status == RegistrationStatus.PENDING

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 from app.sms.fake_twilio.registration import parse_outcome
 
 
@@ -25,31 +25,31 @@ def test_paths_are_routed_by_host(request, fake, transport):
 
 def test_unknown_resource_is_twilios_404(fake):
     with pytest.raises(gateway.PermanentGatewayError) as error:
-        gateway.fetch_brand("BN" + "0" * 32)
+        trust_hub.fetch_brand("BN" + "0" * 32)
     assert error.value.status == 404 and error.value.code == 20404
 
 
 def test_a_bundle_cannot_be_submitted_before_it_is_complete(fake):
-    profile = gateway.create_customer_profile(
+    profile = trust_hub.create_customer_profile(
         friendly_name="Incomplete",
         email="a@example.com",
-        policy_sid=gateway.SECONDARY_PROFILE_POLICY,
+        policy_sid=trust_hub.SECONDARY_PROFILE_POLICY,
     )
-    evaluation = gateway.evaluate_customer_profile(
-        profile_sid=profile.sid, policy_sid=gateway.SECONDARY_PROFILE_POLICY
+    evaluation = trust_hub.evaluate_customer_profile(
+        profile_sid=profile.sid, policy_sid=trust_hub.SECONDARY_PROFILE_POLICY
     )
     assert evaluation.status == "noncompliant"
     assert any("authorized_representative_1" in f for f in evaluation.failures)
     with pytest.raises(gateway.PermanentGatewayError):
-        gateway.submit_customer_profile(profile.sid)
+        trust_hub.submit_customer_profile(profile.sid)
 
 
 def test_campaign_needs_an_approved_brand_and_two_samples(fake):
-    service = gateway.create_messaging_service(
+    service = trust_hub.create_messaging_service(
         friendly_name="s", inbound_url="https://x.example/s", status_callback="https://x.example/c"
     )
     with pytest.raises(gateway.PermanentGatewayError, match="Brand registration not found"):
-        gateway.create_campaign(
+        trust_hub.create_campaign(
             service_sid=service.sid,
             brand_sid="BN" + "1" * 32,
             use_case="LOW_VOLUME",

@@ -558,11 +558,8 @@ def test_an_answer_that_is_not_audio_is_not_stored(provisioned, numbers_fake):
 
 
 def test_the_worker_fetches_voicemails_outside_the_outbox_claim(
-    provisioned, numbers_fake, dispatcher, monkeypatch
+    provisioned, numbers_fake, dispatcher
 ):
-    from app.services import voicemail as voicemail_service
-
-    monkeypatch.setattr(voicemail_service, "_last_run", None)
     _leave_voicemail(provisioned, numbers_fake)
 
     dispatcher().run_once()

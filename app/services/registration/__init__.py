@@ -5,7 +5,7 @@ The Pro's wizard calls `submit_registration` (validate, store the details, mark 
 the worker calls `work_due_registrations`, which moves each due registration through
 Twilio's ISV flow one call at a time with `advance_registration`, committing after every
 step. Every SID Twilio returns is on the row before the next call, and every create that
-could be repeated after a lost answer looks first (`gateway.find_*`), so a crash or a retry
+could be repeated after a lost answer looks first (`trust_hub.find_*`), so a crash or a retry
 resumes where it stopped and never registers a second brand or campaign.
 
     10DLC:     customer profile (+ end users, address, document, assignments, evaluation,
@@ -18,7 +18,7 @@ resumes where it stopped and never registers a second brand or campaign.
 from app.services.registration.flow import (
     advance_registration,
     work_due_registrations,
-    work_registrations_periodically,
+    work_registrations,
 )
 from app.services.registration.records import (
     CONTINUE,
@@ -86,5 +86,5 @@ __all__ = [
     "terms_url",
     "validate_details",
     "work_due_registrations",
-    "work_registrations_periodically",
+    "work_registrations",
 ]

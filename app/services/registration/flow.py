@@ -20,7 +20,6 @@ from app.services.registration.records import (
     RETRY_MAX,
     STEPS_PER_ROUND,
     WAIT,
-    WORK_INTERVAL,
 )
 from app.services.registration.steps import doing, next_step, reject
 from app.sms import gateway
@@ -34,24 +33,13 @@ CLAIM_LEASE = timedelta(minutes=10)
 
 # -- the worker ------------------------------------------------------------------------------------
 
-_last_run: datetime | None = None
 
-
-def work_registrations_periodically(*, now: datetime) -> int:
-    """The worker's hook (app/worker/dispatcher.py): once a minute per process, move due
+def work_registrations(*, now: datetime) -> int:
+    """The worker's periodic task (app/worker/periodic.py, once a minute): move due
     registrations forward, at most WORKER_STEP_BUDGET Twilio steps per round so the outbox
     never waits long behind them (a registration takes ~25 steps, over a few rounds, for a
-    review that takes days). Never raises: a failure is logged and the sending goes on."""
-    global _last_run
-    if _last_run is not None and _last_run <= now < _last_run + WORK_INTERVAL:
-        return 0
-    _last_run = now
-    try:
-        return work_due_registrations(now=now, budget=WORKER_STEP_BUDGET)
-    except Exception:
-        db.session.rollback()
-        log.exception("registration: working due registrations failed")
-        return 0
+    review that takes days)."""
+    return work_due_registrations(now=now, budget=WORKER_STEP_BUDGET)
 
 
 def work_due_registrations(*, now: datetime, budget: int | None = None) -> int:

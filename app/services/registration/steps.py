@@ -30,7 +30,7 @@ from app.services.registration.records import (
     WAIT,
     number_of,
 )
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 from app.sms.error_codes import error_explanation
 
 log = logging.getLogger(__name__)
@@ -150,14 +150,14 @@ def _address_kwargs(details: dict[str, Any]) -> dict[str, str]:
 
 def _profile_policy(registration: MessagingRegistration) -> str:
     if registration.kind == RegistrationKind.SOLE_PROP:
-        return gateway.STARTER_PROFILE_POLICY
-    return gateway.SECONDARY_PROFILE_POLICY
+        return trust_hub.STARTER_PROFILE_POLICY
+    return trust_hub.SECONDARY_PROFILE_POLICY
 
 
 def _product_policy(registration: MessagingRegistration) -> str:
     if registration.kind == RegistrationKind.SOLE_PROP:
-        return gateway.SOLE_PROP_A2P_POLICY
-    return gateway.A2P_PROFILE_POLICY
+        return trust_hub.SOLE_PROP_A2P_POLICY
+    return trust_hub.A2P_PROFILE_POLICY
 
 
 def _primary_profile_sid() -> str:
@@ -202,16 +202,16 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         doing(registration, step)
         if step == "update_business":
             attrs = _starter_attributes(details) if sole_prop else _business_attributes(details)
-            gateway.update_end_user(sid=registration.business_end_user_sid, attributes=attrs)
+            trust_hub.update_end_user(sid=registration.business_end_user_sid, attributes=attrs)
         elif step == "update_representative":
-            gateway.update_end_user(
+            trust_hub.update_end_user(
                 sid=registration.representative_end_user_sid,
                 attributes=_representative_attributes(details),
             )
         elif step == "update_address":
-            gateway.update_address(sid=registration.address_sid, **_address_kwargs(details))
+            trust_hub.update_address(sid=registration.address_sid, **_address_kwargs(details))
         elif step == "update_a2p_profile":
-            gateway.update_end_user(
+            trust_hub.update_end_user(
                 sid=registration.a2p_end_user_sid, attributes=_a2p_attributes(registration)
             )
         elif step in ("resubmit_profile", "resubmit_a2p_profile"):
@@ -219,14 +219,14 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
             if step == "resubmit_profile":
                 sid, fetch, submit = (
                     registration.customer_profile_sid,
-                    gateway.fetch_customer_profile,
-                    gateway.submit_customer_profile,
+                    trust_hub.fetch_customer_profile,
+                    trust_hub.submit_customer_profile,
                 )
             else:
                 sid, fetch, submit = (
                     registration.trust_product_sid,
-                    gateway.fetch_trust_product,
-                    gateway.submit_trust_product,
+                    trust_hub.fetch_trust_product,
+                    trust_hub.submit_trust_product,
                 )
             bundle = fetch(sid)
             if bundle.status == "twilio-rejected":
@@ -238,15 +238,15 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         elif step == "resubmit_brand":
             # Looked at first: after a lost answer the brand may be under review already,
             # and resubmitting it again would be refused.
-            brand = gateway.fetch_brand(registration.brand_sid)
+            brand = trust_hub.fetch_brand(registration.brand_sid)
             if brand.status in BRAND_FAILED:
-                brand = gateway.resubmit_brand(registration.brand_sid)
+                brand = trust_hub.resubmit_brand(registration.brand_sid)
             registration.brand_status = brand.status
             _reset_wait(registration)
         elif step == "replace_campaign":
             if registration.campaign_sid:
                 try:
-                    gateway.delete_campaign(
+                    trust_hub.delete_campaign(
                         service_sid=registration.messaging_service_sid,
                         sid=registration.campaign_sid,
                     )
@@ -257,11 +257,11 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
             registration.campaign_status = None
             _reset_wait(registration)
         elif step == "resubmit_tollfree":
-            verification = gateway.fetch_tollfree_verification(
+            verification = trust_hub.fetch_tollfree_verification(
                 registration.tollfree_verification_sid
             )
             if verification.status in TOLLFREE_FAILED:
-                verification = gateway.resubmit_tollfree_verification(
+                verification = trust_hub.resubmit_tollfree_verification(
                     sid=registration.tollfree_verification_sid,
                     business_name=details["legal_name"],
                     website=details["website"],
@@ -277,7 +277,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
     if not registration.customer_profile_sid:
         doing(registration, "customer_profile")
         name = _friendly(registration, "profile")
-        profile = gateway.find_customer_profile(name) or gateway.create_customer_profile(
+        profile = trust_hub.find_customer_profile(name) or trust_hub.create_customer_profile(
             friendly_name=name,
             email=_email(registration),
             policy_sid=_profile_policy(registration),
@@ -289,13 +289,13 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
     if not registration.business_end_user_sid:
         doing(registration, "business_information")
         if sole_prop:
-            sid = gateway.create_end_user(
+            sid = trust_hub.create_end_user(
                 type_="starter_customer_profile_information",
                 friendly_name=_friendly(registration, "owner"),
                 attributes=_starter_attributes(details),
             )
         else:
-            sid = gateway.create_end_user(
+            sid = trust_hub.create_end_user(
                 type_="customer_profile_business_information",
                 friendly_name=_friendly(registration, "business"),
                 attributes=_business_attributes(details),
@@ -304,7 +304,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "business_information", CONTINUE
     if not sole_prop and not registration.representative_end_user_sid:
         doing(registration, "authorized_representative")
-        registration.representative_end_user_sid = gateway.create_end_user(
+        registration.representative_end_user_sid = trust_hub.create_end_user(
             type_="authorized_representative_1",
             friendly_name=_friendly(registration, "representative"),
             attributes=_representative_attributes(details),
@@ -312,13 +312,13 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "authorized_representative", CONTINUE
     if not registration.address_sid:
         doing(registration, "address")
-        registration.address_sid = gateway.create_address(
+        registration.address_sid = trust_hub.create_address(
             **_address_kwargs(details), iso_country="US"
         )
         return "address", CONTINUE
     if not registration.supporting_document_sid:
         doing(registration, "supporting_document")
-        registration.supporting_document_sid = gateway.create_supporting_document(
+        registration.supporting_document_sid = trust_hub.create_supporting_document(
             type_="customer_profile_address",
             friendly_name=_friendly(registration, "address document"),
             attributes={"address_sids": registration.address_sid},
@@ -333,10 +333,10 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         ]
         if not sole_prop:
             wanted.append(_primary_profile_sid())
-        present = gateway.customer_profile_assignments(registration.customer_profile_sid)
+        present = trust_hub.customer_profile_assignments(registration.customer_profile_sid)
         for sid in wanted:
             if sid and sid not in present:
-                gateway.assign_to_customer_profile(
+                trust_hub.assign_to_customer_profile(
                     profile_sid=registration.customer_profile_sid, object_sid=sid
                 )
         registration.mark_done("profile_assigned")
@@ -349,11 +349,11 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
             step="profile_submitted",
             what="business profile",
             status_attr="customer_profile_status",
-            fetch=lambda: gateway.fetch_customer_profile(sid),
-            evaluate=lambda: gateway.evaluate_customer_profile(
+            fetch=lambda: trust_hub.fetch_customer_profile(sid),
+            evaluate=lambda: trust_hub.evaluate_customer_profile(
                 profile_sid=sid, policy_sid=_profile_policy(registration)
             ),
-            submit=lambda: gateway.submit_customer_profile(sid),
+            submit=lambda: trust_hub.submit_customer_profile(sid),
         )
 
     if kind == RegistrationKind.TOLL_FREE:
@@ -363,7 +363,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
     if not registration.trust_product_sid:
         doing(registration, "a2p_profile")
         name = _friendly(registration, "a2p")
-        product = gateway.find_trust_product(name) or gateway.create_trust_product(
+        product = trust_hub.find_trust_product(name) or trust_hub.create_trust_product(
             friendly_name=name,
             email=_email(registration),
             policy_sid=_product_policy(registration),
@@ -374,7 +374,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "a2p_profile", CONTINUE
     if not registration.a2p_end_user_sid:
         doing(registration, "a2p_profile_information")
-        registration.a2p_end_user_sid = gateway.create_end_user(
+        registration.a2p_end_user_sid = trust_hub.create_end_user(
             type_=(
                 "sole_proprietor_information"
                 if sole_prop
@@ -386,10 +386,10 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         return "a2p_profile_information", CONTINUE
     if not registration.has_done("a2p_assigned"):
         doing(registration, "a2p_assigned")
-        present = gateway.trust_product_assignments(registration.trust_product_sid)
+        present = trust_hub.trust_product_assignments(registration.trust_product_sid)
         for sid in (registration.a2p_end_user_sid, registration.customer_profile_sid):
             if sid not in present:
-                gateway.assign_to_trust_product(
+                trust_hub.assign_to_trust_product(
                     product_sid=registration.trust_product_sid, object_sid=sid
                 )
         registration.mark_done("a2p_assigned")
@@ -402,17 +402,17 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
             step="a2p_submitted",
             what="messaging profile",
             status_attr="trust_product_status",
-            fetch=lambda: gateway.fetch_trust_product(sid),
-            evaluate=lambda: gateway.evaluate_trust_product(
+            fetch=lambda: trust_hub.fetch_trust_product(sid),
+            evaluate=lambda: trust_hub.evaluate_trust_product(
                 product_sid=sid, policy_sid=_product_policy(registration)
             ),
-            submit=lambda: gateway.submit_trust_product(sid),
+            submit=lambda: trust_hub.submit_trust_product(sid),
         )
 
     # -- the brand --------------------------------------------------------------------------------
     if not registration.brand_sid:
         doing(registration, "brand")
-        brand = gateway.find_brand(registration.customer_profile_sid) or gateway.create_brand(
+        brand = trust_hub.find_brand(registration.customer_profile_sid) or trust_hub.create_brand(
             customer_profile_sid=registration.customer_profile_sid,
             a2p_profile_sid=registration.trust_product_sid,
             brand_type="SOLE_PROPRIETOR" if sole_prop else "STANDARD",
@@ -434,7 +434,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
     # -- wait for the brand ---------------------------------------------------------------------
     if registration.brand_status not in BRAND_APPROVED:
         doing(registration, "brand_review")
-        brand = gateway.fetch_brand(registration.brand_sid)
+        brand = trust_hub.fetch_brand(registration.brand_sid)
         registration.brand_status = brand.status
         if brand.status in BRAND_FAILED:
             code = brand.error_codes[0] if brand.error_codes else None
@@ -458,16 +458,16 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
     if not registration.campaign_sid:
         doing(registration, "campaign")
         service_sid = registration.messaging_service_sid
-        campaign = gateway.find_campaign(service_sid)
+        campaign = trust_hub.find_campaign(service_sid)
         if campaign is None:
-            allowed = gateway.campaign_use_cases(
+            allowed = trust_hub.campaign_use_cases(
                 service_sid=service_sid, brand_sid=registration.brand_sid
             )
             preference = ("SOLE_PROPRIETOR",) if sole_prop else ("LOW_VOLUME", "MIXED")
             use_case = next((u for u in preference if u in allowed), allowed[0] if allowed else "")
             privacy, terms = _public_urls(registration)
             samples = details["samples"]
-            campaign = gateway.create_campaign(
+            campaign = trust_hub.create_campaign(
                 service_sid=service_sid,
                 brand_sid=registration.brand_sid,
                 use_case=use_case,
@@ -498,7 +498,7 @@ def next_step(registration: MessagingRegistration, now: datetime) -> tuple[str, 
         _reset_wait(registration)
         return "campaign", CONTINUE
     doing(registration, "campaign_review")
-    campaign = gateway.fetch_campaign(
+    campaign = trust_hub.fetch_campaign(
         service_sid=registration.messaging_service_sid, sid=registration.campaign_sid
     )
     registration.campaign_status = campaign.status
@@ -540,7 +540,7 @@ def _service_steps(registration: MessagingRegistration) -> str | None:
         doing(registration, "messaging_service")
         base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
         name = _friendly(registration, "service")
-        service = gateway.find_messaging_service(name) or gateway.create_messaging_service(
+        service = trust_hub.find_messaging_service(name) or trust_hub.create_messaging_service(
             friendly_name=name,
             inbound_url=f"{base}/webhooks/twilio/sms",
             status_callback=f"{base}/webhooks/twilio/status",
@@ -555,7 +555,7 @@ def _service_steps(registration: MessagingRegistration) -> str | None:
                 "The company has no custom number yet: set one up in Settings → Custom "
                 "number, then retry."
             )
-        gateway.add_number_to_service(
+        trust_hub.add_number_to_service(
             service_sid=registration.messaging_service_sid, phone_number_sid=number.twilio_sid
         )
         registration.mark_done("number_in_service")
@@ -572,10 +572,10 @@ def _toll_free_steps(registration: MessagingRegistration, now: datetime) -> tupl
         doing(registration, "tollfree_verification")
         number = number_of(registration.company)
         assert number is not None  # _service_steps checked it
-        verification = gateway.find_tollfree_verification(number.twilio_sid)
+        verification = trust_hub.find_tollfree_verification(number.twilio_sid)
         if verification is None:
             privacy, _terms = _public_urls(registration)
-            verification = gateway.create_tollfree_verification(
+            verification = trust_hub.create_tollfree_verification(
                 phone_number_sid=number.twilio_sid,
                 customer_profile_sid=registration.customer_profile_sid,
                 business_name=details["legal_name"],
@@ -599,7 +599,7 @@ def _toll_free_steps(registration: MessagingRegistration, now: datetime) -> tupl
         _reset_wait(registration)
         return "tollfree_verification", CONTINUE
     doing(registration, "tollfree_review")
-    verification = gateway.fetch_tollfree_verification(registration.tollfree_verification_sid)
+    verification = trust_hub.fetch_tollfree_verification(registration.tollfree_verification_sid)
     registration.tollfree_status = verification.status
     if verification.status in TOLLFREE_FAILED:
         code = verification.error_code
@@ -624,9 +624,9 @@ def _submit_bundle(
     step: str,
     what: str,
     status_attr: str,
-    fetch: Callable[[], gateway.Bundle],
-    evaluate: Callable[[], gateway.Evaluation],
-    submit: Callable[[], gateway.Bundle],
+    fetch: Callable[[], trust_hub.Bundle],
+    evaluate: Callable[[], trust_hub.Evaluation],
+    submit: Callable[[], trust_hub.Bundle],
 ) -> tuple[str, str]:
     """Evaluate a Trust Hub bundle (the business profile or the A2P messaging profile)
     against its policy and submit it for review; a failed evaluation rejects the

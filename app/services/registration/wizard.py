@@ -33,7 +33,7 @@ from app.services.registration.records import (
     number_of,
     registration_for,
 )
-from app.sms import gateway
+from app.sms import gateway, trust_hub
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +466,7 @@ def attach_messaging_service(
             field="messaging_service",
         )
     try:
-        service = gateway.fetch_messaging_service(service_sid)
+        service = trust_hub.fetch_messaging_service(service_sid)
     except gateway.PermanentGatewayError as error:
         if error.status == 404:
             raise RegistrationRefused(
@@ -482,7 +482,7 @@ def attach_messaging_service(
     number = number_of(company)
     if number is not None and number.twilio_sid not in service.number_sids:
         try:
-            gateway.add_number_to_service(
+            trust_hub.add_number_to_service(
                 service_sid=service_sid, phone_number_sid=number.twilio_sid
             )
         except gateway.GatewayError as error:
@@ -510,7 +510,7 @@ def resend_confirmation(*, company: Company, now: datetime) -> MessagingRegistra
     if registration.brand_status in BRAND_APPROVED:
         raise RegistrationRefused("The brand is already confirmed.")
     try:
-        gateway.resend_brand_otp(registration.brand_sid)
+        trust_hub.resend_brand_otp(registration.brand_sid)
     except gateway.GatewayError as error:
         raise RegistrationRefused(f"The text could not be resent: {error.explanation}") from error
     registration.brand_otp_sent_at = now
