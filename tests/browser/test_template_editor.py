@@ -108,9 +108,14 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     expect(thread.locator(".sim-theirs .sim-bubble").last).to_have_text(
         "Hi Ann, Sam is on the way. We'll see you soon!"
     )
-    photo = thread.locator(f".sim-theirs img[src='{text.media_urls[0]}']")
+    # The fake fetched the photo from its public link as Twilio does (no login), and the
+    # phone shows its copy.
+    db.session.expire_all()
+    (held,) = fake.media_of(text.twilio_sid)
+    assert held.content_type == "image/jpeg"
+    photo = thread.locator(f".sim-theirs img[src='/dev/phone/media/{held.sid}']")
     expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.naturalWidth") == 480  # served without a login
+    assert photo.evaluate("img => img.naturalWidth") == 480
     office.screenshot(path=str(ARTIFACTS / "phone-on-my-way-1280.png"), full_page=True)
     desktop.close()
 
