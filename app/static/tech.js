@@ -108,6 +108,17 @@
     var sheet = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("dialog.sheet[open]");
     if (sheet && event.detail.successful && document.contains(sheet)) { sheet.close(); }
   });
+  // A status panel that was just swapped ignores taps for a moment: its next button sits
+  // where the last one was, and the second tap of a double tap (wet hands, a glove) must
+  // not take the next step too. Keyboard users are not slowed: focus goes to the heading.
+  var ARMING_MS = 700;
+  // (htmx:load: fired on the new panel as it comes in; afterSwap goes to the old one.)
+  document.addEventListener("htmx:load", function (event) {
+    var panel = event.target;
+    if (!panel || panel.id !== "actions") { return; }
+    panel.classList.add("arming");
+    window.setTimeout(function () { panel.classList.remove("arming"); }, ARMING_MS);
+  });
   // After the panel was swapped, keep keyboard and screen reader users on it.
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.target && event.target.id === "actions" &&

@@ -148,10 +148,12 @@ def index():
 
 
 def _needs_confirm(job: Job, status: str | None) -> bool:
-    """Whether a tap for `status` only asks first. Finished sends the customer a text that
-    can't be taken back; Start straight from Scheduled skips the On My Way text for good."""
+    """Whether a tap for `status` only asks first: a tap that skips a step. Finished straight
+    from On My Way skips Start (and sends the customer the text that can't be taken back);
+    Start straight from Scheduled skips the On My Way text for good. The steps in order
+    (On My Way, Start, Finished) are one tap each: a whole job in 4 taps from My day."""
     if status == JobStatus.FINISHED:
-        return JobStatus.FINISHED in next_statuses(job)
+        return job.status == JobStatus.ON_MY_WAY
     if status == JobStatus.STARTED:
         return job.status == JobStatus.SCHEDULED
     return False

@@ -74,8 +74,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
 
         # Maria starts and finishes the job.
         phone_page.get_by_role("button", name="Start").click()
-        phone_page.get_by_role("link", name="Finished").click()
-        phone_page.get_by_role("button", name="Yes, it\u2019s finished").click()
+        phone_page.get_by_role("button", name="Finished").click()
         expect(phone_page.locator("#actions .status")).to_have_text("Finished", timeout=WAIT)
 
         # Jane's next text goes to the Point of Contact and appears in Bob's open inbox.

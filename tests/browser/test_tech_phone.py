@@ -1,6 +1,6 @@
 """The tech's day on an iPhone-sized touch screen (390x844) in real headless Chromium:
 On My Way with an ETA (tapped twice: one transition, one text on the customer's phone),
-Start, Finished with its confirm step, a customer's reply showing up without a reload, a
+Start, Finished (one tap each, in order), a customer's reply showing up without a reload, a
 reply going out, failures that keep what was typed, and an axe-core check of the pages."""
 
 from __future__ import annotations
@@ -190,16 +190,11 @@ def test_a_tech_works_a_job_from_the_phone(
     expect(page.locator("#reply-body")).to_have_value("")
     expect(sim_texts.filter(has_text="Thanks Jane, 5 minutes out.")).to_have_count(1, timeout=WAIT)
 
-    # Start, then Finished with its confirm step.
+    # Start, then Finished: the steps in order are one tap each.
     page.get_by_role("button", name="Start", exact=True).tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
-    page.get_by_role("link", name="Finished").tap()
-    expect(page.get_by_text("Is the job finished?")).to_be_visible()
-    _screenshot(page, "tech-job-confirm-390")
-    page.get_by_role("link", name="Not yet").tap()
-    expect(page.get_by_role("link", name="Finished")).to_be_visible()
-    page.get_by_role("link", name="Finished").tap()
-    page.get_by_role("button", name="Yes, it\u2019s finished").tap()
+    _screenshot(page, "tech-job-started-390")
+    page.get_by_role("button", name="Finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
     expect(actions).to_contain_text("1 of 1 done")
@@ -282,10 +277,10 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     page.locator("#reply-body").fill("Parts are in the van")
     tech.session_version += 1
     db.session.commit()
-    page.get_by_role("link", name="Finished").tap()
+    page.get_by_role("button", name="Finished").tap()
     problem = page.locator("#tech-problem")
     expect(problem).to_contain_text("You were logged out")
-    expect(page.get_by_role("link", name="Finished")).to_be_visible()  # the panel stayed
+    expect(page.get_by_role("button", name="Finished")).to_be_visible()  # the panel stayed
     expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
     problem.get_by_role("link", name="Log in").tap()
     page.fill("input[name=email]", tech.email)

@@ -194,6 +194,8 @@ def _buttons(page: str) -> set[str]:
     if "confirm=started" in page:
         found.add("start_asks")
     if "confirm=finished" in page:
+        found.add("finished_asks")
+    if 'name="status" value="finished"' in page and 'name="confirm"' not in page:
         found.add("finished")
     if 'name="status" value="finished"' in page and 'name="confirm" value="yes"' in page:
         found.add("confirm_finished")
@@ -206,7 +208,7 @@ def _buttons(page: str) -> set[str]:
     ("steps", "expected"),
     [
         ((), {"on_my_way", "start_asks"}),
-        ((JobStatus.ON_MY_WAY,), {"start", "finished"}),
+        ((JobStatus.ON_MY_WAY,), {"start", "finished_asks"}),
         ((JobStatus.ON_MY_WAY, JobStatus.STARTED), {"finished"}),
         ((JobStatus.STARTED, JobStatus.FINISHED), set()),
         ((JobStatus.CANCELED,), set()),
@@ -238,7 +240,7 @@ def test_on_my_way_with_an_eta_returns_the_updated_panel(
     assert response.status_code == 200
     html = _html(response)
     assert html.lstrip().startswith('<section id="actions"')
-    assert "ETA 30 min" in html and _buttons(html) == {"start", "finished"}
+    assert "ETA 30 min" in html and _buttons(html) == {"start", "finished_asks"}
     assert response.headers["HX-Trigger"] == "tech-job-changed"
     db.session.refresh(job)
     assert (job.status, job.eta_minutes, job.on_my_way_by_id) == ("on_my_way", 30, tech.id)
@@ -341,9 +343,11 @@ def test_a_tap_on_a_canceled_job_says_the_office_canceled_it(client, tech_with_j
     assert job.status == JobStatus.CANCELED
 
 
-def test_finished_asks_first_then_finishes(client, tech_with_job, log_in, transitions):
+def test_finished_without_start_asks_first_then_finishes(
+    client, tech_with_job, log_in, transitions
+):
     _, tech, _, job = tech_with_job
-    job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
     db.session.commit()
     log_in(client, tech)
     url = f"/tech/jobs/{job.id}/status"
@@ -354,7 +358,7 @@ def test_finished_asks_first_then_finishes(client, tech_with_job, log_in, transi
     assert "Is the job finished?" in _html(ask) and _buttons(_html(ask)) == {"confirm_finished"}
     unconfirmed = client.post(url, data={"status": "finished"}, headers=HX)
     db.session.refresh(job)
-    assert job.status == JobStatus.STARTED
+    assert job.status == JobStatus.ON_MY_WAY
     assert "Is the job finished?" in _html(unconfirmed)
 
     done = client.post(url, data={"status": "finished", "confirm": "yes"}, headers=HX)
@@ -362,12 +366,30 @@ def test_finished_asks_first_then_finishes(client, tech_with_job, log_in, transi
     db.session.refresh(job)
     assert job.status == JobStatus.FINISHED
     assert "Job finished." in _html(done) and _buttons(_html(done)) == set()
-    assert [t[2] for t in transitions] == ["started", "finished"]
+    assert [t[2] for t in transitions] == ["on_my_way", "finished"]
+
+
+def test_finished_after_start_is_one_tap(client, tech_with_job, log_in, transitions):
+    """The steps in order are one tap each; only a tap that skips a step asks."""
+    _, tech, _, job = tech_with_job
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
+    job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
+    db.session.commit()
+    log_in(client, tech)
+
+    page = _html(client.get(f"/tech/jobs/{job.id}"))
+    assert _buttons(page) == {"finished"}
+    done = client.post(f"/tech/jobs/{job.id}/status", data={"status": "finished"}, headers=HX)
+
+    db.session.refresh(job)
+    assert job.status == JobStatus.FINISHED
+    assert "Is the job finished?" not in _html(done)
+    assert [t[2] for t in transitions] == ["on_my_way", "started", "finished"]
 
 
 def test_the_confirm_step_works_without_javascript(client, tech_with_job, log_in):
     _, tech, _, job = tech_with_job
-    job_set_status(job=job, status=JobStatus.STARTED, actor=tech)
+    job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
     db.session.commit()
     log_in(client, tech)
 
