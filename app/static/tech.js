@@ -35,13 +35,23 @@
 
   // A typed reply survives a failed send, a logout and a reload: it is kept in this
   // tab's sessionStorage until the server confirms it was queued.
+  var sentDrafts = {};  // draft key -> the words the last send carried
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.matches && form.matches("form[data-draft-key]")) {
+      var box = form.querySelector("textarea");
+      sentDrafts[form.getAttribute("data-draft-key")] = box ? box.value : "";
+    }
+  });
   function restoreDrafts(root) {
     (root.querySelectorAll ? root : document).querySelectorAll("form[data-draft-key]").forEach(function (form) {
       var key = form.getAttribute("data-draft-key");
       var box = form.querySelector("textarea");
       if (!box) { return; }
       if (form.hasAttribute("data-sent")) {
-        sessionStorage.removeItem(key);
+        // Forget what was sent, not what was typed since: the confirmation is handled
+        // a moment after it is swapped in, and the next words may already be there.
+        if (sessionStorage.getItem(key) === sentDrafts[key]) { sessionStorage.removeItem(key); }
       } else if (!box.value && sessionStorage.getItem(key)) {
         box.value = sessionStorage.getItem(key);
         box.dispatchEvent(new Event("input", { bubbles: true }));
