@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -258,33 +258,29 @@ def _bump_version(document: Document) -> None:
         invoice_revised.send(document, old_version=old_version)
 
 
+class CommonDetails(TypedDict):
+    """The details an estimate and an invoice share (the edit form's common fields)."""
+
+    title: str
+    tax_rate_mpct: int
+    discount_kind: str
+    discount_value: int
+    notes: str | None
+    internal_notes: str | None
+    terms: str | None
+
+
 def update_estimate_details(
     *,
     estimate: Estimate,
-    title: str,
-    tax_rate_mpct: int,
-    discount_kind: str,
-    discount_value: int,
-    notes: str | None,
-    internal_notes: str | None,
-    terms: str | None,
     valid_until: date | None,
     now: datetime | None = None,
+    **details: Unpack[CommonDetails],
 ) -> Estimate:
     _ensure_editable(estimate)
     if valid_until is not None and valid_until < company_today(estimate.company, now):
         raise DomainError("Valid until can't be in the past.", field="valid_until")
-    _set_common_details(
-        estimate,
-        title=title,
-        tax_rate_mpct=tax_rate_mpct,
-        discount_kind=discount_kind,
-        discount_value=discount_value,
-        notes=notes,
-        internal_notes=internal_notes,
-        terms=terms,
-        extra_visible={"valid_until": valid_until},
-    )
+    _set_common_details(estimate, extra_visible={"valid_until": valid_until}, **details)
     if estimate.status == EstimateStatus.EXPIRED and not _past_valid_until(estimate, now):
         # A new date re-opens an expired estimate.
         if estimate.sent_at is None:
@@ -299,32 +295,20 @@ def update_estimate_details(
 def update_invoice_details(
     *,
     invoice: Invoice,
-    title: str,
-    tax_rate_mpct: int,
-    discount_kind: str,
-    discount_value: int,
-    notes: str | None,
-    internal_notes: str | None,
-    terms: str | None,
     payment_instructions: str | None,
     due_on: date | None,
+    **details: Unpack[CommonDetails],
 ) -> Invoice:
     _ensure_editable(invoice)
     if due_on is not None and invoice.issued_on is not None and due_on < invoice.issued_on:
         raise DomainError("Due date can't be before the invoice date.", field="due_on")
     _set_common_details(
         invoice,
-        title=title,
-        tax_rate_mpct=tax_rate_mpct,
-        discount_kind=discount_kind,
-        discount_value=discount_value,
-        notes=notes,
-        internal_notes=internal_notes,
-        terms=terms,
         extra_visible={
             "payment_instructions": _clean_text(payment_instructions),
             "due_on": due_on,
         },
+        **details,
     )
     db.session.flush()
     return invoice
