@@ -335,3 +335,46 @@ def test_without_javascript_on_my_way_is_still_two_taps(
     expect(page.locator("#actions")).to_contain_text("ETA 45 min")
     assert tap.count == 2
     assert transitions == [(first.id, "on_my_way")]
+    # Without JS the "done" message simply stays (nothing could take it away again).
+    expect(page.get_by_role("status").filter(has_text="On My Way: done.")).to_be_visible()
+    expect(page.locator(".flash-dismiss")).to_have_count(0)
+
+
+def test_the_done_message_goes_by_itself_or_with_a_tap(phone_page, live_server, browser_login, day):
+    _, tech, _, first, _ = day
+    page = phone_page
+    browser_login(page, tech)
+
+    # On My Way from My day: the job page opens with "On My Way: done." on top, a status
+    # message for screen readers, that stays long enough to read and then goes by itself.
+    page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
+        "link", name="On My Way"
+    ).tap()
+    page.get_by_role("dialog").get_by_role("button", name="15 min").tap()
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    done = page.get_by_role("status").filter(has_text="On My Way: done.")
+    expect(done).to_be_visible()
+    dismiss = done.get_by_role("button", name="Dismiss: On My Way: done.")
+    box = dismiss.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    _shot(page, "done-message-390")
+    assert serious_axe_violations(page) == []
+    page.wait_for_timeout(3000)
+    expect(done).to_be_visible()
+    expect(done).to_have_count(0, timeout=6000)
+    expect(page.locator("#actions .status")).to_have_text("On my way")
+
+    # A tap on its button takes it away at once; focus stays where it was. (The sheet's
+    # own page of a job already on the way leads to the job with "Already on my way.")
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    done = page.get_by_role("status").filter(has_text="Already on my way.")
+    expect(done).to_be_visible()
+    done.get_by_role("button", name="Dismiss: Already on my way.").tap()
+    expect(done).to_have_count(0, timeout=1000)
+    assert page.evaluate("document.activeElement.id") == "flashes"
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    expect(page.locator(".flash-dismiss")).to_have_count(1)
+    _shot(page, "done-message-1280")
