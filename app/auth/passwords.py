@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, ResetPasswordForm
@@ -16,7 +17,6 @@ from app.errors import render_error
 from app.extensions import db, limiter
 from app.mail import send_email
 from app.models import PasswordReset, User
-from app.services.errors import DomainError
 from app.services.passwords import (
     RESET_LIFETIME,
     ResetLinkUnusable,
@@ -89,18 +89,13 @@ def reset_password_page(token: str):
         return render_error(410, error.message)
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             user = reset_password(reset=reset, new_password=form.password.data)
-        except ResetLinkUnusable as error:
-            db.session.rollback()
-            return render_error(410, error.message)
-        except DomainError as error:
-            db.session.rollback()
-            form.password.errors = [*form.password.errors, error.message]
-        else:
             # Whoever was logged in on this browser is logged out; the person logs in anew.
             log_out()
-            db.session.commit()
+        if isinstance(call.error, ResetLinkUnusable):
+            return render_error(410, call.message)
+        if call.ok:
             flash(
                 f"Your password is changed, {user.first_name}, and every session was "
                 "logged out. Log in with the new password.",
@@ -117,19 +112,14 @@ def reset_password_page(token: str):
 def change_my_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             ended = change_password(
                 user=current_user,
                 current_password=form.current_password.data,
                 new_password=form.password.data,
                 keep_session_token=current_user.session_token,
             )
-        except DomainError as error:
-            db.session.rollback()
-            field = getattr(form, error.field or "password")
-            field.errors = [*field.errors, error.message]
-        else:
-            db.session.commit()
+        if call.ok:
             others = (
                 f" and {ended} other session{'s' if ended != 1 else ''} logged out" if ended else ""
             )

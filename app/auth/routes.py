@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from app.actions import service_call
 from app.auth import bp
-from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm, show_domain_error
+from app.auth.forms import AcceptInvitationForm, LoginForm, SignupForm
 from app.auth.sessions import log_in, log_out
 from app.dev import mailbox_url
 from app.errors import render_error
@@ -21,7 +21,6 @@ from app.services.accounts import (
     find_invitation,
     sign_up,
 )
-from app.services.errors import DomainError
 from app.services.passwords import authenticate
 
 
@@ -113,21 +112,16 @@ def accept_invite(token: str):
     if request.method == "GET" and invitation.name:
         form.name.data = invitation.name
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             user = accept_invitation(
                 invitation=invitation, name=form.name.data, password=form.password.data
             )
-        except InvitationUnusable as error:
-            db.session.rollback()
-            return render_error(410, error.message)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
             # Whoever was logged in on this browser, the person now is the new user.
             log_out()
             log_in(user)
-            db.session.commit()
+        if isinstance(call.error, InvitationUnusable):
+            return render_error(410, call.message)
+        if call.ok:
             flash(f"Welcome to {user.company.name}, {user.first_name}!", "success")
             return redirect(home_for(user))
     return render_template(

@@ -202,6 +202,34 @@ def test_an_expired_link_is_refused(app, client, team, log_in):
     assert "late@example.com" not in client.get("/team").get_data(as_text=True)
 
 
+def test_an_address_taken_meanwhile_is_refused_and_the_link_still_works(
+    app, client, team, log_in, make
+):
+    _, people = team
+    log_in(client, people["owner"])
+    link = _invite_link(
+        client.post(
+            "/team/invitations", data={"email": "both@example.com", "role": "office"}
+        ).get_data(as_text=True)
+    )
+    # Someone signed up with the invited address after the invitation was sent.
+    taken = make.user(make.company(), Role.OFFICE, email="both@example.com")
+    db.session.commit()
+    response = app.test_client().post(
+        _path(link), data={"name": "Bea", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "This email address can&#39;t be used for a new account." in response.get_data(
+        as_text=True
+    )
+    # Rolled back: the invitation was not used up, and no second account exists.
+    invitation = db.session.scalar(sa.select(Invitation))
+    db.session.refresh(invitation)
+    assert invitation.accepted_at is None
+    accounts = db.session.scalars(sa.select(User).filter_by(email="both@example.com")).all()
+    assert accounts == [taken]
+
+
 def test_an_unknown_token_is_404(client):
     assert client.get("/invite/not-a-real-token").status_code == 404
     assert client.post("/invite/not-a-real-token", data={"name": "x"}).status_code == 404
