@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import redirect, request, url_for
 
-from app.extensions import db, limiter
+from app.actions import service_call
+from app.extensions import limiter
 from app.models.billing import DocumentType
 from app.public import bp
 from app.public.documents import (
@@ -30,21 +31,20 @@ from app.services.errors import DomainError
 def invoice_pay(token: str):
     invoice = _lookup(DocumentType.INVOICE, token)
     page = url_for("public.invoice_page", token=token, _external=True)
-    try:
+    with service_call(refresh=(invoice,)) as call:
         payable = online_payments.payable_cents(invoice)
         amount = online_payments.parse_amount(request.form.get("amount"), payable=payable)
         session = online_payments.start_checkout(
             invoice=invoice, version=_form_version(), amount_cents=amount, **_return_urls(page)
         )
-    except DomainError as error:
+    if not call.ok:
         return _page_again(
             invoice,
             "public/invoice.html",
-            error,
+            call.error,
             field="pay",
             context=lambda errors: invoice_context(invoice, pay_errors=errors),
         )
-    db.session.commit()
     return redirect(session.url, code=303)
 
 
@@ -54,19 +54,18 @@ def invoice_pay(token: str):
 def estimate_deposit(token: str):
     estimate = _lookup(DocumentType.ESTIMATE, token)
     page = url_for("public.estimate_page", token=token, _external=True)
-    try:
+    with service_call(refresh=(estimate,)) as call:
         session = online_payments.start_deposit_checkout(
             estimate=estimate, version=_form_version(), **_return_urls(page)
         )
-    except DomainError as error:
+    if not call.ok:
         return _page_again(
             estimate,
             "public/estimate.html",
-            error,
+            call.error,
             field="deposit",
             context=lambda errors: estimate_context(estimate, errors),
         )
-    db.session.commit()
     return redirect(session.url, code=303)
 
 
@@ -95,8 +94,6 @@ def _page_again(
     context: Callable[[dict[str, str]], dict[str, Any]],
 ):
     """The document's page again, with why it cannot be paid (nothing was charged)."""
-    db.session.rollback()
-    db.session.refresh(document)
     return _render(
         template,
         document,
