@@ -14,6 +14,7 @@ from flask_htmx import make_response
 from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
+from app.actions import service_call
 from app.auth.access import office_required
 from app.dev import bp
 from app.dev.forms import PhoneCallForm, PhoneTextForm, PickPhoneForm
@@ -34,7 +35,6 @@ from app.extensions import htmx
 from app.hx_events import SIM_REFRESH
 from app.models import Customer
 from app.request_limits import accepts_upload
-from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_phone
 from app.services.texting import company_number, is_opted_out
 from app.tenancy import get_or_404
@@ -144,7 +144,7 @@ def phone_text():
         attachment = None
         if upload and getattr(upload, "filename", ""):
             attachment = (upload.read(), upload.mimetype or "application/octet-stream")
-        try:
+        with service_call() as call:
             simulate_text(
                 company=current_user.company,
                 phone=selected,
@@ -152,9 +152,7 @@ def phone_text():
                 with_photo=bool(form.photo.data),
                 attachment=attachment,
             )
-        except DomainError as error:
-            form.body.errors = [str(error)]
-        else:
+        if call.ok:
             if htmx:
                 fresh = PhoneTextForm(formdata=None, phone=selected)
                 # The thread refreshes at once instead of at its next poll.
@@ -163,6 +161,8 @@ def phone_text():
                     trigger=SIM_REFRESH,
                 )
             return redirect(url_for("dev.phone", phone=selected))
+        # The composer has one input: every refusal (no number yet too) shows under it.
+        form.body.errors = [call.message]
     if htmx:
         return render_template("dev/_composer.html", text_form=form, phone=selected), 422
     return _page(phone=selected, text_form=form, status=422)
@@ -175,7 +175,7 @@ def phone_call():
     selected = _phone_from_form(form.phone.data)
     if not form.validate_on_submit():
         raise BadRequest("Pick a phone first.")
-    try:
+    with service_call() as call:
         outcome = simulate_call(
             company=current_user.company,
             phone=selected,
@@ -184,8 +184,8 @@ def phone_call():
             press_1=bool(form.press_1.data),
             tone=not form.silence.data,
         )
-    except DomainError as error:
-        return _page(phone=selected, problem=str(error), status=409)
+    if not call.ok:
+        return _page(phone=selected, problem=call.message, status=409)
     if htmx:
         return render_template(
             "dev/_call.html",

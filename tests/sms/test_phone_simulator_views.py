@@ -289,6 +289,19 @@ def test_company_without_number_is_told_so(client, log_in, make):
     assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
 
 
+def test_without_a_number_a_call_is_refused_with_why(client, log_in, make):
+    company = make.company()
+    make.customer(company, phone="+15125550111")
+    db.session.commit()
+    log_in(client, company.owner)
+    response = client.post("/dev/phone/call", data={"phone": "+15125550111"})
+    assert response.status_code == 409
+    assert (
+        f'<p class="error" id="sim-number-error">{company.name} has no custom number yet'
+        in response.get_data(as_text=True)
+    )
+
+
 def test_office_notes_in_the_thread_are_not_shown_as_texts(client, log_in, sms_world, fake):
     from app.services.conversations import conversation_for
 
