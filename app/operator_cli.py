@@ -108,6 +108,7 @@ def reassign_command(
         else:
             assigned = numbers.operator_assign_number(company=company, e164=e164, sid=sid)
     except (DomainError, GatewayError) as error:
+        # A command, not a request (no flash or form), and Twilio's errors too: exit with why.
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()

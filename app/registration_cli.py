@@ -63,6 +63,7 @@ def attach_command(company_id: int, service_sid: str) -> None:
             company=company, service_sid=service_sid, now=utcnow()
         )
     except DomainError as error:
+        # A command, not a request (no flash or form): the refusal is its exit message.
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()
@@ -77,6 +78,7 @@ def retry_command(company_id: int) -> None:
     try:
         registration_service.retry_registration(company=company, now=utcnow())
     except DomainError as error:
+        # A command, not a request (no flash or form): the refusal is its exit message.
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()

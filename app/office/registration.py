@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth.access import manager_required
 from app.extensions import db
 from app.models import RegistrationKind, RegistrationStatus, utcnow
@@ -87,6 +88,18 @@ def _step_of(field: str | None, default: int = 1) -> int:
     return default
 
 
+def _refused(error: DomainError, *, data: dict, kind: str, step: int = 1):
+    """The wizard again with why: missing or bad fields at the step that asks for them
+    (422), any other refusal above step `step` (409)."""
+    if isinstance(error, registration_service.RegistrationInvalid):
+        return _page(
+            data=data, kind=kind, step=_step_of(error.field, step), errors=error.errors, status=422
+        )
+    return _page(
+        data=data, kind=kind, step=step, errors={error.field or "form": error.message}, status=409
+    )
+
+
 @bp.get("/settings/texting-registration")
 @manager_required
 def registration_page():
@@ -110,19 +123,12 @@ def registration_submit():
     company = current_user.company
     kind = request.form.get("kind", RegistrationKind.STANDARD)
     data = _form_data()
-    try:
+    with service_call() as call:
         registration_service.submit_registration(
             company=company, actor=current_user, kind=kind, data=data, now=utcnow()
         )
-    except registration_service.RegistrationInvalid as error:
-        db.session.rollback()
-        return _page(
-            data=data, kind=kind, step=_step_of(error.field), errors=error.errors, status=422
-        )
-    except DomainError as error:
-        db.session.rollback()
-        return _page(data=data, kind=kind, errors={error.field or "form": str(error)}, status=409)
-    db.session.commit()
+    if not call.ok:
+        return _refused(call.error, data=data, kind=kind)
     wake()
     flash(SUBMITTED, "success")
     return redirect(url_for("office.registration_page"))
@@ -139,7 +145,7 @@ def registration_step(slug: str):
     posted = _form_data()
     data = {**(registration.details or {}), **{name: posted[name] for name in fields}}
     kind = request.form.get("kind") or registration.kind
-    try:
+    with service_call() as call:
         if step == 3:
             registration_service.submit_registration(
                 company=company, actor=current_user, kind=kind, data=data, now=utcnow()
@@ -148,17 +154,8 @@ def registration_step(slug: str):
             registration_service.save_registration_step(
                 company=company, actor=current_user, step=step, kind=kind, data=posted
             )
-    except registration_service.RegistrationInvalid as error:
-        db.session.rollback()
-        return _page(
-            data=data, kind=kind, step=_step_of(error.field, step), errors=error.errors, status=422
-        )
-    except DomainError as error:
-        db.session.rollback()
-        return _page(
-            data=data, kind=kind, step=step, errors={error.field or "form": str(error)}, status=409
-        )
-    db.session.commit()
+    if not call.ok:
+        return _refused(call.error, data=data, kind=kind, step=step)
     if step < 3:
         return redirect(url_for("office.registration_page", step=SLUG_OF[step + 1]))
     wake()
@@ -170,20 +167,18 @@ def registration_step(slug: str):
 @manager_required
 def registration_attach():
     company = current_user.company
-    try:
+    with service_call() as call:
         registration_service.attach_messaging_service(
             company=company, service_sid=request.form.get("messaging_service", ""), now=utcnow()
         )
-    except DomainError as error:
-        db.session.rollback()
+    if not call.ok:
         registration = registration_service.registration_for(company)
         return _page(
             data=registration.details or {},
             kind=registration.kind,
-            errors={"messaging_service": str(error)},
+            errors={"messaging_service": call.message},
             status=422,
         )
-    db.session.commit()
     flash("Messaging Service attached: texting is on.", "success")
     return redirect(url_for("office.registration_page"))
 
@@ -191,12 +186,9 @@ def registration_attach():
 @bp.post("/settings/texting-registration/resend")
 @manager_required
 def registration_resend():
-    try:
+    with service_call(flash_error=True) as call:
         registration_service.resend_confirmation(company=current_user.company, now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    if not call.ok:
         return redirect(url_for("office.registration_page"))
-    db.session.commit()
     flash("We texted the confirmation again. Reply YES to it within 24 hours.", "success")
     return redirect(url_for("office.registration_page"))

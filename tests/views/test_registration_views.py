@@ -144,6 +144,31 @@ def test_submit_hands_it_to_the_worker(owner_client, fake):
     assert "Submitting" in page
 
 
+def test_a_second_submission_is_refused_and_changes_nothing(owner_client, fake):
+    assert owner_client.post(URL, data=_form()).status_code == 302
+    response = owner_client.post(URL, data=_form(legal_name="Other Name LLC"))
+    assert response.status_code == 409
+    registration = owner_client.company.registration
+    db.session.refresh(registration)
+    assert registration.details["legal_name"] == DETAILS["legal_name"]
+
+
+def test_attaching_a_malformed_sid_is_a_field_error(owner_client, fake):
+    response = owner_client.post(URL + "/attach", data={"messaging_service": "MG123"})
+    assert response.status_code == 422
+    assert "MG followed by 32 letters and digits." in response.get_data(as_text=True)
+    registration = owner_client.company.registration
+    db.session.refresh(registration)
+    assert registration.status == RegistrationStatus.NOT_STARTED
+
+
+def test_resending_without_a_confirmation_text_says_why(owner_client, fake):
+    response = owner_client.post(URL + "/resend")
+    assert response.status_code == 302
+    page = owner_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "There is no confirmation text to resend." in page
+
+
 def test_banner_on_office_pages_until_texting_is_on(owner_client):
     html = owner_client.get("/jobs").get_data(as_text=True)
     assert 'id="registration-notice"' in html
