@@ -62,6 +62,7 @@ def _search_context(form: AreaCodeForm) -> dict:
     """Run the search the form asks for; a bad area code becomes a field error."""
     search = None
     if form.area_code.data and form.validate():
+        # A search writes nothing (it runs on a GET): no transaction to commit or roll back.
         try:
             search = numbers.search_numbers(area_code=form.area_code.data)
         except DomainError as error:
@@ -129,6 +130,7 @@ def number_confirm():
     if numbers.company_number(company) is not None or numbers.pending_setup(company) is not None:
         return redirect(url_for("office.number_setup"))
     form = ConfirmNumberForm(request.args, meta={"csrf": False})
+    # A check of the link's number on a GET: nothing written, so nothing to commit or roll back.
     try:
         chosen = numbers.check_chosen_number(form.phone_number.data)
     except DomainError as error:
@@ -165,11 +167,14 @@ def _provision():
         return _page(409, problem=numbers.NumberAlreadySet(existing).message)
     form = ConfirmNumberForm()
     if not form.validate():
+        # Only a check (nothing written yet): which page comes back depends on it.
         try:
             chosen = numbers.check_chosen_number(form.phone_number.data)
         except DomainError as error:
             return _page(400, problem=error.message)
         return _confirm_page(form, chosen, status=400)
+    # Not service_call: provision_number commits its own steps (the claim, then what Twilio
+    # answered), so a refusal has nothing left to roll back and success nothing to commit.
     try:
         number = numbers.provision_number(
             company=current_user.company,
