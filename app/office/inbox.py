@@ -315,12 +315,10 @@ def conversation_revocation(conversation_id: int, flag_id: int):
     decision = request.form.get("decision")
     if flag.phone != conversation.phone or decision not in ("opt_out", "not_opt_out"):
         return _problem_response(conversation, "Pick Opt this number out or Not an opt-out.")
-    try:
+    with service_call() as call:
         decide_revocation(flag=flag, actor=current_user, opt_out_number=decision == "opt_out")
-    except DomainError as error:
-        db.session.rollback()
-        return _problem_response(conversation, error.message)
-    db.session.commit()
+    if not call.ok:
+        return _problem_response(conversation, call.message)
     if not htmx:  # with htmx the thread itself shows it: the banner goes, the texts move
         if decision == "opt_out":
             flash("Opted out. They were sent one confirmation and get no other texts.", "success")

@@ -110,6 +110,7 @@ def _send_context(document: Document, error: str | None = None) -> dict:
         try:
             preview = billing.sms_body(document)
         except DomainError:
+            # Only a preview: no preview rather than no page (sending the text says why).
             preview = None
     return {
         "document": document,
