@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth.access import manager_required
 from app.extensions import db
 from app.models import Invoice, Payment
@@ -45,18 +46,15 @@ def online_payments_settings():
 @bp.post("/billing/payments/connect")
 @manager_required
 def online_payments_connect():
-    try:
+    with service_call(flash_error=True) as call:
         url = online_payments.start_connect(
             company=current_user.company,
             actor=current_user,
             return_url=url_for("office.online_payments_return", _external=True),
             refresh_url=url_for("office.online_payments_settings", _external=True),
         )
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(url_for("office.online_payments_settings"), code=303)
-    db.session.commit()
     return redirect(url, code=303)
 
 
@@ -65,13 +63,10 @@ def online_payments_connect():
 def online_payments_return():
     """Where Stripe's onboarding sends the Pro back: the account's state is read from
     Stripe, since coming back here does not mean onboarding was finished."""
-    try:
+    with service_call(flash_error=True) as call:
         account = online_payments.refresh_account(company=current_user.company)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(url_for("office.online_payments_settings"), code=303)
-    db.session.commit()
     if account is not None and account.active:
         flash("Stripe is connected. Customers can now pay invoices online.", "success")
     else:
@@ -101,16 +96,14 @@ def online_payments_options():
 @bp.post("/billing/payments/deposit")
 @manager_required
 def online_payments_deposit():
-    try:
+    with service_call() as call:
         online_payments.set_deposit(
             company=current_user.company,
             kind=request.form.get("deposit_kind", ""),
             value=request.form.get("deposit_value"),
         )
-    except DomainError as error:
-        db.session.rollback()
-        return _page(status=422, errors={error.field or "deposit": error.message})
-    db.session.commit()
+    if not call.ok:
+        return _page(status=422, errors={call.error.field or "deposit": call.message})
     flash("Deposit setting saved.", "success")
     return redirect(url_for("office.online_payments_settings"), code=303)
 
@@ -127,17 +120,15 @@ def _days(name: str) -> int | None:
 @bp.post("/billing/payments/reminders")
 @manager_required
 def payment_reminder_settings():
-    try:
+    with service_call() as call:
         payment_texts.update_reminder_settings(
             company=current_user.company,
             basis=request.form.get("reminder_basis", ""),
             first_days=_days("first_reminder_days"),
             second_days=_days("second_reminder_days"),
         )
-    except DomainError as error:
-        db.session.rollback()
-        return _page(status=422, errors={error.field or "reminders": error.message})
-    db.session.commit()
+    if not call.ok:
+        return _page(status=422, errors={call.error.field or "reminders": call.message})
     flash("Payment reminder settings saved.", "success")
     return redirect(url_for("office.online_payments_settings"), code=303)
 
@@ -152,16 +143,13 @@ def online_payment_refund(invoice_id: int, payment_id: int):
     if payment.invoice_id != invoice.id:
         abort(404)
     detail = url_for("office.invoice_detail", invoice_id=invoice.id, _anchor="payments")
-    try:
+    with service_call(flash_error=True) as call:
         remaining = payment.amount_cents - payment.refunded_cents
         raw = request.form.get("amount", "").strip()
         amount = billing.parse_money(raw, field="amount") if raw else remaining
         online_payments.refund_payment(payment=payment, amount_cents=amount)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not call.ok:
         return redirect(detail, code=303)
-    db.session.commit()
     flash(
         f"Refund of {money(amount)} sent to Stripe. It shows here once Stripe confirms it.", "info"
     )

@@ -136,6 +136,21 @@ def test_leaving_onboarding_early_connects_nothing(client, make, stripe_fake, lo
     assert "onboarding isn&#39;t finished yet" in html and "Continue Stripe setup" in html
 
 
+def test_stripe_failing_on_the_way_back_is_flashed(client, make, stripe_fake, log_in):
+    company = make.company()
+    db.session.commit()
+    log_in(client, company.owner)
+    link = client.post("/billing/payments/connect").headers["Location"]
+    client.post(link, data={"action": "finish"})
+    stripe_fake.fail_next(1, status=500)
+    response = client.get("/billing/payments/return")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/billing/payments")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'class="flash flash-error"' in html and "Stripe: " in html
+    assert "Stripe is connected" not in html
+
+
 def test_office_and_tech_users_cannot_connect(client, make, stripe_fake, log_in):
     company = make.company()
     tech = make.user(company, role=Role.TECH)
