@@ -28,11 +28,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.actions import service_call
 from app.auth.access import manager_required
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models import CustomerImport, ImportStatus, utcnow
 from app.office import bp
-from app.office.forms import show_domain_error
 from app.request_limits import accepts_upload
 from app.services import customer_import_undo as undo
 from app.services import customer_imports as imports
@@ -44,7 +44,6 @@ from app.services.customer_files import (
     MAX_BYTES,
     MAX_ROWS,
 )
-from app.services.errors import DomainError
 from app.tenancy import get_or_404
 
 
@@ -88,18 +87,14 @@ def customer_import_start():
         submitted = False
     if submitted:
         upload = form.file.data
-        try:
+        with service_call(form) as call:
             customer_import = imports.start_import(
                 company=current_user.company,
                 actor=current_user,
                 filename=upload.filename or "customers.csv",
                 data=upload.read(MAX_BYTES + 1),
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             return redirect(
                 url_for("office.customer_import_show", import_id=customer_import.id), code=303
             )
@@ -158,18 +153,11 @@ def customer_import_mapping(import_id: int):
     if not form.validate_on_submit():
         return _show(customer_import, problem="The form expired: choose again.", status=400)
     mapping = [request.form.get(f"column-{i}", "") for i in range(len(customer_import.header))]
-    try:
+    with service_call(refresh=(customer_import,)) as call:
         imports.review_import(customer_import=customer_import, mapping=mapping)
-    except DomainError as error:
-        db.session.rollback()
+    if not call.ok:
         # Shown again as chosen, with the problem.
-        return _show(
-            get_or_404(CustomerImport, import_id),
-            problem=error.message,
-            status=422,
-            mapping=mapping,
-        )
-    db.session.commit()
+        return _show(customer_import, problem=call.message, status=422, mapping=mapping)
     return redirect(url_for("office.customer_import_show", import_id=import_id), code=303)
 
 
@@ -192,17 +180,15 @@ def customer_import_confirm(import_id: int):
     customer_import = get_or_404(CustomerImport, import_id)
     if not ImportStepForm().validate_on_submit():
         return _show(customer_import, problem="The form expired: confirm again.", status=400)
-    try:
+    with service_call(refresh=(customer_import,)) as call:
         imports.confirm_import(
             customer_import=customer_import,
             actor=current_user,
             now=utcnow(),
             inline_row_limit=current_app.config["IMPORT_INLINE_ROWS"],
         )
-    except DomainError as error:
-        db.session.rollback()
-        return _show(get_or_404(CustomerImport, import_id), problem=error.message, status=409)
-    db.session.commit()
+    if not call.ok:
+        return _show(customer_import, problem=call.message, status=409)
     if customer_import.status == ImportStatus.DONE:
         flash(
             f"Imported: {customer_import.created_count:,} new, "
@@ -232,12 +218,10 @@ def customer_import_undo(import_id: int):
     customer_import = get_or_404(CustomerImport, import_id)
     if not ImportStepForm().validate_on_submit():
         return _show(customer_import, problem="The form expired: try again.", status=400)
-    try:
+    with service_call(refresh=(customer_import,)) as call:
         report = undo.undo_import(customer_import=customer_import, actor=current_user, now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        return _show(get_or_404(CustomerImport, import_id), problem=error.message, status=409)
-    db.session.commit()
+    if not call.ok:
+        return _show(customer_import, problem=call.message, status=409)
     removed, restored = report["removed"], report["restored"]
     flash(
         f"Import undone: {removed:,} customer{'s' if removed != 1 else ''} removed, "
