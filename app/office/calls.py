@@ -224,6 +224,8 @@ def _typed_week() -> tuple[list[DayHours], dict[int, str]]:
     for weekday in range(7):
         closed = request.form.get(f"day{weekday}_open") != "on"
         opens, closes = 8 * 60, 17 * 60
+        # Parsing what was typed (nothing written yet): each bad day is collected, not shown
+        # one at a time, and a closed day's times do not matter.
         try:
             opens = parse_clock(request.form.get(f"day{weekday}_opens", ""), field="")
             closes = parse_clock(request.form.get(f"day{weekday}_closes", ""), field="")

@@ -30,6 +30,8 @@ def stripe_events() -> Response | tuple[Response, int]:
     except gateway.BadSignature as error:
         log.warning("stripe webhook refused: %s", error)
         return Response("Bad signature.", status=403, mimetype="text/plain")
+    # Not service_call: the answer is for Stripe (plain text and a status it acts on: it
+    # retries an event until a 2xx), not a person's form or flash.
     try:
         outcome = online_payments.handle_event(event=event)
     except DomainError as error:
