@@ -26,6 +26,12 @@ def _path(link: str) -> str:
     return "/" + link.split("://", 1)[1].split("/", 1)[1]
 
 
+def _invite(client, email: str) -> str:
+    """Invite `email` to the office role as the logged-in manager; the link shown once."""
+    html = client.post("/team/invitations", data={"email": email, "role": "office"})
+    return _invite_link(html.get_data(as_text=True))
+
+
 @pytest.fixture
 def team(make):
     company = make.company()
@@ -184,11 +190,7 @@ def test_invite_flow_end_to_end(app, client, team, log_in):
 def test_an_expired_link_is_refused(app, client, team, log_in):
     _, people = team
     log_in(client, people["owner"])
-    link = _invite_link(
-        client.post(
-            "/team/invitations", data={"email": "late@example.com", "role": "office"}
-        ).get_data(as_text=True)
-    )
+    link = _invite(client, "late@example.com")
     invitation = db.session.scalar(sa.select(Invitation))
     invitation.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
@@ -207,11 +209,7 @@ def test_an_address_taken_meanwhile_is_refused_and_the_link_still_works(
 ):
     _, people = team
     log_in(client, people["owner"])
-    link = _invite_link(
-        client.post(
-            "/team/invitations", data={"email": "both@example.com", "role": "office"}
-        ).get_data(as_text=True)
-    )
+    link = _invite(client, "both@example.com")
     # Someone signed up with the invited address after the invitation was sent.
     taken = make.user(make.company(), Role.OFFICE, email="both@example.com")
     db.session.commit()
@@ -228,6 +226,7 @@ def test_an_address_taken_meanwhile_is_refused_and_the_link_still_works(
     assert invitation.accepted_at is None
     accounts = db.session.scalars(sa.select(User).filter_by(email="both@example.com")).all()
     assert accounts == [taken]
+    assert app.test_client().get(_path(link)).status_code == 200
 
 
 def test_an_unknown_token_is_404(client):
@@ -344,11 +343,7 @@ def test_an_admin_cannot_invite_an_owner(client, team, log_in):
 def test_accepting_while_logged_in_as_someone_else_switches_user(client, team, log_in):
     _, people = team
     log_in(client, people["owner"])
-    link = _invite_link(
-        client.post(
-            "/team/invitations", data={"email": "clerk@example.com", "role": "office"}
-        ).get_data(as_text=True)
-    )
+    link = _invite(client, "clerk@example.com")
     response = client.post(
         _path(link), data={"name": "Clerk", "password": PASSWORD, "confirm": PASSWORD}
     )
