@@ -455,7 +455,6 @@ def test_the_receipt_is_not_held_for_quiet_hours(depositing, monkeypatch):
     # 23:30 in Chicago: a reminder would wait for the morning; the customer who just paid
     # is waiting for their receipt, as for an invoice payment.
     from app.services import texting
-
     from app.services.quiet_hours import quiet_hours_delay
 
     late = datetime(2026, 12, 3, 5, 30, tzinfo=UTC)
