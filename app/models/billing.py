@@ -459,6 +459,13 @@ class Payment(db.Model):
         return f"estimate:{self.estimate_id}:deposit-receipt:{paid_by}"
 
     @property
+    def invoice_receipt_key(self) -> str:
+        """The same for the receipt of a payment of an invoice (a deposit paid after the
+        estimate became an invoice gets this one instead)."""
+        paid_by = self.stripe_payment_intent_id or self.id
+        return f"invoice:{self.invoice_id}:receipt:{paid_by}"
+
+    @property
     def method_label(self) -> str:
         return PaymentMethod.label_for(self.method)
 

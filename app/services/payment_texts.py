@@ -60,7 +60,6 @@ def queue_receipt(*, invoice: Invoice, payment: Payment) -> None:
     body = _body(invoice, MessageKind.PAYMENT_RECEIPT, payment.amount_cents)
     if body is None:
         return
-    paid_by = payment.stripe_payment_intent_id or payment.id
     try:
         queue_text(
             company=invoice.company,
@@ -69,7 +68,7 @@ def queue_receipt(*, invoice: Invoice, payment: Payment) -> None:
             kind=MessageKind.PAYMENT_RECEIPT,
             customer=invoice.customer,
             job=invoice.job,
-            dedupe_key=f"invoice:{invoice.id}:receipt:{paid_by}",
+            dedupe_key=payment.invoice_receipt_key,
             extra={"document": invoice.kind, "document_id": invoice.id},
         )
     except TextingUnavailable as blocked:

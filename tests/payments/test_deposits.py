@@ -546,3 +546,9 @@ def test_a_deposit_paid_on_the_invoice_texts_the_invoice_receipt_only(depositing
     assert _receipts(depositing.company.id) == []
     [receipt] = _receipts(depositing.company.id, MessageKind.PAYMENT_RECEIPT)
     assert f"for invoice #{invoice.number}" in receipt.body
+    # The estimate's progress finds that receipt.
+    step = billing.document_progress(depositing.estimate)[-1]
+    assert (step.label, step.detail) == (
+        "Deposit paid",
+        "$45.00 online. Receipt text: waiting to send.",
+    )

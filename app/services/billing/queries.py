@@ -127,11 +127,15 @@ def _deposit_step(estimate: Estimate) -> TimelineStep | None:
     )
     if payment is None:
         return None
+    # Paid once the estimate was an invoice, the deposit got the invoice's receipt.
+    keys = [payment.deposit_receipt_key]
+    if payment.invoice_id is not None:
+        keys.append(payment.invoice_receipt_key)
     receipt = db.session.scalar(
-        sa.select(Message).where(
-            Message.company_id == estimate.company_id,
-            Message.dedupe_key == payment.deposit_receipt_key,
-        )
+        sa.select(Message)
+        .where(Message.company_id == estimate.company_id, Message.dedupe_key.in_(keys))
+        .order_by(Message.id)
+        .limit(1)
     )
     if receipt is None:
         texted = "No receipt texted (the customer can't be texted, or the text is off)."
