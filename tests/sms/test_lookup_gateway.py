@@ -113,7 +113,7 @@ def test_429_is_transient_with_retry_after(over_http, fake):
 
 
 def test_a_slow_lookup_times_out_as_transient(transport, fake):
-    fake.set_latency(1.0, to=MOBILE)
+    fake.lookups.set_latency(1.0)
     with pytest.raises(gateway.TransientGatewayError):
         gateway.lookup_line_type(MOBILE, timeout=0.3)
 

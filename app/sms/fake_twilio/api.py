@@ -636,7 +636,7 @@ class FakeTwilioAPI(RegistrationAPI):
         if fault is not None:
             self.fake.lookups.record(phone, None, fault.status_code, "fault switch")
             return fault
-        latency = max(self.fake.latency, self.fake.number_latency.get(phone, 0))
+        latency = self.fake.lookups.latency
         if latency > 0:
             timeout = request.environ.get(CLIENT_TIMEOUT)
             if timeout is not None and latency >= timeout:

@@ -85,6 +85,7 @@ class FakeLookups:
     def reset(self) -> None:
         self.line_types: dict[str, str] = {}
         self.answered: list[FakeLookup] = []
+        self.latency = 0.0
 
     # -- switches --------------------------------------------------------------------------
 
@@ -97,6 +98,11 @@ class FakeLookups:
                 self.line_types.pop(phone, None)
             else:
                 self.line_types[phone] = line_type
+
+    def set_latency(self, seconds: float) -> None:
+        """Answer each Lookup `seconds` late (a client that waits less times out)."""
+        with self.fake.lock:
+            self.latency = seconds
 
     def count(self, phone: str | None = None) -> int:
         """How many Lookups reached the fake (for `phone`, or in all): each one is billed."""
