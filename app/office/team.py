@@ -18,7 +18,7 @@ from app.auth.access import manager_required, office_required
 from app.auth.forms import show_domain_error
 from app.auth.passwords import send_reset_email
 from app.extensions import db, htmx
-from app.models import Invitation, Role, User
+from app.models import Invitation, Role, User, utcnow
 from app.office import bp
 from app.services.accounts import (
     active_owner_count,
@@ -33,6 +33,7 @@ from app.services.accounts import (
     team_members,
 )
 from app.services.errors import DomainError
+from app.services.line_types import team_line_warnings
 from app.services.passwords import send_reset_to_member
 from app.tenancy import get_or_404
 
@@ -88,6 +89,7 @@ def _controls(actor: User, user: User, owners: int) -> MemberControls:
 def _member_context(user: User, error: str | None = None, notice: str | None = None) -> dict:
     return {
         "member": user,
+        "line_warnings": team_line_warnings(users=[user], now=utcnow()),
         "row_notice": notice,
         "controls": _controls(current_user, user, active_owner_count(current_user.company_id)),
         "role_choices": _role_choices(current_user),
@@ -125,6 +127,7 @@ def _team_page(status: int = 200, **invitations_context):
     return render_template(
         "office/team.html",
         members=members,
+        line_warnings=team_line_warnings(users=[user for user, _ in members], now=utcnow()),
         role_choices=_role_choices(current_user),
         **_invitations_context(**invitations_context),
     ), status

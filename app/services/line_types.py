@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.models import LineTypeLookup
+from app.models import LineTypeLookup, User
 from app.services.phones import format_phone
 from app.services.phones import mobile_warning as number_type_warning
 from app.services.uniqueness import insert_or_get
@@ -122,13 +122,15 @@ def customer_mobile_warning(*, phone: str, now: datetime, look: bool = True) -> 
         else cached_lookup(phone=phone, now=now)
     )
     what = not_textable(row)
-    if what is not None:
+    if what is not None and row is not None and row.line_type != "tollFree":
         return (
             f"{format_phone(phone)} is {what} (checked with the carrier): texts to it won't "
             "arrive. Use the customer's mobile if they have one."
         )
-    if row is not None and row.line_type is not None:
+    if row is not None and row.line_type not in (None, "tollFree"):
         return None  # the carrier's answer beats the number's type
+    # Toll-free lines can be text-enabled, which Lookup does not say: the number type's
+    # softer warning fits them.
     return number_type_warning(phone)
 
 
@@ -148,7 +150,32 @@ def user_mobile_warning(
     if what is None:
         return None
     whose = "Your mobile" if own else "This mobile"
+    if row is not None and row.line_type == "tollFree":
+        return (
+            f"{whose} {format_phone(phone)} is a toll-free number: forwarded customer texts "
+            "reach it only if it is text-enabled. Enter a mobile number."
+        )
     return (
         f"{whose} {format_phone(phone)} is {what} (checked with the carrier): forwarded "
         "customer texts and other texts to it won't arrive. Enter a mobile number."
     )
+
+
+def team_line_warnings(*, users: Iterable[User], now: datetime) -> dict[int, str]:
+    """For the team page: members whose mobile Lookup said texts cannot reach, by user id,
+    from stored answers only (one query; a page never pays for Lookups)."""
+    members = [u for u in users if u.mobile_phone]
+    found = cached_lookups(phones=[u.mobile_phone for u in members], now=now)
+    warnings = {}
+    for user in members:
+        row = found.get(user.mobile_phone)
+        what = not_textable(row)
+        if what is None or row is None:
+            continue
+        if row.line_type == "tollFree":
+            warnings[user.id] = "Toll-free: forwarded texts arrive only if it is text-enabled."
+        elif row.line_type == "landline":
+            warnings[user.id] = "Landline: forwarded texts won't arrive."
+        else:
+            warnings[user.id] = f"Twilio says this is {what}: forwarded texts won't arrive."
+    return warnings
