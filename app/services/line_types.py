@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.models import LineTypeLookup, User
+from app.models import Company, Conversation, Customer, LineTypeLookup, User
 from app.services.phones import format_phone
 from app.services.phones import mobile_warning as number_type_warning
 from app.services.uniqueness import insert_or_get
@@ -179,3 +179,26 @@ def team_line_warnings(*, users: Iterable[User], now: datetime) -> dict[int, str
         else:
             warnings[user.id] = f"Twilio says this is {what}: forwarded texts won't arrive."
     return warnings
+
+
+def forget_lookup(*, phone: str) -> None:
+    """Drop the kept answer for `phone`, so the next check asks Lookup again (the fake's
+    /dev/lookups page, after its switch changed what Lookup says)."""
+    db.session.execute(sa.delete(LineTypeLookup).where(LineTypeLookup.phone == phone))
+
+
+def numbers_known_to(*, company: Company, phones: set[str]) -> set[str]:
+    """Which of `phones` belong to `company`: its customers', its users' or its
+    conversations' numbers (three indexed lookups)."""
+    if not phones:
+        return set()
+    found: set[str] = set()
+    for column, scope in (
+        (Customer.mobile_phone, Customer.company_id),
+        (User.mobile_phone, User.company_id),
+        (Conversation.phone, Conversation.company_id),
+    ):
+        found.update(
+            db.session.scalars(sa.select(column).where(scope == company.id, column.in_(phones)))
+        )
+    return found

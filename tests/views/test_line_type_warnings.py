@@ -161,3 +161,56 @@ def test_the_team_page_shows_which_mobiles_are_landlines(tech, client, log_in, f
     # The member's row as its own forms redraw it keeps the warning.
     row = manager.post(f"/team/{tech.id}/role", data={"role": "office"}, headers=HX)
     assert f'id="line-warning-{tech.id}"' in row.get_data(as_text=True)
+
+
+# -- /dev/lookups: the fake Twilio's Lookup, by hand -----------------------------------------
+
+
+def test_the_dev_page_sets_a_line_type_and_lists_this_companys_lookups(office, client, fake, make):
+    stranger = make.company(name="Other Co")
+    make.customer(stranger, name="Not Ours", phone="+15125550177")
+    db.session.commit()
+    client.post("/customers/new", data=customer_form())  # looked up: a mobile
+    fake.lookups.set_line_type("+15125550177", "landline")
+    from app.sms import gateway
+
+    gateway.lookup_line_type("+15125550177")  # another company's number
+
+    response = client.post(
+        "/dev/lookups/line-type", data={"phone": PRETTY, "line_type": "landline"}
+    )
+    assert response.status_code == 302
+    html = unescape(client.get("/dev/lookups").get_data(as_text=True))
+    assert "Lookup now answers Landline for (512) 555-0101." in html
+    assert "(512) 555-0101: Landline" in html  # the switch
+    assert "number type" in html  # the first lookup, a mobile by the rules
+    assert "555-0177" not in html  # another company's numbers are not shown
+
+    # The kept answer was forgotten: the next save asks again and hears "landline".
+    customer = db.session.scalars(sa.select(Customer).filter_by(company_id=office.id)).one()
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=customer_form(), follow_redirects=True
+    )
+    assert "is a landline" in unescape(response.get_data(as_text=True))
+    assert fake.lookups.count(LANDLINE) == 2
+
+
+def test_the_dev_page_refuses_a_bad_number_and_can_fail_the_next_lookup(office, client, fake):
+    response = client.post(
+        "/dev/lookups/line-type",
+        data={"phone": "12", "line_type": "landline"},
+        follow_redirects=True,
+    )
+    assert "is not a valid phone number" in unescape(response.get_data(as_text=True))
+    client.post("/dev/lookups/fail")
+    response = client.post("/customers/new", data=customer_form(), follow_redirects=True)
+    assert response.status_code == 200  # saved all the same
+    assert fake.lookups.answered[-1].status == 503
+
+
+def test_the_dev_page_is_gone_without_the_fake(office, client, app):
+    app.config["TWILIO_FAKE"] = False
+    try:
+        assert client.get("/dev/lookups").status_code == 404
+    finally:
+        app.config["TWILIO_FAKE"] = True
