@@ -10,8 +10,9 @@ missed-call text to it. A CSV import never looks anything up.
 When Lookup is off, fails or is slow, the answer is None and callers fall back to the
 number type (app/services/phones.py) and past 21614 refusals, as before Lookup.
 
-`look_up` makes an HTTP request: call it with no write transaction open (it flushes its
-row afterwards; the caller commits).
+`look_up` makes an HTTP request: call it with nothing uncommitted (it ends the session's
+transaction before the request, as the media fetches do, and flushes its row afterwards;
+the caller commits).
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def look_up(*, phone: str, now: datetime, timeout: float) -> LineTypeLookup | No
     cached = cached_lookup(phone=phone, now=now)
     if cached is not None or not lookup_enabled():
         return cached
+    # Nothing open across the HTTP call: on SQLite a read transaction that writes after
+    # another connection wrote fails at once ("database is locked"), whatever the timeout.
+    db.session.rollback()
     try:
         answer = gateway.lookup_line_type(phone, timeout=timeout)
     except gateway.GatewayError as error:

@@ -101,7 +101,7 @@ def test_stored_answers_for_a_list_in_one_query(fake, count_queries):
     now = utcnow()
     for phone in (PHONE, "+15125550102"):
         line_types.look_up(phone=phone, now=now, timeout=2)
-    db.session.commit()
+        db.session.commit()  # each answer, before the next request
     with count_queries() as queries:
         found = line_types.cached_lookups(phones=[PHONE, "+15125550102", "+15125550103"], now=now)
     assert set(found) == {PHONE, "+15125550102"} and len(queries) == 1
