@@ -105,3 +105,21 @@ def test_stored_answers_for_a_list_in_one_query(fake, count_queries):
     with count_queries() as queries:
         found = line_types.cached_lookups(phones=[PHONE, "+15125550102", "+15125550103"], now=now)
     assert set(found) == {PHONE, "+15125550102"} and len(queries) == 1
+
+
+def test_a_customer_import_never_looks_a_number_up(make, fake):
+    """Lookups are billed: a file of 50,000 customers must not cost 50,000 of them."""
+    from app.services import customer_imports as imports
+    from tests.fixtures.customer_files import hcp_file
+
+    company = make.company()
+    started = imports.start_import(
+        company=company, actor=company.owner, filename="customers.csv", data=hcp_file()
+    )
+    reviewed = imports.review_import(customer_import=started, mapping=list(started.mapping))
+    imports.confirm_import(
+        customer_import=reviewed, actor=company.owner, now=utcnow(), inline_row_limit=100_000
+    )
+    db.session.commit()
+    assert reviewed.created_count >= 1
+    assert fake.lookups.count() == 0
