@@ -13,6 +13,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TelField
 from wtforms.validators import Length, Optional
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm
@@ -20,7 +21,6 @@ from app.auth.push_settings import push_settings
 from app.extensions import db
 from app.models import User, utcnow
 from app.request_limits import accepts_upload
-from app.services.errors import DomainError
 from app.services.line_types import user_mobile_warning
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
@@ -109,15 +109,12 @@ def profile():
     form = ProfileForm()
     if not form.validate_on_submit():
         return render_profile(user, form, PhotoForm(), 422)
-    try:
+    with service_call(form) as call:
         update_profile(user=user, name=form.name.data, mobile_phone=form.mobile_phone.data)
-    except DomainError as refused:
-        db.session.rollback()
-        getattr(form, refused.field or "name").errors = [refused.message]
+    if not call.ok:
         return render_profile(user, form, PhotoForm(), 422)
-    db.session.commit()
-    # Twilio Lookup (2 s at most, once per number per 90 days), while the person is here to
-    # fix a landline; the page shows its warning from the kept answer.
+    # Twilio Lookup (2 s at most, once per number per 90 days), after the save committed,
+    # while the person is here to fix a landline; the page shows the kept answer's warning.
     user_mobile_warning(phone=user.mobile_phone, now=utcnow())
     db.session.commit()
     flash("Profile saved.", "success")
@@ -131,13 +128,9 @@ def profile_forwarding():
     (owners and admins can also do it for anyone, on the Point of Contact page)."""
     form = ForwardingForm()
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             set_forwarding(user=current_user, enabled=form.forward_texts.data, actor=current_user)
-        except DomainError as refused:
-            db.session.rollback()
-            form.forward_texts.errors = [refused.message]
-        else:
-            db.session.commit()
+        if call.ok:
             state = "on" if current_user.forward_texts else "off"
             flash(f"Copies of your texts to your mobile: {state}.", "success")
             return redirect(url_for("auth.profile", _anchor="forwarding-title"))
@@ -163,15 +156,12 @@ def profile_photo():
         )
     upload = photo_form.photo.data
     data = upload.read(MAX_UPLOAD_BYTES + 1) if upload else b""
-    try:
+    with service_call(photo_form) as call:
         store_profile_photo(user=user, data=data, upload_folder=current_app.config["UPLOAD_FOLDER"])
-    except DomainError as refused:
-        db.session.rollback()
-        photo_form.photo.errors = [refused.message]
+    if not call.ok:
         return render_profile(
             user, ProfileForm(name=user.name, mobile_phone=user.mobile_phone), photo_form, 422
         )
-    db.session.commit()
     flash("Photo saved.", "success")
     return _back(user)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.actions import service_call
 from app.auth import bp
 from app.auth.access import any_role_required
 from app.extensions import db, htmx
 from app.models import PushSubscription, User
 from app.services import push
-from app.services.errors import DomainError
 from app.tenancy import get_or_404
 
 
@@ -51,7 +51,7 @@ def _own_subscription(subscription_id: int) -> PushSubscription:
 @any_role_required
 def push_subscribe():
     form = request.form
-    try:
+    with service_call() as call:
         push.subscribe(
             user=current_user,
             endpoint=form.get("endpoint", ""),
@@ -63,10 +63,9 @@ def push_subscribe():
             # browser test) is plain HTTP on this machine.
             allow_http_loopback=current_app.config["ENV_NAME"] != "production",
         )
-    except DomainError as refused:
-        db.session.rollback()
-        return _card(refused.message, 422)
-    db.session.commit()
+    if not call.ok:
+        # The card shows why, whatever kind of refusal it was: 422, as a form's field error.
+        return _card(call.message, 422)
     if not htmx:
         flash("Notifications are on for this device.", "success")
     return _card()

@@ -14,10 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from app.actions import service_call
 from app.auth.access import manager_required, office_required
-from app.auth.forms import show_domain_error
 from app.auth.passwords import send_reset_email
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models import Invitation, Role, User, utcnow
 from app.office import bp
 from app.services.accounts import (
@@ -32,7 +32,6 @@ from app.services.accounts import (
     revoke_invitation,
     team_members,
 )
-from app.services.errors import DomainError
 from app.services.line_types import team_line_warnings
 from app.services.passwords import send_reset_to_member
 from app.tenancy import get_or_404
@@ -146,7 +145,7 @@ def team_invite():
     form.role.choices = _role_choices(current_user)
     invitation = new_link = None
     if form.validate_on_submit():
-        try:
+        with service_call(form) as call:
             invitation, raw_token = invite_user(
                 company=current_user.company,
                 inviter=current_user,
@@ -154,11 +153,7 @@ def team_invite():
                 role=form.role.data,
                 name=form.name.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        if call.ok:
             new_link = _invite_link(raw_token)
             form = None  # a fresh, empty form for the next invitation
     status = 400 if form is not None and form.errors else 200
@@ -179,14 +174,13 @@ def team_invite():
 @manager_required
 def team_revoke_invitation(invitation_id: int):
     invitation = get_or_404(Invitation, invitation_id)
-    message, category, status = f"The invitation for {invitation.email} was withdrawn.", "info", 200
-    try:
+    with service_call() as call:
         revoke_invitation(actor=current_user, invitation=invitation)
-    except DomainError as error:
-        db.session.rollback()
-        message, category, status = error.message, "error", error.status_code
+    if call.ok:
+        message, category = f"The invitation for {invitation.email} was withdrawn.", "info"
     else:
-        db.session.commit()
+        message, category = call.message, "error"
+    status = call.status_code
     if htmx:
         context = _invitations_context()
         return render_template(
@@ -199,26 +193,18 @@ def team_revoke_invitation(invitation_id: int):
 def _member_action(user: User, action, success: str, after_commit=None, **kwargs):
     """Run one service on a team member; answer with the row (htmx) or the page.
     `after_commit` gets the service's result once it is committed (e.g. to email it)."""
-    error = None
-    try:
+    with service_call(flash_error=not htmx) as call:
         result = action(actor=current_user, user=user, **kwargs)
-    except DomainError as refused:
-        db.session.rollback()
-        error = refused
-    else:
-        db.session.commit()
-        if after_commit is not None:
-            after_commit(result)
+    if call.ok and after_commit is not None:
+        after_commit(result)
     message = success.format(name=user.name, role=user.role_label)
     if htmx:
         # The row says what happened when nothing else on it shows it (an email went out).
-        notice = message if after_commit is not None and not error else None
+        notice = message if after_commit is not None and call.ok else None
         return render_template(
-            "office/_team_member.html", **_member_context(user, error and error.message, notice)
-        ), (error.status_code if error else 200)
-    if error:
-        flash(error.message, "error")
-    else:
+            "office/_team_member.html", **_member_context(user, call.message, notice)
+        ), call.status_code
+    if call.ok:
         flash(message, "success")
     return redirect(url_for("office.team"))
 

@@ -138,6 +138,53 @@
     }
   });
 
+  // A "done" message at the top of the page ("On My Way: done.") says its piece, then goes
+  // by itself; a tap on its button removes it at once. Problems (flash-error: a text that
+  // could not go) stay until the tech leaves the page. Without JS every message stays.
+  var FLASH_MS = 6000;
+  function armActions() {
+    // Whatever sat below the message moves up: the status buttons ignore that moment's
+    // taps, as after a swap (a thumb already on its way must not land on the next step).
+    var panel = document.getElementById("actions");
+    if (!panel) { return; }
+    panel.classList.add("arming");
+    window.setTimeout(function () { panel.classList.remove("arming"); }, ARMING_MS);
+  }
+  function dismissFlash(flash) {
+    if (!document.contains(flash)) { return; }
+    armActions();
+    flash.remove();
+  }
+  function setUpFlashes(root) {
+    root.querySelectorAll("#flashes .flash-success:not([data-dismissible])").forEach(function (flash) {
+      flash.setAttribute("data-dismissible", "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "flash-dismiss";
+      button.setAttribute("aria-label", "Dismiss: " + flash.textContent.trim());
+      button.textContent = "\u00d7";
+      button.addEventListener("click", function () {
+        // Focus stays where the message was (not lost to <body>): Tab goes on from there.
+        var box = flash.parentNode;
+        dismissFlash(flash);
+        box.setAttribute("tabindex", "-1");
+        box.focus({ preventScroll: true });
+      });
+      flash.appendChild(button);
+      (function wait() {
+        window.setTimeout(function () {
+          // Not from under a keyboard user who is on its button (or a hidden tab's eyes).
+          if (flash.contains(document.activeElement) || document.visibilityState !== "visible") {
+            wait();
+          } else {
+            dismissFlash(flash);
+          }
+        }, FLASH_MS);
+      })();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setUpFlashes(document); });
   document.addEventListener("DOMContentLoaded", function () { restoreDrafts(document); });
   document.addEventListener("htmx:load", function (event) { restoreDrafts(event.target); });
 })();

@@ -27,7 +27,6 @@ from app.services.inbox import (
     send_reply,
     thread_messages,
     thread_version,
-    unread_total,
 )
 from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.routing import decide_recipients
@@ -39,17 +38,6 @@ from app.tech.routes import _problem
 from app.tenancy import get_or_404
 
 NOT_YOURS = "This conversation is no longer routed to you. Go back to Messages to see yours."
-
-
-@bp.context_processor
-def _messages_badge() -> dict:
-    # A callable, so only the page that shows the count (My day) pays for the query,
-    # not every polled fragment.
-    if not current_user.is_authenticated:
-        return {}
-    return {
-        "messages_unread": lambda: unread_total(company=current_user.company, user=current_user)
-    }
 
 
 def _routed_conversation(conversation_id: int) -> Conversation:

@@ -24,7 +24,7 @@ from app.hx_events import TECH_JOB_CHANGED
 from app.models import Job, JobStatus, utcnow
 from app.request_limits import accepts_upload
 from app.services.first_contact import FOOTER, has_texted
-from app.services.inbox import send_job_reply
+from app.services.inbox import send_job_reply, unread_total
 from app.services.job_status import IllegalTransition, job_set_status, next_statuses
 from app.services.message_media import REPLY_UPLOAD_BYTES, InvalidPhoto
 from app.services.notifications import texts_not_sent
@@ -137,14 +137,23 @@ def _visible_job(job_id: int) -> Job:
 @bp.get("")
 @any_role_required
 def index():
-    day = tech_day(
-        company=current_user.company, user=current_user, everyone=request.args.get("all") == "1"
-    )
+    company = current_user.company
+    day = tech_day(company=company, user=current_user, everyone=request.args.get("all") == "1")
+    # Texts routed to the tech for no job on the list (Point of Contact, handed over) show
+    # only in the Messages chip: the poll's version covers its count too.
+    unread_texts = unread_total(company=company, user=current_user)
+    context = {
+        "day": day,
+        "unread_texts": unread_texts,
+        "poll_version": f"{day.version}.{unread_texts}",
+    }
     if htmx.target == "job-list":
-        if request.args.get("v") == day.version:
+        if request.args.get("v") == context["poll_version"]:
             return "", 204
-        return render_template("tech/_job_list.html", day=day)
-    return render_template("tech/index.html", day=day)
+        return render_template("tech/_job_list.html", **context) + render_template(
+            "tech/_messages_chip.html", oob=True, **context
+        )
+    return render_template("tech/index.html", **context)
 
 
 def _needs_confirm(job: Job, status: str | None) -> bool:

@@ -36,7 +36,6 @@ from app.models import (
     utcnow,
 )
 from app.services import calls, inbound, message_media, outbox, push
-from app.services.customer_imports import run_queued_imports
 from app.services.outbox import OutboxItem
 from app.services.phones import format_phone
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
@@ -171,17 +170,16 @@ class Dispatcher:
             keys = push.vapid_keys()
             pushes = push.claim_due_pushes(now=now, limit=max(free, 1))
             db.session.commit()
-            # The periodic tasks that commit their own steps (texting registrations,
-            # voicemail fetches), outside any claim.
-            self.schedule.run_due(now=now, commits=True)
         for item in items:
             future = self.pool.submit(self._process, item)
             self._inflight.add(future)
         for push_item in pushes:
             self._inflight.add(self.pool.submit(self._push, push_item, keys))
         with self.app.app_context():
-            # A confirmed CSV import of customers: batches for a moment, then back to texts.
-            run_queued_imports(now=now)
+            # The periodic tasks that commit their own steps, outside any claim and once
+            # the claimed texts are sending: a slow step (a Twilio call, a batch of an
+            # import) never holds them back.
+            self.schedule.run_due(now=now, commits=True)
         self._fetch_media_soon()
         return len(items)
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from app.extensions import db
 from app.services import voicemail
+from app.services.customer_imports import run_queued_imports
 from app.services.escalation import escalate_unread
 from app.services.payment_texts import queue_due_payment_reminders
 from app.services.registration import work_registrations
@@ -35,7 +36,8 @@ class PeriodicTask:
     interval: timedelta
     run: Callable[..., int]  # run(now=...) -> how many things it did
     # Commits after each step itself (each Twilio call durable before the next): run after
-    # the claim's transaction, never inside a savepoint of it.
+    # the claim's transaction, once its texts are handed to the pool, never inside a
+    # savepoint of it.
     commits: bool = False
 
 
@@ -53,6 +55,9 @@ PERIODIC_TASKS: tuple[PeriodicTask, ...] = (
     PeriodicTask(
         "voicemails", voicemail.WORK_INTERVAL, voicemail.fetch_due_voicemails, commits=True
     ),
+    # A confirmed CSV import of customers (app/services/customer_imports.py): every round,
+    # batches for a moment (its own time budget and lease), then back to texts.
+    PeriodicTask("customer_imports", timedelta(0), run_queued_imports, commits=True),
 )
 
 

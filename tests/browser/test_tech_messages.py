@@ -7,6 +7,7 @@ a forwarded copy leading through the login to the thread. axe-core clean."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Conversation, Message, MessageKind, Role
+from app.models import Conversation, Message, MessageKind, Role, utcnow
 from app.services.thread_links import short_thread_link
 from tests.fixtures.live import serious_axe_violations
 
@@ -151,3 +152,52 @@ def test_the_link_of_a_forwarded_copy_opens_the_thread_after_login(
     expect(card).to_contain_text("Add your mobile number above first")
     _screenshot(page, "tech-messages-profile-390")
     assert serious_axe_violations(page) == []
+
+
+def test_the_messages_chip_counts_a_new_text_without_a_reload(
+    browser, phone_page, live_server, browser_login, make, poc_tech, csrf_enabled, request
+):
+    company, maria, jane = poc_tech
+    # A day long enough to scroll: the poll must leave the tech where she was.
+    for n in range(4):
+        make.job(
+            company,
+            customer=make.customer(company, name=f"Customer {n}", phone=f"+1512555030{n}"),
+            techs=[maria],
+            start=utcnow() + timedelta(days=1, hours=n),
+            description="Water heater flush",
+        )
+    db.session.commit()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    page = phone_page
+    browser_login(page, maria)
+    expect(page).to_have_url(f"{live_server.url}/tech")
+    chip = page.locator("#messages-chip")
+    expect(chip).to_have_text("Messages")
+    page.evaluate("window.notReloaded = true")
+    page.evaluate("document.getElementById('messages-chip').focus({preventScroll: true})")
+    page.evaluate("window.scrollTo(0, 300)")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
+
+    # Jane texts from her phone (the simulator); the worker routes it to Maria (POC).
+    office = browser.new_context(viewport={"width": 1280, "height": 860})
+    request.addfinalizer(office.close)
+    sim = office.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    sim.fill("#sim-body", "Can you come an hour earlier?")
+    sim.locator(".sim-send").click()
+
+    # Within one poll of My day (every 10 s), with no reload, focus and scroll kept.
+    expect(chip.locator(".tech-badge")).to_have_text(re.compile(r"^1\s*unread$"), timeout=25_000)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.evaluate("document.activeElement.id") == "messages-chip"
+    assert page.evaluate("window.scrollY") == scrolled
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "tech-myday-chip-390.png"))
+    assert serious_axe_violations(page) == []
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(ARTIFACTS / "tech-myday-chip-1280.png"))
+    assert _no_sideways_scroll(page)

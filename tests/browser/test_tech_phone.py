@@ -289,3 +289,38 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     expect(page).to_have_url(f"{live_server.url}/tech/jobs/{job.id}")
     expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
     assert transitions == ["started"]
+
+
+def test_the_tech_reads_the_profile_in_the_tech_layout_and_goes_back_to_my_day(
+    browser, phone_page, live_server, browser_login, make, request
+):
+    company = make.company("Drip Busters Plumbing")
+    tech = make.user(company, Role.TECH, name="Maria Lopez")
+    db.session.commit()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = phone_page
+    browser_login(page, tech)
+    page.locator(".tech-bar").get_by_role("link", name="Profile").tap()
+
+    expect(page).to_have_url(f"{live_server.url}/me")
+    expect(page.locator(".tech-bar .tech-bar-title")).to_have_text("Profile")
+    expect(page.locator(".mainnav")).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(ARTIFACTS / "tech-profile-390.png"), full_page=True)
+    assert serious_axe_violations(page) == []
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(ARTIFACTS / "tech-profile-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    page.locator(".tech-bar").get_by_role("link", name="My day").tap()
+    expect(page).to_have_url(f"{live_server.url}/tech")
+
+    # An office user's profile keeps the office navigation.
+    office = browser.new_context(viewport={"width": 1280, "height": 800})
+    request.addfinalizer(office.close)
+    desk = office.new_page()
+    browser_login(desk, company.owner)
+    desk.goto(f"{live_server.url}/me")
+    expect(desk.locator(".mainnav")).to_be_visible()
+    expect(desk.locator(".tech-bar")).to_have_count(0)
+    desk.screenshot(path=str(ARTIFACTS / "office-profile-1280.png"))

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Message, MessageKind, Role, utcnow
+from app.models import JobStatus, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
+from app.services.job_status import job_set_status
 from tests.fixtures.live import PHONE, serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
@@ -127,10 +128,10 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
 
     # The day's progress and the next job (the second job may fall on tomorrow's list
     # when the test runs just before midnight: then the day is done).
-    next_job = actions.get_by_role("link", name="Next job")
+    next_job = actions.get_by_role("link", name="Open next job")
     if next_job.count():
         expect(actions).to_contain_text("1 of 2 done")
-        expect(next_job).to_contain_text("Sam Second")
+        expect(actions).to_contain_text("Next job: Sam Second")
     _shot(page, "job-finished-390")
     assert serious_axe_violations(page) == []
 
@@ -335,3 +336,116 @@ def test_without_javascript_on_my_way_is_still_two_taps(
     expect(page.locator("#actions")).to_contain_text("ETA 45 min")
     assert tap.count == 2
     assert transitions == [(first.id, "on_my_way")]
+    # Without JS the "done" message simply stays (nothing could take it away again).
+    expect(page.get_by_role("status").filter(has_text="On My Way: done.")).to_be_visible()
+    expect(page.locator(".flash-dismiss")).to_have_count(0)
+
+
+def test_the_done_message_goes_by_itself_or_with_a_tap(phone_page, live_server, browser_login, day):
+    _, tech, _, first, _ = day
+    page = phone_page
+    browser_login(page, tech)
+
+    # On My Way from My day: the job page opens with "On My Way: done." on top, a status
+    # message for screen readers, that stays long enough to read and then goes by itself.
+    page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
+        "link", name="On My Way"
+    ).tap()
+    page.get_by_role("dialog").get_by_role("button", name="15 min").tap()
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    done = page.get_by_role("status").filter(has_text="On My Way: done.")
+    expect(done).to_be_visible()
+    dismiss = done.get_by_role("button", name="Dismiss: On My Way: done.")
+    box = dismiss.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    _shot(page, "done-message-390")
+    assert serious_axe_violations(page) == []
+    page.wait_for_timeout(3000)
+    expect(done).to_be_visible()
+    expect(done).to_have_count(0, timeout=6000)
+    expect(page.locator("#actions .status")).to_have_text("On my way")
+
+    # A tap on its button takes it away at once; focus stays where it was. (The sheet's
+    # own page of a job already on the way leads to the job with "Already on my way.")
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
+    done = page.get_by_role("status").filter(has_text="Already on my way.")
+    expect(done).to_be_visible()
+    done.get_by_role("button", name="Dismiss: Already on my way.").tap()
+    expect(done).to_have_count(0, timeout=1000)
+    assert page.evaluate("document.activeElement.id") == "flashes"
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
+    expect(page.locator(".flash-dismiss")).to_have_count(1)
+    _shot(page, "done-message-1280")
+
+
+@pytest.fixture
+def two_jobs_today(make):
+    """Two jobs of the same day whatever the hour the test runs (the day is UTC's)."""
+    company = make.company("Drip Busters Plumbing", time_zone="UTC")
+    make.number(company, e164="+15126660042")
+    tech = make.user(company, Role.TECH, name="Maria Lopez")
+    early = utcnow().replace(hour=0, minute=30, second=0, microsecond=0)
+    jane = make.customer(company, name="Jane Doe-Fitzgerald", phone="+15125550142")
+    sam = make.customer(company, name="Sam Second", phone="+15125550143")
+    first = make.job(company, customer=jane, techs=[tech], start=early, description="Sink")
+    second = make.job(
+        company, customer=sam, techs=[tech], start=early + timedelta(hours=1), description="Flush"
+    )
+    job_set_status(job=first, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
+    job_set_status(job=first, status=JobStatus.STARTED, actor=tech)
+    db.session.commit()
+    return company, tech, first, second
+
+
+def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
+    browser, phone_page, live_server, browser_login, two_jobs_today, request
+):
+    company, tech, first, second = two_jobs_today
+    page = phone_page
+    browser_login(page, tech)
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}")
+    actions = page.locator("#actions")
+    actions.get_by_role("button", name="Finished").tap()
+    expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
+    card = actions.get_by_role("group", name="Next job: Sam Second")
+    expect(card).to_be_visible()
+    expect(actions).to_contain_text("1 of 2 done")
+    _shot(page, "finished-next-job-390")
+    assert serious_axe_violations(page) == []
+
+    # From the Finished screen: On My Way on the next job's card, then an ETA.
+    tap = Taps()
+    tap(card.get_by_role("link", name="On My Way to Sam Second"))
+    sheet = page.get_by_role("dialog", name="On My Way to Sam Second")
+    expect(sheet).to_be_visible()
+    expect(sheet.get_by_role("button", name="15 min")).to_be_focused()
+    _shot(page, "finished-next-sheet-390")
+    assert serious_axe_violations(page) == []
+    tap(sheet.get_by_role("button", name="30 min"))
+
+    # The next job's page opens, its On My Way text on the way to Sam's phone.
+    expect(page).to_have_url(f"{live_server.url}/tech/jobs/{second.id}")
+    expect(actions.locator(".status")).to_have_text("On my way", timeout=WAIT)
+    expect(actions).to_contain_text("ETA 30 min")
+    assert tap.count == 2
+    (on_my_way,) = _texts(second, MessageKind.ON_MY_WAY)
+    assert "30" in on_my_way.body
+    office = browser.new_context(viewport={"width": 1280, "height": 800})
+    request.addfinalizer(office.close)
+    sim = office.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={second.customer.id}")
+    bubbles = sim.locator("#sim-thread .sim-theirs .sim-bubble")
+    expect(bubbles.filter(has_text=on_my_way.body[:40])).to_have_count(1, timeout=WAIT)
+
+    # The first job's Finished screen on a desktop: the next job is on the way now, so
+    # its card only opens it.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/tech/jobs/{first.id}")
+    expect(card.get_by_role("link", name="On My Way")).to_have_count(0)
+    expect(card.get_by_role("link", name="Open next job")).to_be_visible()
+    page.locator("#actions").scroll_into_view_if_needed()
+    _shot(page, "finished-next-job-1280")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -413,3 +415,41 @@ def test_late_events_of_an_account_replaced_by_a_reconnect_still_count(paying, d
     paying.fake.deliver_pending()
     db.session.refresh(invoice)
     assert invoice.paid_cents == 9000
+
+
+def test_deliver_pending_waits_for_an_event_the_background_thread_took(paying, monkeypatch):
+    # Stripe's own delivery (the fake's background thread, started by a browser test) may
+    # have taken an event off the queue and be mid-delivery when a test delivers by hand.
+    fake = paying.fake
+    taken, by_hand = threading.Event(), fake.deliver
+
+    def slow_delivery(event, **kwargs):
+        taken.set()
+        time.sleep(0.5)
+        return by_hand(event, **kwargs)
+
+    monkeypatch.setattr(fake, "deliver", slow_delivery)
+    fake.auto_deliver = True
+    session = paying.checkout()
+    fake.pay_with_card(session.stripe_session_id)
+    assert taken.wait(timeout=10)
+    fake.auto_deliver = False
+    fake.deliver_pending()
+    assert db.session.get(Invoice, paying.invoice.id).status == InvoiceStatus.PAID
+
+
+def test_the_background_delivery_leaves_the_queue_alone_once_switched_off(paying):
+    fake = paying.fake
+    fake.auto_deliver = True
+    fake.pay_with_card(paying.checkout().stripe_session_id)
+    deadline = time.monotonic() + 10
+    while fake.pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fake.auto_deliver = False
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, paying.invoice.id)
+    online_payments.refund_payment(payment=invoice.payments[0], amount_cents=1000)
+    db.session.commit()
+    fake._wake.set()  # what its 5 s timer does
+    time.sleep(0.3)
+    assert [event["type"] for event in fake.pending]

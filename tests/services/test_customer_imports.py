@@ -394,6 +394,24 @@ def test_the_outbox_worker_runs_a_queued_import(app, make):
     assert customer_import.created_count == 2
 
 
+def test_queued_imports_are_a_periodic_task_run_every_round(make):
+    from app.worker.periodic import PERIODIC_TASKS, Schedule
+
+    (task,) = [t for t in PERIODIC_TASKS if t.name == "customer_imports"]
+    assert task.commits  # it commits batch by batch, outside the claim's transaction
+    company = make.company()
+    first = _import(company, hcp_file(), inline=0)
+    second = _import(company, jobber_file(), inline=0)
+    db.session.commit()
+    schedule = Schedule([task])
+    now = utcnow()
+    assert schedule.run_due(now=now, commits=True)["customer_imports"] > 0
+    # No interval: the next round (even at the same instant) carries on with the queue.
+    assert schedule.run_due(now=now, commits=True)["customer_imports"] > 0
+    db.session.expire_all()
+    assert (first.status, second.status) == (ImportStatus.DONE, ImportStatus.DONE)
+
+
 def test_a_file_never_imported_is_discarded_after_a_day(make, monkeypatch):
     company = make.company()
     old = _reviewed(company, hcp_file())

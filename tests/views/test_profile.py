@@ -121,3 +121,23 @@ def test_profile_needs_a_login(client):
     response = client.get("/me")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_a_tech_reads_the_profile_in_the_tech_layout(tech, client):
+    html = client.get("/me").get_data(as_text=True)
+
+    assert 'class="tech-bar"' in html and "/static/tech.css" in html
+    assert '<a class="tech-back" href="/tech">' in html  # the way back to My day
+    assert '<body class="tech"' in html and 'class="mainnav"' not in html
+    assert "/static/texts.css" in html and "Your profile" in html
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.OFFICE])
+def test_office_roles_read_the_profile_in_the_office_layout(make, log_in, client, role):
+    company = make.company()
+    log_in(client, make.user(company, role=role))
+
+    html = client.get("/me").get_data(as_text=True)
+
+    assert 'class="mainnav"' in html and "/static/texts.css" in html
+    assert 'class="tech-bar"' not in html and "/static/tech.css" not in html

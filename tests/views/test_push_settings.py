@@ -67,6 +67,17 @@ def test_a_refused_subscription_says_why(make, log_in, client):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription)) == 0
 
 
+def test_a_refused_subscription_without_javascript_flashes_why(make, log_in, client):
+    tech = _make_tech(make)
+    db.session.commit()
+    log_in(client, tech)
+    keys = BrowserKeys()
+    response = client.post("/me/push/subscribe", data=_fields(keys, endpoint=""))
+    assert response.status_code == 302 and response.location.endswith("/me")
+    assert "This browser gave no usable push address." in client.get("/me").get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription)) == 0
+
+
 def test_previews_and_remove_work_as_plain_posts(make, log_in, client):
     tech = _make_tech(make)
     keys = BrowserKeys()

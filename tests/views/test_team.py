@@ -244,6 +244,29 @@ def test_revoking_without_javascript_redirects_back(client, team, log_in):
     assert "was withdrawn" in client.get("/team").get_data(as_text=True)
 
 
+def test_an_accepted_invitation_cannot_be_revoked(client, team, log_in):
+    _, people = team
+    log_in(client, people["owner"])
+    client.post("/team/invitations", data={"email": "joined@example.com", "role": "tech"})
+    invitation = db.session.scalar(sa.select(Invitation))
+    invitation.accepted_at = utcnow()
+    db.session.commit()
+
+    refused = client.post(f"/team/invitations/{invitation.id}/revoke", headers=HTMX)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert html.startswith('<section id="invitations"')
+    assert "This invitation has already been accepted." in html
+
+    plain = client.post(f"/team/invitations/{invitation.id}/revoke")
+    assert plain.status_code == 302 and plain.headers["Location"] == "/team"
+    assert "This invitation has already been accepted." in client.get("/team").get_data(
+        as_text=True
+    )
+    db.session.expire_all()
+    assert db.session.get(Invitation, invitation.id).revoked_at is None
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [

@@ -3,6 +3,7 @@ answers the thread through the inbox's services; nobody else of the company sees
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -268,6 +269,37 @@ def test_my_day_shows_the_unread_count_next_to_messages(client, log_in, inbound,
     conversation = db.session.scalars(sa.select(Message.conversation_id).filter_by(body="one"))
     client.get(f"/tech/messages/{conversation.one()}")
     assert "tech-badge" not in _html(client.get("/tech"))
+
+
+def test_the_day_poll_brings_the_messages_chip_when_a_text_is_routed_to_the_tech(
+    client, log_in, inbound, crew
+):
+    # Maria is Point of Contact with no job on her list: only the chip can tell her.
+    _poc_is_maria(crew)
+    db.session.commit()
+    log_in(client, crew.maria)
+    page = _html(client.get("/tech"))
+    url = re.search(r'<div id="job-list"\s+hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    poll = {**HX, "HX-Target": "job-list"}
+    assert client.get(url, headers=poll).status_code == 204
+
+    apply_routing(message=inbound(crew.company, JANE, "Is the gate code still 4321?"))
+    db.session.commit()
+    changed = _html(client.get(url, headers=poll))
+
+    assert changed.lstrip().startswith('<div id="job-list"')
+    chip = re.search(r'<a id="messages-chip"[^>]*>.*?</a>', changed, re.S).group(0)
+    assert 'hx-swap-oob="true"' in chip
+    assert '<span class="tech-badge">1<span class="visually-hidden"> unread</span></span>' in chip
+    # The next poll carries the new version: quiet again until the count moves.
+    url = re.search(r'<div id="job-list"\s+hx-get="([^"]+)"', changed).group(1)
+    assert client.get(url.replace("&amp;", "&"), headers=poll).status_code == 204
+    message_id = db.session.scalar(
+        sa.select(Message.conversation_id).filter_by(body="Is the gate code still 4321?")
+    )
+    client.get(f"/tech/messages/{message_id}")
+    read = _html(client.get(url.replace("&amp;", "&"), headers=poll))
+    assert "tech-badge" not in read and 'id="messages-chip"' in read
 
 
 def test_polls_answer_204_while_nothing_changed(client, log_in, inbound, crew):

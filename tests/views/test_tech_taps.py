@@ -219,8 +219,20 @@ def test_finished_shows_the_next_job_and_the_days_progress(client, day, log_in):
     )
 
     assert "1 of 2 done" in done
-    assert f'href="/tech/jobs/{sam.id}"><span>Next job' in done and "Sam Second" in done
-    job_set_status(job=sam, status=JobStatus.STARTED, actor=tech)
+    assert "Next job: <strong>Sam Second</strong>" in done
+    assert f'href="/tech/jobs/{sam.id}"\n       aria-label="Open next job #{sam.number}' in done
+    # Its On My Way is right here, in the same sheet as on My day (then its page opens).
+    assert f'href="/tech/jobs/{sam.id}/on-my-way" data-sheet="omw-{sam.id}-sheet"' in done
+    assert f'<dialog class="sheet" id="omw-{sam.id}-sheet"' in done
+    assert f'hx-post="/tech/jobs/{sam.id}/status" hx-swap="none"' in done
+    assert '<input type="hidden" name="then" value="job">' in done
+
+    # A next job already on the way (another tech tapped it) is only opened from here.
+    job_set_status(job=sam, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
+    db.session.commit()
+    again = _html(client.get(f"/tech/jobs/{jane.id}"))
+    assert "Next job: <strong>Sam Second</strong>" in again and "omw-" not in again
+    assert f'<a class="tech-btn tech-btn-go" href="/tech/jobs/{sam.id}"' in again
     job_set_status(job=sam, status=JobStatus.FINISHED, actor=tech)
     db.session.commit()
     last = _html(client.get(f"/tech/jobs/{sam.id}"))

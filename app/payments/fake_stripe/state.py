@@ -121,6 +121,9 @@ class FakeStripe:
         self.auto_deliver = auto_deliver
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # One deliverer at a time, so `deliver_pending` returns only once every event is in,
+        # including one the background thread had already taken off the queue.
+        self._delivering = threading.RLock()
         self.webhook_secret = webhook_secret
         self.target_app = target_app
         self.public_base_url = public_base_url
@@ -613,12 +616,13 @@ class FakeStripe:
         """Deliver every event not delivered yet, in order (what Stripe does in the
         background). Returns the deliveries."""
         done = []
-        while True:
-            with self.lock:
-                if not self.pending:
-                    return done
-                event = self.pending.pop(0)
-            done.append(self.deliver(event))
+        with self._delivering:
+            while True:
+                with self.lock:
+                    if not self.pending:
+                        return done
+                    event = self.pending.pop(0)
+                done.append(self.deliver(event))
 
     def _ensure_thread(self) -> None:
         with self.lock:
@@ -633,6 +637,8 @@ class FakeStripe:
         while True:
             self._wake.wait(timeout=5.0)
             self._wake.clear()
+            if not self.auto_deliver:
+                continue  # switched off since (a test delivers by hand): leave the queue be
             try:
                 self.deliver_pending()
             except Exception:  # one broken delivery must not stop the others

@@ -3,7 +3,9 @@ line items, revised copies)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TypedDict, TypeVar, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +20,6 @@ from app.models import (
     EstimateOption,
     EstimateStatus,
     Invoice,
-    InvoiceStatus,
     Job,
     LineItem,
     RevokedLink,
@@ -28,6 +29,8 @@ from app.services.billing.totals import MAX_CENTS, MAX_QUANTITY_MILLI, MAX_TAX_M
 from app.services.document_events import invoice_revised
 from app.services.errors import Conflict, DomainError
 from app.services.uniqueness import insert_or_get
+
+D = TypeVar("D", Estimate, Invoice)
 
 
 def billing_settings_for(company: Company) -> BillingSettings:
@@ -125,20 +128,7 @@ def create_estimate(
     now: datetime | None = None,
 ) -> Estimate:
     """A draft estimate with one (unnamed) option and the company's default terms."""
-    _check_parties(company=company, customer=customer, job=job)
-    settings = billing_settings_for(company)
-    estimate = Estimate(
-        company_id=company.id,
-        customer_id=customer.id,
-        job_id=job.id if job else None,
-        title=title.strip()[:120] or (job.description[:120] if job else ""),
-        status=EstimateStatus.DRAFT,
-        tax_rate_mpct=settings.default_tax_rate_mpct,
-        terms=settings.estimate_terms,
-        valid_until=company_today(company, now) + timedelta(days=settings.estimate_valid_days),
-        public_token=_fresh_token(),
-    )
-    _insert_numbered(estimate, company)
+    estimate = _draft(Estimate, company=company, customer=customer, job=job, title=title, now=now)
     db.session.add(EstimateOption(estimate_id=estimate.id, title="", position=0))
     db.session.flush()
     db.session.refresh(estimate)
@@ -153,25 +143,58 @@ def create_invoice(
     title: str = "",
     now: datetime | None = None,
 ) -> Invoice:
+    invoice = _draft(Invoice, company=company, customer=customer, job=job, title=title, now=now)
+    db.session.refresh(invoice)
+    return invoice
+
+
+def _estimate_defaults(settings: BillingSettings, today: date) -> dict[str, object]:
+    return {
+        "terms": settings.estimate_terms,
+        "valid_until": today + timedelta(days=settings.estimate_valid_days),
+    }
+
+
+def _invoice_defaults(settings: BillingSettings, today: date) -> dict[str, object]:
+    return {
+        "terms": settings.invoice_terms,
+        "payment_instructions": settings.payment_instructions,
+        "issued_on": today,
+        "due_on": today + timedelta(days=settings.invoice_due_days),
+    }
+
+
+# What a new draft of each kind takes from the company's billing settings and today's date.
+_KIND_DEFAULTS: dict[type, Callable[[BillingSettings, date], dict[str, object]]] = {
+    Estimate: _estimate_defaults,
+    Invoice: _invoice_defaults,
+}
+
+
+def _draft(
+    model: type[D],
+    *,
+    company: Company,
+    customer: Customer,
+    job: Job | None,
+    title: str,
+    now: datetime | None,
+) -> D:
+    """A numbered draft of either kind, with the company's defaults for that kind."""
     _check_parties(company=company, customer=customer, job=job)
     settings = billing_settings_for(company)
-    today = company_today(company, now)
-    invoice = Invoice(
+    document = model(
         company_id=company.id,
         customer_id=customer.id,
         job_id=job.id if job else None,
         title=title.strip()[:120] or (job.description[:120] if job else ""),
-        status=InvoiceStatus.DRAFT,
+        status=model.statuses.DRAFT,
         tax_rate_mpct=settings.default_tax_rate_mpct,
-        terms=settings.invoice_terms,
-        payment_instructions=settings.payment_instructions,
-        issued_on=today,
-        due_on=today + timedelta(days=settings.invoice_due_days),
         public_token=_fresh_token(),
+        **_KIND_DEFAULTS[model](settings, company_today(company, now)),
     )
-    _insert_numbered(invoice, company)
-    db.session.refresh(invoice)
-    return invoice
+    _insert_numbered(document, company)
+    return document
 
 
 def _fresh_token() -> str:
@@ -207,14 +230,6 @@ def estimate_display_status(estimate: Estimate, now: datetime | None = None) -> 
     return EstimateStatus.EXPIRED if estimate_is_expired(estimate, now) else estimate.status
 
 
-def estimate_is_editable(estimate: Estimate) -> bool:
-    return estimate.is_editable
-
-
-def invoice_is_editable(invoice: Invoice) -> bool:
-    return invoice.is_editable
-
-
 def document_is_editable(document: Document) -> bool:
     return document.is_editable
 
@@ -243,33 +258,29 @@ def _bump_version(document: Document) -> None:
         invoice_revised.send(document, old_version=old_version)
 
 
+class CommonDetails(TypedDict):
+    """The details an estimate and an invoice share (the edit form's common fields)."""
+
+    title: str
+    tax_rate_mpct: int
+    discount_kind: str
+    discount_value: int
+    notes: str | None
+    internal_notes: str | None
+    terms: str | None
+
+
 def update_estimate_details(
     *,
     estimate: Estimate,
-    title: str,
-    tax_rate_mpct: int,
-    discount_kind: str,
-    discount_value: int,
-    notes: str | None,
-    internal_notes: str | None,
-    terms: str | None,
     valid_until: date | None,
     now: datetime | None = None,
+    **details: Unpack[CommonDetails],
 ) -> Estimate:
     _ensure_editable(estimate)
     if valid_until is not None and valid_until < company_today(estimate.company, now):
         raise DomainError("Valid until can't be in the past.", field="valid_until")
-    _set_common_details(
-        estimate,
-        title=title,
-        tax_rate_mpct=tax_rate_mpct,
-        discount_kind=discount_kind,
-        discount_value=discount_value,
-        notes=notes,
-        internal_notes=internal_notes,
-        terms=terms,
-        extra_visible={"valid_until": valid_until},
-    )
+    _set_common_details(estimate, extra_visible={"valid_until": valid_until}, **details)
     if estimate.status == EstimateStatus.EXPIRED and not _past_valid_until(estimate, now):
         # A new date re-opens an expired estimate.
         if estimate.sent_at is None:
@@ -284,32 +295,20 @@ def update_estimate_details(
 def update_invoice_details(
     *,
     invoice: Invoice,
-    title: str,
-    tax_rate_mpct: int,
-    discount_kind: str,
-    discount_value: int,
-    notes: str | None,
-    internal_notes: str | None,
-    terms: str | None,
     payment_instructions: str | None,
     due_on: date | None,
+    **details: Unpack[CommonDetails],
 ) -> Invoice:
     _ensure_editable(invoice)
     if due_on is not None and invoice.issued_on is not None and due_on < invoice.issued_on:
         raise DomainError("Due date can't be before the invoice date.", field="due_on")
     _set_common_details(
         invoice,
-        title=title,
-        tax_rate_mpct=tax_rate_mpct,
-        discount_kind=discount_kind,
-        discount_value=discount_value,
-        notes=notes,
-        internal_notes=internal_notes,
-        terms=terms,
         extra_visible={
             "payment_instructions": _clean_text(payment_instructions),
             "due_on": due_on,
         },
+        **details,
     )
     db.session.flush()
     return invoice
