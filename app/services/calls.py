@@ -368,7 +368,7 @@ def lookup_refusal(*, phone: str, now: datetime) -> str | None:
     """The worker's last look before a missed-call text goes: why Twilio Lookup says it
     cannot reach `phone` ("a landline"...), or None (a mobile, Lookup off, or Lookup failed
     or was slow: then the decision made when the text was queued stands). Makes an HTTP
-    request unless the answer is stored: no write transaction may be open."""
+    request unless the answer is stored: nothing may be uncommitted."""
     looked = line_types.look_up(phone=phone, now=now, timeout=line_types.WORKER_TIMEOUT)
     return line_types.not_textable(looked)
 
