@@ -100,6 +100,10 @@ def load_config(instance_path: str) -> dict[str, object]:
         "TWILIO_ACCOUNT_SID": account_sid,
         "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_FAKE": twilio_fake,
+        # Twilio Lookup's Line Type Intelligence tells landlines from mobiles (billed per
+        # lookup, one per number per 90 days). Off: the number type and past 21614 refusals
+        # decide, as before (docs/calls.md).
+        "TWILIO_LOOKUP": _flag("TWILIO_LOOKUP", default=True),
         "ALLOW_FAKE_TWILIO_IN_PRODUCTION": _flag("ALLOW_FAKE_TWILIO_IN_PRODUCTION"),
         "STRIPE_SECRET_KEY": stripe_key or (FAKE_STRIPE_SECRET_KEY if stripe_fake else ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "")

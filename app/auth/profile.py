@@ -19,8 +19,9 @@ from app.auth.access import any_role_required
 from app.auth.forms import ChangePasswordForm
 from app.auth.push_settings import push_settings
 from app.extensions import db
-from app.models import User
+from app.models import User, utcnow
 from app.request_limits import accepts_upload
+from app.services.line_types import user_mobile_warning
 from app.services.photos import MAX_UPLOAD_BYTES, store_profile_photo
 from app.services.profiles import can_edit_photo, remove_profile_photo, update_profile
 from app.services.routing import set_forwarding
@@ -87,6 +88,10 @@ def render_profile(
             or ForwardingForm(formdata=None, forward_texts=user.forward_texts),
             open_sessions=open_session_count(user) if own else 0,
             push=push_settings(user) if own else None,
+            # From the stored Lookup answer (saving the number asked Twilio).
+            line_warning=user_mobile_warning(phone=user.mobile_phone, now=utcnow(), look=False)
+            if own
+            else None,
         ),
         status,
     )
@@ -108,6 +113,10 @@ def profile():
         update_profile(user=user, name=form.name.data, mobile_phone=form.mobile_phone.data)
     if not call.ok:
         return render_profile(user, form, PhotoForm(), 422)
+    # Twilio Lookup (2 s at most, once per number per 90 days), after the save committed,
+    # while the person is here to fix a landline; the page shows the kept answer's warning.
+    user_mobile_warning(phone=user.mobile_phone, now=utcnow())
+    db.session.commit()
     flash("Profile saved.", "success")
     return redirect(url_for("auth.profile"))
 

@@ -38,12 +38,12 @@ def mailbox_url() -> str | None:
 def _only_what_is_on() -> None:
     # The blueprint is registered when either page is on; each page checks its own switch.
     endpoint = request.endpoint or ""
-    # The simulator and the registration review both stand in for the fake Twilio.
-    needs_fake = endpoint.startswith(("dev.phone", "dev.registration"))
+    # The simulator, the registration review and the lookups stand in for the fake Twilio.
+    needs_fake = endpoint.startswith(("dev.phone", "dev.registration", "dev.lookups"))
     if needs_fake and not phone_enabled(current_app.config):
         abort(404)
     if endpoint.startswith("dev.mail") and not mailbox_enabled(current_app.config):
         abort(404)
 
 
-from app.dev import mail, registration, routes  # noqa: E402,F401
+from app.dev import lookups, mail, registration, routes  # noqa: E402,F401

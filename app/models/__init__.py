@@ -35,6 +35,7 @@ from app.models.company import Company, SenderIdentity
 from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
+from app.models.line_type import LineTypeLookup
 from app.models.media import MediaState, MessageMedia
 from app.models.messaging import (
     Conversation,
@@ -119,6 +120,7 @@ __all__ = [
     "JobAssignment",
     "JobStatus",
     "LineItem",
+    "LineTypeLookup",
     "MediaState",
     "Message",
     "MessageKind",

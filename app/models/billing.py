@@ -451,6 +451,21 @@ class Payment(db.Model):
         return self.estimate_id is not None
 
     @property
+    def deposit_receipt_key(self) -> str:
+        """The outbox's dedupe key of the deposit's receipt text: one text per deposit
+        (however many times Stripe delivers its event), and how the estimate's progress
+        finds it."""
+        paid_by = self.stripe_payment_intent_id or self.id
+        return f"estimate:{self.estimate_id}:deposit-receipt:{paid_by}"
+
+    @property
+    def invoice_receipt_key(self) -> str:
+        """The same for the receipt of a payment of an invoice (a deposit paid after the
+        estimate became an invoice gets this one instead)."""
+        paid_by = self.stripe_payment_intent_id or self.id
+        return f"invoice:{self.invoice_id}:receipt:{paid_by}"
+
+    @property
     def method_label(self) -> str:
         return PaymentMethod.label_for(self.method)
 

@@ -125,6 +125,7 @@ class MessageKind(LabelledStrEnum):
     INVOICE = "invoice", "Invoice text", "Invoice"
     PAYMENT_RECEIPT = "payment_receipt", "Payment receipt text", "Automatic: payment receipt"
     PAYMENT_REMINDER = "payment_reminder", "Payment reminder text", "Automatic: payment reminder"
+    DEPOSIT_RECEIPT = "deposit_receipt", "Deposit receipt text", "Automatic: deposit receipt"
     # A copy of an inbound text forwarded to a user's own mobile.
     FORWARD = "forward", "Forwarded copy"
     INBOUND = "inbound", "Reply from customer"

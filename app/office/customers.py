@@ -24,8 +24,9 @@ from app.services.customers import (
     update_customer,
 )
 from app.services.job_queries import customer_jobs
+from app.services.line_types import customer_mobile_warning
 from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
-from app.services.phones import format_phone, looks_like_phone, mobile_warning
+from app.services.phones import format_phone, looks_like_phone
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
 
@@ -77,7 +78,7 @@ def customer_search():
     )
 
 
-def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
+def _save(form: CustomerForm, customer: Customer | None, *, to_detail: bool) -> Customer | None:
     """Create or update from a validated form; None (with the error on the form) if the
     service refused."""
     fields = {
@@ -96,8 +97,12 @@ def _save(form: CustomerForm, customer: Customer | None) -> Customer | None:
             record_consent(customer=saved, source=form.consent_source.data, actor=current_user)
     if not call.ok:
         return None
-    warning = mobile_warning(saved.mobile_phone)
-    if warning:
+    # Asked while the person who typed the number is here to fix it (Twilio Lookup, 2 s at
+    # most, once per number per 90 days; else the number type), after the save committed.
+    # The customer page shows the warning from the kept answer; another page gets it flashed.
+    warning = customer_mobile_warning(phone=saved.mobile_phone, now=utcnow())
+    db.session.commit()  # the Lookup's answer, kept for the customer page
+    if warning and not to_detail:
         flash(warning, "warning")
     return saved
 
@@ -115,12 +120,12 @@ def customer_new():
         else:
             form.name.data = typed
     if form.validate_on_submit():
-        customer = _save(form, None)
+        # Coming from a new job, estimate or invoice ("not a customer yet?"): go straight
+        # back to that form with the new customer picked.
+        then = THEN_ENDPOINTS.get(request.args.get("then", ""))
+        customer = _save(form, None, to_detail=not then)
         if customer is not None:
             flash(f"{customer.name} added.", "success")
-            # Coming from a new job, estimate or invoice ("not a customer yet?"): go
-            # straight back to that form with the new customer picked.
-            then = THEN_ENDPOINTS.get(request.args.get("then", ""))
             if then:
                 return redirect(url_for(then, customer_id=customer.id))
             return redirect(url_for("office.customer_detail", customer_id=customer.id))
@@ -138,7 +143,7 @@ def customer_edit(customer_id: int):
     if request.method == "GET":
         # Show the number the way people write it, not as raw E.164.
         form.mobile_phone.data = format_phone(customer.mobile_phone)
-    if form.validate_on_submit() and _save(form, customer) is not None:
+    if form.validate_on_submit() and _save(form, customer, to_detail=True) is not None:
         flash(f"{customer.name} saved.", "success")
         return redirect(url_for("office.customer_detail", customer_id=customer.id))
     status = 422 if form.errors or form.form_errors else 200
@@ -163,6 +168,8 @@ def customer_detail(customer_id: int):
         opt_out=current_opt_out(company=customer.company, phone=customer.mobile_phone),
         consent=current_consent(customer=customer),
         open_flags=open_flags(company=customer.company, phone=customer.mobile_phone),
+        # The stored Lookup answer only: opening a page never pays for a Lookup.
+        line_warning=customer_mobile_warning(phone=customer.mobile_phone, now=utcnow(), look=False),
     )
 
 

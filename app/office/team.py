@@ -18,7 +18,7 @@ from app.actions import service_call
 from app.auth.access import manager_required, office_required
 from app.auth.passwords import send_reset_email
 from app.extensions import htmx
-from app.models import Invitation, Role, User
+from app.models import Invitation, Role, User, utcnow
 from app.office import bp
 from app.services.accounts import (
     active_owner_count,
@@ -32,6 +32,7 @@ from app.services.accounts import (
     revoke_invitation,
     team_members,
 )
+from app.services.line_types import team_line_warnings
 from app.services.passwords import send_reset_to_member
 from app.tenancy import get_or_404
 
@@ -87,6 +88,7 @@ def _controls(actor: User, user: User, owners: int) -> MemberControls:
 def _member_context(user: User, error: str | None = None, notice: str | None = None) -> dict:
     return {
         "member": user,
+        "line_warnings": team_line_warnings(users=[user], now=utcnow()),
         "row_notice": notice,
         "controls": _controls(current_user, user, active_owner_count(current_user.company_id)),
         "role_choices": _role_choices(current_user),
@@ -124,6 +126,7 @@ def _team_page(status: int = 200, **invitations_context):
     return render_template(
         "office/team.html",
         members=members,
+        line_warnings=team_line_warnings(users=[user for user, _ in members], now=utcnow()),
         role_choices=_role_choices(current_user),
         **_invitations_context(**invitations_context),
     ), status

@@ -36,6 +36,7 @@ from app.models import (
     UnroutedInbound,
     utcnow,
 )
+from app.services import line_types
 from app.services.business_hours import call_settings, customer_text, greeting, is_open
 from app.services.conversations import conversation_for
 from app.services.errors import DomainError
@@ -339,21 +340,37 @@ def record_call_ended(*, form: Mapping[str, Any], now: datetime | None = None) -
 # -- missed-call text-back -------------------------------------------------------------------
 
 
-def is_landline(*, company: Company, phone: str) -> bool:
-    """A number texts can't reach: a landline or toll-free line by its number type, or one
-    Twilio already refused as "not a mobile number" (21614) for this company."""
+def is_landline(*, company: Company, phone: str, now: datetime | None = None) -> bool:
+    """A number texts can't reach: one Twilio already refused as "not a mobile number"
+    (21614) for this company, else what Twilio Lookup said (a stored answer only: the voice
+    webhook must answer fast, so the worker asks Lookup before sending, see
+    `lookup_refusal`), else a landline or toll-free line by its number type."""
     try:
         kind = phonenumbers.number_type(phonenumbers.parse(phone, None))
     except phonenumbers.NumberParseException:
-        return True
-    if kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE):
         return True
     refused = db.session.scalar(
         sa.select(Message.id)
         .filter_by(company_id=company.id, to_phone=phone, error_code=NOT_MOBILE_ERROR)
         .limit(1)
     )
-    return refused is not None
+    if refused is not None:
+        return True
+    looked = line_types.cached_lookup(phone=phone, now=now or utcnow())
+    if looked is not None and (looked.line_type is not None or not looked.valid):
+        # The carrier's answer beats the number's type (a US landline types as
+        # FIXED_LINE_OR_MOBILE, like a mobile).
+        return line_types.not_textable(looked) is not None
+    return kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE)
+
+
+def lookup_refusal(*, phone: str, now: datetime) -> str | None:
+    """The worker's last look before a missed-call text goes: why Twilio Lookup says it
+    cannot reach `phone` ("a landline"...), or None (a mobile, Lookup off, or Lookup failed
+    or was slow: then the decision made when the text was queued stands). Makes an HTTP
+    request unless the answer is stored: nothing may be uncommitted."""
+    looked = line_types.look_up(phone=phone, now=now, timeout=line_types.WORKER_TIMEOUT)
+    return line_types.not_textable(looked)
 
 
 def text_back_skip_reason(*, company: Company, phone: str, now: datetime) -> str | None:
@@ -365,7 +382,7 @@ def text_back_skip_reason(*, company: Company, phone: str, now: datetime) -> str
         return "turned off"
     if _e164_or_none(phone) is None:
         return "hidden or invalid caller number"
-    if is_landline(company=company, phone=phone):
+    if is_landline(company=company, phone=phone, now=now):
         return "landline"
     blocker = texting_blocker(company=company, phone=phone, kind=MessageKind.MISSED_CALL_TEXT)
     if blocker is not None:

@@ -172,6 +172,15 @@ KINDS: dict[str, TemplateKind] = {
             (*_DOCUMENT, "invoice_link"),
         ),
         TemplateKind(
+            MessageKind.DEPOSIT_RECEIPT,
+            "Deposit receipt",
+            "Sent when a customer pays the deposit on an approved estimate online ({amount} "
+            "is what they paid).",
+            "Thank you, {customer_first_name}! {company_name} received your deposit of "
+            "{amount} for estimate #{document_number}. Details: {estimate_link}",
+            (*_DOCUMENT, "estimate_link"),
+        ),
+        TemplateKind(
             MessageKind.PAYMENT_REMINDER,
             "Payment reminder",
             "Sent for an unpaid invoice on the days set in Billing settings -> Online "

@@ -7,7 +7,7 @@ Sources of the rules (docs/compliance.md has the full table):
 - FCC Report and Order 24-24 (47 CFR 64.1200(a)(10), in force April 11, 2025): revocation
   "by any reasonable means"; the words above (incl. "opt out") sent alone are a per-se
   revocation; a single confirmation text within 5 minutes is allowed; other wordings must
-  be honoured within 10 business days.
+  be honoured within 10 business days (weekdays that are not US federal holidays).
 
 The whole body is normalised (case, punctuation, spacing) and must BE the keyword:
 "Stop." and "opt-out" are keywords, "please cancel tuesday" and "stop by at 3" are not.
@@ -17,10 +17,12 @@ decide; until then automated texts to that number are held (app/services/texting
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+import holidays
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -359,13 +361,26 @@ def open_flags(*, company: Company, phone: str) -> list[RevocationFlag]:
     )
 
 
+@functools.cache
+def federal_holidays(year: int) -> frozenset[date]:
+    """The US federal holidays of `year` on the days they are observed (a Saturday holiday
+    is off on the Friday before, a Sunday one on the Monday after; New Year's Day on a
+    Saturday is observed on Dec 31 of the year before, which `holidays` files under that
+    earlier year). Cached: the rules of a year do not change while the app runs."""
+    return frozenset(holidays.US(years=year, observed=True))
+
+
+def is_business_day(day: date) -> bool:
+    """Monday to Friday and not a federal holiday: the days the FCC's rule counts."""
+    return day.weekday() < 5 and day not in federal_holidays(day.year)
+
+
 def business_days_between(start: datetime, end: datetime) -> int:
-    """Whole Monday-Friday days after `start`'s date up to and including `end`'s date.
-    (Federal holidays are not subtracted: the count errs towards less time, not more.)"""
+    """Business days after `start`'s date up to and including `end`'s date."""
     day, last, count = start.date(), end.date(), 0
     while day < last:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if is_business_day(day):
             count += 1
     return count
 

@@ -1,12 +1,13 @@
-"""Texts about paying an invoice: the receipt after an online payment, and up to two
-automatic payment reminders for an unpaid sent invoice.
+"""Texts about paying: the receipt after an online payment of an invoice or of an
+estimate's deposit, and up to two automatic payment reminders for an unpaid sent invoice.
 
-Both are editable templates (Payment receipt, Payment reminder) and go through the
-outbox (`texting.queue_text`), so an opted-out customer gets nothing: the text is
-recorded as skipped instead. Reminders are looked for by the outbox worker once a minute
-(`queue_due_payment_reminders`, a row of app/worker/periodic.py), only inside the
-customer's texting window (app/services/quiet_hours.py), and stop as soon as nothing is
-due: a payment (or an ACH debit on its way), a void, or the second reminder.
+All are editable templates (Payment receipt, Deposit receipt, Payment reminder) and go
+through the outbox (`texting.queue_text`), so an opted-out customer gets nothing (the
+reason is logged). Receipts are not held for quiet hours: the customer just paid and is
+waiting for them (app/services/quiet_hours.py). Reminders are looked for by the outbox
+worker once a minute (`queue_due_payment_reminders`, a row of app/worker/periodic.py),
+only inside the customer's texting window (app/services/quiet_hours.py), and stop as soon
+as nothing is due: a payment (or an ACH debit on its way), a void, or the second reminder.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from app.extensions import db
 from app.models import (
     BillingSettings,
     Company,
+    Estimate,
     Invoice,
     InvoiceStatus,
+    Message,
     MessageKind,
     Payment,
     PaymentStatus,
@@ -38,13 +41,15 @@ log = logging.getLogger(__name__)
 MAX_REMINDERS = 2
 
 
-def _body(invoice: Invoice, kind: str, amount_cents: int) -> str | None:
-    template = get_template(company=invoice.company, kind=kind)
+def _body(document: Invoice | Estimate, kind: str, amount_cents: int) -> str | None:
+    template = get_template(company=document.company, kind=kind)
     if not template.enabled:
         return None
-    values = {**billing.sms_values(invoice), "amount": money(amount_cents)}
+    values = {**billing.sms_values(document), "amount": money(amount_cents)}
     body = render_text(body=template.body, values=values)
-    link = values["invoice_link"]
+    # A template edited without its link still carries it: it is where the customer
+    # sees what they paid.
+    link = billing.public_url(document)
     if link not in body:
         body = f"{body.rstrip()} {link}"
     return body
@@ -55,7 +60,6 @@ def queue_receipt(*, invoice: Invoice, payment: Payment) -> None:
     body = _body(invoice, MessageKind.PAYMENT_RECEIPT, payment.amount_cents)
     if body is None:
         return
-    paid_by = payment.stripe_payment_intent_id or payment.id
     try:
         queue_text(
             company=invoice.company,
@@ -64,11 +68,34 @@ def queue_receipt(*, invoice: Invoice, payment: Payment) -> None:
             kind=MessageKind.PAYMENT_RECEIPT,
             customer=invoice.customer,
             job=invoice.job,
-            dedupe_key=f"invoice:{invoice.id}:receipt:{paid_by}",
+            dedupe_key=payment.invoice_receipt_key,
             extra={"document": invoice.kind, "document_id": invoice.id},
         )
     except TextingUnavailable as blocked:
         log.info("receipt for %s not texted (%s)", invoice.label, blocked.reason)
+
+
+def queue_deposit_receipt(*, estimate: Estimate, payment: Payment) -> Message | None:
+    """Text the customer a receipt for the deposit `payment` on `estimate`, once per
+    deposit. None when the template is off or the customer may not be texted (opted out,
+    no number, not registered): logged, the deposit stands."""
+    body = _body(estimate, MessageKind.DEPOSIT_RECEIPT, payment.amount_cents)
+    if body is None:
+        return None
+    try:
+        return queue_text(
+            company=estimate.company,
+            to_phone=estimate.customer.mobile_phone,
+            body=body,
+            kind=MessageKind.DEPOSIT_RECEIPT,
+            customer=estimate.customer,
+            job=estimate.job,
+            dedupe_key=payment.deposit_receipt_key,
+            extra={"document": estimate.kind, "document_id": estimate.id},
+        )
+    except TextingUnavailable as blocked:
+        log.info("deposit receipt for %s not texted (%s)", estimate.label, blocked.reason)
+        return None
 
 
 # ------------------------------------------------------------------------- reminders

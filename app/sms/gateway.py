@@ -195,20 +195,21 @@ class InProcessHttpClient(HttpClient):
         )
         environ = builder.get_environ()
         environ[CLIENT_TIMEOUT] = timeout or self.timeout
+        environ[TIMED_OUT] = timed_out = []  # the fake appends to it (see _mark_timed_out)
         try:
             app_iter, status, response_headers = run_wsgi_app(self.wsgi_app, environ, buffered=True)
         except ConnectionError as error:
             raise requests.exceptions.ConnectionError(str(error)) from error
         body = b"".join(app_iter).decode()
-        if environ.get(TIMED_OUT):
+        if timed_out:
             raise requests.exceptions.ReadTimeout("fake Twilio: read timed out")
         self.last_response = TwilioResponse(int(status.split()[0]), body, response_headers)
         return self.last_response
 
 
-def _http_client() -> HttpClient:
+def _http_client(timeout: float | None = None) -> HttpClient:
     config = current_app.config
-    timeout = float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
+    timeout = timeout or float(config.get("TWILIO_HTTP_TIMEOUT") or DEFAULT_HTTP_TIMEOUT)
     # Where the fake Twilio is served over HTTP, if not in-process (tests, `outbox work`
     # processes sharing one fake).
     base_url = config.get("TWILIO_API_BASE_URL") or os.environ.get("TWILIO_API_BASE_URL", "")
@@ -232,11 +233,14 @@ def _http_client() -> HttpClient:
     return clients[key]
 
 
-def client() -> Client:
-    """A twilio.rest.Client for the configured account (real Twilio or the fake)."""
+def client(*, timeout: float | None = None) -> Client:
+    """A twilio.rest.Client for the configured account (real Twilio or the fake); its
+    requests give up after `timeout` seconds (default TWILIO_HTTP_TIMEOUT)."""
     config = current_app.config
     return Client(
-        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=_http_client()
+        config["TWILIO_ACCOUNT_SID"],
+        config["TWILIO_AUTH_TOKEN"],
+        http_client=_http_client(timeout),
     )
 
 
@@ -435,6 +439,49 @@ def _purchased(number: Any) -> PurchasedNumber:
         friendly_name=number.friendly_name,
         sms_url=number.sms_url or None,
         voice_url=number.voice_url or None,
+    )
+
+
+# -- Lookup: Line Type Intelligence ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineType:
+    """What Lookup v2 said about a number's line. `type` is Twilio's word (mobile, landline,
+    fixedVoip, nonFixedVoip, tollFree, ...) or None when Twilio had no answer for the line
+    (`error_code` says why) or the number is not valid."""
+
+    phone: str
+    valid: bool
+    type: str | None
+    carrier_name: str | None = None
+    error_code: int | None = None
+
+
+def lookup_line_type(phone: str, *, timeout: float | None = None) -> LineType:
+    """Ask Lookup v2 (lookups.twilio.com/v2/PhoneNumbers/{phone}) for the line type of
+    `phone`. Billed by Twilio per request: callers keep the answer. A number Lookup does
+    not know (404) comes back as not valid. Raises a GatewayError: TransientGatewayError
+    for 429/5xx/timeouts (nothing was learned; nothing needs undoing)."""
+    twilio_client = client(timeout=timeout)
+    try:
+        found = twilio_client.lookups.v2.phone_numbers(phone).fetch(fields="line_type_intelligence")
+    except TwilioRestException as error:
+        if error.status == 404:
+            return LineType(phone=phone, valid=False, type=None, error_code=error.code)
+        raise _translate(error, twilio_client, sent=False) from error
+    except requests.exceptions.RequestException as error:
+        raise _translate(error, twilio_client, sent=False) from error
+    line = found.line_type_intelligence or {}
+    if not isinstance(line, dict):  # the SDK types it loosely; Twilio sends an object
+        line = {}
+    error_code = line.get("error_code")
+    return LineType(
+        phone=found.phone_number or phone,
+        valid=bool(found.valid) if found.valid is not None else True,
+        type=line.get("type") or None,
+        carrier_name=line.get("carrier_name") or None,
+        error_code=int(error_code) if error_code is not None else None,
     )
 
 

@@ -27,9 +27,17 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Message, MessageStatus, MessagingRegistration, OptOut, utcnow
-from app.services import inbound, message_media, outbox, push
+from app.models import (
+    Message,
+    MessageKind,
+    MessageStatus,
+    MessagingRegistration,
+    OptOut,
+    utcnow,
+)
+from app.services import calls, inbound, message_media, outbox, push
 from app.services.outbox import OutboxItem
+from app.services.phones import format_phone
 from app.services.texting import ALLOWED_WHEN_OPTED_OUT
 from app.sms import gateway
 from app.sms.error_codes import error_explanation
@@ -280,6 +288,8 @@ class Dispatcher:
                 )
                 return
 
+        if item.kind == MessageKind.MISSED_CALL_TEXT and self._unreachable_line(item):
+            return
         try:
             sent = gateway.send_sms(
                 from_=item.from_phone,
@@ -304,6 +314,26 @@ class Dispatcher:
             self._retry(item, error, outcome_unknown=False)
             return
         outbox.record_accepted(item=item, sid=sent.sid, twilio_status=sent.status, now=self.clock())
+
+    def _unreachable_line(self, item: OutboxItem) -> bool:
+        """Twilio Lookup, asked here rather than in the voice webhook (which must answer
+        fast), says the caller's number is a landline or toll-free: the missed-call text is
+        not sent (recorded as not sent, with why). Lookup off, failing or slow: the
+        decision taken when the text was queued stands and it goes."""
+        refusal = calls.lookup_refusal(phone=item.to_phone, now=self.clock())
+        # The Lookup's answer is kept before the send: no transaction stays open across it.
+        db.session.commit()
+        if refusal is None:
+            return False
+        outbox.record_failure(
+            item=item,
+            now=self.clock(),
+            code=None,
+            reason=f"Not sent: Twilio Lookup says {format_phone(item.to_phone)} is {refusal}, "
+            "which can't receive texts.",
+            status=MessageStatus.CANCELED,
+        )
+        return True
 
     def _find_at_twilio(self, item: OutboxItem) -> gateway.RemoteMessage | None:
         """The text this item already made at Twilio, if an earlier attempt got there.

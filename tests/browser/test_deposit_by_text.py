@@ -1,17 +1,20 @@
 """Issue 18, the deposit, at phone size: the customer opens the approved estimate's link,
 taps "Pay deposit", pays by card on the fake Stripe's hosted page and lands back on the
-estimate showing "Deposit paid". axe-core checks each page; the office's deposit setting
+estimate showing "Deposit paid", and the receipt text arrives on the simulated phone and
+shows on the office's estimate page. axe-core checks each page; the office's deposit setting
 is looked at on a phone and a desktop."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
+from app.models import utcnow
 from app.services import billing, online_payments
 from tests.fixtures.live import PHONE
 from tests.fixtures.live import serious_axe_violations as serious_violations
@@ -23,7 +26,7 @@ ARTIFACTS = Path("test-artifacts")
 
 
 def test_customer_pays_the_deposit_on_the_approved_estimate(
-    live_server, browser, browser_login, make, bill, stripe_fake
+    live_server, browser, browser_login, make, bill, stripe_fake, fake, dispatcher, clock
 ):
     ARTIFACTS.mkdir(exist_ok=True)
     company = make.company("Deposit Plumbing")
@@ -65,6 +68,35 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
 
     db.session.expire_all()
     assert online_payments.paid_deposit(estimate).amount_cents == 4500
+
+    # The receipt text goes out through the outbox and arrives on the simulated phone.
+    clock.now = utcnow() + timedelta(minutes=1)
+    assert dispatcher().run_once() == 1
+    fake.run_all_callbacks()
+    sim_context = browser.new_context(**PHONE)
+    sim = sim_context.new_page()
+    browser_login(sim, company.owner)
+    sim.goto(f"{live_server.url}/dev/phone?customer={estimate.customer_id}")
+    expect(sim.locator("#sim-thread .sim-theirs").last).to_contain_text(
+        f"received your deposit of $45.00 for estimate #{estimate.number}"
+    )
+    sim.screenshot(path=str(ARTIFACTS / "deposit-receipt-on-phone-390.png"), full_page=True)
+    sim_context.close()
+
+    # The office's estimate page shows the deposit and its receipt in the progress.
+    for name, size in (("390", PHONE), ("1280", {"viewport": {"width": 1280, "height": 800}})):
+        office_context = browser.new_context(**size)
+        office = office_context.new_page()
+        browser_login(office, company.owner)
+        office.goto(f"{live_server.url}/estimates/{estimate.id}")
+        progress = office.locator("#doc-progress")
+        expect(progress).to_contain_text("Deposit paid")
+        expect(progress).to_contain_text("$45.00 online. Receipt text: delivered.")
+        progress.scroll_into_view_if_needed()
+        office.screenshot(path=str(ARTIFACTS / f"deposit-progress-{name}.png"), full_page=True)
+        assert serious_violations(office) == []
+        assert office.evaluate("document.documentElement.scrollWidth") <= int(name)
+        office_context.close()
 
     # The office makes the invoice from the estimate: the deposit is on it, $135.00 due.
     invoice = billing.convert_estimate_to_invoice(estimate=estimate)

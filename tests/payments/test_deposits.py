@@ -6,7 +6,7 @@ counting it."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +20,10 @@ from app.models import (
     InvoiceStatus,
     Message,
     MessageKind,
+    MessageStatus,
     Payment,
     PaymentStatus,
+    RegistrationStatus,
     utcnow,
 )
 from app.payments import gateway
@@ -374,3 +376,179 @@ def test_no_deposit_checkout_before_approval_or_for_an_unknown_link(depositing, 
     assert refused.status_code == 409 and "once the estimate is approved" in refused.text
     assert client.post("/e/not-a-real-token-at-all-xx/deposit").status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CheckoutSession)) == 0
+
+
+# -- the receipt text ------------------------------------------------------------------------
+
+
+def _receipts(company_id: int, kind: str = MessageKind.DEPOSIT_RECEIPT) -> list[Message]:
+    return list(
+        db.session.scalars(
+            sa.select(Message).filter_by(company_id=company_id, kind=kind).order_by(Message.id)
+        )
+    )
+
+
+def test_a_paid_deposit_texts_one_receipt_through_the_outbox(depositing, dispatcher, fake):
+    session = depositing.checkout()
+    depositing.fake.pay_with_card(session.stripe_session_id)
+    event = depositing.fake.pending[0]
+    depositing.fake.deliver_pending()
+    for n in range(4):  # Stripe's retries, and a second delivery under its own id
+        assert depositing.fake.deliver({**event, "id": f"{event['id']}_{n}"}).status == 200
+        assert depositing.fake.deliver(event).status == 200
+    estimate, customer = depositing.estimate, depositing.estimate.customer
+    [receipt] = _receipts(depositing.company.id)
+    assert receipt.to_phone == customer.mobile_phone
+    assert receipt.body.startswith(
+        f"Thank you, {customer.first_name}! Deposit Plumbing received your deposit of $45.00 "
+        f"for estimate #{estimate.number}. Details: http"
+    )
+    assert f"/e/{estimate.public_token}" in receipt.body
+    assert receipt.extra["document"] == "estimate"
+    assert receipt.extra["document_id"] == estimate.id
+    # Written in the webhook's transaction, sent by the outbox worker afterwards.
+    assert receipt.status == MessageStatus.PENDING and receipt.twilio_sid is None
+    assert not [m for m in fake.outbound() if "received your deposit" in m.body]
+    dispatcher().run_once()
+    db.session.refresh(receipt)
+    assert receipt.twilio_sid is not None
+    assert [m.body for m in fake.outbound() if "received your deposit" in m.body] == [receipt.body]
+
+
+def test_ten_concurrent_deliveries_text_one_receipt(depositing):
+    session = depositing.checkout()
+    depositing.fake.pay_with_card(session.stripe_session_id)
+    event = depositing.fake.pending.pop(0)
+    company_id = depositing.company.id
+    db.session.commit()
+    db.session.close()
+    assert deliver_at_once(depositing.fake, event) == [200] * 10
+    assert len(_receipts(company_id)) == 1
+
+
+def test_no_receipt_to_an_opted_out_customer_and_the_deposit_stands(depositing, client, log_in):
+    from app.services.inbound import opt_out
+
+    phone = depositing.estimate.customer.mobile_phone
+    opt_out(company_id=depositing.company.id, phone=phone, keyword="STOP")
+    db.session.commit()
+    payment = depositing.pay()
+    assert payment.amount_cents == 4500
+    assert _receipts(depositing.company.id) == []
+    log_in(client, depositing.company.owner)
+    html = client.get(f"/estimates/{depositing.estimate.id}").text
+    assert "Deposit paid" in html and "No receipt texted" in html
+
+
+def test_no_receipt_while_the_company_may_not_text(depositing):
+    from app.services.registration import find_registration
+
+    registration = find_registration(depositing.company)
+    registration.status = RegistrationStatus.PENDING
+    db.session.commit()
+    assert depositing.pay() is not None
+    assert _receipts(depositing.company.id) == []
+
+
+def test_the_receipt_is_not_held_for_quiet_hours(depositing, monkeypatch):
+    # 23:30 in Chicago: a reminder would wait for the morning; the customer who just paid
+    # is waiting for their receipt, as for an invoice payment.
+    from app.services import texting
+    from app.services.quiet_hours import quiet_hours_delay
+
+    late = datetime(2026, 12, 3, 5, 30, tzinfo=UTC)
+    customer = depositing.estimate.customer
+    assert quiet_hours_delay(
+        company=depositing.company,
+        phone=customer.mobile_phone,
+        kind=MessageKind.REMINDER,
+        address=customer.address,
+        now=late,
+    )
+    monkeypatch.setattr(texting, "utcnow", lambda: late)
+    depositing.pay()
+    [receipt] = _receipts(depositing.company.id)
+    assert "quiet_hours" not in receipt.extra
+    assert receipt.next_attempt_at.replace(tzinfo=UTC) == late
+
+
+def test_the_receipt_follows_the_edited_template_and_can_be_turned_off(
+    depositing, bill, client, log_in
+):
+    from app.services.message_templates import save_template, set_template_enabled
+
+    log_in(client, depositing.company.owner)
+    page = client.get("/texts").text
+    assert "Deposit receipt" in page
+    assert client.get(f"/texts/{MessageKind.DEPOSIT_RECEIPT}").status_code == 200
+    with pytest.raises(DomainError, match=r"\{invoice_link\} can't be used"):
+        save_template(
+            company=depositing.company,
+            kind=MessageKind.DEPOSIT_RECEIPT,
+            body="Paid {amount}: {invoice_link}",
+        )
+    # Without its link the text still carries it: it is where the customer sees the deposit.
+    save_template(
+        company=depositing.company,
+        kind=MessageKind.DEPOSIT_RECEIPT,
+        body="{company_name} got {amount}, {customer_first_name}.",
+    )
+    db.session.commit()
+    depositing.pay()
+    [receipt] = _receipts(depositing.company.id)
+    link = billing.public_url(depositing.estimate)
+    first = depositing.estimate.customer.first_name
+    # (The first text to a number also ends with the opt-out line: docs/compliance.md.)
+    assert receipt.body.startswith(f"Deposit Plumbing got $45.00, {first}. {link}")
+
+    set_template_enabled(
+        company=depositing.company, kind=MessageKind.DEPOSIT_RECEIPT, enabled=False
+    )
+    second = approve(bill.estimate(depositing.company, depositing.estimate.customer))
+    session = depositing.checkout(second)
+    depositing.fake.pay_with_card(session.stripe_session_id)
+    depositing.fake.deliver_pending()
+    assert online_payments.paid_deposit(second) is not None
+    assert len(_receipts(depositing.company.id)) == 1
+
+
+def test_the_receipt_shows_on_the_estimate_progress_and_the_job_timeline(
+    depositing, make, bill, client, log_in
+):
+    from app.services.job_queries import job_timeline
+
+    customer = depositing.estimate.customer
+    job = make.job(depositing.company, customer)
+    estimate = bill.estimate(depositing.company, customer)
+    estimate.job_id = job.id
+    db.session.commit()
+    depositing.estimate = approve(estimate)
+    depositing.pay()
+    steps = [(s.label, s.state, s.detail) for s in billing.document_progress(estimate)]
+    assert steps[-1] == ("Deposit paid", "done", "$45.00 online. Receipt text: waiting to send.")
+    [receipt] = _receipts(depositing.company.id)
+    receipt.status = MessageStatus.DELIVERED
+    db.session.commit()
+    log_in(client, depositing.company.owner)
+    progress = client.get(f"/estimates/{estimate.id}/progress").text
+    assert "Deposit paid" in progress and "Receipt text: delivered." in progress
+    entries = {(e.title, e.detail) for e in job_timeline(job)}
+    assert ("Deposit receipt text", receipt.body) in entries
+
+
+def test_a_deposit_paid_on_the_invoice_texts_the_invoice_receipt_only(depositing):
+    session = depositing.checkout()
+    invoice = billing.convert_estimate_to_invoice(estimate=depositing.estimate)
+    db.session.commit()
+    depositing.fake.pay_with_card(session.stripe_session_id)
+    depositing.fake.deliver_pending()
+    assert _receipts(depositing.company.id) == []
+    [receipt] = _receipts(depositing.company.id, MessageKind.PAYMENT_RECEIPT)
+    assert f"for invoice #{invoice.number}" in receipt.body
+    # The estimate's progress finds that receipt.
+    step = billing.document_progress(depositing.estimate)[-1]
+    assert (step.label, step.detail) == (
+        "Deposit paid",
+        "$45.00 online. Receipt text: waiting to send.",
+    )

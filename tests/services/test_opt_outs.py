@@ -300,6 +300,26 @@ def test_a_decision_cannot_be_made_twice(client, text_in, sms_world, make):
         # Flagged on a Saturday: the weekend does not count.
         (datetime(2026, 12, 5, 16), datetime(2026, 12, 7, 16), 9),
         (datetime(2026, 11, 30, 16), datetime(2026, 12, 31, 16), 0),
+        # Flagged Wed Nov 25, 2026: Thanksgiving (Thu 26) does not count, the Friday after
+        # does (not a federal holiday); the tenth business day is Thu Dec 10, not Wed Dec 9.
+        (datetime(2026, 11, 25, 16), datetime(2026, 11, 26, 16), 10),
+        (datetime(2026, 11, 25, 16), datetime(2026, 11, 27, 16), 9),
+        (datetime(2026, 11, 25, 16), datetime(2026, 11, 30, 16), 8),
+        (datetime(2026, 11, 25, 16), datetime(2026, 12, 9, 16), 1),
+        (datetime(2026, 11, 25, 16), datetime(2026, 12, 10, 16), 0),
+        # Flagged Wed Dec 23, 2026: Christmas (Fri 25) and New Year's Day (Fri Jan 1, 2027)
+        # do not count; Christmas Eve does. Day ten is Fri Jan 8, not Wed Jan 6.
+        (datetime(2026, 12, 23, 16), datetime(2026, 12, 28, 16), 8),
+        (datetime(2026, 12, 23, 16), datetime(2027, 1, 1, 16), 5),
+        (datetime(2026, 12, 23, 16), datetime(2027, 1, 6, 16), 2),
+        (datetime(2026, 12, 23, 16), datetime(2027, 1, 7, 16), 1),
+        (datetime(2026, 12, 23, 16), datetime(2027, 1, 8, 16), 0),
+        # Observed days: Christmas 2027 is a Saturday (off Fri Dec 24), New Year's Day 2028
+        # a Saturday too (off Fri Dec 31, 2027, in the year before the holiday).
+        (datetime(2027, 12, 22, 16), datetime(2027, 12, 24, 16), 9),
+        (datetime(2027, 12, 22, 16), datetime(2028, 1, 3, 16), 4),
+        # Independence Day 2026 is a Saturday: off on Friday Jul 3.
+        (datetime(2026, 7, 1, 16), datetime(2026, 7, 6, 16), 8),
     ],
 )
 def test_business_days_left_of_the_ten(flagged, now, left):

@@ -320,3 +320,19 @@ def test_editing_a_job_notifies_only_when_ticked(client, booked, office, ticked,
         sa.select(Message).where(Message.dedupe_key.like(f"job:{job.id}:changed:%"))
     ).all()
     assert len(changes) == texts
+
+
+def test_inbox_days_left_skip_thanksgiving(client, text_in, sms_world, office, monkeypatch):
+    from datetime import UTC, datetime
+
+    from app.office import inbox
+
+    text_in(client, SMS, _form("Please stop texting me"))
+    flag = db.session.scalars(sa.select(RevocationFlag)).one()
+    # Flagged Wednesday before Thanksgiving (10:00 in Chicago), read the Monday after:
+    # Friday and Monday count, Thanksgiving does not (and weekends never do).
+    flag.created_at = datetime(2026, 11, 25, 16, tzinfo=UTC)
+    db.session.commit()
+    monkeypatch.setattr(inbox, "utcnow", lambda: datetime(2026, 11, 30, 16, tzinfo=UTC))
+    html = client.get(f"/inbox/{flag.message.conversation_id}").get_data(as_text=True)
+    assert "8 business days left" in html

@@ -17,7 +17,10 @@ from app.models import (
     EstimateStatus,
     Invoice,
     InvoiceStatus,
+    Message,
     MessageStatus,
+    Payment,
+    PaymentStatus,
 )
 from app.services.billing.documents import company_today, estimate_is_expired
 from app.services.billing.sending import document_texts
@@ -91,6 +94,9 @@ def document_progress(document: Document) -> list[TimelineStep]:
                     f"Signed by {approval.signed_name}" if approval else "",
                 )
             )
+            deposit = _deposit_step(document) if approval else None
+            if deposit is not None:
+                steps.append(deposit)
     elif document.status == InvoiceStatus.VOID:
         steps.append(TimelineStep("Void", document.voided_at, "failed", document.void_reason or ""))
     else:
@@ -105,6 +111,45 @@ def document_progress(document: Document) -> list[TimelineStep]:
             )
         )
     return steps
+
+
+def _deposit_step(estimate: Estimate) -> TimelineStep | None:
+    """The deposit paid online on the approved estimate, and its receipt text's status
+    (queued, delivered, failed), as the other steps read their texts."""
+    payment = db.session.scalar(
+        sa.select(Payment)
+        .where(
+            Payment.estimate_id == estimate.id,
+            Payment.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)),
+        )
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    if payment is None:
+        return None
+    # Paid once the estimate was an invoice, the deposit got the invoice's receipt.
+    keys = [payment.deposit_receipt_key]
+    if payment.invoice_id is not None:
+        keys.append(payment.invoice_receipt_key)
+    receipt = db.session.scalar(
+        sa.select(Message)
+        .where(Message.company_id == estimate.company_id, Message.dedupe_key.in_(keys))
+        .order_by(Message.id)
+        .limit(1)
+    )
+    if receipt is None:
+        texted = "No receipt texted (the customer can't be texted, or the text is off)."
+    elif receipt.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
+        texted = "Receipt text not delivered."
+    else:
+        texted = f"Receipt text: {MessageStatus.label_for(receipt.status).lower()}."
+    refunded = f" ({money(payment.refunded_cents)} refunded)" if payment.refunded_cents else ""
+    return TimelineStep(
+        "Deposit refunded" if payment.status == PaymentStatus.REFUNDED else "Deposit paid",
+        payment.received_at,
+        "done",
+        f"{money(payment.amount_cents)} online{refunded}. {texted}",
+    )
 
 
 def list_estimates(*, company: Company, status: str | None = None) -> list[Estimate]:

@@ -36,7 +36,7 @@ from app.models import (
     StripeAccount,
     utcnow,
 )
-from app.services import billing
+from app.services import billing, payment_texts
 from app.services.errors import Conflict, DomainError
 from app.services.online_payments.common import (
     MINIMUM_CENTS,
@@ -337,6 +337,9 @@ def deposit_event(
         dedupe_key=f"stripe:{intent}:deposit",
         now=now,
     )
+    # Only the delivery that inserted the payment gets here, and the receipt's dedupe key
+    # is the payment's: one text however many times Stripe delivers the event.
+    payment_texts.queue_deposit_receipt(estimate=estimate, payment=payment)
     return "deposit recorded"
 
 

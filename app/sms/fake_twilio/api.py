@@ -10,8 +10,10 @@ JSON shapes and error bodies, so the official SDK cannot tell it from api.twilio
 - POST/GET /2010-04-01/Accounts/{sid}/Addresses.json, POST .../{sid}.json
 
 and, by host, trusthub.twilio.com and messaging.twilio.com (texting registration:
-app/sms/fake_twilio/registration.py). The SDK picks the host; the in-process client keeps
-it, and the loopback client (the fake served over HTTP) sends it as `X-Twilio-Host`.
+app/sms/fake_twilio/registration.py) and lookups.twilio.com (GET /v2/PhoneNumbers/{number},
+Line Type Intelligence: app/sms/fake_twilio/lookups.py). The SDK picks the host; the
+in-process client keeps it, and the loopback client (the fake served over HTTP) sends it as
+`X-Twilio-Host`.
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ class TwilioError(Exception):
             },
             self.status,
         )
+
+
+def _mark_timed_out(request: Request) -> None:
+    """Tell the in-process client its request 'timed out'. It hands a list in the environ:
+    werkzeug's run_wsgi_app gives the app a copy of the environ, so only a shared object
+    carries the answer back."""
+    box = request.environ.get(TIMED_OUT)
+    if isinstance(box, list):
+        box.append(True)
+    else:
+        request.environ[TIMED_OUT] = True
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -227,6 +240,8 @@ class FakeTwilioAPI(RegistrationAPI):
             self._authenticate(request)
             if host.startswith(("trusthub.", "messaging.")):
                 return self.dispatch_registration(request, host)
+            if host.startswith("lookups."):
+                return self.on_lookup(request)
             adapter = URLS.bind_to_environ(request.environ)
             endpoint, values = adapter.match(method=None)
             if values.pop("account") != self.fake.account_sid:
@@ -286,7 +301,7 @@ class FakeTwilioAPI(RegistrationAPI):
             return
         timeout = request.environ.get(CLIENT_TIMEOUT)
         if timeout is not None and latency >= timeout:
-            request.environ[TIMED_OUT] = True
+            _mark_timed_out(request)
             return
         time.sleep(latency)
 
@@ -607,6 +622,32 @@ class FakeTwilioAPI(RegistrationAPI):
         )
         return address
 
+    # -- Lookup v2 (lookups.twilio.com; app/sms/fake_twilio/lookups.py) ---------------------
+
+    def on_lookup(self, request: Request) -> Response:
+        phone = _lookup_phone(request.path)
+        if phone is None or not phone:
+            raise NotFound()
+        if request.method != "GET":
+            raise TwilioError(20004, "Method not allowed", 405)
+        fault = self._fault_or_none(request)  # fail_next(..., path_contains="/PhoneNumbers/")
+        if fault is not None and not isinstance(fault, Response):
+            self._drop(request)
+        if fault is not None:
+            self.fake.lookups.record(phone, None, fault.status_code, "fault switch")
+            return fault
+        latency = self.fake.lookups.latency
+        if latency > 0:
+            timeout = request.environ.get(CLIENT_TIMEOUT)
+            if timeout is not None and latency >= timeout:
+                _mark_timed_out(request)
+            else:
+                time.sleep(latency)
+        found = self.fake.lookups.answer(phone, request.args.get("Fields", ""))
+        if found is None:
+            raise TwilioError(20404, f"The requested resource {request.path} was not found", 404)
+        return _json(found)
+
     # -- Recordings (voicemail; app/sms/fake_twilio/voice.py) ---------------------------------
 
     def _recording_or_404(self, sid: str):
@@ -649,6 +690,13 @@ class FakeTwilioAPI(RegistrationAPI):
         if fault is not None:
             return fault
         return Response(recording.audio, status=200, mimetype="audio/x-wav")
+
+
+def _lookup_phone(path: str) -> str | None:
+    prefix = "/v2/PhoneNumbers/"
+    if not path.startswith(prefix) or "/" in path[len(prefix) :]:
+        return None
+    return path[len(prefix) :]
 
 
 _REFUSALS = {

@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import Client as WSGIClient
 
 from app.models.types import utcnow
+from app.sms.fake_twilio.lookups import FakeLookups
 from app.sms.fake_twilio.registration import OTP_SENDER, FakeRegistrations
 from app.sms.fake_twilio.sids import new_sid
 from app.sms.fake_twilio.voice import FakeVoice
@@ -188,6 +189,7 @@ class FakeTwilio:
         self._wake = threading.Event()
         self.registrations = FakeRegistrations(self, registration_outcome)
         self.voice = FakeVoice(self)
+        self.lookups = FakeLookups(self)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------
@@ -230,6 +232,8 @@ class FakeTwilio:
                 self.registrations.reset()
             if hasattr(self, "voice"):
                 self.voice.reset()
+            if hasattr(self, "lookups"):
+                self.lookups.reset()
 
     def outbound(self) -> list[FakeMessage]:
         with self.lock:
