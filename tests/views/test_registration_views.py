@@ -148,6 +148,9 @@ def test_a_second_submission_is_refused_and_changes_nothing(owner_client, fake):
     assert owner_client.post(URL, data=_form()).status_code == 302
     response = owner_client.post(URL, data=_form(legal_name="Other Name LLC"))
     assert response.status_code == 409
+    # The wizard is hidden once submitted, so the reason shows under the status.
+    status = response.get_data(as_text=True).split('id="registration-status"')[1]
+    assert "already" in status.split("</section>")[0].lower()
     registration = owner_client.company.registration
     db.session.refresh(registration)
     assert registration.details["legal_name"] == DETAILS["legal_name"]
