@@ -36,7 +36,7 @@ from app.models.customer import Consent, ConsentSource, Customer
 from app.models.customer_import import CustomerImport, CustomerImportChange, ImportStatus
 from app.models.job import Job, JobAssignment, JobStatus
 from app.models.line_type import LineTypeLookup
-from app.models.media import MediaState, MessageMedia
+from app.models.media import MediaFailure, MediaState, MessageMedia
 from app.models.messaging import (
     Conversation,
     Direction,
@@ -121,6 +121,7 @@ __all__ = [
     "JobStatus",
     "LineItem",
     "LineTypeLookup",
+    "MediaFailure",
     "MediaState",
     "Message",
     "MessageKind",

@@ -26,6 +26,17 @@ class MediaState(LabelledStrEnum):
     LINK_ONLY = "link_only", "Not kept"
 
 
+class MediaFailure(LabelledStrEnum):
+    """Why a failed item was not kept: what the person reading the thread is told. A file
+    we fetched and refused is not a network failure, and says so."""
+
+    NOT_SHOWABLE = "not_showable", "the file was not a picture we can show"
+    TOO_LARGE = "too_large", "too large"
+    UNREADABLE = "unreadable", "the file is damaged and could not be read"
+    NOT_TWILIO = "not_twilio", "the text pointed somewhere other than Twilio"
+    UNAVAILABLE = "unavailable", "could not be fetched from Twilio"
+
+
 class MessageMedia(db.Model):
     __tablename__ = "message_media"
     __table_args__ = (
@@ -55,7 +66,12 @@ class MessageMedia(db.Model):
     state: so.Mapped[str] = so.mapped_column(sa.String(16), default=MediaState.PENDING)
     attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # For the operator (the log's detail); people read `notice`.
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Why a FAILED item was not kept (MediaFailure) and a short detail for people ("SVG",
+    # "over 5 MB", "12000 by 12000 pixels"). None on rows from before they were recorded.
+    failure: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    failure_detail: so.Mapped[str | None] = so.mapped_column(sa.String(80))
     # When Twilio's copy was deleted (the company's privacy setting).
     deleted_at_twilio_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
@@ -69,6 +85,29 @@ class MessageMedia(db.Model):
     @property
     def state_label(self) -> str:
         return MediaState.label_for(self.state)
+
+    @property
+    def notice(self) -> str:
+        """What a thread shows in place of an item it cannot show: visible text (a
+        tooltip does not exist on a phone) that tells a refused file from a fetch that
+        failed, and a fetch that will be tried again from one given up on."""
+        noun = self.kind_label if self.kind_label != "File" else "Picture"
+        if self.state == MediaState.PENDING:
+            if self.attempts:
+                return f"{noun} could not be fetched from Twilio yet; we'll try again."
+            return "Fetching picture…"
+        if self.state == MediaState.LINK_ONLY:
+            return f"{noun} not kept."
+        detail = f" ({self.failure_detail})" if self.failure_detail else ""
+        if self.failure in (MediaFailure.NOT_SHOWABLE, MediaFailure.TOO_LARGE):
+            return f"{noun} not shown: {MediaFailure.label_for(self.failure)}{detail}."
+        if self.failure == MediaFailure.UNREADABLE:
+            return f"{noun} not shown: {MediaFailure.UNREADABLE.label}."
+        if self.failure == MediaFailure.NOT_TWILIO:
+            return f"{noun} not fetched: {MediaFailure.NOT_TWILIO.label}."
+        if self.attempts > 1:
+            return f"{noun} could not be fetched from Twilio (tried {self.attempts} times)."
+        return f"{noun} could not be fetched from Twilio."
 
     @property
     def kind_label(self) -> str:

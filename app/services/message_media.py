@@ -7,9 +7,11 @@ api.twilio.com only, 5 MB at most). Each file is judged by its bytes, not by the
 Twilio declared: a picture (JPEG, PNG, GIF, WebP, HEIC, BMP, TIFF) is decoded within the
 pixel limit of app/services/images.py and re-encoded as JPEG with a thumbnail; a PDF, a
 vCard, audio or video is kept as a download; anything else (an SVG, a text file named
-.jpg) is refused. A fetch that fails for a reason that may pass is retried with backoff;
-after the last try, or at once for a refusal, the item reads "Picture could not be
-fetched". Then, if the company wants it (privacy setting), Twilio's copy is deleted.
+.jpg) is refused. A fetch that fails for a reason that may pass is retried with backoff
+(the thread says so); after the last try it reads "could not be fetched", and a file
+refused for what it is says why ("not a picture we can show (SVG)", "too large"): see
+`MessageMedia.notice`. Then, if the company wants it (privacy setting), Twilio's copy is
+deleted.
 
 Outbound: a photo the office or a tech attaches is checked the same way, re-encoded under
 the size Twilio recommends for reliable MMS delivery, stored, and sent by a signed link
@@ -20,17 +22,19 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from app.extensions import db
 from app.models import (
     Company,
+    MediaFailure,
     MediaState,
     Message,
     MessageMedia,
@@ -39,7 +43,7 @@ from app.models import (
 )
 from app.services import media_store
 from app.services.errors import DomainError, NotAllowed
-from app.services.images import PICTURE_FORMATS, open_upload
+from app.services.images import MAX_PIXELS, MAX_SIDE, PICTURE_FORMATS, open_upload
 from app.sms import media as twilio_media
 from app.sms.gateway import GatewayError, TransientGatewayError
 from app.urls import public_url_for
@@ -147,6 +151,7 @@ def record_inbound_media(
             row.state = MediaState.FAILED
             row.next_attempt_at = None
             row.error = "Not a Twilio media address: not fetched."
+            row.failure = MediaFailure.NOT_TWILIO
         rows.append(row)
         db.session.add(row)
     return rows
@@ -186,16 +191,20 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             fetched = twilio_media.fetch_media(url, max_bytes=MAX_FETCH_BYTES)
         except twilio_media.MediaRefused as error:
             log.warning("media: %s refused: %s", media_id, error)
-            _fail(media_id, "Not a Twilio media address: not fetched.")
+            _fail(media_id, "Not a Twilio media address: not fetched.", MediaFailure.NOT_TWILIO)
             continue
         except twilio_media.MediaTooLarge:
-            _fail(media_id, "Larger than 5 MB: not kept.")
+            _fail(media_id, "Larger than 5 MB: not kept.", MediaFailure.TOO_LARGE, "over 5 MB")
             continue
         except TransientGatewayError as error:
             _retry(media_id, now=now, reason=error.message)
             continue
         except GatewayError as error:
-            _fail(media_id, f"Twilio refused the download: {error.message}")
+            _fail(
+                media_id,
+                f"Twilio refused the download: {error.message}",
+                MediaFailure.UNAVAILABLE,
+            )
             continue
         item = db.session.get(MessageMedia, media_id)
         try:
@@ -203,6 +212,7 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
         except UnkeepableMedia as error:
             item.state = MediaState.FAILED
             item.error = error.message
+            item.failure, item.failure_detail = refusal_of(fetched.data)
             item.next_attempt_at = None
         except media_store.MediaStoreUnavailable as error:
             # Our store (the S3 bucket) is down or refuses us: Twilio still has the file
@@ -216,7 +226,7 @@ def fetch_due_media(*, now: datetime, limit: int = FETCH_BATCH) -> int:
             # for ever: it is given up on, with the reason in the log.
             log.exception("media: %s could not be read", media_id)
             db.session.rollback()
-            _fail(media_id, "The file could not be read.")
+            _fail(media_id, "The file could not be read.", MediaFailure.UNREADABLE)
             continue
         _touch_message(item.message_id)
         db.session.commit()
@@ -233,10 +243,12 @@ def _touch_message(message_id: int) -> None:
     )
 
 
-def _fail(media_id: int, reason: str) -> None:
+def _fail(media_id: int, reason: str, failure: MediaFailure, detail: str | None = None) -> None:
     item = db.session.get(MessageMedia, media_id)
     item.state = MediaState.FAILED
     item.error = reason
+    item.failure = failure
+    item.failure_detail = detail
     item.next_attempt_at = None
     item.attempts += 1
     _touch_message(item.message_id)
@@ -249,12 +261,15 @@ def _retry(media_id: int, *, now: datetime, reason: str) -> None:
     item.error = reason[:500]
     if item.attempts >= MAX_ATTEMPTS:
         item.state = MediaState.FAILED
+        item.failure = MediaFailure.UNAVAILABLE
         item.next_attempt_at = None
         _touch_message(item.message_id)
     else:
         item.next_attempt_at = now + leases.backoff(
             attempts=item.attempts, first=RETRY_FIRST, most=RETRY_MAX
         )
+        if item.attempts == 1:  # "Fetching" becomes "we'll try again": redraw the text
+            _touch_message(item.message_id)
     db.session.commit()
 
 
@@ -296,6 +311,51 @@ def keep_bytes(*, item: MessageMedia, data: bytes) -> None:
     item.state = MediaState.STORED
     item.error = None
     item.next_attempt_at = None
+
+
+def _describe_text(data: bytes) -> str | None:
+    """ "SVG", "a web page" or "a text file" for markup or text, else None."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \r\n\t").lower()
+    if head.startswith(b"<svg") or (
+        head.startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in head
+    ):
+        return "SVG"
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "a web page"
+    try:
+        text = data[:2048].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return "a text file"
+    return None
+
+
+def refusal_of(data: bytes) -> tuple[MediaFailure, str | None]:
+    """Why `keep_bytes` refused `data`, in words for the thread: its kind ("SVG", "PSD",
+    "a text file") or its size in pixels. Reads the header only, as the refusal did."""
+    described = _describe_text(data)
+    if described:
+        return MediaFailure.NOT_SHOWABLE, described
+    try:
+        # The warning Pillow gives between our limit and its own is this refusal's reason.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
+            width, height = probe.size
+            if probe.format not in PICTURE_FORMATS:
+                return MediaFailure.NOT_SHOWABLE, probe.format or None
+            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+                return MediaFailure.TOO_LARGE, f"{width} by {height} pixels"
+    except Image.DecompressionBombError:
+        # Pillow refuses the header before telling its size: far beyond any camera.
+        return MediaFailure.TOO_LARGE, "more pixels than any phone camera takes"
+    except UnidentifiedImageError:
+        return MediaFailure.NOT_SHOWABLE, "an unknown kind of file"
+    except (OSError, SyntaxError, ValueError):
+        pass
+    return MediaFailure.UNREADABLE, None
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -480,8 +540,9 @@ def media_fingerprint(message_ids: list[int]) -> str:
     if not message_ids:
         return ""
     rows = db.session.execute(
-        sa.select(MessageMedia.id, MessageMedia.state)
+        sa.select(MessageMedia.id, MessageMedia.state, MessageMedia.attempts)
         .where(MessageMedia.message_id.in_(message_ids))
         .order_by(MessageMedia.id)
     )
-    return ",".join(f"{media_id}{state[0]}" for media_id, state in rows)
+    # Attempts too: a pending item that failed once reads "we'll try again".
+    return ",".join(f"{media_id}{state[0]}{min(attempts, 1)}" for media_id, state, attempts in rows)

@@ -18,7 +18,7 @@ from PIL import Image
 from werkzeug.test import Client as WSGIClient
 
 from app.extensions import db
-from app.models import MediaState, Message, MessageMedia, utcnow
+from app.models import MediaFailure, MediaState, Message, MessageMedia, utcnow
 from app.services import media_store
 from app.services.message_media import MAX_ATTEMPTS, fetch_due_media
 from app.sms import media as twilio_media
@@ -180,23 +180,55 @@ def _bomb_png(side: int = 30000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
+ICO = image_bytes("ICO", (16, 16))
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
 @pytest.mark.parametrize(
-    ("data", "declared", "reason"),
+    ("data", "declared", "reason", "failure", "detail"),
     [
-        (_bomb_png(), "image/png", "6000 by 6000"),
-        (SVG, "image/svg+xml", "not a picture or a file we can read"),
-        (b"just some text, named leak.jpg\n" * 10, "image/jpeg", "not a picture or a file"),
+        (
+            _bomb_png(),
+            "image/png",
+            "6000 by 6000",
+            MediaFailure.TOO_LARGE,
+            "more pixels than any phone camera takes",
+        ),
+        # Within Pillow's own guard but over ours: the size is told.
+        (
+            _bomb_png(7000),
+            "image/png",
+            "6000 by 6000",
+            MediaFailure.TOO_LARGE,
+            "7000 by 7000 pixels",
+        ),
+        (
+            SVG,
+            "image/svg+xml",
+            "not a picture or a file we can read",
+            MediaFailure.NOT_SHOWABLE,
+            "SVG",
+        ),
+        (
+            b"just some text, named leak.jpg\n" * 10,
+            "image/jpeg",
+            "not a picture or a file",
+            MediaFailure.NOT_SHOWABLE,
+            "a text file",
+        ),
+        (ICO, "image/x-icon", "JPEG, PNG or WebP", MediaFailure.NOT_SHOWABLE, "ICO"),
     ],
 )
-def test_bombs_svgs_and_disguised_text_are_refused(app, sms_world, fake, data, declared, reason):
+def test_bombs_svgs_and_disguised_text_are_refused(
+    app, sms_world, fake, data, declared, reason, failure, detail
+):
     _send(fake, (data, declared))
     _fetch_all()
     [item] = _items()
     assert item.state == MediaState.FAILED
     assert reason in item.error
+    assert (item.failure, item.failure_detail) == (failure, detail)
+    assert item.attempts == 0  # refused for what it is: not fetched again
     assert item.storage_key is None and item.thumbnail_key is None
 
 
@@ -208,6 +240,7 @@ def test_a_50_mb_item_stops_at_5_mb(app, sms_world, fake, transport, request):
     _fetch_all()
     [item] = _items()
     assert item.state == MediaState.FAILED and "5 MB" in item.error
+    assert (item.failure, item.failure_detail) == (MediaFailure.TOO_LARGE, "over 5 MB")
 
 
 def test_a_stream_without_a_length_stops_at_the_limit(app, fake):
@@ -296,6 +329,7 @@ def test_a_failed_fetch_is_retried_with_backoff_then_shown_as_failed(app, sms_wo
     assert waits == sorted(waits) and waits[0] == 10 and waits[1] == 20
     message = db.session.scalar(sa.select(Message).filter_by(direction="in"))
     assert message.media[0].state_label == "Picture could not be fetched"
+    assert message.media[0].failure == MediaFailure.UNAVAILABLE
 
 
 def test_a_transient_404_then_success(app, sms_world, fake):

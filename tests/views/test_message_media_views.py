@@ -4,6 +4,7 @@ company (or another tech) gets 404."""
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from app.extensions import db
 from app.models import JobStatus, MediaState, Message, MessageMedia, Role, utcnow
 from app.services.inbox import reassign
 from app.services.job_status import job_set_status
-from app.services.message_media import fetch_due_media, media_token
+from app.services.message_media import MAX_ATTEMPTS, fetch_due_media, media_token
 from tests.fixtures.notifications import image_bytes
 from tests.fixtures.sms import route_received
 from tests.support import HX
@@ -226,3 +227,115 @@ def test_a_picture_that_went_to_the_office_stays_hidden_from_a_tech_whose_thread
     assert f"/media/{photo_in.id}" not in page.get_data(as_text=True)
     assert client.get(f"/media/{photo_in.id}").status_code == 404
     assert client.get(f"/media/{photo_in.id}/thumb").status_code == 404
+
+
+# -- what a thread says of a picture it cannot show -------------------------------------------
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
+
+
+def _thread_pages(client, log_in, *, office, tech, job, conversation_id) -> dict[str, str]:
+    """Every thread that shows the text: office inbox and job timeline, the tech's job page
+    and messages (visible text only: a tooltip does not exist on a phone)."""
+    log_in(client, office)
+    pages = {
+        "inbox": client.get(f"/inbox/{conversation_id}"),
+        "timeline": client.get(f"/jobs/{job.id}/timeline", headers=HX),
+    }
+    client.post("/logout")
+    log_in(client, tech)
+    pages["tech job"] = client.get(f"/tech/jobs/{job.id}")
+    pages["tech messages"] = client.get(f"/tech/messages/{conversation_id}")
+    client.post("/logout")
+    assert all(page.status_code == 200 for page in pages.values())
+    return {name: html.unescape(page.get_data(as_text=True)) for name, page in pages.items()}
+
+
+@pytest.fixture
+def job_in_progress(make, sms_world):
+    tech = make.user(sms_world.company, Role.TECH)
+    job = make.job(sms_world.company, sms_world.customer, techs=[tech])
+    job.status = JobStatus.ON_MY_WAY  # the customer's texts go to the tech
+    db.session.commit()
+    return tech, job
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "shown"),
+    [
+        (SVG, "image/svg+xml", "Picture not shown: the file was not a picture we can show (SVG)."),
+        (
+            b"a text file, named leak.jpg\n" * 5,
+            "image/jpeg",
+            "Picture not shown: the file was not a picture we can show (a text file).",
+        ),
+        (
+            b"\xff\xd8\xff" + b"\x00" * (6 * 1024 * 1024),
+            "image/jpeg",
+            "Picture not shown: too large (over 5 MB).",
+        ),
+    ],
+)
+def test_a_refused_picture_says_why_on_every_thread(
+    client, log_in, sms_world, fake, job_in_progress, data, declared, shown
+):
+    tech, job = job_in_progress
+    fake.send_inbound_sms(from_=CUSTOMER, to=NUMBER, body="See", attachments=[(data, declared)])
+    route_received()
+    fetch_due_media(now=utcnow())
+    item = db.session.scalar(sa.select(MessageMedia))
+    assert item.state == MediaState.FAILED
+    item.message.job_id = job.id  # the timeline lists the job's texts
+    db.session.commit()
+    pages = _thread_pages(
+        client,
+        log_in,
+        office=sms_world.company.owner,
+        tech=tech,
+        job=job,
+        conversation_id=item.message.conversation_id,
+    )
+    for name, page in pages.items():
+        assert shown in page, name
+        assert "could not be fetched" not in page, name
+        assert "title=" not in page.split('class="msg-attachments"')[1].split("</div>")[0], name
+
+
+def test_a_fetch_that_failed_says_it_will_be_tried_again_then_that_it_could_not(
+    client, log_in, sms_world, fake, job_in_progress
+):
+    tech, job = job_in_progress
+    fake.fail_media_next(MAX_ATTEMPTS + 2, status=500)
+    fake.send_inbound_sms(
+        from_=CUSTOMER, to=NUMBER, body="x", attachments=[(image_bytes(), "image/png")]
+    )
+    route_received()
+    item = db.session.scalar(sa.select(MessageMedia))
+    item.message.job_id = job.id
+    db.session.commit()
+    where = {
+        "office": sms_world.company.owner,
+        "tech": tech,
+        "job": job,
+        "conversation_id": item.message.conversation_id,
+    }
+    for page in _thread_pages(client, log_in, **where).values():
+        assert "Fetching picture…" in page
+    before = db.session.get(Message, item.message_id).updated_at
+
+    now = utcnow()
+    fetch_due_media(now=now)
+    db.session.expire_all()
+    # The threads' polls redraw the text: it changed.
+    assert db.session.get(Message, item.message_id).updated_at > before
+    for name, page in _thread_pages(client, log_in, **where).items():
+        assert "Picture could not be fetched from Twilio yet; we'll try again." in page, name
+
+    while (item := db.session.get(MessageMedia, item.id)).state == MediaState.PENDING:
+        now = item.next_attempt_at
+        fetch_due_media(now=now)
+        db.session.expire_all()
+    for name, page in _thread_pages(client, log_in, **where).items():
+        shown = f"Picture could not be fetched from Twilio (tried {MAX_ATTEMPTS} times)."
+        assert shown in page, name
+        assert "try again" not in page, name
