@@ -244,7 +244,7 @@ def set_greeting_audio(*, company: Company, actor: User, data: bytes) -> CallSet
     settings.greeting_audio_key = key
     db.session.flush()
     if old and old != key:
-        media_store.delete(old)
+        media_store.delete_after_commit(old)
     return settings
 
 
@@ -254,7 +254,7 @@ def remove_greeting_audio(*, company: Company, actor: User) -> CallSettings:
     old, settings.greeting_audio_key = settings.greeting_audio_key, None
     db.session.flush()
     if old:
-        media_store.delete(old)
+        media_store.delete_after_commit(old)
     return settings
 
 

@@ -10,19 +10,33 @@ that was tampered with cannot make the app read another file.
 The bytes live where MEDIA_STORE says (app/services/media_backends.py): files under
 UPLOAD_FOLDER (`local`, the default) or a private S3-compatible bucket (`s3`), the same keys
 either way. Passing `upload_folder` names a local folder explicitly (tests, scripts).
+A file written while a database transaction is open belongs to it: if that transaction
+ends without committing (a rollback, an error, a session closed at the end of a failed
+request), the files it wrote are deleted, so no row-less file is left behind (see
+`_forget_unkept`). Files are written before the commit, not after, because the row must
+name its file when it becomes visible (the dispatcher may send an MMS photo the moment
+its text commits); a named key (a recording) is left alone, as it may be the file of a
+row already committed, and its retry overwrites it. The other way round, a file a row
+stops naming is deleted only once that change commits (`delete_after_commit`): a rollback
+must not leave the row naming a file that is gone.
+
 Used by MMS pictures (app/services/message_media.py), voicemail and call recordings
 (app/services/voicemail.py) and uploaded greetings (app/services/business_hours.py).
 """
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import secrets
 from datetime import datetime
 from pathlib import Path
 
-from flask import current_app
+import sqlalchemy.orm as so
+from flask import current_app, has_app_context
+from sqlalchemy import event
 
+from app.extensions import db
 from app.models.types import utcnow
 from app.services.media_backends import (
     LocalBackend,
@@ -34,7 +48,13 @@ from app.services.media_backends import (
 
 __all__ = ["BadMediaKey", "MediaStoreUnavailable", "StoredObject"]
 
+log = logging.getLogger(__name__)
+
 ROOT = "media"
+# session.info: keys written during the session's open transaction, not yet committed.
+_WRITTEN = "media_store.written"
+# session.info: keys to delete once the open transaction commits.
+_DOOMED = "media_store.doomed"
 
 
 class BadMediaKey(ValueError):
@@ -120,7 +140,62 @@ def save(
     backend = _backend(upload_folder)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     backend.put(_checked(key, backend), data, content_type=content_type)
+    if not name and upload_folder is None:
+        _belongs_to_transaction(key)
     return key
+
+
+# -- a file written in a transaction that does not commit is deleted ------------------------
+
+
+def _belongs_to_transaction(key: str) -> None:
+    if not has_app_context():
+        return
+    session = db.session()
+    if session.get_transaction() is None:
+        # No SQL yet: begin (no connection is taken) so that a rollback ends something.
+        session.begin()
+    session.info.setdefault(_WRITTEN, []).append(key)
+
+
+def delete_after_commit(key: str) -> None:
+    """Delete `key` once the open transaction commits (a row stopped naming it, e.g. a
+    replaced greeting); if it rolls back, the file stays with the row that still names it."""
+    session = db.session()
+    if session.get_transaction() is None:
+        session.begin()
+    session.info.setdefault(_DOOMED, []).append(key)
+
+
+def _delete_all(keys: list[str], *, why: str) -> None:
+    for key in keys:
+        try:
+            delete(key)
+        except Exception as error:  # a commit or rollback must not fail for a file
+            log.warning("media store: %s (%s) was left: %s", key, why, error)
+
+
+@event.listens_for(so.Session, "after_commit")
+def _kept(session: so.Session) -> None:
+    # Fires for the outermost transaction only: its files are its rows' now, and the files
+    # its rows stopped naming can go.
+    session.info.pop(_WRITTEN, None)
+    doomed = session.info.pop(_DOOMED, None)
+    if doomed and has_app_context():
+        _delete_all(doomed, why="no longer named by a row")
+
+
+@event.listens_for(so.Session, "after_transaction_end")
+def _forget_unkept(session: so.Session, transaction: so.SessionTransaction) -> None:
+    """The outermost transaction ended without a commit (which would have emptied the
+    list): delete the files it wrote. A savepoint's end is not the end: its outer
+    transaction may still commit them."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(_DOOMED, None)  # not committed: the rows still name those files
+    keys = session.info.pop(_WRITTEN, None)
+    if keys and has_app_context():
+        _delete_all(keys, why="written for a transaction that rolled back")
 
 
 def read(key: str, *, upload_folder: str | None = None) -> bytes:

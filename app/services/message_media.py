@@ -440,24 +440,13 @@ def prepare_outbound_photos(*, company: Company, files: list[bytes]) -> list[Mes
         except media_store.MediaStoreUnavailable as error:
             # The store (the S3 bucket) is down or refuses us: the reply is not sent without
             # its photos; the operator's detail goes to the log, the person gets what to do.
+            # The photos stored before it go with the rollback (media_store).
             log.error("media: reply photos not stored: %s", error.message)
-            _forget(rows, row)
             raise InvalidPhoto(
                 "Photos cannot be stored just now. Try again in a minute.", field="photos"
             ) from error
         rows.append(row)
     return rows
-
-
-def _forget(rows: list[MessageMedia], partial: MessageMedia) -> None:
-    """Best effort: the files of a reply's photos that were stored before the store failed."""
-    for row in [*rows, partial]:
-        for key in (row.storage_key, row.thumbnail_key):
-            if key:
-                try:
-                    media_store.delete(key)
-                except media_store.MediaStoreUnavailable:
-                    log.warning("media: %s left in the store", key)
 
 
 # In `Message.media_urls` of a text we send, a photo kept here is named by this prefix and
