@@ -14,8 +14,10 @@ TWILIO_API_BASE_URL with the real twilio SDK, exactly as they would reach api.tw
   for --public-base-url. Without it no callbacks are kept or sent.
 
 Besides the Twilio API it answers GET /_bench/health, GET /_bench/outbound (every message
-it accepted: sid, to, from, body, status) and GET /_bench/stats (requests by status, faults
-injected, callbacks still to deliver).
+it accepted: sid, to, from, body, status), GET /_bench/stats (requests by status, faults
+injected, callbacks still to deliver) and POST /_bench/media?message_sid=MM...
+(the body, with its Content-Type, kept as a Media of that message as if a customer's MMS
+had brought it; answers {"url": its MediaUrl}; for bench/media.py).
 """
 
 from __future__ import annotations
@@ -115,6 +117,15 @@ class BenchFakeTwilio:
                 for m in self.fake.outbound()
             ]
             return Response(json.dumps(messages), mimetype="application/json")(
+                environ, start_response
+            )
+        if request.path == "/_bench/media" and request.method == "POST":
+            item = self.fake.add_media(
+                message_sid=request.args["message_sid"],
+                data=request.get_data(),
+                content_type=request.mimetype or "application/octet-stream",
+            )
+            return Response(json.dumps({"url": item.url}), mimetype="application/json")(
                 environ, start_response
             )
         if request.path == "/_bench/stats":
