@@ -61,7 +61,9 @@ def open_upload(
             probe.verify()  # reads the rest for corruption, still without decoding
         image = Image.open(io.BytesIO(data))
         image.load()
-        return ImageOps.exif_transpose(image)
+        # In place: a phone photo's bitmap is 48 MB, and a copy of it is not needed.
+        ImageOps.exif_transpose(image, in_place=True)
+        return image
     except Image.DecompressionBombError:
         # Pillow's own check in `Image.open` (over twice MAX_IMAGE_PIXELS), before ours.
         raise error(too_large, field=field) from None

@@ -359,7 +359,10 @@ def refusal_of(data: bytes) -> tuple[MediaFailure, str | None]:
 
 
 def _flatten(image: Image.Image) -> Image.Image:
-    """RGB, with any transparency laid on white (JPEG has none)."""
+    """RGB, with any transparency laid on white (JPEG has none). An RGB picture (every
+    photo) is returned as it is, not copied."""
+    if image.mode == "RGB":
+        return image
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         background = Image.new("RGB", image.size, "white")
@@ -375,14 +378,17 @@ def _jpeg(image: Image.Image, *, quality: int) -> bytes:
 
 
 def _store_picture(item: MessageMedia, image: Image.Image, *, max_bytes: int | None = None) -> None:
-    image = _flatten(image)
-    full = image.copy()
+    """Store `image` (which this changes: the caller's decoded picture is not used again)
+    at STORED_SIDE with a thumbnail. A 12 MP photo decodes to 48 MB; it is shrunk in place
+    and the thumbnail made from the shrunk copy, so it is never copied at full size
+    (bench/media.py: 178 MB of memory per picture before, docs/performance.md)."""
+    full = _flatten(image)
     full.thumbnail((STORED_SIDE, STORED_SIDE), Image.Resampling.LANCZOS)
     data = _jpeg(full, quality=85)
+    thumb = full.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     if max_bytes is not None:
         data, full = _shrink_under(full, max_bytes)
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     item.storage_key = media_store.save(data, company_id=item.company_id, extension="jpg")
     item.thumbnail_key = media_store.save(
         _jpeg(thumb, quality=80), company_id=item.company_id, extension="jpg"

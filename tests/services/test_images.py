@@ -86,3 +86,20 @@ def test_the_logo_refuses_the_bomb_before_decoding(make, client, log_in, no_deco
     response = _upload(client, "/settings/company", data)
     assert response.status_code == 400
     assert "under 6000 by 6000 pixels" in response.get_data(as_text=True)
+
+
+def test_a_photo_taken_sideways_is_turned_upright():
+    # Phones store the sensor's pixels and say how to turn them (EXIF Orientation 6: turn
+    # 90 degrees clockwise); the upright picture is what is kept.
+    picture = Image.new("RGB", (64, 48), (200, 30, 30))
+    picture.paste((30, 30, 200), (0, 0, 32, 48))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif)
+    upright = open_upload(
+        out.getvalue(), max_bytes=10**6, error=DomainError, field="f", name="photo", noun="a photo"
+    )
+    assert upright.size == (48, 64)
+    assert upright.getpixel((24, 4))[2] > 150  # the blue half is now on top
+    assert upright.getexif().get(0x0112) in (None, 1)
