@@ -91,6 +91,10 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     )
     expect(page.get_by_text("we'll try again")).to_be_visible()
     page.screenshot(path="/tmp/media2-inbox-390.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(page.get_by_text("Picture not shown: too large (over 5 MB).")).to_be_visible()
+    page.screenshot(path="/tmp/media2-inbox-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/jobs/{job.id}")
     expect(page.get_by_text("Picture not shown: too large (over 5 MB).")).to_be_visible(
         timeout=WAIT
