@@ -272,7 +272,10 @@ class CustomerForm(TextConsentFields, FlaskForm):
     tags = StringField(
         "Tags",
         validators=[Optional(), Length(max=1000)],
-        description="Separate with commas, e.g. VIP, Maintenance plan (up to 20, each at most 40 characters).",
+        description=(
+            "Separate with commas, e.g. VIP, Maintenance plan "
+            "(up to 20, each at most 40 characters)."
+        ),
         render_kw={"autocomplete": "off"},
     )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
