@@ -48,7 +48,7 @@ def clean_tags(text: str) -> list[str]:
     too_long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
     if too_long:
         raise DomainError(
-            f"A tag can be at most {MAX_TAG_LENGTH} characters: “{too_long[0][:50]}…” is "
+            f"A tag can be at most {MAX_TAG_LENGTH} characters: “{too_long[0][:20]}…” has "
             f"{len(too_long[0])}.",
             field="tags",
         )
@@ -81,7 +81,7 @@ def clean_other_phones(text: str, *, mobile: str | None) -> list[str]:
     too_long = [phone for phone in phones if len(phone) > MAX_OTHER_PHONE_LENGTH]
     if too_long:
         raise DomainError(
-            f"“{too_long[0][:50]}” is not a phone number (too long).", field="other_phones"
+            f"“{too_long[0][:20]}…” is not a phone number (too long).", field="other_phones"
         )
     return phones
 
