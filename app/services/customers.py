@@ -8,6 +8,7 @@ import re
 
 import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -242,7 +243,9 @@ def has_tag(tag: str) -> sa.ColumnElement[bool]:
     """Customers with exactly this tag. On PostgreSQL JSONB containment (`tags @> '["VIP"]'`),
     which ix_customers_tags serves; elsewhere (SQLite) a look through the list's items."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return Customer.tags.contains([tag])
+        # The column is JSON in the model (JSONB only as PostgreSQL's variant): give it
+        # JSONB's operators, without a cast in the SQL (the index is on the bare column).
+        return sa.type_coerce(Customer.tags, JSONB).contains([tag])
     items = sa.func.json_each(Customer.tags).table_valued("value")
     return sa.exists(sa.select(1).select_from(items).where(items.c.value == tag))
 
