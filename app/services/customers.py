@@ -199,7 +199,8 @@ def _in_company_or_tags(word: str) -> sa.ColumnElement[bool]:
     """`word` is part of the customer's company name or of one of their tags. The tags are
     matched in the list's JSON text, so the word is spelled as JSON spells it there
     (SQLite's JSON escapes non-ASCII letters as \\u00e9, PostgreSQL's JSONB does not)."""
-    encoded = json.dumps(word, ensure_ascii=_case_blind_like())[1:-1]
+    sqlite_json = db.session.get_bind().dialect.name != "postgresql"
+    encoded = json.dumps(word, ensure_ascii=sqlite_json)[1:-1]
     return sa.or_(
         ilike_contains(Customer.company_name, word),
         ilike_contains(sa.cast(Customer.tags, sa.Text), encoded),
