@@ -17,7 +17,7 @@ from app.formats import DEFAULT, day_text, local_time, money
 from app.models.messaging import MessageKind
 from app.services.billing.totals import format_discount, format_quantity, format_tax_rate
 from app.services.consent import SCRIPT as CONSENT_SCRIPT
-from app.services.phones import format_phone
+from app.services.phones import format_other_phone, format_phone
 
 
 def display_zone() -> tzinfo:
@@ -35,6 +35,7 @@ def _document_discount(document) -> str:
 
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters["phone"] = format_phone
+    app.jinja_env.filters["other_phone"] = format_other_phone
     app.jinja_env.filters["money"] = money
 
     @app.context_processor

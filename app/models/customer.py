@@ -8,7 +8,7 @@ import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models.company import Company
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import JSONList, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.user import User
@@ -49,6 +49,21 @@ class Customer(db.Model):
     email: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     address: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # What HCP, Jobber and QuickBooks keep beside the person's name (their "Company" column).
+    company_name: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    # The customer's numbers besides the mobile (home, work), in order: E.164 when the number
+    # is valid, else as typed. A JSON list rather than a child table: they are only ever
+    # read and written with the customer (its page, the export, an import's merge and undo),
+    # an import inserts them in the same row as the customer, and undo restores a list by
+    # comparing it whole. Texts only ever go to mobile_phone.
+    other_phones: so.Mapped[list[str]] = so.mapped_column(
+        JSONList, default=list, server_default=sa.text("'[]'")
+    )
+    # Short labels ("VIP", "Maintenance plan"), as typed, no two equal ignoring case. JSONB on
+    # PostgreSQL with a GIN index, so `tags @> '["VIP"]'` (customers_tagged) reads the index.
+    tags: so.Mapped[list[str]] = so.mapped_column(
+        JSONList, default=list, server_default=sa.text("'[]'")
+    )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     company: so.Mapped[Company] = so.relationship()
@@ -146,3 +161,13 @@ sa.Index(
 # emails at a time (app.services.customer_imports); without it, a scan of the company's
 # customers per batch.
 sa.Index("ix_customers_company_email_lower", Customer.company_id, sa.func.lower(Customer.email))
+
+
+# Customers with a tag (app.services.customers.customers_tagged): containment on the JSONB
+# list reads this index. PostgreSQL only (SQLite has no index over a JSON list's items).
+sa.Index(
+    "ix_customers_tags",
+    Customer.tags,
+    postgresql_using="gin",
+    postgresql_ops={"tags": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import DateTime
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,6 +31,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+# A list kept in the row (a customer's tags, other phones): JSON, JSONB on PostgreSQL so it
+# can be indexed and queried by item (`@>`). Assign a new list to change one: the column does
+# not see a list changed in place.
+JSONList = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 LIKE_ESCAPE = "\\"

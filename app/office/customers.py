@@ -16,6 +16,7 @@ from app.office import bp
 from app.office.forms import CustomerForm
 from app.services.consent import consent_export_csv, current_consent, record_consent
 from app.services.customers import (
+    MAX_TAG_LENGTH,
     PICKER_LIMIT,
     create_customer,
     customer_conversation,
@@ -26,7 +27,7 @@ from app.services.customers import (
 from app.services.job_queries import customer_jobs
 from app.services.line_types import customer_mobile_warning
 from app.services.opt_outs import current_opt_out, open_flags, record_office_opt_out
-from app.services.phones import format_phone, looks_like_phone
+from app.services.phones import format_other_phone, format_phone, looks_like_phone
 from app.services.texting import texting_blocker
 from app.tenancy import get_or_404
 
@@ -35,10 +36,12 @@ from app.tenancy import get_or_404
 @office_required
 def customers():
     q = request.args.get("q", "").strip()[:100]
+    tag = " ".join(request.args.get("tag", "").split())[:MAX_TAG_LENGTH]
     page = request.args.get("page", 1, type=int) or 1
     context = {
         "q": q,
-        "pagination": customers_page(company=current_user.company, q=q, page=page),
+        "tag": tag,
+        "pagination": customers_page(company=current_user.company, q=q, tag=tag, page=page),
     }
     if htmx and htmx.target == "customer-list":
         return render_template("office/_customer_list.html", **context)
@@ -87,6 +90,9 @@ def _save(form: CustomerForm, customer: Customer | None, *, to_detail: bool) -> 
         "email": form.email.data,
         "address": form.address.data,
         "notes": form.notes.data,
+        "company_name": form.company_name.data,
+        "other_phones": form.other_phones.data or "",
+        "tags": form.tags.data or "",
     }
     with service_call(form) as call:
         if customer is None:
@@ -141,8 +147,10 @@ def customer_edit(customer_id: int):
     customer = get_or_404(Customer, customer_id)
     form = CustomerForm(obj=customer)
     if request.method == "GET":
-        # Show the number the way people write it, not as raw E.164.
+        # Show the numbers the way people write them, not as raw E.164; lists as typed.
         form.mobile_phone.data = format_phone(customer.mobile_phone)
+        form.other_phones.data = ", ".join(map(format_other_phone, customer.other_phones))
+        form.tags.data = ", ".join(customer.tags)
     if form.validate_on_submit() and _save(form, customer, to_detail=True) is not None:
         flash(f"{customer.name} saved.", "success")
         return redirect(url_for("office.customer_detail", customer_id=customer.id))

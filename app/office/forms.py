@@ -260,5 +260,22 @@ class CustomerForm(TextConsentFields, FlaskForm):
         "Email",
         validators=[Optional(), Email("That doesn't look like an email address."), Length(max=255)],
     )
+    company_name = StringField("Company name", validators=[Optional(), Length(max=120)])
+    # Lists typed comma-separated; app.services.customers checks them (field errors).
+    other_phones = StringField(
+        "Other phones",
+        validators=[Optional(), Length(max=500)],
+        description="Home, work: separate numbers with commas. These are never texted.",
+        render_kw={"autocomplete": "off", "inputmode": "tel"},
+    )
     address = StringField("Address", validators=[Optional(), Length(max=255)])
+    tags = StringField(
+        "Tags",
+        validators=[Optional(), Length(max=1000)],
+        description=(
+            "Separate with commas, e.g. VIP, Maintenance plan "
+            "(up to 20, each at most 40 characters)."
+        ),
+        render_kw={"autocomplete": "off"},
+    )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])

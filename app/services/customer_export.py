@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Company, Customer
 from app.services.customer_files import FORMULA_START
-from app.services.phones import format_phone
+from app.services.phones import format_other_phone, format_phone
 
 
 def flush(out: io.StringIO) -> str:
@@ -25,7 +25,19 @@ def flush(out: io.StringIO) -> str:
 
 
 # The import's own field names, so an exported file imports back with no mapping to fix.
-EXPORT_HEADER = ["Name", "Mobile phone", "Email", "Address", "Notes", "Added"]
+# Lists are one cell each, comma-separated: a tag never holds a comma, and the import splits
+# an "Other phones" cell at commas.
+EXPORT_HEADER = [
+    "Name",
+    "Company name",
+    "Mobile phone",
+    "Other phones",
+    "Email",
+    "Address",
+    "Tags",
+    "Notes",
+    "Added",
+]
 
 
 def neutralise(cell: str | None) -> str:
@@ -49,6 +61,9 @@ def export_customers_csv(*, company: Company) -> Iterator[str]:
         Customer.email,
         Customer.address,
         Customer.notes,
+        Customer.company_name,
+        Customer.other_phones,
+        Customer.tags,
         Customer.created_at,
     )
     last_id = 0
@@ -65,9 +80,12 @@ def export_customers_csv(*, company: Company) -> Iterator[str]:
             writer.writerow(
                 [
                     neutralise(row.name),
+                    neutralise(row.company_name),
                     neutralise(format_phone(row.mobile_phone)),
+                    neutralise(", ".join(map(format_other_phone, row.other_phones or []))),
                     neutralise(row.email),
                     neutralise(row.address),
+                    neutralise(", ".join(row.tags or [])),
                     neutralise(row.notes),
                     row.created_at.astimezone(company.tz).date().isoformat(),
                 ]

@@ -19,8 +19,16 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from app.services.customers import (
+    MAX_OTHER_PHONE_LENGTH,
+    MAX_OTHER_PHONES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    split_other_phones,
+    split_tags,
+)
 from app.services.errors import DomainError
 from app.services.phones import InvalidPhone, normalize_mobile
 
@@ -143,6 +151,7 @@ HEADER_NAMES: dict[str, tuple[str, ...]] = {
         "otherphone",
         "businessphone",
         "phonenumbers",
+        "otherphones",
     ),
     "email": ("email", "emailaddress", "mainemail", "primaryemail"),
     "address": ("address", "serviceaddress", "fulladdress", "billingaddress"),
@@ -401,6 +410,9 @@ class RowValues:
     email: str | None = None
     address: str | None = None
     notes: str | None = None
+    company_name: str | None = None
+    other_phones: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
     problem: str | None = None  # why the row cannot be imported
 
 
@@ -454,13 +466,20 @@ def row_values(cells: list[str], mapping: list[str]) -> RowValues:
     address = one("address") or _join((parts, region), ", ")
     values.address = address[:255] or None
 
+    values.company_name = " ".join(one("company").split())[:120] or None
     notes = [*found.get("notes", [])]
-    if found.get("tags"):
-        notes.append("Tags: " + ", ".join(found["tags"]))
-    if one("company") and one("company") != values.name:
-        notes.append("Company: " + one("company"))
-    if others:
-        notes.append("Other phones: " + ", ".join(others))
+    # Tags and numbers a customer cannot keep (too many, too long) stay in the notes:
+    # an import loses nothing the file had.
+    tags = split_tags(",".join(found.get("tags", [])))
+    values.tags = [tag for tag in tags if len(tag) <= MAX_TAG_LENGTH][:MAX_TAGS]
+    left_over = [tag for tag in tags if tag not in values.tags]
+    if left_over:
+        notes.append("Tags: " + ", ".join(left_over))
+    phones = split_other_phones(",".join(others), mobile=mobile)
+    values.other_phones = [p for p in phones if len(p) <= MAX_OTHER_PHONE_LENGTH][:MAX_OTHER_PHONES]
+    left_over = [phone for phone in phones if phone not in values.other_phones]
+    if left_over:
+        notes.append("Other phones: " + ", ".join(left_over))
     values.notes = "\n".join(notes) or None
 
     if not values.name:

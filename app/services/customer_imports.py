@@ -5,7 +5,8 @@ hours, and the export of a company's customers.
 Each row of the file becomes one of:
 - new: a customer is created;
 - merge: it is the customer who already has this mobile number (or, failing that, this
-  email): fields the customer lacks are filled in, nothing they have is overwritten;
+  email): fields the customer lacks are filled in, other phones and tags they lack are
+  added, nothing they have is overwritten;
 - skipped, with the reason: no name, no usable mobile number (missing, invalid, or a kind
   of number that cannot take texts), or the same person as an earlier row of the file.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -54,8 +56,9 @@ from app.services.customer_files import (
     row_values,
     suggest_mapping,
 )
+from app.services.customers import MAX_OTHER_PHONES, added_tags
 from app.services.errors import Conflict
-from app.services.phones import format_phone
+from app.services.phones import format_other_phone, format_phone
 
 log = logging.getLogger(__name__)
 
@@ -164,17 +167,29 @@ class RowPlan:
 
     def describe(self) -> dict[str, Any]:
         if self.action == Action.MERGE and self.customer is not None:
-            changed = ", ".join(sorted(self.changes)) or "nothing new"
-            detail = f"Into {self.customer.name} ({self.reason}); adds: {changed}"
+            changed = ", ".join(sorted(CHANGE_LABELS.get(k, k) for k in self.changes))
+            detail = f"Into {self.customer.name} ({self.reason}); adds: {changed or 'nothing new'}"
         else:
             detail = self.reason or ""
+        values = self.values
+        extra = []
+        if values.company_name:
+            extra.append(values.company_name)
+        if values.other_phones:
+            extra.append("Other phones: " + ", ".join(map(format_other_phone, values.other_phones)))
+        if values.tags:
+            extra.append("Tags: " + ", ".join(values.tags))
         return {
             "row": self.row,
             "action": self.action,
-            "name": self.values.name,
-            "mobile": format_phone(self.values.mobile) if self.values.mobile else "",
+            "name": values.name,
+            "mobile": format_phone(values.mobile) if values.mobile else "",
             "detail": detail,
+            "extra": " · ".join(extra),
         }
+
+
+CHANGE_LABELS = {"company_name": "company name", "other_phones": "other phones"}
 
 
 @dataclass
@@ -194,8 +209,22 @@ def _merge_changes(customer: Customer, values: RowValues) -> dict[str, tuple[Any
         changes["email"] = (customer.email, values.email)
     if values.address and not customer.address:
         changes["address"] = (customer.address, values.address)
-    if values.notes and values.notes not in (customer.notes or ""):
-        combined = f"{customer.notes}\n{values.notes}" if customer.notes else values.notes
+    if values.company_name and not customer.company_name:
+        changes["company_name"] = (customer.company_name, values.company_name)
+    notes = values.notes
+    # Lists grow by what they lack (new lists, never changed in place: see JSONList).
+    known = customer.other_phones or []
+    phones = [p for p in values.other_phones if p not in known and p != customer.mobile_phone]
+    room = max(MAX_OTHER_PHONES - len(known), 0)
+    if phones[:room]:
+        changes["other_phones"] = (known, [*known, *phones[:room]])
+    if phones[room:]:
+        notes = "\n".join(filter(None, (notes, "Other phones: " + ", ".join(phones[room:]))))
+    tags = added_tags(customer.tags or [], values.tags)
+    if len(tags) > len(customer.tags or []):
+        changes["tags"] = (customer.tags or [], tags)
+    if notes and notes not in (customer.notes or ""):
+        combined = f"{customer.notes}\n{notes}" if customer.notes else notes
         changes["notes"] = (customer.notes, combined)
     return changes
 
@@ -387,12 +416,16 @@ def confirm_import(
 # PostgreSQL takes a batch as one array per column, unnested: one short statement with six
 # parameters instead of a VALUES list of thousands (which psycopg has to scan and convert,
 # the slowest part of the import before this).
+# The lists go as their JSON text, cast to JSONB by PostgreSQL.
 _PG_INSERT_CUSTOMERS = sa.text(
-    "INSERT INTO customers (company_id, name, mobile_phone, email, address, notes, created_at) "
-    "SELECT :company_id, t.name, t.mobile_phone, t.email, t.address, t.notes, :created_at "
+    "INSERT INTO customers (company_id, name, mobile_phone, email, address, notes, "
+    "company_name, other_phones, tags, created_at) "
+    "SELECT :company_id, t.name, t.mobile_phone, t.email, t.address, t.notes, "
+    "t.company_name, CAST(t.other_phones AS jsonb), CAST(t.tags AS jsonb), :created_at "
     "FROM unnest(CAST(:names AS text[]), CAST(:phones AS text[]), CAST(:emails AS text[]), "
-    "CAST(:addresses AS text[]), CAST(:notes AS text[])) "
-    "AS t(name, mobile_phone, email, address, notes) "
+    "CAST(:addresses AS text[]), CAST(:notes AS text[]), CAST(:company_names AS text[]), "
+    "CAST(:other_phones AS text[]), CAST(:tags AS text[])) "
+    "AS t(name, mobile_phone, email, address, notes, company_name, other_phones, tags) "
     "RETURNING id, mobile_phone"
 )
 _PG_INSERT_CREATED = sa.text(
@@ -417,6 +450,9 @@ def _insert_new(customer_import: CustomerImport, new: list[RowPlan]) -> dict[str
                 "emails": [plan.values.email for plan in new],
                 "addresses": [plan.values.address for plan in new],
                 "notes": [plan.values.notes for plan in new],
+                "company_names": [plan.values.company_name for plan in new],
+                "other_phones": [json.dumps(plan.values.other_phones) for plan in new],
+                "tags": [json.dumps(plan.values.tags) for plan in new],
             },
         ).all()
         ids = {row.mobile_phone: row.id for row in returned}
@@ -442,6 +478,9 @@ def _insert_new(customer_import: CustomerImport, new: list[RowPlan]) -> dict[str
                 "email": plan.values.email,
                 "address": plan.values.address,
                 "notes": plan.values.notes,
+                "company_name": plan.values.company_name,
+                "other_phones": plan.values.other_phones,
+                "tags": plan.values.tags,
             }
             for plan in new
         ],

@@ -120,6 +120,25 @@ def format_phone(e164: str | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def normalize_other_phone(raw: str) -> str:
+    """A number besides the mobile: E.164 when it is a valid number of any kind (a landline
+    is fine, it is never texted), else kept as typed, e.g. one with an extension, which
+    E.164 cannot hold, or a number from an old system."""
+    text = " ".join((raw or "").split())
+    try:
+        parsed = phonenumbers.parse(text, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return text
+    if parsed.extension or not phonenumbers.is_valid_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_other_phone(value: str) -> str:
+    """A customer's other phone for display: E.164 formatted, one kept as typed as is."""
+    return format_phone(value) if value.startswith("+") else value
+
+
 def area_code(e164: str) -> str | None:
     """The North American area code of an E.164 number, or None outside NANP."""
     if e164.startswith("+1") and len(e164) == 12:

@@ -209,3 +209,44 @@ def test_a_mapping_needs_a_name_and_a_phone_and_one_column_per_field():
         check_mapping(["name", "mobile"], columns=3)
     # Several notes or other-phone columns are fine.
     assert check_mapping(["name", "mobile", "phone", "phone", "notes", "notes"], columns=6)
+
+
+def test_a_row_s_company_other_phones_and_tags_are_their_own_fields():
+    mapping = ["name", "company", "mobile", "phone", "phone", "tags", "notes"]
+    cells = [
+        "Jo",
+        " Jo  Co ",
+        "512-555-0101",
+        "(512) 555-0199; 512-555-0101",  # the mobile again: not an other phone
+        "555-01 ext 9",
+        "VIP, Roof,, vip",
+        "Gate",
+    ]
+    values = customer_files.row_values(cells, mapping)
+    assert values.problem is None
+    assert values.company_name == "Jo Co"
+    assert values.other_phones == ["+15125550199", "555-01 ext 9"]
+    assert values.tags == ["VIP", "Roof"]
+    assert values.notes == "Gate"
+
+
+def test_a_company_alone_names_the_customer_and_is_its_company_name():
+    values = customer_files.row_values(["Warren Dental", "5125550102"], ["company", "mobile"])
+    assert (values.name, values.company_name) == ("Warren Dental", "Warren Dental")
+
+
+def test_our_export_s_header_maps_back_onto_the_same_fields():
+    from app.services.customer_export import EXPORT_HEADER
+
+    mapping = dict(zip(EXPORT_HEADER, suggest_mapping(EXPORT_HEADER), strict=True))
+    assert mapping == {
+        "Name": "name",
+        "Company name": "company",
+        "Mobile phone": "mobile",
+        "Other phones": "phone",
+        "Email": "email",
+        "Address": "address",
+        "Tags": "tags",
+        "Notes": "notes",
+        "Added": "",
+    }

