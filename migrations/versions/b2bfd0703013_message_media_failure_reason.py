@@ -1,7 +1,7 @@
 """message media failure reason
 
 Revision ID: b2bfd0703013
-Revises: 07c0428b1be5
+Revises: 8b199bc39d90
 Create Date: 2026-12-02 13:58:00
 
 Issue 17: why a picture was not kept (refused for what it is, too large, or not fetched
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "b2bfd0703013"
-down_revision = "07c0428b1be5"
+down_revision = "8b199bc39d90"
 branch_labels = None
 depends_on = None
 
