@@ -57,44 +57,37 @@ def _body(document: Invoice | Estimate, kind: str, amount_cents: int) -> str | N
 
 def queue_receipt(*, invoice: Invoice, payment: Payment) -> None:
     """Text the customer a receipt for `payment` (once per payment)."""
-    body = _body(invoice, MessageKind.PAYMENT_RECEIPT, payment.amount_cents)
-    if body is None:
-        return
-    try:
-        queue_text(
-            company=invoice.company,
-            to_phone=invoice.customer.mobile_phone,
-            body=body,
-            kind=MessageKind.PAYMENT_RECEIPT,
-            customer=invoice.customer,
-            job=invoice.job,
-            dedupe_key=payment.invoice_receipt_key,
-            extra={"document": invoice.kind, "document_id": invoice.id},
-        )
-    except TextingUnavailable as blocked:
-        log.info("receipt for %s not texted (%s)", invoice.label, blocked.reason)
+    _queue_receipt(invoice, MessageKind.PAYMENT_RECEIPT, payment, payment.invoice_receipt_key)
 
 
 def queue_deposit_receipt(*, estimate: Estimate, payment: Payment) -> Message | None:
     """Text the customer a receipt for the deposit `payment` on `estimate`, once per
     deposit. None when the template is off or the customer may not be texted (opted out,
     no number, not registered): logged, the deposit stands."""
-    body = _body(estimate, MessageKind.DEPOSIT_RECEIPT, payment.amount_cents)
+    return _queue_receipt(
+        estimate, MessageKind.DEPOSIT_RECEIPT, payment, payment.deposit_receipt_key
+    )
+
+
+def _queue_receipt(
+    document: Invoice | Estimate, kind: MessageKind, payment: Payment, dedupe_key: str
+) -> Message | None:
+    body = _body(document, kind, payment.amount_cents)
     if body is None:
         return None
     try:
         return queue_text(
-            company=estimate.company,
-            to_phone=estimate.customer.mobile_phone,
+            company=document.company,
+            to_phone=document.customer.mobile_phone,
             body=body,
-            kind=MessageKind.DEPOSIT_RECEIPT,
-            customer=estimate.customer,
-            job=estimate.job,
-            dedupe_key=payment.deposit_receipt_key,
-            extra={"document": estimate.kind, "document_id": estimate.id},
+            kind=kind,
+            customer=document.customer,
+            job=document.job,
+            dedupe_key=dedupe_key,
+            extra={"document": document.kind, "document_id": document.id},
         )
     except TextingUnavailable as blocked:
-        log.info("deposit receipt for %s not texted (%s)", estimate.label, blocked.reason)
+        log.info("%s for %s not texted (%s)", kind.label.lower(), document.label, blocked.reason)
         return None
 
 
