@@ -17,10 +17,10 @@ from app.models import (
     Voicemail,
     utcnow,
 )
-from app.services import numbers
 from app.services.job_status import job_set_status
 from app.services.routing import account_owner
 from app.services.voicemail import fetch_due_voicemails
+from tests.fixtures.numbers import provision
 
 CALLER = "+15125550123"
 
@@ -28,18 +28,7 @@ CALLER = "+15125550123"
 @pytest.fixture
 def office(make, numbers_fake):
     company = make.company("Lone Star Plumbing", business_phone="+15125550100")
-    owner = account_owner(company)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=owner,
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
-    return company, owner, number
+    return company, account_owner(company), provision(company)
 
 
 def _voicemail(numbers_fake, number, text="Pipe burst under the sink, please call back"):

@@ -14,11 +14,12 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Voicemail, VoicemailState, utcnow
-from app.services import media_backends, numbers
+from app.services import media_backends
 from app.services import voicemail as voicemail_service
 from app.services.routing import account_owner
 from app.services.voicemail import fetch_due_voicemails
 from app.sms.fake_twilio.voice import make_wav
+from tests.fixtures.numbers import provision
 from tests.fixtures.s3 import use_backend
 
 CALLER = "+15125550123"
@@ -27,18 +28,7 @@ CALLER = "+15125550123"
 @pytest.fixture
 def office(make, numbers_fake):
     company = make.company("Lone Star Plumbing", business_phone="+15125550100")
-    owner = account_owner(company)
-    chosen = numbers.search_numbers(area_code="512").numbers[0].e164
-    number = numbers.provision_number(
-        company=company,
-        actor=owner,
-        e164=chosen,
-        locality="Austin",
-        region="TX",
-        public_base_url="http://testserver.local",
-    )
-    db.session.commit()
-    return company, owner, number
+    return company, account_owner(company), provision(company)
 
 
 def test_a_voicemail_is_kept_in_s3_and_played_from_it(
