@@ -17,8 +17,6 @@ with several workers.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import threading
 from functools import cache
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, render_template
 
+from app.atomic_files import write_atomically
 from app.models import Estimate, Invoice
 from app.services import billing
 from app.services.texting import company_number
@@ -125,15 +124,7 @@ def document_pdf(document: Document) -> bytes:
     except FileNotFoundError:
         pass
     data = render_pdf_bytes(html)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data)
     _drop_older_versions(document, keep=path)
     return data
 

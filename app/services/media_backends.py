@@ -13,8 +13,6 @@ then stream the object through (`open`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +21,7 @@ from typing import IO, Any
 
 from flask import current_app
 
+from app.atomic_files import write_atomically
 from app.services.errors import DomainError
 
 EXTENSION = "prosms.media_backend"
@@ -57,18 +56,7 @@ class LocalBackend:
         return self.folder / key
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        # Written to a temporary file and renamed, so a reader never sees half a file and a
-        # crash (or two writers of one key) leaves no partial one.
-        path = self.local_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(partial, path)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        write_atomically(self.local_path(key), data)
 
     def get(self, key: str) -> bytes:
         return self.local_path(key).read_bytes()

@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.test import Client as WSGIClient
 
+from app.atomic_files import write_atomically
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -233,13 +233,8 @@ class FakeStripe:
         holds the lock."""
         if self.accounts_file is None:
             return
-        self.accounts_file.parent.mkdir(parents=True, exist_ok=True)
         kept = {key: value for key, value in self.accounts.items() if key != DEMO_ACCOUNT_ID}
-        temporary = self.accounts_file.with_name(
-            f".{self.accounts_file.name}.{os.getpid()}.{threading.get_ident()}"
-        )
-        temporary.write_text(json.dumps({"accounts": kept}, indent=1), encoding="utf-8")
-        os.replace(temporary, self.accounts_file)
+        write_atomically(self.accounts_file, json.dumps({"accounts": kept}, indent=1).encode())
         self._accounts_mtime = self.accounts_file.stat().st_mtime_ns
 
     # -- accounts (Connect) ------------------------------------------------------------------
