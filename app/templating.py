@@ -1,7 +1,7 @@
 """Jinja filters and globals: how times, phones and money look on every page.
 
-The formatting itself lives in app/formats.py (services use it too); `local_time` and
-`money` stay importable from here.
+The formatting itself lives in app/formats.py, which services use too: a service never
+imports this module (tests/test_architecture.py).
 """
 
 from __future__ import annotations

@@ -139,6 +139,18 @@ def test_sms_adapter_imports_no_service_and_not_the_worker(forbidden):
     assert wrong == []
 
 
+def test_services_do_not_import_the_templating_module():
+    # Formatting for texts and pages lives in app/formats.py; app/templating.py is Jinja's.
+    graph = import_graph()
+    wrong = sorted(
+        f"{module} -> app.templating"
+        for module, targets in graph.items()
+        if module.startswith(("app.services.", "app.worker.", "app.sms."))
+        and "app.templating" in targets
+    )
+    assert wrong == []
+
+
 def test_the_walker_sees_function_level_imports_and_cycles():
     tree = ast.parse("def f():\n    from app.services import billing\n")
     (node,) = _imports(tree)

@@ -11,11 +11,11 @@ from flask_login import current_user
 from app.actions import service_call
 from app.auth.access import manager_required
 from app.extensions import db
+from app.formats import money
 from app.models import Invoice, Payment
 from app.office import bp
 from app.services import billing, online_payments, payment_texts
 from app.services.errors import DomainError
-from app.templating import money
 from app.tenancy import get_or_404
 
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import money
 from app.models import (
     BillingSettings,
     Company,
@@ -34,7 +35,6 @@ from app.services.errors import DomainError
 from app.services.message_templates import get_template, render_text
 from app.services.quiet_hours import windows_for
 from app.services.texting import TextingUnavailable, queue_text
-from app.templating import money
 
 log = logging.getLogger(__name__)
 

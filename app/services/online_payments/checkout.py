@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import money
 from app.models import (
     CheckoutSession,
     Invoice,
@@ -35,7 +36,6 @@ from app.services.online_payments.common import (
     reuse_open_session,
     stripe_account,
 )
-from app.templating import money
 
 
 def processing_cents(invoice: Invoice) -> int:

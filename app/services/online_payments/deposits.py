@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.formats import money
 from app.models import (
     BillingSettings,
     CheckoutSession,
@@ -53,7 +54,6 @@ from app.services.online_payments.common import (
     reuse_open_session,
     stripe_account,
 )
-from app.templating import money
 
 # -- the company's setting -------------------------------------------------------------------
 

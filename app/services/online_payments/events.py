@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.formats import money
 from app.models import (
     CheckoutSession,
     Estimate,
@@ -37,7 +38,6 @@ from app.services.online_payments.common import (
     paid_intent,
     payment_by_intent,
 )
-from app.templating import money
 
 log = logging.getLogger(__name__)
 
