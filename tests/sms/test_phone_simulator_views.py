@@ -348,3 +348,20 @@ def test_the_phone_sends_a_file_of_its_own(client, log_in, sms_world, fake):
     assert item.state == MediaState.STORED and item.content_type == "application/pdf"
     thread = client.get("/dev/phone/thread?phone=%2B15125550101").get_data(as_text=True)
     assert "sim-file" in thread and "application/pdf" in thread
+
+
+def test_someone_answers_a_call_from_the_simulated_phone(client, log_in, sms_world, fake):
+    from app.models import Call, CallOutcome, Voicemail
+
+    log_in(client, sms_world.company.owner)
+    response = client.post(
+        "/dev/phone/call",
+        data={"phone": "+15125550101", "outcome": "answer", "voicemail": ""},
+        headers=HX,
+    )
+    assert response.status_code == 200
+    fake.run_all_callbacks()
+    db.session.expire_all()
+    call = db.session.scalars(sa.select(Call)).one()
+    assert call.outcome == CallOutcome.ANSWERED
+    assert db.session.scalars(sa.select(Voicemail)).all() == []
