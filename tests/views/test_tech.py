@@ -162,7 +162,7 @@ def test_a_tech_never_sees_another_techs_conversation(client, make, tech_with_jo
 
     assert client.get(f"/tech/jobs/{others_job.id}").status_code == 404
     assert client.get(f"/tech/jobs/{others_job.id}/messages", headers=HX).status_code == 404
-    assert "4321" not in _html(client.get("/tech"))
+    assert "gate code is 4321" not in _html(client.get("/tech"))  # not "4321": a timestamp may hold it
 
 
 def test_the_job_page_has_maps_call_and_escaped_notes(client, make, tech_with_job, log_in):
