@@ -162,7 +162,8 @@ def test_a_tech_never_sees_another_techs_conversation(client, make, tech_with_jo
 
     assert client.get(f"/tech/jobs/{others_job.id}").status_code == 404
     assert client.get(f"/tech/jobs/{others_job.id}/messages", headers=HX).status_code == 404
-    assert "gate code is 4321" not in _html(client.get("/tech"))  # not "4321": a timestamp may hold it
+    # The whole text, not "4321": a timestamp in the page may hold those digits.
+    assert "gate code is 4321" not in _html(client.get("/tech"))
 
 
 def test_the_job_page_has_maps_call_and_escaped_notes(client, make, tech_with_job, log_in):
