@@ -110,6 +110,17 @@ def _stored(text: str) -> None:
         time.sleep(0.1)
 
 
+ARMING_MS = 700  # tech.js
+
+
+def _past_arming(page) -> None:
+    """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
+    tap of a double tap must not take the next step). A person's next tap comes later; the
+    test moves the page's clock past it rather than let Playwright retry until then."""
+    if page.locator("#actions.arming").count():
+        page.clock.fast_forward(ARMING_MS)
+
+
 def _job_messages(job: Job, kind: str) -> int:
     db.session.expire_all()
     return db.session.scalar(
@@ -214,6 +225,7 @@ def test_a_tech_works_a_job_from_the_phone(
     page.get_by_role("button", name="Start", exact=True).tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     _screenshot(page, "tech-job-started-390")
+    _past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
@@ -255,7 +267,10 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
 
     page.route("**/tech/jobs/*/status", hold)
     page.get_by_role("link", name="Already there? Start without On My Way").tap()
-    page.get_by_role("button", name="Yes, start without a text").tap()
+    yes = page.get_by_role("button", name="Yes, start without a text")
+    expect(yes).to_be_visible()
+    _past_arming(page)
+    yes.tap()
     busy = page.locator("#actions").get_by_role("button", name="Sending…")
     expect(busy).to_be_visible()
     expect(busy).to_be_disabled()
@@ -299,6 +314,7 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     page.locator("#reply-body").fill("Parts are in the van")
     tech.session_version += 1
     db.session.commit()
+    _past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     problem = page.locator("#tech-problem")
     expect(problem).to_contain_text("You were logged out")
