@@ -117,6 +117,8 @@ def _past_arming(page) -> None:
     """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
     tap of a double tap must not take the next step). A person's next tap comes later; the
     test moves the page's clock past it rather than let Playwright retry until then."""
+    # A panel swapped in is marked arming as htmx settles it (htmx-added until then).
+    expect(page.locator("#actions.htmx-added")).to_have_count(0)
     if page.locator("#actions.arming").count():
         page.clock.fast_forward(ARMING_MS)
 
