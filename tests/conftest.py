@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures.request_isolation",
     "tests.fixtures.mail",
     "tests.fixtures.s3",
+    "tests.fixtures.tenants",
 ]
 
 
@@ -102,7 +104,7 @@ def _app_context(app):
 def _empty_tables() -> None:
     tables = list(reversed(_db.metadata.sorted_tables))
     if _db.engine.dialect.name == "postgresql":
-        _truncate_all(", ".join(f'"{t.name}"' for t in tables))
+        _retry_on_deadlock(lambda: _delete_all_postgres(tables))
         return
     with _db.engine.begin() as conn:
         conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
@@ -111,18 +113,38 @@ def _empty_tables() -> None:
         conn.execute(sa.text("PRAGMA foreign_keys=ON"))
 
 
+def _delete_all_postgres(tables: list[sa.Table]) -> None:
+    # DELETE, children first, takes ~4 ms for the whole schema; TRUNCATE takes ~40 ms, as it
+    # makes new files for every table and index. The foreign keys that close a cycle
+    # (use_alter: a company's point of contact, an estimate's approved option) are cleared
+    # first so every DELETE finds no row pointing at it.
+    with _db.engine.begin() as conn:
+        for table in tables:
+            for key in table.foreign_keys:
+                if key.use_alter or key.constraint.use_alter:
+                    conn.execute(
+                        table.update().where(key.parent.is_not(None)).values({key.parent.key: None})
+                    )
+        for table in tables:
+            conn.execute(table.delete())
+        # Ids start at 1 in every test, as on SQLite.
+        conn.execute(
+            sa.text("SELECT setval(oid::regclass, 1, false) FROM pg_class WHERE relkind = 'S'")
+        )
+
+
 DEADLOCK_DETECTED = "40P01"
 
 
-def _truncate_all(names: str, attempts: int = 5) -> None:
+def _retry_on_deadlock(empty: Callable[[], None], attempts: int = 5) -> None:
     # A browser test's last poll can still be in the live server when the test ends. Its
-    # transaction takes table locks one by one while TRUNCATE takes them all; PostgreSQL
-    # breaks the deadlock by cancelling one side. When that is the TRUNCATE, the request
-    # finishes in a moment, so try again rather than leave rows for the next test.
+    # transaction takes locks in its own order while emptying the tables takes them in
+    # another; PostgreSQL breaks the deadlock by cancelling one side. When that is the
+    # emptying, the request finishes in a moment, so try again rather than leave rows for
+    # the next test.
     for attempt in range(attempts):
         try:
-            with _db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            empty()
             return
         except sa.exc.OperationalError as error:
             deadlock = getattr(error.orig, "sqlstate", None) == DEADLOCK_DETECTED
