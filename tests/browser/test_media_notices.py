@@ -4,18 +4,16 @@ failed says it will be tried again. No tooltip: a phone has none."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import JobStatus, MediaState, Message, MessageMedia, Role, utcnow
+from app.models import JobStatus, Role, utcnow
 from app.services.job_status import job_set_status
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import pictures_tried, serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
@@ -25,22 +23,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
 NUMBER = "+15126660078"
 JANE = "+15125550178"
-
-
-def _fetched_once(body: str) -> None:
-    """Wait (up to 10 s) until the text `body` is in the database and the worker has tried
-    each of its pictures once, so a poll moved ahead on the page's clock cannot come
-    before what it is to show."""
-    for _ in range(100):
-        db.session.expire_all()
-        states = db.session.execute(
-            sa.select(MessageMedia.state, MessageMedia.attempts)
-            .join(Message, Message.id == MessageMedia.message_id)
-            .where(Message.body == body)
-        ).all()
-        if states and all(s != MediaState.PENDING or attempts for s, attempts in states):
-            return
-        time.sleep(0.1)
 
 
 def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
@@ -72,7 +54,7 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
         body="Drawing and video",
         attachments=[(SVG, "image/svg+xml"), (big, "image/jpeg")],
     )
-    _fetched_once("Drawing and video")
+    pictures_tried("Drawing and video")
     page.clock.fast_forward(4000)
     notes = page.locator("#messages .msg-in", has_text="Drawing and video").locator(
         ".msg-media-note"
@@ -86,7 +68,7 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     fake.send_inbound_sms(
         from_=JANE, to=NUMBER, body="The leak", attachments=[(image_bytes(), "image/png")]
     )
-    _fetched_once("The leak")
+    pictures_tried("The leak")
     page.clock.fast_forward(4000)
     retrying = page.locator("#messages .msg-in", has_text="The leak").locator(".msg-media-note")
     expect(retrying).to_have_text(

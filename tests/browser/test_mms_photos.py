@@ -5,7 +5,6 @@ and the customer's phone shows it."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import JobStatus, MediaState, Message, MessageMedia, Role, utcnow
+from app.models import JobStatus, MediaState, MessageMedia, Role, utcnow
 from app.services.job_status import job_set_status
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import pictures_tried, serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
@@ -43,21 +42,6 @@ def job_in_progress(make):
     return company, tech, jane, job
 
 
-def _fetched(body: str) -> None:
-    """Wait (up to 10 s) until the worker has fetched the pictures of the text `body`, so a
-    poll moved ahead on the page's clock cannot come before what it is to show."""
-    for _ in range(100):
-        db.session.expire_all()
-        states = db.session.scalars(
-            sa.select(MessageMedia.state)
-            .join(Message, Message.id == MessageMedia.message_id)
-            .where(Message.body == body)
-        ).all()
-        if states and MediaState.PENDING not in states:
-            return
-        time.sleep(0.1)
-
-
 def test_photos_go_both_ways_between_the_phone_and_the_tech(
     browser, phone_page, live_server, browser_login, job_in_progress, dispatcher, request, tmp_path
 ):
@@ -81,7 +65,7 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     sim.fill("#sim-body", "This is the leak")
     sim.locator(".sim-photo input[type=checkbox]").check()
     sim.locator(".sim-send").click()
-    _fetched("This is the leak")
+    pictures_tried("This is the leak", until_fetched=True)
     sim.clock.fast_forward(2000)
     expect(sim.locator("#sim-thread .sim-mine .sim-media img")).to_have_count(1, timeout=WAIT)
 

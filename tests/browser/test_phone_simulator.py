@@ -3,7 +3,6 @@ the text the company sent with its delivery ticks, and a reply typed there arriv
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,10 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Direction, Message, MessageKind
 from app.services.texting import queue_text
+from tests.fixtures.live import stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
-
-
-def _stored(text: str) -> None:
-    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
-    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
-    in one transaction.)"""
-    for _ in range(100):
-        db.session.expire_all()
-        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
-            return
-        time.sleep(0.1)
 
 
 def test_reply_typed_on_the_simulated_phone_arrives(
@@ -59,7 +48,7 @@ def test_reply_typed_on_the_simulated_phone_arrives(
 
     page.fill("#sim-body", "Great, the side gate is open")
     page.click(".sim-send")
-    _stored("Great, the side gate is open")
+    stored("Great, the side gate is open")
     page.clock.fast_forward(2000)
     expect(thread.locator(".sim-mine .sim-bubble")).to_have_text("Great, the side gate is open")
     expect(page.locator("#sim-body")).to_have_value("")

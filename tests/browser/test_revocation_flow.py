@@ -4,7 +4,6 @@ one confirmation and nothing else (the booking text held meanwhile never goes)."
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,10 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, OptOut, RevocationFlag
+from tests.fixtures.live import stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
-
-
-def _stored(text: str) -> None:
-    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
-    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
-    in one transaction.)"""
-    for _ in range(100):
-        db.session.expire_all()
-        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
-            return
-        time.sleep(0.1)
 
 
 def test_office_opts_out_a_flagged_stop_texting_me(
@@ -46,7 +35,7 @@ def test_office_opts_out_a_flagged_stop_texting_me(
     phone.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
     phone.fill("#sim-body", "Please stop texting me")
     phone.click(".sim-send")
-    _stored("Please stop texting me")
+    stored("Please stop texting me")
     phone.clock.fast_forward(2000)
     expect(phone.locator("#sim-thread .sim-mine .sim-bubble")).to_have_text(
         "Please stop texting me"

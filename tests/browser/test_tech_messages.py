@@ -7,7 +7,6 @@ a forwarded copy leading through the login to the thread. axe-core clean."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +18,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Conversation, Message, MessageKind, Role, utcnow
 from app.services.thread_links import short_thread_link
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import serious_axe_violations, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -37,17 +36,6 @@ def poc_tech(make):
     jane = make.customer(company, name="Jane Doe-Fitzgerald", phone="+15125550142")
     db.session.commit()
     return company, maria, jane
-
-
-def _stored(text: str) -> None:
-    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
-    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
-    in one transaction.)"""
-    for _ in range(100):
-        db.session.expire_all()
-        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
-            return
-        time.sleep(0.1)
 
 
 def _screenshot(page, name: str) -> None:
@@ -79,7 +67,7 @@ def test_a_tech_reads_and_replies_in_messages_on_the_phone(
 
     page = phone_page
     page.clock.install()
-    _stored("Is the gate code still 4321?")
+    stored("Is the gate code still 4321?")
     browser_login(page, maria)
     expect(page).to_have_url(f"{live_server.url}/tech")
     badge = page.locator(".tech-messages-link .tech-badge")
@@ -120,7 +108,7 @@ def test_a_tech_reads_and_replies_in_messages_on_the_phone(
     expect(mine).to_contain_text(re.compile("Waiting to send|Sending|Sent to carrier|Sent"))
     expect(page.locator("#reply-body")).to_have_value("")
     sim_texts = sim.locator("#sim-thread .sim-theirs .sim-bubble")
-    _stored("Yes, 4321.")
+    stored("Yes, 4321.")
     sim.clock.fast_forward(2000)
     expect(sim_texts.filter(has_text="Yes, 4321.")).to_have_count(1, timeout=WAIT)
     reply = db.session.scalars(sa.select(Message).filter_by(kind=MessageKind.MANUAL)).one()
@@ -129,7 +117,7 @@ def test_a_tech_reads_and_replies_in_messages_on_the_phone(
     # Jane answers again: it appears on Maria's screen without a reload.
     sim.fill("#sim-body", "Thank you!")
     sim.locator(".sim-send").click()
-    _stored("Thank you!")
+    stored("Thank you!")
     page.clock.fast_forward(4000)
     expect(page.locator("#thread-messages .msg-in", has_text="Thank you!")).to_have_count(
         1, timeout=WAIT
@@ -213,7 +201,7 @@ def test_the_messages_chip_counts_a_new_text_without_a_reload(
     sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
     sim.fill("#sim-body", "Can you come an hour earlier?")
     sim.locator(".sim-send").click()
-    _stored("Can you come an hour earlier?")
+    stored("Can you come an hour earlier?")
     page.clock.fast_forward(10_000)
 
     # Within one poll of My day (every 10 s), with no reload, focus and scroll kept.

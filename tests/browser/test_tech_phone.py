@@ -6,7 +6,6 @@ reply going out, failures that keep what was typed, and an axe-core check of the
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import past_arming, serious_axe_violations, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -97,30 +96,6 @@ def _layout_problems(page) -> list[str]:
 def _screenshot(page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")  # full-page shots of a scrolled page misplace the bar
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _stored(text: str) -> None:
-    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
-    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
-    in one transaction.)"""
-    for _ in range(100):
-        db.session.expire_all()
-        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
-            return
-        time.sleep(0.1)
-
-
-ARMING_MS = 700  # tech.js
-
-
-def _past_arming(page) -> None:
-    """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
-    tap of a double tap must not take the next step). A person's next tap comes later; the
-    test moves the page's clock past it rather than let Playwright retry until then."""
-    # A panel swapped in is marked arming as htmx settles it (htmx-added until then).
-    expect(page.locator("#actions.htmx-added")).to_have_count(0)
-    if page.locator("#actions.arming").count():
-        page.clock.fast_forward(ARMING_MS)
 
 
 def _job_messages(job: Job, kind: str) -> int:
@@ -203,7 +178,7 @@ def test_a_tech_works_a_job_from_the_phone(
     # Maria's screen without a reload.
     sim.fill("#sim-body", "Gate is open, come on in!")
     sim.locator(".sim-send").click()
-    _stored("Gate is open, come on in!")
+    stored("Gate is open, come on in!")
     page.clock.fast_forward(4000)
     incoming = page.locator("#messages .msg-in", has_text="Gate is open, come on in!")
     expect(incoming).to_have_count(1, timeout=WAIT)
@@ -219,7 +194,7 @@ def test_a_tech_works_a_job_from_the_phone(
         re.compile("Waiting to send|Sending|Sent to carrier"), timeout=WAIT
     )
     expect(page.locator("#reply-body")).to_have_value("")
-    _stored("Thanks Jane, 5 minutes out.")
+    stored("Thanks Jane, 5 minutes out.")
     sim.clock.fast_forward(2000)
     expect(sim_texts.filter(has_text="Thanks Jane, 5 minutes out.")).to_have_count(1, timeout=WAIT)
 
@@ -227,7 +202,7 @@ def test_a_tech_works_a_job_from_the_phone(
     page.get_by_role("button", name="Start", exact=True).tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     _screenshot(page, "tech-job-started-390")
-    _past_arming(page)
+    past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
@@ -271,7 +246,7 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     page.get_by_role("link", name="Already there? Start without On My Way").tap()
     yes = page.get_by_role("button", name="Yes, start without a text")
     expect(yes).to_be_visible()
-    _past_arming(page)
+    past_arming(page)
     yes.tap()
     busy = page.locator("#actions").get_by_role("button", name="Sending…")
     expect(busy).to_be_visible()
@@ -316,7 +291,7 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     page.locator("#reply-body").fill("Parts are in the van")
     tech.session_version += 1
     db.session.commit()
-    _past_arming(page)
+    past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     problem = page.locator("#tech-problem")
     expect(problem).to_contain_text("You were logged out")

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import JobStatus, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
 from app.services.job_status import job_set_status
-from tests.fixtures.live import PHONE, serious_axe_violations
+from tests.fixtures.live import PHONE, past_arming, serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -61,19 +61,6 @@ def day(make):
     return company, tech, jane, first, second
 
 
-ARMING_MS = 700  # tech.js
-
-
-def _past_arming(page) -> None:
-    """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
-    tap of a double tap must not take the next step). A person's next tap comes later; the
-    test moves the page's clock past it rather than let Playwright retry until then."""
-    # A panel swapped in is marked arming as htmx settles it (htmx-added until then).
-    expect(page.locator("#actions.htmx-added")).to_have_count(0)
-    if page.locator("#actions.arming").count():
-        page.clock.fast_forward(ARMING_MS)
-
-
 class Taps:
     """Every tap the test makes goes through here, so the count is the count."""
 
@@ -82,7 +69,7 @@ class Taps:
 
     def __call__(self, locator) -> None:
         self.count += 1
-        _past_arming(locator.page)
+        past_arming(locator.page)
         locator.tap()
 
 
@@ -318,16 +305,16 @@ def test_start_without_on_my_way_sits_below_it_and_asks_once(
     start.tap()
     expect(page.get_by_text("Start without texting the customer?")).to_be_visible()
     _shot(page, "job-start-question-390")
-    _past_arming(page)
+    past_arming(page)
     actions.get_by_role("link", name="Go back").tap()
     expect(go).to_be_visible()
     assert transitions == []
 
-    _past_arming(page)
+    past_arming(page)
     start.tap()
     yes = actions.get_by_role("button", name="Yes, start without a text")
     expect(yes).to_be_visible()
-    _past_arming(page)
+    past_arming(page)
     yes.tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     assert transitions == [(first.id, "started")]
