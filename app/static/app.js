@@ -10,6 +10,15 @@ document.addEventListener("htmx:responseError", function (event) {
 document.addEventListener("htmx:sendError", function () {
   showRequestProblem("No connection. Nothing was lost: check your signal and tap again.");
 });
+document.addEventListener("htmx:afterRequest", function (event) {
+  // The next request that goes through makes the message stale; left up, it would cover
+  // what that request showed (on a phone, the "Log in" link after a session ended).
+  var box = document.getElementById("request-problem");
+  if (box && !box.hidden && event.detail.successful) {
+    box.hidden = true;
+    clearTimeout(box._timer);
+  }
+});
 document.addEventListener("htmx:beforeSwap", function (event) {
   // Let 4xx fragments (form errors, "already done") replace the target like a 200 would.
   var status = event.detail.xhr.status;
