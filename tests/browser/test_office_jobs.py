@@ -74,7 +74,9 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     expect(row).to_contain_text("1201 Barton Springs Rd")
     expect(row.locator(".badge-scheduled")).to_have_text("Scheduled")
 
-    # Live search narrows the board without a reload and puts the query in the URL.
+    # Live search narrows the board without a reload and puts the query in the URL (typed
+    # once the page's scripts have run, so htmx hears it).
+    page.wait_for_load_state()
     page.fill("#job-search", "nobody by this name")
     page.clock.fast_forward(300)
     expect(page.locator("#job-board")).to_contain_text("match")

@@ -50,6 +50,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     office.screenshot(path=str(ARTIFACTS / "texts-list-1280.png"), full_page=True)
     office.get_by_role("link", name="On My Way", exact=True).click()
     expect(office.locator("h1")).to_have_text("On My Way text")
+    office.wait_for_load_state()  # htmx listens before the first keystroke
 
     body = office.locator("#template-body")
     summary = office.locator("[data-testid=segment-summary]")
