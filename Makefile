@@ -8,6 +8,12 @@ export FLASK_APP := wsgi.py
 
 .PHONY: run test lint format install install-dev clean
 
+# Some machines set PYTHONDONTWRITEBYTECODE=1. Without .pyc files every process compiles
+# the app and its libraries again (~2.4 s of CPU each: the test workers, the CLI and
+# `make run` tests' subprocesses, and each of `make run`'s three commands), and pytest
+# rewrites every test module's asserts again in each worker.
+unexport PYTHONDONTWRITEBYTECODE
+
 # Tests run on every core (pytest-xdist); `make test TEST_WORKERS=0` runs them in one process.
 TEST_WORKERS ?= auto
 

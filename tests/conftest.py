@@ -8,8 +8,10 @@ Tests that need PostgreSQL are marked `postgres`; tests that need Chromium are m
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ pytest_plugins = [
     "tests.fixtures.request_isolation",
     "tests.fixtures.mail",
     "tests.fixtures.s3",
+    "tests.fixtures.tenants",
 ]
 
 
@@ -100,29 +103,63 @@ def _app_context(app):
 
 
 def _empty_tables() -> None:
-    tables = list(reversed(_db.metadata.sorted_tables))
+    # One script a test, not 46 statements: emptying was 40% of all the statements the
+    # suite sent.
+    script = _emptying_script(_db.engine.dialect.name)
     if _db.engine.dialect.name == "postgresql":
-        _truncate_all(", ".join(f'"{t.name}"' for t in tables))
+        _retry_on_deadlock(lambda: _run_script(script))
         return
+    with _db.engine.connect() as conn:
+        conn.connection.dbapi_connection.executescript(script)
+
+
+def _run_script(script: str) -> None:
     with _db.engine.begin() as conn:
-        conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
-        for table in tables:
-            conn.execute(table.delete())
-        conn.execute(sa.text("PRAGMA foreign_keys=ON"))
+        conn.exec_driver_sql(script)
+
+
+@functools.cache
+def _emptying_script(dialect: str) -> str:
+    """DELETE every table, children first. On PostgreSQL that takes ~4 ms where TRUNCATE takes
+    ~40 ms (it makes new files for every table and index)."""
+    tables = list(reversed(_db.metadata.sorted_tables))
+    deletes = [f'DELETE FROM "{table.name}";' for table in tables]
+    if dialect != "postgresql":
+        return "\n".join(
+            [
+                "PRAGMA foreign_keys=OFF;",
+                "BEGIN IMMEDIATE;",
+                *deletes,
+                "COMMIT;",
+                "PRAGMA foreign_keys=ON;",
+            ]
+        )
+    # The foreign keys that close a cycle (use_alter: a company's point of contact, an
+    # estimate's approved option) are cleared first, so every DELETE finds no row pointing
+    # at it. Ids start at 1 in every test, as on SQLite.
+    cycles = [
+        f'UPDATE "{table.name}" SET "{column}" = NULL WHERE "{column}" IS NOT NULL;'
+        for table in tables
+        for key in table.foreign_keys
+        if key.use_alter or key.constraint.use_alter
+        for column in [key.parent.name]
+    ]
+    restart = "SELECT setval(oid::regclass, 1, false) FROM pg_class WHERE relkind = 'S';"
+    return "\n".join([*cycles, *deletes, restart])
 
 
 DEADLOCK_DETECTED = "40P01"
 
 
-def _truncate_all(names: str, attempts: int = 5) -> None:
+def _retry_on_deadlock(empty: Callable[[], None], attempts: int = 5) -> None:
     # A browser test's last poll can still be in the live server when the test ends. Its
-    # transaction takes table locks one by one while TRUNCATE takes them all; PostgreSQL
-    # breaks the deadlock by cancelling one side. When that is the TRUNCATE, the request
-    # finishes in a moment, so try again rather than leave rows for the next test.
+    # transaction takes locks in its own order while emptying the tables takes them in
+    # another; PostgreSQL breaks the deadlock by cancelling one side. When that is the
+    # emptying, the request finishes in a moment, so try again rather than leave rows for
+    # the next test.
     for attempt in range(attempts):
         try:
-            with _db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            empty()
             return
         except sa.exc.OperationalError as error:
             deadlock = getattr(error.orig, "sqlstate", None) == DEADLOCK_DETECTED

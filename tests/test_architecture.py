@@ -122,13 +122,18 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_no_import_cycle_in_app():
-    assert cycles(import_graph()) == []
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    # Parsing every module of app/ takes about a second: once for the module's tests.
+    return import_graph()
+
+
+def test_no_import_cycle_in_app(graph):
+    assert cycles(graph) == []
 
 
 @pytest.mark.parametrize("forbidden", ["app.services", "app.worker"])
-def test_sms_adapter_imports_no_service_and_not_the_worker(forbidden):
-    graph = import_graph()
+def test_sms_adapter_imports_no_service_and_not_the_worker(graph, forbidden):
     wrong = sorted(
         f"{module} -> {target}"
         for module, targets in graph.items()
@@ -139,9 +144,8 @@ def test_sms_adapter_imports_no_service_and_not_the_worker(forbidden):
     assert wrong == []
 
 
-def test_services_do_not_import_the_templating_module():
+def test_services_do_not_import_the_templating_module(graph):
     # Formatting for texts and pages lives in app/formats.py; app/templating.py is Jinja's.
-    graph = import_graph()
     wrong = sorted(
         f"{module} -> app.templating"
         for module, targets in graph.items()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import socketserver
-import threading
 import time
 
 import pytest
 
 from app.mail import DevMailbox, send_email
+from tests.support import serving
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):
@@ -58,11 +58,8 @@ def smtp_server():
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
     server.daemon_threads = True
     server.messages, server.logins, server.envelope = [], [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from app.models import Role
 from tests.fixtures.tenants import (
     ARG_ROWS,
     Tenant,
-    build_tenant,
     unknown_argument,
     url_map_rules,
 )
@@ -134,9 +133,8 @@ CASES = [
 
 
 @pytest.fixture
-def tenant(make):
-    tenant = build_tenant(make, 1, text=TEXT, send_documents=True)
-    db.session.commit()
+def tenant(tenants_once):
+    (tenant,) = tenants_once(1, text=TEXT, send_documents=True)
     return tenant
 
 

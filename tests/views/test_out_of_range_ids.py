@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from app.extensions import db
 from app.models import Role
 from app.tenancy import MAX_ID, IdConverter, get_in_company, is_valid_id
-from tests.fixtures.tenants import build_tenant, url_map_rules
+from tests.fixtures.tenants import url_map_rules
 
 HUGE = (3_000_000_000, 2**70)
 METHODS = ("GET", "POST")
@@ -42,9 +42,8 @@ def _cases():
 
 
 @pytest.fixture
-def owner_client(app, client, make, log_in):
-    tenant = build_tenant(make, 1)
-    db.session.commit()
+def owner_client(app, client, tenants_once, log_in):
+    (tenant,) = tenants_once(1)
     log_in(client, tenant.users[Role.OWNER])
     return client, tenant
 
