@@ -4,14 +4,16 @@ failed says it will be tried again. No tooltip: a phone has none."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import JobStatus, Role, utcnow
+from app.models import JobStatus, MediaState, Message, MessageMedia, Role, utcnow
 from app.services.job_status import job_set_status
 from tests.fixtures.live import serious_axe_violations
 from tests.fixtures.notifications import image_bytes
@@ -23,6 +25,22 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
 NUMBER = "+15126660078"
 JANE = "+15125550178"
+
+
+def _fetched_once(body: str) -> None:
+    """Wait (up to 10 s) until the text `body` is in the database and the worker has tried
+    each of its pictures once, so a poll moved ahead on the page's clock cannot come
+    before what it is to show."""
+    for _ in range(100):
+        db.session.expire_all()
+        states = db.session.execute(
+            sa.select(MessageMedia.state, MessageMedia.attempts)
+            .join(Message, Message.id == MessageMedia.message_id)
+            .where(Message.body == body)
+        ).all()
+        if states and all(s != MediaState.PENDING or attempts for s, attempts in states):
+            return
+        time.sleep(0.1)
 
 
 def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
@@ -41,6 +59,9 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     job_set_status(job=job, status=JobStatus.ON_MY_WAY, actor=tech, eta_minutes=15)
     db.session.commit()
     page = phone_page
+    # The page's clock runs on its own but can be moved ahead: the thread's 4 s poll is
+    # fast-forwarded once the worker has been through the pictures.
+    page.clock.install()
     browser_login(page, tech)
     page.goto(f"{live_server.url}/tech/jobs/{job.id}")
 
@@ -51,6 +72,8 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
         body="Drawing and video",
         attachments=[(SVG, "image/svg+xml"), (big, "image/jpeg")],
     )
+    _fetched_once("Drawing and video")
+    page.clock.fast_forward(4000)
     notes = page.locator("#messages .msg-in", has_text="Drawing and video").locator(
         ".msg-media-note"
     )
@@ -63,6 +86,8 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     fake.send_inbound_sms(
         from_=JANE, to=NUMBER, body="The leak", attachments=[(image_bytes(), "image/png")]
     )
+    _fetched_once("The leak")
+    page.clock.fast_forward(4000)
     retrying = page.locator("#messages .msg-in", has_text="The leak").locator(".msg-media-note")
     expect(retrying).to_have_text(
         "Picture could not be fetched from Twilio yet; we'll try again.", timeout=WAIT

@@ -3,6 +3,7 @@ the text the company sent with its delivery ticks, and a reply typed there arriv
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,17 @@ from app.services.texting import queue_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 ARTIFACTS = Path("test-artifacts")
+
+
+def _stored(text: str) -> None:
+    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
+    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
+    in one transaction.)"""
+    for _ in range(100):
+        db.session.expire_all()
+        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
+            return
+        time.sleep(0.1)
 
 
 def test_reply_typed_on_the_simulated_phone_arrives(
@@ -34,6 +46,9 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     ARTIFACTS.mkdir(exist_ok=True)
 
     page = phone_page
+    # The page's clock runs on its own but can be moved ahead: the thread's 2 s poll is
+    # fast-forwarded once the reply is in the database.
+    page.clock.install()
     browser_login(page, sms_world.company.owner)
     page.goto(f"{live_server.url}/dev/phone?customer={sms_world.customer.id}")
     thread = page.locator("#sim-thread")
@@ -44,6 +59,8 @@ def test_reply_typed_on_the_simulated_phone_arrives(
 
     page.fill("#sim-body", "Great, the side gate is open")
     page.click(".sim-send")
+    _stored("Great, the side gate is open")
+    page.clock.fast_forward(2000)
     expect(thread.locator(".sim-mine .sim-bubble")).to_have_text("Great, the side gate is open")
     expect(page.locator("#sim-body")).to_have_value("")
     page.screenshot(path=str(ARTIFACTS / "phone-simulator-390.png"), full_page=True)

@@ -4,18 +4,44 @@ lands in the Point of Contact's inbox (with no reload: both pages poll)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.models import Role, utcnow
+from app.models import Message, Role, utcnow
 from tests.fixtures.live import serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms: a poll is every 4-5 s, the webhook goes through the fake Twilio
+
+
+def _stored(text: str) -> None:
+    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
+    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
+    in one transaction.)"""
+    for _ in range(100):
+        db.session.expire_all()
+        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
+            return
+        time.sleep(0.1)
+
+
+ARMING_MS = 700  # tech.js
+
+
+def _past_arming(page) -> None:
+    """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
+    tap of a double tap must not take the next step). A person's next tap comes later; the
+    test moves the page's clock past it rather than let Playwright retry until then."""
+    # A panel swapped in is marked arming as htmx settles it (htmx-added until then).
+    expect(page.locator("#actions.htmx-added")).to_have_count(0)
+    if page.locator("#actions.arming").count():
+        page.clock.fast_forward(ARMING_MS)
 
 
 def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
@@ -36,7 +62,9 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     )
     db.session.commit()
 
-    # Maria (on her phone) taps On My Way.
+    # Maria (on her phone) taps On My Way. (The pages' clocks run on their own but can be
+    # moved ahead: a poll is fast-forwarded once what it will show is in the database.)
+    phone_page.clock.install()
     browser_login(phone_page, maria)
     phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
     phone_page.get_by_role("link", name="On My Way", exact=True).click()
@@ -50,6 +78,8 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     page.locator(".sim-send").click()
 
     # It shows on Maria's phone without a reload.
+    _stored("Gate code is 1234, dog is friendly")
+    phone_page.clock.fast_forward(4000)
     messages = phone_page.locator("#messages")
     expect(messages).to_contain_text("Gate code is 1234, dog is friendly", timeout=WAIT)
     phone_page.screenshot(path="test-artifacts/routing-flow-tech-phone.png", full_page=True)
@@ -57,6 +87,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     # Bob (the POC) opens his inbox: the text is there, routed to Maria, and says why.
     office = browser.new_context(viewport={"width": 1280, "height": 860})
     bob_page = office.new_page()
+    bob_page.clock.install()
     try:
         browser_login(bob_page, bob)
         bob_page.goto(f"{live_server.url}/inbox")
@@ -74,18 +105,25 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
 
         # Maria starts and finishes the job.
         phone_page.get_by_role("button", name="Start").click()
-        phone_page.get_by_role("button", name="Finished").click()
+        finished = phone_page.get_by_role("button", name="Finished")
+        expect(finished).to_be_visible()
+        _past_arming(phone_page)
+        finished.click()
         expect(phone_page.locator("#actions .status")).to_have_text("Finished", timeout=WAIT)
 
         # Jane's next text goes to the Point of Contact and appears in Bob's open inbox.
         page.fill("#sim-body", "Thanks, all good now!")
         page.locator(".sim-send").click()
+        _stored("Thanks, all good now!")
+        bob_page.clock.fast_forward(5000)
         list_item = bob_page.locator("#conversation-list .conv-item").first
         expect(list_item).to_contain_text("Thanks, all good now!", timeout=WAIT)
         last_route = bob_page.locator("#thread-messages .msg-in .msg-route").last
         expect(last_route).to_contain_text(f"job #{job.number} finished", timeout=WAIT)
         expect(last_route).to_contain_text("Point of Contact -> Bob Office")
-        # Open on screen means read: the list's unread badge clears without a reload.
+        # Open on screen means read: the list's unread badge clears without a reload (at
+        # the latest on the list's next poll, after the thread's poll marked it read).
+        bob_page.clock.fast_forward(5000)
         expect(bob_page.locator("#conversation-list .badge-count")).to_have_count(0, timeout=WAIT)
         status = bob_page.locator("#thread-status")
         expect(status).to_contain_text("Finished")

@@ -6,6 +6,7 @@ reply going out, failures that keep what was typed, and an axe-core check of the
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -98,6 +99,30 @@ def _screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _stored(text: str) -> None:
+    """Wait (up to 10 s) until a text holding `text` is in the database, so a poll moved
+    ahead on the page's clock cannot come before it. (An inbound text is stored and routed
+    in one transaction.)"""
+    for _ in range(100):
+        db.session.expire_all()
+        if db.session.scalar(sa.select(Message.id).where(Message.body.contains(text)).limit(1)):
+            return
+        time.sleep(0.1)
+
+
+ARMING_MS = 700  # tech.js
+
+
+def _past_arming(page) -> None:
+    """A status panel just swapped in ignores taps for 0.7 s (tech.js, "arming": the second
+    tap of a double tap must not take the next step). A person's next tap comes later; the
+    test moves the page's clock past it rather than let Playwright retry until then."""
+    # A panel swapped in is marked arming as htmx settles it (htmx-added until then).
+    expect(page.locator("#actions.htmx-added")).to_have_count(0)
+    if page.locator("#actions.arming").count():
+        page.clock.fast_forward(ARMING_MS)
+
+
 def _job_messages(job: Job, kind: str) -> int:
     db.session.expire_all()
     return db.session.scalar(
@@ -111,7 +136,9 @@ def test_a_tech_works_a_job_from_the_phone(
     company, tech, jane, job = day
     page = phone_page
     ARTIFACTS.mkdir(exist_ok=True)
-
+    # The pages' clocks run on their own but can be moved ahead: a poll (every 4 s here, 2 s
+    # on the simulator) is fast-forwarded once what it will show is in the database.
+    page.clock.install()
     browser_login(page, tech)
     expect(page).to_have_url(f"{live_server.url}/tech")
     expect(page.locator(".job-card")).to_have_count(2)
@@ -157,6 +184,7 @@ def test_a_tech_works_a_job_from_the_phone(
     office = browser.new_context(viewport={"width": 1280, "height": 860})
     request.addfinalizer(office.close)
     sim = office.new_page()
+    sim.clock.install()
     browser_login(sim, company.owner)
     sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
     on_my_way = db.session.scalars(
@@ -166,6 +194,7 @@ def test_a_tech_works_a_job_from_the_phone(
     expect(sim_texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
 
     # The On My Way text shows in the conversation on the tech's screen too.
+    page.clock.fast_forward(4000)
     expect(page.locator("#messages .msg-out").last).to_contain_text(
         on_my_way.body[:40], timeout=WAIT
     )
@@ -174,6 +203,8 @@ def test_a_tech_works_a_job_from_the_phone(
     # Maria's screen without a reload.
     sim.fill("#sim-body", "Gate is open, come on in!")
     sim.locator(".sim-send").click()
+    _stored("Gate is open, come on in!")
+    page.clock.fast_forward(4000)
     incoming = page.locator("#messages .msg-in", has_text="Gate is open, come on in!")
     expect(incoming).to_have_count(1, timeout=WAIT)
     expect(incoming).to_contain_text("New")
@@ -188,12 +219,15 @@ def test_a_tech_works_a_job_from_the_phone(
         re.compile("Waiting to send|Sending|Sent to carrier"), timeout=WAIT
     )
     expect(page.locator("#reply-body")).to_have_value("")
+    _stored("Thanks Jane, 5 minutes out.")
+    sim.clock.fast_forward(2000)
     expect(sim_texts.filter(has_text="Thanks Jane, 5 minutes out.")).to_have_count(1, timeout=WAIT)
 
     # Start, then Finished: the steps in order are one tap each.
     page.get_by_role("button", name="Start", exact=True).tap()
     expect(actions.locator(".status")).to_have_text("Started", timeout=WAIT)
     _screenshot(page, "tech-job-started-390")
+    _past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
     expect(actions.get_by_role("button")).to_have_count(0)
@@ -203,6 +237,7 @@ def test_a_tech_works_a_job_from_the_phone(
     finished = db.session.scalars(
         sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.JOB_FINISHED)
     ).one()
+    sim.clock.fast_forward(2000)
     expect(sim_texts.filter(has_text=finished.body[:40])).to_have_count(1, timeout=WAIT)
     expect(sim_texts.filter(has_text=on_my_way.body[:40])).to_have_count(1)
     _screenshot(page, "tech-job-finished-390")
@@ -221,6 +256,7 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
 ):
     _, tech, _, job = day
     page = phone_page
+    page.clock.install()  # moved ahead below, past a message's 8 s on screen
     browser_login(page, tech)
     page.goto(f"{live_server.url}/tech/jobs/{job.id}")
 
@@ -233,7 +269,10 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
 
     page.route("**/tech/jobs/*/status", hold)
     page.get_by_role("link", name="Already there? Start without On My Way").tap()
-    page.get_by_role("button", name="Yes, start without a text").tap()
+    yes = page.get_by_role("button", name="Yes, start without a text")
+    expect(yes).to_be_visible()
+    _past_arming(page)
+    yes.tap()
     busy = page.locator("#actions").get_by_role("button", name="Sending…")
     expect(busy).to_be_visible()
     expect(busy).to_be_disabled()
@@ -277,11 +316,15 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     page.locator("#reply-body").fill("Parts are in the van")
     tech.session_version += 1
     db.session.commit()
+    _past_arming(page)
     page.get_by_role("button", name="Finished").tap()
     problem = page.locator("#tech-problem")
     expect(problem).to_contain_text("You were logged out")
     expect(page.get_by_role("button", name="Finished")).to_be_visible()  # the panel stayed
     expect(page.locator("#reply-body")).to_have_value("Parts are in the van")
+    # The offline tap's "No connection" message lies over the link until it goes, 8 s
+    # after it came (app.js): move the clock past that instead of waiting.
+    page.clock.fast_forward(8000)
     problem.get_by_role("link", name="Log in").tap()
     page.fill("input[name=email]", tech.email)
     page.fill("input[name=password]", "correct-horse-battery")
