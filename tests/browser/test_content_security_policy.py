@@ -152,30 +152,35 @@ def test_htmx_search_and_polls_work_under_the_policy(
     base = live_server.url
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     watcher, page = Watcher(context), context.new_page()
+    # Playwright's clock (time still flows) lets the test jump to a poll instead of waiting
+    # it out; installed before the first page so htmx's timers are the clock's.
+    page.clock.install()
     browser_login(page, shop.users[Role.OWNER])
 
     # The jobs board's search swaps the board in place (htmx, no reload).
     watcher.visit(page, base + "/jobs?tab=all")
     with page.expect_response(re.compile(r"/jobs\?.*q=leak")):
         page.fill("input[type=search]", "leak")
+        page.clock.fast_forward(300)  # the search's htmx delay after the last keystroke
     watcher.check(page, "jobs search")
 
     # The open conversation polls every 5 s while the tab is visible.
     conversation = shop.rows["conversation"]
     watcher.visit(page, f"{base}/inbox/{conversation.id}")
     with page.expect_request(re.compile(rf"/inbox/{conversation.id}\?.*v="), timeout=12_000):
-        pass
+        page.clock.fast_forward(5_000)
     watcher.check(page, "inbox poll")
     context.close()
 
     # The tech's job page polls its messages every 4 s.
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     watcher, page = Watcher(context), context.new_page()
+    page.clock.install()
     browser_login(page, shop.users[Role.TECH])
     job = shop.rows["job"]
     watcher.visit(page, f"{base}/tech/jobs/{job.id}")
     with page.expect_request(re.compile(rf"/tech/jobs/{job.id}/messages"), timeout=12_000):
-        pass
+        page.clock.fast_forward(4_000)
     watcher.check(page, "tech poll")
     context.close()
 

@@ -79,6 +79,9 @@ def test_import_a_housecall_pro_export_and_undo_it(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
         )
     page = context.new_page()
+    # The progress bar polls every second: with Playwright's clock (time still flows) the
+    # test jumps to the next poll once the worker has run instead of waiting for it.
+    page.clock.install()
 
     def look(step: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"import-{step}-{size}.png"), full_page=True)
@@ -114,9 +117,11 @@ def test_import_a_housecall_pro_export_and_undo_it(
         expect(progress).to_contain_text("0 of 30 rows")
         look("queued")
         imports.run_queued_imports(now=utcnow(), budget_seconds=0)
+        page.clock.fast_forward(1_000)
         expect(progress).to_contain_text("10 of 30 rows (33%)")
         look("progress")
         imports.run_queued_imports(now=utcnow(), budget_seconds=60)
+        page.clock.fast_forward(1_000)
         expect(page.locator("#done-title")).to_have_text("Imported")
         expect(page.locator(".count-new")).to_contain_text("25 new customers")
         look("done")

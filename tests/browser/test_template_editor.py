@@ -42,11 +42,15 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     # The office edits the On My Way text on a desktop.
     desktop = browser.new_context(viewport={"width": 1280, "height": 900})
     office = desktop.new_page()
+    # The preview follows the text 300 ms after the last keystroke (htmx delay): with
+    # Playwright's clock (time still flows) the test skips that pause after each edit.
+    office.clock.install()
     browser_login(office, company.owner)
     office.goto(f"{live_server.url}/texts")
     office.screenshot(path=str(ARTIFACTS / "texts-list-1280.png"), full_page=True)
     office.get_by_role("link", name="On My Way", exact=True).click()
     expect(office.locator("h1")).to_have_text("On My Way text")
+    office.wait_for_load_state()  # htmx listens before the first keystroke
 
     body = office.locator("#template-body")
     summary = office.locator("[data-testid=segment-summary]")
@@ -58,6 +62,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     office.locator("button.chip", has_text="{tech_first_name}").click()
     body.press("End")
     body.type(" is on the way. We\u2019ll see you soon!")
+    office.clock.fast_forward(300)
     expect(bubble).to_have_text("Hi Ann, Sam is on the way. We\u2019ll see you soon!")
     expect(summary).to_have_text("46 characters · 1 segment · UCS-2")
     assert summary.inner_text() != default_summary
@@ -66,6 +71,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     office.screenshot(path=str(ARTIFACTS / "template-editor-ucs2-1280.png"), full_page=True)
 
     warning.get_by_role("button", name=re.compile("Replace with")).click()
+    office.clock.fast_forward(300)
     expect(body).to_have_value(
         "Hi {customer_first_name}, {tech_first_name} is on the way. We'll see you soon!"
     )
@@ -75,9 +81,13 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     # A longer text crosses into a second segment, live.
     body.press("End")
     body.type(" " + "Thanks for choosing us. " * 5)
+    office.clock.fast_forward(300)
     expect(summary).to_contain_text("2 segments · GSM-7")
+    # The keyboard of the page, not the locator: the same keystrokes into the focused
+    # box, without finding and checking the box again before each one.
     for _ in range(len("Thanks for choosing us. ") * 5 + 1):
-        body.press("Backspace")
+        office.keyboard.press("Backspace")
+    office.clock.fast_forward(300)
     expect(summary).to_have_text("46 characters · 1 segment · GSM-7")
 
     office.get_by_role("button", name="Save text").click()
