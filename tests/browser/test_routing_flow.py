@@ -66,6 +66,8 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         browser_login(bob_page, bob)
         bob_page.goto(f"{live_server.url}/inbox")
         bob_page.get_by_role("link", name="Jane Doe").first.click()
+        # Typing before htmx has set up the new page loses the search (no request at all).
+        bob_page.wait_for_load_state()
         route = bob_page.locator(".msg-in .msg-route").last
         expect(route).to_contain_text(f"Job #{job.number} is in progress: On My Way at")
         expect(route).to_contain_text("-> Maria Lopez")
