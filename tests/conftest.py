@@ -219,3 +219,25 @@ def worker_id(request) -> str:
     # pytest-xdist provides this fixture; without xdist the suite runs as "main".
     workerinput = getattr(request.config, "workerinput", None)
     return workerinput["workerid"] if workerinput else "main"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Run order for pytest-xdist, whose workers take tests in this order: the fresh-clone
+    `make run` first (the longest test, mostly waiting on the install), and the browser
+    test files spread among the others, whole files at a time (module fixtures stay set
+    up). A worker in a browser test waits on Chromium much of the time; two workers in
+    browser tests at once fight over the same cores while nothing else runs."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    first = [m for m in modules.values() if any(i.get_closest_marker("fresh_clone") for i in m)]
+    browser = [m for m in modules.values() if m not in first and m[0].get_closest_marker("browser")]
+    others = [m for m in modules.values() if m not in first and m not in browser]
+    spread: list[list[pytest.Item]] = [*first]
+    every = max(1, len(others) // (len(browser) + 1))
+    for n, module in enumerate(others):
+        spread.append(module)
+        if (n + 1) % every == 0 and browser:
+            spread.append(browser.pop(0))
+    spread.extend(browser)
+    items[:] = [item for module in spread for item in module]
