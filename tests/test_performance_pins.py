@@ -460,7 +460,7 @@ def _sequential_scans(statements: list[tuple[str, object]]) -> list[str]:
 
 @pytest.mark.postgres
 def test_inbound_webhook_and_status_callback_lookups_use_indexes(
-    app, client, make, company_office_techs
+    truncated_tables, app, client, make, company_office_techs
 ):
     company, _office, techs = company_office_techs
     customer = make.customer(company, phone="+15125550188", name="Indexed Customer")
@@ -506,7 +506,9 @@ def test_inbound_webhook_and_status_callback_lookups_use_indexes(
 
 
 @pytest.mark.postgres
-def test_outbox_worker_periodic_queries_use_indexes(inbound, company_office_techs):
+def test_outbox_worker_periodic_queries_use_indexes(
+    truncated_tables, inbound, company_office_techs
+):
     """What every `flask outbox work` runs over and over (claiming due texts, looking for
     unread texts to escalate) never scans the whole messages table."""
     from app.services import outbox
@@ -531,7 +533,7 @@ def test_outbox_worker_periodic_queries_use_indexes(inbound, company_office_tech
 
 @pytest.mark.postgres
 def test_customer_picker_reads_only_the_companys_customers(
-    client, log_in, make, company_office_techs
+    truncated_tables, client, log_in, make, company_office_techs
 ):
     """The picker's search scans one company's customers at most (through the company_id
     index), never the whole table; the forms read no list of customers at all."""
