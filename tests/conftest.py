@@ -240,10 +240,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    first = [m for m in modules.values() if any(i.get_closest_marker("fresh_clone") for i in m)]
-    browser = [m for m in modules.values() if m not in first and m[0].get_closest_marker("browser")]
-    others = [m for m in modules.values() if m not in first and m not in browser]
-    spread: list[list[pytest.Item]] = [*first]
+    first, browser, others = [], [], []
+    for module in modules.values():
+        if any(item.get_closest_marker("fresh_clone") for item in module):
+            first.append(module)
+        elif module[0].get_closest_marker("browser"):
+            browser.append(module)
+        else:
+            others.append(module)
+    spread: list[list[pytest.Item]] = first
     every = max(1, len(others) // (len(browser) + 1))
     for n, module in enumerate(others):
         spread.append(module)

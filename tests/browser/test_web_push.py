@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 
 import pytest
@@ -39,6 +38,7 @@ from app.services.routing import apply_routing
 from tests.fixtures.inbox import store_inbound
 from tests.fixtures.live import PHONE, serious_axe_violations
 from tests.push_support import BrowserKeys
+from tests.support import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -49,15 +49,11 @@ WAIT = 15_000
 def push_service(app):
     """A fake push service on its own loopback port, and the gateway sending over HTTP."""
     fake = FakePushService()
-    server = make_server("127.0.0.1", 0, fake.wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     previous = app.config["WEB_PUSH_FAKE"]
     app.config["WEB_PUSH_FAKE"] = False  # to the endpoint itself, as in production
-    yield fake, f"http://127.0.0.1:{server.server_port}"
+    with serving(make_server("127.0.0.1", 0, fake.wsgi, threaded=True)) as server:
+        yield fake, f"http://127.0.0.1:{server.server_port}"
     app.config["WEB_PUSH_FAKE"] = previous
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 # Only subscribe/getSubscription: what FCM would have handed the browser.

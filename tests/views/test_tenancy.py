@@ -23,6 +23,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.models import Role
+from tests.fixtures.snapshots import load_rows
 from tests.fixtures.tenants import (
     ARG_ROWS,
     ROLES,
@@ -96,15 +97,8 @@ def _stored_state(tenant: Tenant) -> tuple[dict, dict]:
     counts = dict(zip((table.name for table in tables), counted, strict=True))
     rows = {}
     tenant_rows = (tenant.company, *tenant.users.values(), *tenant.rows.values())
-    by_model: dict[type, list[int]] = {}
-    for row in tenant_rows:
-        # The identity, not `row.id`: reading an expired attribute loads the row alone.
-        by_model.setdefault(type(row), []).append(sa.inspect(row).identity[0])
-    for model, ids in by_model.items():
-        # The committed columns, one query a model.
-        db.session.scalars(
-            sa.select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
-        ).all()
+    # The identity, not `row.id`: reading an expired attribute would load the row alone.
+    load_rows(((type(row), sa.inspect(row).identity[0]) for row in tenant_rows), reread=True)
     for row in tenant_rows:
         mapper = sa.inspect(row).mapper
         rows[f"{mapper.class_.__name__} {row.id}"] = {
