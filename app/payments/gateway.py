@@ -12,6 +12,7 @@ header), so the money, the dispute liability and Stripe's fees are the Pro's.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from dataclasses import dataclass
@@ -91,7 +92,10 @@ class InProcessStripeClient(HTTPClient):
         return b"".join(app_iter), int(status.split()[0]), dict(response_headers)
 
     def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
-        raise NotImplementedError("the product never streams from Stripe")
+        # The SDK reads a streamed body (file downloads) with .read(), as from requests'
+        # raw response; the in-process answer is already whole.
+        body, status, response_headers = self.request(method, url, headers, post_data)
+        return io.BytesIO(body), status, response_headers
 
     def close(self) -> None:
         pass

@@ -153,3 +153,17 @@ def test_the_in_process_client_speaks_to_the_same_fake(app, stripe_fake):
     finally:
         app.config["STRIPE_SECRET_KEY"] = key
     assert refused.value.status == 401
+
+
+def test_the_in_process_client_streams_what_it_answers(app, stripe_fake):
+    """The SDK asks its HTTP client for a stream when it downloads a file: the in-process
+    client gives the same body, status and headers as a plain request, to be read."""
+    account = gateway.create_account(email=None, business_name="Acme", company_id=1)
+    http = gateway.InProcessStripeClient(stripe_fake.api)
+    headers = {"Authorization": f"Bearer {app.config['STRIPE_SECRET_KEY']}"}
+    url = f"https://api.stripe.com/v1/accounts/{account.id}"
+    body, status, response_headers = http.request("get", url, headers)
+    stream, stream_status, stream_headers = http.request_stream_with_retries("get", url, headers)
+    assert (stream_status, stream_headers) == (status, response_headers)
+    assert status == 200 and account.id.encode() in body
+    assert stream.read() == body
