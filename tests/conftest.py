@@ -78,6 +78,8 @@ def app(tmp_path_factory, worker_id):
         }
     )
     with app.app_context():
+        if _db.engine.dialect.name == "sqlite":
+            sa.event.listen(_db.engine, "connect", _without_fsync)
         _db.drop_all()
         _db.create_all()
     yield app
@@ -85,6 +87,12 @@ def app(tmp_path_factory, worker_id):
         _db.session.remove()
         _db.drop_all()
         _db.engine.dispose()
+
+
+def _without_fsync(dbapi_connection, connection_record) -> None:
+    # A test database need not outlive a power cut: without the fsync each commit made
+    # (WAL mode syncs the log on every commit), the suite's SQLite pass is ~10% quicker.
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 @pytest.fixture(scope="session")
