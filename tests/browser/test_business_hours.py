@@ -22,8 +22,7 @@ def test_business_hours_editor_on_a_phone(live_server, phone_page, browser, brow
     db.session.commit()
     ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
-    browser_login(page, company.owner)
-    page.goto(f"{live_server.url}/settings")
+    browser_login(page, company.owner, then="/settings")
     page.click("text=Calls and hours")
     expect(page.locator("h1")).to_have_text("Calls and hours")
     expect(page.locator("#hours")).to_contain_text("No hours set yet")
@@ -62,7 +61,6 @@ def test_business_hours_editor_on_a_phone(live_server, phone_page, browser, brow
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     wide = desktop.new_page()
-    browser_login(wide, company.owner)
-    wide.goto(f"{live_server.url}/settings/calls")
+    browser_login(wide, company.owner, then="/settings/calls")
     wide.screenshot(path=str(ARTIFACTS / "call-settings-1280.png"), full_page=True)
     desktop.close()

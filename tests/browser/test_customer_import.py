@@ -88,8 +88,7 @@ def test_import_a_housecall_pro_export_and_undo_it(
         assert _problems(page) == [], step
 
     try:
-        browser_login(page, company.owner)
-        page.goto(f"{live_server.url}/customers")
+        browser_login(page, company.owner, then="/customers")
         page.get_by_role("link", name="Import", exact=True).click()
         expect(page.locator("h1")).to_have_text("Import customers")
         look("upload")
@@ -146,8 +145,7 @@ def test_a_new_company_is_sent_to_import_before_choosing_an_area_code(
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     try:
-        browser_login(page, company.owner)
-        page.goto(f"{live_server.url}/settings/number")
+        browser_login(page, company.owner, then="/settings/number")
         notice = page.get_by_test_id("import-first")
         expect(notice).to_contain_text("Import your customers first to get the best area code")
         page.screenshot(path=str(ARTIFACTS / "import-number-onboarding-1280.png"), full_page=True)

@@ -63,8 +63,7 @@ def test_booking_on_a_phone_picks_the_customer_by_typing_part_of_the_name(
     company, avery = office
     page = phone_page
     page.clock.install()
-    browser_login(page, company.owner)
-    page.goto(live_server.url + "/jobs/new")
+    browser_login(page, company.owner, then="/jobs/new")
 
     box = page.get_by_role("combobox", name="Customer")
     search_for(page, box, "aver")
@@ -113,8 +112,7 @@ def test_change_searches_again_and_a_new_pick_replaces_the_address(
     company, avery = office
     page.set_viewport_size({"width": 1280, "height": 800})
     page.clock.install()
-    browser_login(page, company.owner)
-    page.goto(f"{live_server.url}/jobs/new?customer_id={avery.id}")
+    browser_login(page, company.owner, then=f"/jobs/new?customer_id={avery.id}")
 
     # Opened from Avery's page: the chip, no search.
     chip = page.locator("[data-picker-chip]")
@@ -146,8 +144,7 @@ def test_new_estimate_by_phone_number_with_the_keyboard(page, live_server, brows
     company, _avery = office
     page.set_viewport_size({"width": 1280, "height": 800})
     page.clock.install()
-    browser_login(page, company.owner)
-    page.goto(live_server.url + "/estimates/new")
+    browser_login(page, company.owner, then="/estimates/new")
 
     box = page.get_by_role("combobox", name="Customer")
     box.click()
@@ -182,8 +179,7 @@ def test_without_a_pick_the_error_shows_at_the_picker(page, live_server, browser
     company, _avery = office
     page.set_viewport_size({"width": 1280, "height": 800})
     page.clock.install()
-    browser_login(page, company.owner)
-    page.goto(live_server.url + "/invoices/new")
+    browser_login(page, company.owner, then="/invoices/new")
     page.get_by_role("button", name="Create invoice").click()
     expect(page.locator("#customer_id-error")).to_have_text("Pick a customer.")
     box = page.get_by_role("combobox", name="Customer")
@@ -203,8 +199,7 @@ def test_without_javascript_find_and_pick_submit_the_form(
     context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
-        browser_login(page, company.owner)
-        page.goto(live_server.url + "/jobs/new")
+        browser_login(page, company.owner, then="/jobs/new")
         page.fill("input[name=description]", "Replace kitchen faucet")
         page.get_by_role("combobox", name="Customer").fill("barton")
         page.get_by_role("button", name="Find").click()
@@ -232,8 +227,7 @@ def test_the_estimate_job_select_follows_the_chosen_customer(
     db.session.commit()
     page = phone_page
     page.clock.install()
-    browser_login(page, company.owner)
-    page.goto(live_server.url + "/estimates/new")
+    browser_login(page, company.owner, then="/estimates/new")
     select = page.get_by_label("Job (optional)")
     expect(select.locator("option")).to_have_text(["— No job —"])
 

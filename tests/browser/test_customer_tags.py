@@ -41,8 +41,7 @@ def test_tags_typed_in_the_form_become_chips_that_list_the_tagged_customers(
     context = browser.new_context(viewport=size) if size else browser.new_context(**PHONE)
     page = context.new_page()
     try:
-        browser_login(page, company.owner)
-        page.goto(f"{live_server.url}/customers/{customer.id}/edit")
+        browser_login(page, company.owner, then=f"/customers/{customer.id}/edit")
         page.fill("#company_name", "Johnson Family Dental & Orthodontics of Round Rock")
         page.fill("#other_phones", "(512) 555-0199, 512 555 0198 ext 4")
         page.fill("#tags", "VIP, Maintenance plan, Prefers text over calls, x" + "y" * 45)

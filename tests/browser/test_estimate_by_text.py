@@ -49,8 +49,7 @@ def test_estimate_by_text_approved_on_the_phone(
     # The office sends the estimate by text, in one click.
     office_context = browser.new_context(viewport={"width": 1280, "height": 900})
     office = office_context.new_page()
-    browser_login(office, company.owner)
-    office.goto(f"{live_server.url}/estimates/{estimate.id}")
+    browser_login(office, company.owner, then=f"/estimates/{estimate.id}")
     # Add a line with htmx: the option's fragment swaps in place with the new total.
     repair = office.locator(f"#items-o{estimate.options[0].id}")
     repair.locator("input[name=description][placeholder]").fill("Drain valve gasket")
@@ -69,8 +68,7 @@ def test_estimate_by_text_approved_on_the_phone(
     # The link arrives on the simulated phone.
     sim_context = browser.new_context(**PHONE)
     sim = sim_context.new_page()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={customer.id}")
     bubble = sim.locator("#sim-thread .sim-theirs").last
     expect(bubble).to_contain_text(f"estimate #{estimate.number}")
     link = bubble.locator("a[href*='/e/']")

@@ -31,8 +31,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
 
     phone_context = browser.new_context(**PHONE)
     phone = phone_context.new_page()
-    browser_login(phone, tech)
-    phone.goto(live_server.url + "/me")
+    browser_login(phone, tech, then="/me")
     phone.fill("input[name=mobile_phone]", "(512) 555-0142")
     phone.click("#details-title ~ form button[type=submit]")
     phone.wait_for_url(live_server.url + "/me")
@@ -47,8 +46,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
 
     desktop_context = browser.new_context(viewport={"width": 1280, "height": 800})
     desktop = desktop_context.new_page()
-    browser_login(desktop, owner)
-    desktop.goto(live_server.url + "/team")
+    browser_login(desktop, owner, then="/team")
     assert desktop.locator(f"#line-warning-{tech.id}").inner_text() == (
         "Landline: forwarded texts won't arrive."
     )

@@ -44,8 +44,7 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     # The page's clock runs on its own but can be moved ahead: the thread's 4 s poll is
     # fast-forwarded once the worker has been through the pictures.
     page.clock.install()
-    browser_login(page, tech)
-    page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    browser_login(page, tech, then=f"/tech/jobs/{job.id}")
 
     big = b"\xff\xd8\xff" + b"\x00" * (6 * 1024 * 1024)
     fake.send_inbound_sms(
@@ -90,8 +89,7 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
     )
     request.addfinalizer(office.close)
     page = office.new_page()
-    browser_login(page, company.owner)
-    page.goto(f"{live_server.url}/inbox")
+    browser_login(page, company.owner, then="/inbox")
     page.locator("a", has_text="Jane Doe").first.click()
     expect(page.get_by_text("the file was not a picture we can show (SVG)")).to_be_visible(
         timeout=WAIT

@@ -51,8 +51,7 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     # The pages' clocks run on their own but can be moved ahead: a poll (every 4 s here, 2 s
     # on the simulator) is fast-forwarded once what it will show is in the database.
     page.clock.install()
-    browser_login(page, tech)
-    page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    browser_login(page, tech, then=f"/tech/jobs/{job.id}")
     expect(page.locator("h1")).to_have_text("Jane Doe")
 
     # Jane texts the sample photo from her (simulated) phone.
@@ -60,8 +59,7 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     request.addfinalizer(office.close)
     sim = office.new_page()
     sim.clock.install()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
     sim.fill("#sim-body", "This is the leak")
     sim.locator(".sim-photo input[type=checkbox]").check()
     sim.locator(".sim-send").click()

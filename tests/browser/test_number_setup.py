@@ -57,8 +57,7 @@ def test_a_new_owner_sets_up_the_custom_number(
     )
     page = context.new_page()
     try:
-        browser_login(page, new_owner)
-        page.goto(f"{live_server.url}/settings")
+        browser_login(page, new_owner, then="/settings")
         expect(page.locator("#number-notice")).to_contain_text("Texting is off")
         page.click("#number-notice a")
 

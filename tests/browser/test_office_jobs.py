@@ -87,8 +87,7 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     page.screenshot(path=str(ARTIFACTS / "office-board-desktop.png"), full_page=True)
 
     # Desktop-first, but a phone must still be able to read the board.
-    browser_login(phone_page, company.owner)
-    phone_page.goto(base + "/jobs")
+    browser_login(phone_page, company.owner, then="/jobs")
     phone_row = phone_page.locator("tr", has_text="Avery Johnson")
     expect(phone_row).to_be_visible()
     scroll_width = phone_page.evaluate("document.documentElement.scrollWidth")

@@ -46,8 +46,7 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     # at 390 px below, without logging in again).
     owner_phone = browser.new_context(**PHONE)
     sim = owner_phone.new_page()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={customer.id}")
     link = sim.locator("#sim-thread .sim-theirs").last.locator("a[href*='/i/']")
     href = link.get_attribute("href")
     assert href == billing.public_url(invoice)
@@ -104,8 +103,7 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     # The office sees it on the invoice page.
     office_context = browser.new_context(viewport={"width": 1280, "height": 800})
     office = office_context.new_page()
-    browser_login(office, company.owner)
-    office.goto(f"{live_server.url}/invoices/{invoice.id}")
+    browser_login(office, company.owner, then=f"/invoices/{invoice.id}")
     expect(office.locator("#payments")).to_contain_text("online")
     office.screenshot(path=str(ARTIFACTS / "pay-office-invoice-1280.png"), full_page=True)
     office.goto(f"{live_server.url}/billing/payments")

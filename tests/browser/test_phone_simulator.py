@@ -38,8 +38,9 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     # The page's clock runs on its own but can be moved ahead: the thread's 2 s poll is
     # fast-forwarded once the reply is in the database.
     page.clock.install()
-    browser_login(page, sms_world.company.owner)
-    page.goto(f"{live_server.url}/dev/phone?customer={sms_world.customer.id}")
+    browser_login(
+        page, sms_world.company.owner, then=f"/dev/phone?customer={sms_world.customer.id}"
+    )
     thread = page.locator("#sim-thread")
     expect(thread.locator(".sim-theirs .sim-bubble")).to_contain_text("Maria is on her way")
     expect(thread.locator(".sim-theirs .sim-ticks")).to_have_text("✓✓ Delivered")
@@ -68,8 +69,9 @@ def test_reply_typed_on_the_simulated_phone_arrives(
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 860})
     wide = desktop.new_page()
-    browser_login(wide, sms_world.company.owner)
-    wide.goto(f"{live_server.url}/dev/phone?customer={sms_world.customer.id}")
+    browser_login(
+        wide, sms_world.company.owner, then=f"/dev/phone?customer={sms_world.customer.id}"
+    )
     expect(wide.locator("#sim-thread .sim-mine")).to_have_count(1)
     wide.screenshot(path=str(ARTIFACTS / "phone-simulator-1280.png"), full_page=True)
     desktop.close()

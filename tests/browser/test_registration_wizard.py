@@ -64,8 +64,7 @@ def test_owner_registers_and_texting_turns_on(
         path=str(ARTIFACTS / f"registration-{name}-{size}.png"), full_page=True
     )
     try:
-        browser_login(page, unregistered_owner.owner)
-        page.goto(f"{live_server.url}/jobs")
+        browser_login(page, unregistered_owner.owner, then="/jobs")
         expect(page.locator("#registration-notice")).to_contain_text("Texting is not on yet")
         page.locator("#registration-notice a").click()
 
@@ -164,8 +163,7 @@ def test_rejected_registration_explains_and_resubmits(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     try:
-        browser_login(page, unregistered_owner.owner)
-        page.goto(f"{live_server.url}/settings/texting-registration")
+        browser_login(page, unregistered_owner.owner, then="/settings/texting-registration")
         expect(page.locator("#status-heading")).to_contain_text("Needs changes")
         expect(page.get_by_role("alert")).to_contain_text("IRS letter CP 575")
         expect(page.locator("#legal_name")).to_have_value("Lone Star Plumbing LLC")

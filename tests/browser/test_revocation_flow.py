@@ -31,8 +31,7 @@ def test_office_opts_out_a_flagged_stop_texting_me(
     # The page's clock runs on its own but can be moved ahead: the thread's 2 s poll is
     # fast-forwarded once the text is in the database.
     phone.clock.install()
-    browser_login(phone, sms_world.company.owner)
-    phone.goto(f"{live_server.url}/dev/phone?customer={customer.id}")
+    browser_login(phone, sms_world.company.owner, then=f"/dev/phone?customer={customer.id}")
     phone.fill("#sim-body", "Please stop texting me")
     phone.click(".sim-send")
     stored("Please stop texting me")
@@ -54,8 +53,7 @@ def test_office_opts_out_a_flagged_stop_texting_me(
     # The office sees the flag in the inbox and decides.
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     office = desktop.new_page()
-    browser_login(office, sms_world.company.owner)
-    office.goto(f"{live_server.url}/inbox/{flag.message.conversation_id}")
+    browser_login(office, sms_world.company.owner, then=f"/inbox/{flag.message.conversation_id}")
     banner = office.locator("#revocation")
     expect(banner).to_contain_text("Please stop texting me")
     expect(banner).to_contain_text("10 business days left")

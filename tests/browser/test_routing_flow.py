@@ -39,15 +39,13 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     # Maria (on her phone) taps On My Way. (The pages' clocks run on their own but can be
     # moved ahead: a poll is fast-forwarded once what it will show is in the database.)
     phone_page.clock.install()
-    browser_login(phone_page, maria)
-    phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    browser_login(phone_page, maria, then=f"/tech/jobs/{job.id}")
     phone_page.get_by_role("link", name="On My Way", exact=True).click()
     phone_page.get_by_role("dialog").locator(".eta-chip").first.click()
     expect(phone_page.locator("#actions .status")).to_have_text("On my way", timeout=WAIT)
 
     # Jane texts back from the phone simulator (driven by the owner's session).
-    browser_login(page, company.owner)
-    page.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(page, company.owner, then=f"/dev/phone?customer={jane.id}")
     page.fill("#sim-body", "Gate code is 1234, dog is friendly")
     page.locator(".sim-send").click()
 
@@ -63,8 +61,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     bob_page = office.new_page()
     bob_page.clock.install()
     try:
-        browser_login(bob_page, bob)
-        bob_page.goto(f"{live_server.url}/inbox")
+        browser_login(bob_page, bob, then="/inbox")
         bob_page.get_by_role("link", name="Jane Doe").first.click()
         # Typing before htmx has set up the new page loses the search (no request at all).
         bob_page.wait_for_load_state()

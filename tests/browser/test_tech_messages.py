@@ -60,8 +60,7 @@ def test_a_tech_reads_and_replies_in_messages_on_the_phone(
     # The pages' clocks run on their own but can be moved ahead: a poll (every 4 s here, 2 s
     # on the simulator) is fast-forwarded once what it will show is in the database.
     sim.clock.install()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
     sim.fill("#sim-body", "Is the gate code still 4321? The dog is out.")
     sim.locator(".sim-send").click()
 
@@ -197,8 +196,7 @@ def test_the_messages_chip_counts_a_new_text_without_a_reload(
     office = browser.new_context(viewport={"width": 1280, "height": 860})
     request.addfinalizer(office.close)
     sim = office.new_page()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
     sim.fill("#sim-body", "Can you come an hour earlier?")
     sim.locator(".sim-send").click()
     stored("Can you come an hour earlier?")

@@ -160,8 +160,7 @@ def test_a_tech_works_a_job_from_the_phone(
     request.addfinalizer(office.close)
     sim = office.new_page()
     sim.clock.install()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
     on_my_way = db.session.scalars(
         sa.select(Message).filter_by(job_id=job.id, kind=MessageKind.ON_MY_WAY)
     ).one()
@@ -232,8 +231,7 @@ def test_taps_show_progress_and_failures_keep_what_was_typed(
     _, tech, _, job = day
     page = phone_page
     page.clock.install()  # moved ahead below, past a message's 8 s on screen
-    browser_login(page, tech)
-    page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    browser_login(page, tech, then=f"/tech/jobs/{job.id}")
 
     # While a tap is on its way the button is disabled and says so (the request is held
     # here until the assertions are done).
@@ -337,8 +335,7 @@ def test_the_tech_reads_the_profile_in_the_tech_layout_and_goes_back_to_my_day(
     office = browser.new_context(viewport={"width": 1280, "height": 800})
     request.addfinalizer(office.close)
     desk = office.new_page()
-    browser_login(desk, company.owner)
-    desk.goto(f"{live_server.url}/me")
+    browser_login(desk, company.owner, then="/me")
     expect(desk.locator(".mainnav")).to_be_visible()
     expect(desk.locator(".tech-bar")).to_have_count(0)
     desk.screenshot(path=str(ARTIFACTS / "office-profile-1280.png"))

@@ -141,8 +141,7 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     office = browser.new_context(viewport={"width": 1280, "height": 800})
     request.addfinalizer(office.close)
     sim = office.new_page()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
     bubbles = sim.locator("#sim-thread .sim-theirs .sim-bubble")
     expect(bubbles.filter(has_text=on_my_way.body[:40])).to_have_count(1, timeout=WAIT)
     expect(bubbles.filter(has_text=finished.body[:40])).to_have_count(1, timeout=WAIT)
@@ -155,8 +154,7 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     request.addfinalizer(desktop.close)
     desk = desktop.new_page()
-    browser_login(desk, tech)
-    desk.goto(f"{live_server.url}/tech")
+    browser_login(desk, tech, then="/tech")
     desk.locator(".job-card", has_text="Sam Second").get_by_role("link", name="On My Way").click()
     expect(desk.get_by_role("dialog")).to_be_visible()
     _shot(desk, "day-sheet-1280")
@@ -329,8 +327,7 @@ def test_without_javascript_on_my_way_is_still_two_taps(
     request.addfinalizer(context.close)
     page = context.new_page()
     tap = Taps()
-    browser_login(page, tech)
-    page.goto(f"{live_server.url}/tech")
+    browser_login(page, tech, then="/tech")
 
     tap(
         page.locator(".job-card", has_text="Jane Doe-Fitzgerald").get_by_role(
@@ -419,8 +416,7 @@ def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
     company, tech, first, second = two_jobs_today
     page = phone_page
     page.clock.install()  # moved ahead past the panel's arming (_past_arming)
-    browser_login(page, tech)
-    page.goto(f"{live_server.url}/tech/jobs/{first.id}")
+    browser_login(page, tech, then=f"/tech/jobs/{first.id}")
     actions = page.locator("#actions")
     actions.get_by_role("button", name="Finished").tap()
     expect(actions.locator(".status")).to_have_text("Finished", timeout=WAIT)
@@ -450,8 +446,7 @@ def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
     office = browser.new_context(viewport={"width": 1280, "height": 800})
     request.addfinalizer(office.close)
     sim = office.new_page()
-    browser_login(sim, company.owner)
-    sim.goto(f"{live_server.url}/dev/phone?customer={second.customer.id}")
+    browser_login(sim, company.owner, then=f"/dev/phone?customer={second.customer.id}")
     bubbles = sim.locator("#sim-thread .sim-theirs .sim-bubble")
     expect(bubbles.filter(has_text=on_my_way.body[:40])).to_have_count(1, timeout=WAIT)
 

@@ -45,8 +45,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     # The preview follows the text 300 ms after the last keystroke (htmx delay): with
     # Playwright's clock (time still flows) the test skips that pause after each edit.
     office.clock.install()
-    browser_login(office, company.owner)
-    office.goto(f"{live_server.url}/texts")
+    browser_login(office, company.owner, then="/texts")
     office.screenshot(path=str(ARTIFACTS / "texts-list-1280.png"), full_page=True)
     office.get_by_role("link", name="On My Way", exact=True).click()
     expect(office.locator("h1")).to_have_text("On My Way text")
@@ -95,8 +94,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     office.screenshot(path=str(ARTIFACTS / "template-editor-saved-1280.png"), full_page=True)
 
     # Sam taps On My Way on his phone.
-    browser_login(phone_page, sam)
-    phone_page.goto(f"{live_server.url}/tech/jobs/{job.id}")
+    browser_login(phone_page, sam, then=f"/tech/jobs/{job.id}")
     phone_page.get_by_role("link", name="On My Way", exact=True).click()
     phone_page.get_by_role("dialog").get_by_role("button", name="30 min").click()
     expect(phone_page.locator("#actions .status")).to_have_text("On my way")
@@ -133,8 +131,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
 def test_editor_at_phone_size(live_server, phone_page, browser_login, make):
     company = make.company(name="Acme Plumbing")
     db.session.commit()
-    browser_login(phone_page, company.owner)
-    phone_page.goto(f"{live_server.url}/texts/job_scheduled")
+    browser_login(phone_page, company.owner, then="/texts/job_scheduled")
     expect(phone_page.locator("[data-testid=segment-summary]")).to_contain_text("GSM-7")
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the editor scrolls sideways at phone size ({width}px)"

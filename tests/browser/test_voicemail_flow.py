@@ -23,8 +23,9 @@ def test_a_voicemail_left_on_the_simulated_phone_is_heard_in_the_inbox(
 ):
     ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
-    browser_login(page, sms_world.company.owner)
-    page.goto(f"{live_server.url}/dev/phone?customer={sms_world.customer.id}")
+    browser_login(
+        page, sms_world.company.owner, then=f"/dev/phone?customer={sms_world.customer.id}"
+    )
 
     page.select_option("#outcome", "no-answer")
     page.fill("#voicemail", "Hi, it's Avery. The kitchen sink is leaking again, please call me.")
@@ -58,8 +59,7 @@ def test_a_voicemail_left_on_the_simulated_phone_is_heard_in_the_inbox(
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     wide = desktop.new_page()
-    browser_login(wide, sms_world.company.owner)
-    wide.goto(f"{live_server.url}/inbox")
+    browser_login(wide, sms_world.company.owner, then="/inbox")
     wide.locator(".conv-item", has_text="Avery Johnson").first.click()
     expect(wide.locator(".msg-call audio")).to_have_count(1)
     wide.screenshot(path=str(ARTIFACTS / "inbox-voicemail-1280.png"), full_page=True)

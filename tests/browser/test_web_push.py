@@ -127,8 +127,7 @@ def test_subscribe_get_a_push_tap_it_and_reply(
     phone = context.new_page()
     try:
         # Maria turns notifications on from her profile, with message previews.
-        browser_login(phone, maria)
-        phone.goto(f"{live_server.url}/me")
+        browser_login(phone, maria, then="/me")
         card = phone.locator("#push-settings")
         expect(card.get_by_role("button", name="Turn on notifications")).to_be_visible()
         card.get_by_label("Show the message text in notifications").check()
@@ -157,8 +156,7 @@ def test_subscribe_get_a_push_tap_it_and_reply(
         # Jane texts from the phone simulator (the owner drives it on a computer).
         office = browser.new_context(viewport={"width": 1280, "height": 800})
         sim = office.new_page()
-        browser_login(sim, company.owner)
-        sim.goto(f"{live_server.url}/dev/phone?customer={jane.id}")
+        browser_login(sim, company.owner, then=f"/dev/phone?customer={jane.id}")
         sim.fill("#sim-body", "Gate code is 1234, dog is friendly")
         sim.locator(".sim-send").click()
 
@@ -262,8 +260,7 @@ def test_an_iphone_outside_the_home_screen_app_is_told_how(
     context.add_init_script("delete window.PushManager;")
     page = context.new_page()
     try:
-        browser_login(page, maria)
-        page.goto(f"{live_server.url}/me")
+        browser_login(page, maria, then="/me")
         card = page.locator("#push-settings")
         expect(card.get_by_text("Add to Home Screen")).to_be_visible()
         expect(card.locator("[data-push-state=ios]")).to_contain_text("iOS 16.4 or later")
@@ -284,8 +281,7 @@ def test_the_card_before_turning_on_at_desktop_width(
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     try:
-        browser_login(page, company.owner)
-        page.goto(f"{live_server.url}/me")
+        browser_login(page, company.owner, then="/me")
         card = page.locator("#push-settings")
         expect(card.get_by_role("button", name="Turn on notifications")).to_be_visible()
         expect(card.get_by_label("Show the message text in notifications")).not_to_be_checked()
