@@ -7,30 +7,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Customer, utcnow
 from app.services import customer_imports as imports
 from tests.fixtures.customer_files import HCP_HEADER, csv_bytes, hcp_file
+from tests.fixtures.live import layout_problems
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _problems(page) -> list[str]:
-    """Serious axe-core violations on the page, and sideways scrolling."""
-    results = Axe().run(page)
-    problems = [
-        f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    if width > 0:
-        problems.append(f"scrolls sideways by {width}px")
-    return problems
 
 
 def _file(tmp_path) -> Path:
@@ -85,7 +71,7 @@ def test_import_a_housecall_pro_export_and_undo_it(
 
     def look(step: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"import-{step}-{size}.png"), full_page=True)
-        assert _problems(page) == [], step
+        assert layout_problems(page) == [], step
 
     try:
         browser_login(page, company.owner, then="/customers")
@@ -149,7 +135,7 @@ def test_a_new_company_is_sent_to_import_before_choosing_an_area_code(
         notice = page.get_by_test_id("import-first")
         expect(notice).to_contain_text("Import your customers first to get the best area code")
         page.screenshot(path=str(ARTIFACTS / "import-number-onboarding-1280.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page) == []
         notice.get_by_role("link", name="Import your customers").click()
         expect(page.locator("h1")).to_have_text("Import customers")
     finally:

@@ -12,21 +12,11 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import PhoneNumber
 from app.services.phones import format_phone
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import layout_problems
 from tests.fixtures.numbers import purchases
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
-
-
-def _problems(page) -> list[str]:
-    """Serious axe-core violations inside <main> (these pages' own markup) and sideways
-    scrolling."""
-    problems = serious_axe_violations(page, context="main")
-    width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    if width > 0:
-        problems.append(f"scrolls sideways by {width}px")
-    return problems
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(suggestion).to_contain_text("Austin, TX")
         expect(page.locator("#area_code")).to_have_value("512")
         page.screenshot(path=str(ARTIFACTS / f"number-setup-suggest-{size}.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
 
         # Searching lists numbers in place (htmx), formatted, with their town.
         suggestion.click()
@@ -76,7 +66,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         assert results.count() >= 3
         assert "area_code=512" in page.url  # the search survives a reload
         page.screenshot(path=str(ARTIFACTS / f"number-setup-results-{size}.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         chosen = results.first.locator(".available-number").inner_text()
 
         # Choosing warns honestly; without the confirmation nothing is bought.
@@ -89,7 +79,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         assert purchases(numbers_fake) == []
         page.check("#understood")
         page.screenshot(path=str(ARTIFACTS / f"number-setup-confirm-{size}.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         page.get_by_role("button", name=f"Yes, make {chosen} our number").click()
 
         # Read-only afterwards.
@@ -98,7 +88,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(page.locator("#number-notice")).to_have_count(0)
         expect(page.locator("main form")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / f"number-setup-done-{size}.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
 
         db.session.expire_all()
         stored = db.session.scalars(sa.select(PhoneNumber)).one()

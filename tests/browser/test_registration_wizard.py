@@ -7,30 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import PhoneNumber, RegistrationStatus, utcnow
 from app.services import registration as registration_service
 from app.sms import gateway
+from tests.fixtures.live import layout_problems
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path("test-artifacts")
-
-
-def _problems(page) -> list[str]:
-    """Serious axe-core violations inside <main>, and sideways scrolling."""
-    results = Axe().run(page, context="main")
-    problems = [
-        f"{v['id']}: {v['help']} ({v['nodes'][0]['target']})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    width = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    if width > 0:
-        problems.append(f"scrolls sideways by {width}px")
-    return problems
 
 
 @pytest.fixture
@@ -85,7 +71,7 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator("#street-error")).to_contain_text("PO box")
         expect(page.locator("#website-error")).to_contain_text("https://")
         shot("step1-errors")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         assert fake.requests == [r for r in fake.requests if "/IncomingPhoneNumbers" in r.path]
 
         page.fill("#ein", "12-3456789")
@@ -99,7 +85,7 @@ def test_owner_registers_and_texting_turns_on(
         page.get_by_role("button", name="Next: review").click()
         expect(page.locator("#privacy_url-error")).to_contain_text("privacy policy")
         shot("step2-errors")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         page.check("input[name=use_generated_terms]")
         page.get_by_role("button", name="Next: review").click()
 
@@ -109,13 +95,13 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator("#sample-0")).not_to_be_empty()
         expect(page.get_by_role("note")).to_contain_text("1 to 3 weeks")
         shot("step3-review")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         page.get_by_role("button", name="Submit").click()
 
         expect(page.locator("#status-heading")).to_contain_text("Submitting")
         expect(page.locator("#registration-status")).to_contain_text("pending since")
         shot("submitted")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
 
         # The worker talks to Twilio; the status page then shows each step approved.
         registration_service.work_due_registrations(now=utcnow())
@@ -124,7 +110,7 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator("#registration-status table")).to_contain_text("Approved")
         expect(page.locator("#registration-notice")).to_have_count(0)
         shot("approved")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         db.session.expire_all()
         assert unregistered_owner.registration.status == RegistrationStatus.APPROVED
         assert fake.registrations.created["brand"] == 1
@@ -134,7 +120,7 @@ def test_owner_registers_and_texting_turns_on(
         page.goto(f"{live_server.url}/c/{token}/sms-terms")
         expect(page.locator("h1")).to_contain_text("text message terms")
         shot("terms")
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
     finally:
         context.close()
 
@@ -168,7 +154,7 @@ def test_rejected_registration_explains_and_resubmits(
         expect(page.get_by_role("alert")).to_contain_text("IRS letter CP 575")
         expect(page.locator("#legal_name")).to_have_value("Lone Star Plumbing LLC")
         page.screenshot(path=str(ARTIFACTS / "registration-rejected-390.png"), full_page=True)
-        assert _problems(page) == []
+        assert layout_problems(page, context="main") == []
         page.fill("#legal_name", "Lone Star Plumbing, LLC")
         fake.set_registration_outcome("approve")
         page.get_by_role("button", name="Next: customers' consent").click()
