@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run test screenshots lint format install install-dev clean
 
 # Some machines set PYTHONDONTWRITEBYTECODE=1. Without .pyc files every process compiles
 # the app and its libraries again (~2.4 s of CPU each: the test workers, the CLI and
@@ -49,6 +49,11 @@ run: install
 
 test: install-dev
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The browser tests again, saving their pages in test-artifacts/ to look at (phone and
+# desktop sizes); `make test` skips the pictures, which nothing else checks.
+screenshots: install-dev
+	$(BIN)/pytest -n $(TEST_WORKERS) -m browser --screenshots $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -3,24 +3,20 @@ voicemail settings, saved through the real forms."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import BusinessHours, CallSettings, Holiday
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import screenshot, serious_axe_violations
 
 pytestmark = [pytest.mark.browser]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_business_hours_editor_on_a_phone(live_server, phone_page, browser, browser_login, make):
     company = make.company("Lone Star Plumbing")
     db.session.commit()
-    ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
     browser_login(page, company.owner, then="/settings")
     page.click("text=Calls and hours")
@@ -49,7 +45,7 @@ def test_business_hours_editor_on_a_phone(live_server, phone_page, browser, brow
     page.click("text=Save call settings")
     expect(page.locator(".calls-saved")).to_have_text("Call settings saved.")
     assert serious_axe_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "call-settings-390.png"), full_page=True)
+    screenshot(page, "call-settings-390")
 
     db.session.expire_all()
     rows = db.session.scalars(sa.select(BusinessHours).order_by(BusinessHours.weekday)).all()
@@ -62,5 +58,5 @@ def test_business_hours_editor_on_a_phone(live_server, phone_page, browser, brow
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     wide = desktop.new_page()
     browser_login(wide, company.owner, then="/settings/calls")
-    wide.screenshot(path=str(ARTIFACTS / "call-settings-1280.png"), full_page=True)
+    screenshot(wide, "call-settings-1280")
     desktop.close()

@@ -5,7 +5,6 @@ a poll, a form that must not be sent twice, the password reset through /dev/mail
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from flask import url_for
@@ -13,11 +12,11 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Role
+from tests.fixtures.live import screenshot
 from tests.fixtures.tenants import build_tenant
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 # Collected inside each page (init scripts run before the page's own and are not subject
 # to its policy), together with htmx's own complaint when something asks for eval.
@@ -189,7 +188,6 @@ def test_forgot_password_through_the_dev_mailbox(browser, live_server, shop, dev
     """The whole reset in the browser: ask, open /dev/mail, follow the link, log in."""
     base = live_server.url
     tech = shop.users[Role.TECH]
-    ARTIFACTS.mkdir(exist_ok=True)
     for size in ({"width": 390, "height": 844}, {"width": 1280, "height": 800}):
         context = browser.new_context(viewport=size)
         watcher, page = Watcher(context), context.new_page()
@@ -199,7 +197,7 @@ def test_forgot_password_through_the_dev_mailbox(browser, live_server, shop, dev
         page.get_by_role("button", name="Email me a link").click()
         expect(page.locator(".flash")).to_contain_text("If " + tech.email)
         watcher.visit(page, base + "/dev/mail")
-        page.screenshot(path=str(ARTIFACTS / f"dev-mail-{size['width']}.png"), full_page=True)
+        screenshot(page, f"dev-mail-{size['width']}")
         # The newest email's link (it opens in a new tab; follow it here).
         watcher.visit(page, page.locator(".mail-body a").first.get_attribute("href"))
         expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()

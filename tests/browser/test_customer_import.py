@@ -13,10 +13,9 @@ from app.extensions import db
 from app.models import Customer, utcnow
 from app.services import customer_imports as imports
 from tests.fixtures.customer_files import HCP_HEADER, csv_bytes, hcp_file
-from tests.fixtures.live import layout_problems
+from tests.fixtures.live import layout_problems, screenshot
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _file(tmp_path) -> Path:
@@ -57,7 +56,6 @@ def test_import_a_housecall_pro_export_and_undo_it(
     company = make.company(name="Fresh Start Plumbing")
     make.customer(company, name="Wade W.", phone="+15125550102")
     db.session.commit()
-    ARTIFACTS.mkdir(exist_ok=True)
     if viewport:
         context = browser.new_context(viewport=viewport)
     else:
@@ -70,7 +68,7 @@ def test_import_a_housecall_pro_export_and_undo_it(
     page.clock.install()
 
     def look(step: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"import-{step}-{size}.png"), full_page=True)
+        screenshot(page, f"import-{step}-{size}")
         assert layout_problems(page) == [], step
 
     try:
@@ -134,7 +132,7 @@ def test_a_new_company_is_sent_to_import_before_choosing_an_area_code(
         browser_login(page, company.owner, then="/settings/number")
         notice = page.get_by_test_id("import-first")
         expect(notice).to_contain_text("Import your customers first to get the best area code")
-        page.screenshot(path=str(ARTIFACTS / "import-number-onboarding-1280.png"), full_page=True)
+        screenshot(page, "import-number-onboarding-1280")
         assert layout_problems(page) == []
         notice.get_by_role("link", name="Import your customers").click()
         expect(page.locator("h1")).to_have_text("Import customers")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,10 +11,9 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Customer, Estimate, Job, Role, utcnow
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import screenshot, serious_axe_violations
 
 # Screenshots of the picker open and chosen, on a phone and on a desktop, to look at.
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +32,6 @@ def office(make):
     make.customer(make.company(), name="Avery Elsewhere", phone="+15125550104")
     db.session.commit()
     return company, avery
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"picker-{name}.png"))
 
 
 def matches(page):
@@ -80,7 +73,7 @@ def test_booking_on_a_phone_picks_the_customer_by_typing_part_of_the_name(
     assert_tap_target(option)
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390, f"the picker scrolls sideways on a phone ({scroll_width}px)"
-    screenshot(page, "phone-open")
+    screenshot(page, "picker-phone-open", full_page=False)
 
     option.tap()
     chip = page.locator("[data-picker-chip]")
@@ -91,7 +84,7 @@ def test_booking_on_a_phone_picks_the_customer_by_typing_part_of_the_name(
     expect(page.locator("input[name=address]")).to_have_value("1201 Barton Springs Rd")
     change = chip.get_by_role("button", name="Change customer")
     assert_tap_target(change)
-    screenshot(page, "phone-chosen")
+    screenshot(page, "picker-phone-chosen", full_page=False)
 
     today = utcnow().astimezone(ZoneInfo("America/Chicago")).date().isoformat()
     page.fill("input[name=description]", "Replace kitchen faucet")
@@ -157,7 +150,7 @@ def test_new_estimate_by_phone_number_with_the_keyboard(page, live_server, brows
     active = options.nth(1)
     expect(active).to_have_attribute("aria-selected", "true")
     expect(box).to_have_attribute("aria-activedescendant", active.get_attribute("id"))
-    screenshot(page, "desktop-open")
+    screenshot(page, "picker-desktop-open", full_page=False)
     assert serious_axe_violations(page) == []
     page.keyboard.press("Escape")
     expect(box).to_have_attribute("aria-expanded", "false")
@@ -165,7 +158,7 @@ def test_new_estimate_by_phone_number_with_the_keyboard(page, live_server, brows
     page.keyboard.press("Enter")
     chip = page.locator("[data-picker-chip]")
     expect(chip).to_contain_text("Averill Long-Surname Stonebridge")
-    screenshot(page, "desktop-chosen")
+    screenshot(page, "picker-desktop-chosen", full_page=False)
     assert serious_axe_violations(page) == []
 
     page.fill("input[name=title]", "Water heater replacement")
@@ -208,7 +201,7 @@ def test_without_javascript_find_and_pick_submit_the_form(
         matches(page).filter(has_text="Avery Johnson").click()
         expect(page.locator("[data-picker-chip]")).to_contain_text("Avery Johnson")
         expect(page.locator("input[name=customer_id]")).to_have_value(str(avery.id))
-        screenshot(page, "phone-no-js-chosen")
+        screenshot(page, "picker-phone-no-js-chosen", full_page=False)
         page.get_by_role("button", name="Book job").click()
         expect(page.locator(".flash-success")).to_contain_text("booked for Avery Johnson")
     finally:

@@ -3,23 +3,12 @@ customer page as chips that list who else has the tag, at a phone's width and a 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from app.extensions import db
+from tests.fixtures.live import screenshot
 
 pytestmark = pytest.mark.browser
-
-# Where to save the pages to look at (CUSTOMER_SCREENSHOTS=/tmp/...); none by default.
-SCREENSHOTS = os.environ.get("CUSTOMER_SCREENSHOTS")
-
-
-def _shot(page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
 def _fits(page, width: int) -> None:
@@ -47,7 +36,7 @@ def test_tags_typed_in_the_form_become_chips_that_list_the_tagged_customers(
         page.fill("#tags", "VIP, Maintenance plan, Prefers text over calls, x" + "y" * 45)
         page.click("form.customer-form button[type=submit]")
         assert "at most 40 characters" in page.inner_text("#tags-error")
-        _shot(page, f"customer-form-error-{name}")
+        screenshot(page, f"customer-form-error-{name}")
         _fits(page, size["width"] if size else 390)
         page.fill("#tags", "VIP, Maintenance plan, Prefers text over calls")
         page.click("form.customer-form button[type=submit]")
@@ -58,18 +47,18 @@ def test_tags_typed_in_the_form_become_chips_that_list_the_tagged_customers(
         assert "(512) 555-0199" in page.inner_text(".other-phones")
         _fits(page, size["width"] if size else 390)
         assert serious_axe_violations(page) == []
-        _shot(page, f"customer-page-{name}")
+        screenshot(page, f"customer-page-{name}")
 
         chips.nth(1).click()
         page.wait_for_url("**/customers?tag=Maintenance+plan")
         names = page.locator("#customer-list td[data-label=Name] > a").all_inner_texts()
         assert names == ["Avery Johnson", "Bella Brown"]
         _fits(page, size["width"] if size else 390)
-        _shot(page, f"customer-list-tag-{name}")
+        screenshot(page, f"customer-list-tag-{name}")
 
         page.goto(f"{live_server.url}/customers/{customer.id}/edit")
         assert page.input_value("#tags") == "VIP, Maintenance plan, Prefers text over calls"
         _fits(page, size["width"] if size else 390)
-        _shot(page, f"customer-form-{name}")
+        screenshot(page, f"customer-form-{name}")
     finally:
         context.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -16,19 +15,17 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import utcnow
 from app.services import billing, online_payments
-from tests.fixtures.live import PHONE
+from tests.fixtures.live import PHONE, screenshot
 from tests.fixtures.live import serious_axe_violations as serious_violations
 from tests.fixtures.payments import connect_company
 from tests.payments.test_deposits import approve
 
 pytestmark = [pytest.mark.browser]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_customer_pays_the_deposit_on_the_approved_estimate(
     live_server, browser, browser_login, make, bill, stripe_fake, fake, dispatcher, clock
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     company = make.company("Deposit Plumbing")
     make.number(company)
     connect_company(company, stripe_fake)
@@ -42,7 +39,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
     phone.goto(billing.public_url(estimate))
     pay = phone.locator("button:has-text('Pay deposit $45.00')")
     expect(pay).to_be_visible()
-    phone.screenshot(path=str(ARTIFACTS / "deposit-estimate-390.png"), full_page=True)
+    screenshot(phone, "deposit-estimate-390")
     assert serious_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     pay.click()
@@ -50,7 +47,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
     # The fake's stand-in for Stripe's hosted page: card only for a deposit.
     expect(phone.locator("h1")).to_contain_text("Pay Deposit Plumbing")
     expect(phone.locator("button:has-text('Pay by bank')")).to_have_count(0)
-    phone.screenshot(path=str(ARTIFACTS / "deposit-checkout-390.png"), full_page=True)
+    screenshot(phone, "deposit-checkout-390")
     assert serious_violations(phone) == []
     phone.click("button:has-text('Pay $45.00 by card')")
 
@@ -61,7 +58,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
         phone.reload()
     expect(phone.locator("#deposit")).to_contain_text("Deposit paid: $45.00")
     expect(phone.locator("button:has-text('Pay deposit')")).to_have_count(0)
-    phone.screenshot(path=str(ARTIFACTS / "deposit-paid-390.png"), full_page=True)
+    screenshot(phone, "deposit-paid-390")
     assert serious_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
@@ -84,7 +81,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
     expect(sim.locator("#sim-thread .sim-theirs").last).to_contain_text(
         f"received your deposit of $45.00 for estimate #{estimate.number}"
     )
-    sim.screenshot(path=str(ARTIFACTS / "deposit-receipt-on-phone-390.png"), full_page=True)
+    screenshot(sim, "deposit-receipt-on-phone-390")
 
     # The office's estimate page shows the deposit and its receipt in the progress.
     for name, office in offices.items():
@@ -93,7 +90,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
         expect(progress).to_contain_text("Deposit paid")
         expect(progress).to_contain_text("$45.00 online. Receipt text: delivered.")
         progress.scroll_into_view_if_needed()
-        office.screenshot(path=str(ARTIFACTS / f"deposit-progress-{name}.png"), full_page=True)
+        screenshot(office, f"deposit-progress-{name}")
         assert serious_violations(office) == []
         assert office.evaluate("document.documentElement.scrollWidth") <= int(name)
 
@@ -106,7 +103,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
     expect(phone.locator(".pub-amount-due")).to_contain_text("$135.00")
     expect(phone.locator(".pub-payments")).to_contain_text("Deposit paid")
     expect(phone.locator("button:has-text('Pay $135.00')")).to_be_visible()
-    phone.screenshot(path=str(ARTIFACTS / "deposit-invoice-390.png"), full_page=True)
+    screenshot(phone, "deposit-invoice-390")
     assert serious_violations(phone) == []
     context.close()
 
@@ -116,7 +113,7 @@ def test_customer_pays_the_deposit_on_the_approved_estimate(
         expect(office.locator("#deposit-title")).to_be_visible()
         expect(office.locator("#deposit_value")).to_have_value("25")
         office.locator("#deposit-title").scroll_into_view_if_needed()
-        office.screenshot(path=str(ARTIFACTS / f"deposit-settings-{name}.png"), full_page=True)
+        screenshot(office, f"deposit-settings-{name}")
         assert serious_violations(office) == []
         assert office.evaluate("document.documentElement.scrollWidth") <= int(name)
     owner_on_phone.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,16 +14,20 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import EstimateApproval, EstimateStatus, Message, MessageKind
 from app.services import billing
-from tests.fixtures.live import PHONE, serious_axe_violations
+from tests.fixtures.live import (
+    ARTIFACTS,
+    PHONE,
+    screenshot,
+    serious_axe_violations,
+    taking_screenshots,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_estimate_by_text_approved_on_the_phone(
-    live_server, browser, browser_login, sms_world, bill, fake, dispatcher
+    tmp_path, live_server, browser, browser_login, sms_world, bill, fake, dispatcher
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     company, customer = sms_world.company, sms_world.customer
     company.address = "1200 Barton Springs Rd, Austin, TX 78704"
     company.email = "office@lonestarplumbing.test"
@@ -57,7 +60,7 @@ def test_estimate_by_text_approved_on_the_phone(
     repair.locator("button:has-text('Add item')").click()
     expect(repair.locator("tbody tr")).to_have_count(3)  # two lines and the add row
     expect(repair.locator(".billing-total")).to_contain_text("$273.33")  # 252.50 + 8.25 %
-    office.screenshot(path=str(ARTIFACTS / "estimate-office-draft-1280.png"), full_page=True)
+    screenshot(office, "estimate-office-draft-1280")
     office.click("#doc-send button[type=submit]:has-text('Send by text')")
     expect(office.locator("#doc-send")).to_contain_text("Resend text")
     db.session.expire_all()
@@ -75,7 +78,7 @@ def test_estimate_by_text_approved_on_the_phone(
     href = link.get_attribute("href")
     assert href == billing.public_url(estimate)
     assert href in text.body
-    sim.screenshot(path=str(ARTIFACTS / "estimate-sms-on-phone-390.png"), full_page=True)
+    screenshot(sim, "estimate-sms-on-phone-390")
     sim_context.close()
 
     # The customer opens it on their own phone (no office login there).
@@ -90,7 +93,7 @@ def test_estimate_by_text_approved_on_the_phone(
     expect(phone.locator("a[href^='sms:']").first).to_have_attribute(
         "href", f"sms:{sms_world.number.e164}"
     )
-    phone.screenshot(path=str(ARTIFACTS / "estimate-public-390.png"), full_page=True)
+    screenshot(phone, "estimate-public-390")
     assert serious_axe_violations(phone) == []
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
@@ -101,22 +104,22 @@ def test_estimate_by_text_approved_on_the_phone(
     phone.click("button:has-text('Review and approve')")
     expect(phone.locator("h1")).to_have_text("Confirm your approval")
     expect(phone.locator(".pub-confirm")).to_contain_text(replace_total)
-    phone.screenshot(path=str(ARTIFACTS / "estimate-confirm-390.png"), full_page=True)
+    screenshot(phone, "estimate-confirm-390")
     assert serious_axe_violations(phone) == []
     phone.click("button:has-text('Confirm approval')")
     expect(phone.locator(".pub-banner-ok")).to_contain_text("Approved by Avery Johnson")
     expect(phone.locator(".pub-flash-success")).to_contain_text("Thank you")
-    phone.screenshot(path=str(ARTIFACTS / "estimate-approved-390.png"), full_page=True)
+    screenshot(phone, "estimate-approved-390")
     assert serious_axe_violations(phone) == []
 
     with phone.expect_download() as download_info:
         phone.click("a:has-text('Download PDF')")
     download = download_info.value
     assert download.suggested_filename == f"Estimate-{estimate.number}.pdf"
-    pdf_path = ARTIFACTS / "estimate-approved.pdf"
+    pdf_path = tmp_path / "estimate-approved.pdf"
     download.save_as(str(pdf_path))
     assert pdf_path.read_bytes().startswith(b"%PDF-")
-    if shutil.which("pdftoppm"):
+    if taking_screenshots() and shutil.which("pdftoppm"):
         subprocess.run(
             [
                 "pdftoppm",
@@ -143,7 +146,7 @@ def test_estimate_by_text_approved_on_the_phone(
     # The invoice page and a revoked link are public pages too.
     phone.goto(billing.public_url(invoice))
     expect(phone.locator(".pub-amount-due")).to_contain_text("$89.00")
-    phone.screenshot(path=str(ARTIFACTS / "invoice-public-390.png"), full_page=True)
+    screenshot(phone, "invoice-public-390")
     assert serious_axe_violations(phone) == []
     old = invoice.public_token
     billing.revoke_link(document=invoice)
@@ -151,7 +154,7 @@ def test_estimate_by_text_approved_on_the_phone(
     response = phone.goto(f"{live_server.url}/i/{old}")
     assert response.status == 410
     expect(phone.locator("h1")).to_have_text("This link is no longer valid")
-    phone.screenshot(path=str(ARTIFACTS / "link-gone-390.png"), full_page=True)
+    screenshot(phone, "link-gone-390")
     assert serious_axe_violations(phone) == []
     phone_context.close()
 
@@ -162,7 +165,7 @@ def test_estimate_by_text_approved_on_the_phone(
     expect(steps).to_have_count(4)
     expect(office.locator("#doc-progress .progress-done")).to_have_count(4)
     expect(office.locator("#outcome")).to_contain_text("Avery Johnson")
-    office.screenshot(path=str(ARTIFACTS / "estimate-office-approved-1280.png"), full_page=True)
+    screenshot(office, "estimate-office-approved-1280")
     office_context.close()
     db.session.expire_all()
     assert db.session.get(type(estimate), estimate.id).status == EstimateStatus.APPROVED

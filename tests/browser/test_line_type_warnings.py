@@ -9,16 +9,12 @@ import pytest
 
 from app.extensions import db
 from app.models import Role
-from tests.fixtures.live import PHONE, serious_axe_violations
+from tests.fixtures.live import PHONE, screenshot, serious_axe_violations
 
 pytestmark = pytest.mark.browser
 
 TECH_LINE = "+15125550142"
 CUSTOMER_LINE = "+15125550101"
-
-
-def _shot(page, name: str) -> None:
-    page.screenshot(path=f"/tmp/lookup-{name}.png", full_page=True)
 
 
 def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_login, make, fake):
@@ -41,7 +37,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     assert serious_axe_violations(phone) == []
-    _shot(phone, "profile-phone")
+    screenshot(phone, "lookup-profile-phone")
     phone_context.close()
 
     desktop_context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -51,7 +47,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
         "Landline: forwarded texts won't arrive."
     )
     assert serious_axe_violations(desktop) == []
-    _shot(desktop, "team-desktop")
+    screenshot(desktop, "lookup-team-desktop")
 
     desktop.goto(live_server.url + "/customers/new")
     desktop.fill("input[name=name]", "Avery Johnson")
@@ -60,7 +56,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
     desktop.wait_for_url("**/customers/*")
     assert "is a landline" in desktop.locator("#line-type-warning").inner_text()
     assert serious_axe_violations(desktop) == []
-    _shot(desktop, "customer-desktop")
+    screenshot(desktop, "lookup-customer-desktop")
 
     desktop.goto(live_server.url + "/dev/lookups")
     desktop.fill("input[name=phone]", "(512) 555-0123")
@@ -70,7 +66,7 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
     assert desktop.get_by_text("(512) 555-0123: Toll-free").is_visible() is False  # not ours
     assert desktop.locator(".lookup-list li").count() == 2  # the tech's and the customer's
     assert serious_axe_violations(desktop) == []
-    _shot(desktop, "dev-lookups-desktop")
+    screenshot(desktop, "lookup-dev-lookups-desktop")
     desktop_context.close()
 
     narrow_context = browser.new_context(**PHONE)
@@ -80,5 +76,5 @@ def test_landline_warnings_on_phone_and_desktop(browser, live_server, browser_lo
         narrow.goto(live_server.url + path)
         width = narrow.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
-        _shot(narrow, name)
+        screenshot(narrow, f"lookup-{name}")
     narrow_context.close()

@@ -5,7 +5,6 @@ failed says it will be tried again. No tooltip: a phone has none."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -13,13 +12,12 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import JobStatus, Role, utcnow
 from app.services.job_status import job_set_status
-from tests.fixtures.live import pictures_tried, serious_axe_violations
+from tests.fixtures.live import pictures_tried, screenshot, serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms; the tech's job page polls every few seconds
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
 NUMBER = "+15126660078"
 JANE = "+15125550178"
@@ -79,9 +77,8 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # wraps, never off screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert serious_axe_violations(page, context="#messages") == []
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "mms-notices-tech-390.png"), full_page=True)
-    page.screenshot(path="/tmp/media2-tech-390.png", full_page=True)
+    screenshot(page, "mms-notices-tech-390")
+    screenshot(page, "media2-tech-390")
 
     # The office's inbox on a phone says the same.
     office = browser.new_context(
@@ -95,13 +92,13 @@ def test_refused_and_retried_pictures_say_so_on_the_tech_phone(
         timeout=WAIT
     )
     expect(page.get_by_text("we'll try again")).to_be_visible()
-    page.screenshot(path="/tmp/media2-inbox-390.png", full_page=True)
+    screenshot(page, "media2-inbox-390")
     page.set_viewport_size({"width": 1280, "height": 800})
     expect(page.get_by_text("Picture not shown: too large (over 5 MB).")).to_be_visible()
-    page.screenshot(path="/tmp/media2-inbox-1280.png", full_page=True)
+    screenshot(page, "media2-inbox-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/jobs/{job.id}")
     expect(page.get_by_text("Picture not shown: too large (over 5 MB).")).to_be_visible(
         timeout=WAIT
     )
-    page.screenshot(path="/tmp/media2-job-390.png", full_page=True)
+    screenshot(page, "media2-job-390")

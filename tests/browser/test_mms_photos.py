@@ -6,7 +6,6 @@ and the customer's phone shows it."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,13 +14,12 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import JobStatus, MediaState, MessageMedia, Role, utcnow
 from app.services.job_status import job_set_status
-from tests.fixtures.live import pictures_tried, serious_axe_violations
+from tests.fixtures.live import pictures_tried, screenshot, serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms; the tech's conversation polls every 4 s
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -46,7 +44,6 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     browser, phone_page, live_server, browser_login, job_in_progress, dispatcher, request, tmp_path
 ):
     company, tech, jane, job = job_in_progress
-    ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
     # The pages' clocks run on their own but can be moved ahead: a poll (every 4 s here, 2 s
     # on the simulator) is fast-forwarded once what it will show is in the database.
@@ -77,8 +74,8 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     item = db.session.scalar(sa.select(MessageMedia))
     assert item.state == MediaState.STORED
     assert incoming.locator(".msg-photo").get_attribute("href") == f"/media/{item.id}"
-    page.screenshot(path=str(ARTIFACTS / "mms-tech-thumbnail-390.png"), full_page=True)
-    page.screenshot(path="/tmp/media-tech-390.png", full_page=True)
+    screenshot(page, "mms-tech-thumbnail-390")
+    screenshot(page, "media-tech-390")
     assert serious_axe_violations(page, context="#messages") == []
 
     # Maria answers with a photo picked in the file chooser.
@@ -101,10 +98,10 @@ def test_photos_go_both_ways_between_the_phone_and_the_tech(
     expect(sent.locator(".sim-media img")).to_have_count(1, timeout=WAIT)
     expect(sent.locator(".sim-media img")).to_have_js_property("complete", True)
     assert sent.locator(".sim-media img").evaluate("img => img.naturalWidth") > 0
-    sim.screenshot(path="/tmp/media-sim-1280.png", full_page=True)
+    screenshot(sim, "media-sim-1280")
 
     # The office sees both pictures on the job page (the job photo and the customer's).
     desk = office.new_page()
     desk.goto(f"{live_server.url}/jobs/{job.id}")
     expect(desk.locator("#job-timeline .msg-photo img")).to_have_count(2)
-    desk.screenshot(path="/tmp/media-office-job-1280.png", full_page=True)
+    screenshot(desk, "media-office-job-1280")

@@ -3,8 +3,6 @@ listed, the warning is confirmed, and the number is shown read-only afterwards."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -12,11 +10,10 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import PhoneNumber
 from app.services.phones import format_phone
-from tests.fixtures.live import layout_problems
+from tests.fixtures.live import layout_problems, screenshot
 from tests.fixtures.numbers import purchases
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path("test-artifacts")
 
 
 @pytest.fixture
@@ -37,7 +34,6 @@ def new_owner(make):
 def test_a_new_owner_sets_up_the_custom_number(
     live_server, browser, browser_login, new_owner, numbers_fake, size, viewport
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(
         **(
             {"viewport": viewport, "is_mobile": True, "has_touch": True}
@@ -56,7 +52,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(suggestion).to_contain_text("60% of your 10 customers")
         expect(suggestion).to_contain_text("Austin, TX")
         expect(page.locator("#area_code")).to_have_value("512")
-        page.screenshot(path=str(ARTIFACTS / f"number-setup-suggest-{size}.png"), full_page=True)
+        screenshot(page, f"number-setup-suggest-{size}")
         assert layout_problems(page, context="main") == []
 
         # Searching lists numbers in place (htmx), formatted, with their town.
@@ -65,7 +61,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(results.first).to_contain_text("(512) ")
         assert results.count() >= 3
         assert "area_code=512" in page.url  # the search survives a reload
-        page.screenshot(path=str(ARTIFACTS / f"number-setup-results-{size}.png"), full_page=True)
+        screenshot(page, f"number-setup-results-{size}")
         assert layout_problems(page, context="main") == []
         chosen = results.first.locator(".available-number").inner_text()
 
@@ -78,7 +74,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(page.locator("#understood-error")).to_contain_text("Tick the box")
         assert purchases(numbers_fake) == []
         page.check("#understood")
-        page.screenshot(path=str(ARTIFACTS / f"number-setup-confirm-{size}.png"), full_page=True)
+        screenshot(page, f"number-setup-confirm-{size}")
         assert layout_problems(page, context="main") == []
         page.get_by_role("button", name=f"Yes, make {chosen} our number").click()
 
@@ -87,7 +83,7 @@ def test_a_new_owner_sets_up_the_custom_number(
         expect(page.locator(".badge-locked")).to_contain_text("Cannot be changed")
         expect(page.locator("#number-notice")).to_have_count(0)
         expect(page.locator("main form")).to_have_count(0)
-        page.screenshot(path=str(ARTIFACTS / f"number-setup-done-{size}.png"), full_page=True)
+        screenshot(page, f"number-setup-done-{size}")
         assert layout_problems(page, context="main") == []
 
         db.session.expire_all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,8 +11,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Role, utcnow
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from tests.fixtures.live import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +28,6 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     page, phone_page, live_server, browser_login, office
 ):
     company, _tech = office
-    ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1366, "height": 900})
     # The board's search waits 300 ms after the last keystroke (htmx delay): with
     # Playwright's clock (time still flows) the test skips that pause.
@@ -63,7 +60,7 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     page.select_option("select[name=tech_id]", label="Tina Tech")
     techs.get_by_role("button", name="Assign").click()
     expect(techs.get_by_role("button", name="Remove Tina Tech from this job")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "office-job-detail.png"), full_page=True)
+    screenshot(page, "office-job-detail")
 
     # The board's Today tab shows it with the customer, the window, the tech and the status.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
@@ -84,7 +81,7 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     page.fill("#job-search", "faucet")
     page.clock.fast_forward(300)
     expect(page.locator("tr", has_text="Avery Johnson")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "office-board-desktop.png"), full_page=True)
+    screenshot(page, "office-board-desktop")
 
     # Desktop-first, but a phone must still be able to read the board.
     browser_login(phone_page, company.owner, then="/jobs")
@@ -92,7 +89,7 @@ def test_owner_books_a_job_assigns_a_tech_and_sees_it_on_the_board(
     expect(phone_row).to_be_visible()
     scroll_width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390, f"the board scrolls sideways on a phone ({scroll_width}px)"
-    phone_page.screenshot(path=str(ARTIFACTS / "office-board-phone.png"), full_page=True)
+    screenshot(phone_page, "office-board-phone")
 
 
 def test_past_jobs_page_older_and_newer_in_place(page, live_server, browser_login, make, office):

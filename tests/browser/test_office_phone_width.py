@@ -6,19 +6,17 @@ company (tests/fixtures/tenants.py), with estimates and invoices that have long 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.models import Role
+from tests.fixtures.live import screenshot
 from tests.fixtures.tenants import ARG_ROWS, build_tenant, url_map_rules
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Not pages: files, fragments for htmx, and actions reached by GET only as redirects.
 NOT_PAGES = {"office.company_logo", "office.customer_search", "office.voicemail_audio"}
 # Pages screenshotted into test-artifacts/ even when they fit, to look at.
@@ -72,9 +70,9 @@ def test_no_office_page_scrolls_sideways_on_a_phone(
         checked += 1
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 390 or endpoint in LOOK_AT:
-            ARTIFACTS.mkdir(exist_ok=True)
+            # A page too wide is saved on every run: the picture shows what sticks out.
             name = endpoint.replace(".", "-")
-            page.screenshot(path=str(ARTIFACTS / f"phone-width-{name}.png"), full_page=True)
+            screenshot(page, f"phone-width-{name}", always=width > 390)
         if width > 390:
             too_wide.append(f"{url} ({endpoint}): {width} px")
     print(f"{checked} office pages checked at 390 px")

@@ -6,7 +6,6 @@ the invoice page, the hosted page and the paid invoice."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,18 +14,16 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Invoice, InvoiceStatus, Message, MessageKind
 from app.services import billing
-from tests.fixtures.live import PHONE
+from tests.fixtures.live import PHONE, screenshot
 from tests.fixtures.live import serious_axe_violations as serious_violations
 from tests.fixtures.payments import connect_company
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_customer_pays_the_texted_invoice_on_the_phone(
     live_server, browser, browser_login, sms_world, bill, fake, dispatcher, stripe_fake
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     company, customer = sms_world.company, sms_world.customer
     connect_company(company, stripe_fake)
     stripe_fake.auto_deliver = True  # Stripe sends its events on its own, a moment later
@@ -57,14 +54,14 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     phone.goto(href)
     pay = phone.locator(f"button:has-text('Pay {total}')")
     expect(pay).to_be_visible()
-    phone.screenshot(path=str(ARTIFACTS / "pay-invoice-390.png"), full_page=True)
+    screenshot(phone, "pay-invoice-390")
     assert serious_violations(phone) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     pay.click()
 
     # Stripe's hosted page (the fake's stand-in): a declined card first, then a good one.
     expect(phone.locator("h1")).to_contain_text(f"Pay {company.name}")
-    phone.screenshot(path=str(ARTIFACTS / "pay-checkout-390.png"), full_page=True)
+    screenshot(phone, "pay-checkout-390")
     assert serious_violations(phone) == []
     phone.click("button:has-text('Use a card that is declined')")
     expect(phone.locator(".pub-error")).to_have_text("Your card was declined.")
@@ -80,7 +77,7 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
         f"We received your payment of {total} on"
     )
     expect(phone.locator("button:has-text('Pay')")).to_have_count(0)
-    phone.screenshot(path=str(ARTIFACTS / "pay-paid-390.png"), full_page=True)
+    screenshot(phone, "pay-paid-390")
     assert serious_violations(phone) == []
     phone_context.close()
 
@@ -98,24 +95,24 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     expect(sim.locator("#sim-thread .sim-theirs").last).to_contain_text(
         f"received your payment of {total}"
     )
-    sim.screenshot(path=str(ARTIFACTS / "pay-receipt-on-phone-390.png"), full_page=True)
+    screenshot(sim, "pay-receipt-on-phone-390")
 
     # The office sees it on the invoice page.
     office_context = browser.new_context(viewport={"width": 1280, "height": 800})
     office = office_context.new_page()
     browser_login(office, company.owner, then=f"/invoices/{invoice.id}")
     expect(office.locator("#payments")).to_contain_text("online")
-    office.screenshot(path=str(ARTIFACTS / "pay-office-invoice-1280.png"), full_page=True)
+    screenshot(office, "pay-office-invoice-1280")
     office.goto(f"{live_server.url}/billing/payments")
     expect(office.locator("#stripe-title + p")).to_contain_text("Connected.")
-    office.screenshot(path=str(ARTIFACTS / "pay-office-settings-1280.png"), full_page=True)
+    screenshot(office, "pay-office-settings-1280")
     assert serious_violations(office) == []
     office_context.close()
 
     # The same pages at the other size.
     small = sim
     small.goto(f"{live_server.url}/billing/payments")
-    small.screenshot(path=str(ARTIFACTS / "pay-office-settings-390.png"), full_page=True)
+    screenshot(small, "pay-office-settings-390")
     assert small.evaluate("document.documentElement.scrollWidth") <= 390
     owner_phone.close()
     wide = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -124,7 +121,7 @@ def test_customer_pays_the_texted_invoice_on_the_phone(
     db.session.commit()
     desk.goto(billing.public_url(unpaid))
     expect(desk.locator("button:has-text('Pay $95.00')")).to_be_visible()
-    desk.screenshot(path=str(ARTIFACTS / "pay-invoice-1280.png"), full_page=True)
+    screenshot(desk, "pay-invoice-1280")
     wide.close()
 
 
@@ -140,7 +137,7 @@ def test_a_bad_partial_amount_is_explained_beside_the_field(live_server, phone_p
         "That is more than the balance due ($95.00)."
     )
     expect(phone_page.locator("#pay-amount")).to_have_attribute("aria-invalid", "true")
-    phone_page.screenshot(path=str(ARTIFACTS / "pay-partial-error-390.png"), full_page=True)
+    screenshot(phone_page, "pay-partial-error-390")
     assert serious_violations(phone_page) == []
     phone_page.fill("#pay-amount", "40.00")
     phone_page.click("button:text-is('Pay')")

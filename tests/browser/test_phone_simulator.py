@@ -3,8 +3,6 @@ the text the company sent with its delivery ticks, and a reply typed there arriv
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -12,10 +10,9 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Direction, Message, MessageKind
 from app.services.texting import queue_text
-from tests.fixtures.live import stored
+from tests.fixtures.live import screenshot, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_reply_typed_on_the_simulated_phone_arrives(
@@ -32,7 +29,6 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     db.session.commit()
     dispatcher().run_once()
     fake.run_all_callbacks()
-    ARTIFACTS.mkdir(exist_ok=True)
 
     page = phone_page
     # The page's clock runs on its own but can be moved ahead: the thread's 2 s poll is
@@ -53,7 +49,7 @@ def test_reply_typed_on_the_simulated_phone_arrives(
     page.clock.fast_forward(2000)
     expect(thread.locator(".sim-mine .sim-bubble")).to_have_text("Great, the side gate is open")
     expect(page.locator("#sim-body")).to_have_value("")
-    page.screenshot(path=str(ARTIFACTS / "phone-simulator-390.png"), full_page=True)
+    screenshot(page, "phone-simulator-390")
 
     # Calling the custom number from this phone shows what the app told Twilio to do.
     page.click(".sim-call-btn")
@@ -73,5 +69,5 @@ def test_reply_typed_on_the_simulated_phone_arrives(
         wide, sms_world.company.owner, then=f"/dev/phone?customer={sms_world.customer.id}"
     )
     expect(wide.locator("#sim-thread .sim-mine")).to_have_count(1)
-    wide.screenshot(path=str(ARTIFACTS / "phone-simulator-1280.png"), full_page=True)
+    screenshot(wide, "phone-simulator-1280")
     desktop.close()

@@ -4,8 +4,6 @@ status page, and approval after the worker has talked to the (fake) Twilio."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -13,10 +11,9 @@ from app.extensions import db
 from app.models import PhoneNumber, RegistrationStatus, utcnow
 from app.services import registration as registration_service
 from app.sms import gateway
-from tests.fixtures.live import layout_problems
+from tests.fixtures.live import layout_problems, screenshot
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path("test-artifacts")
 
 
 @pytest.fixture
@@ -37,7 +34,6 @@ def unregistered_owner(make, fake):
 def test_owner_registers_and_texting_turns_on(
     live_server, browser, browser_login, unregistered_owner, fake, size, viewport
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(
         **(
             {"viewport": viewport, "is_mobile": True, "has_touch": True}
@@ -46,9 +42,6 @@ def test_owner_registers_and_texting_turns_on(
         )
     )
     page = context.new_page()
-    shot = lambda name: page.screenshot(  # noqa: E731
-        path=str(ARTIFACTS / f"registration-{name}-{size}.png"), full_page=True
-    )
     try:
         browser_login(page, unregistered_owner.owner, then="/jobs")
         expect(page.locator("#registration-notice")).to_contain_text("Texting is not on yet")
@@ -70,7 +63,7 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator("#ein-error")).to_contain_text("An EIN is 9 digits")
         expect(page.locator("#street-error")).to_contain_text("PO box")
         expect(page.locator("#website-error")).to_contain_text("https://")
-        shot("step1-errors")
+        screenshot(page, f"registration-step1-errors-{size}")
         assert layout_problems(page, context="main") == []
         assert fake.requests == [r for r in fake.requests if "/IncomingPhoneNumbers" in r.path]
 
@@ -84,7 +77,7 @@ def test_owner_registers_and_texting_turns_on(
         page.uncheck("input[name=use_generated_terms]")
         page.get_by_role("button", name="Next: review").click()
         expect(page.locator("#privacy_url-error")).to_contain_text("privacy policy")
-        shot("step2-errors")
+        screenshot(page, f"registration-step2-errors-{size}")
         assert layout_problems(page, context="main") == []
         page.check("input[name=use_generated_terms]")
         page.get_by_role("button", name="Next: review").click()
@@ -94,13 +87,13 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator(".registration-summary")).to_contain_text("12-3456789")
         expect(page.locator("#sample-0")).not_to_be_empty()
         expect(page.get_by_role("note")).to_contain_text("1 to 3 weeks")
-        shot("step3-review")
+        screenshot(page, f"registration-step3-review-{size}")
         assert layout_problems(page, context="main") == []
         page.get_by_role("button", name="Submit").click()
 
         expect(page.locator("#status-heading")).to_contain_text("Submitting")
         expect(page.locator("#registration-status")).to_contain_text("pending since")
-        shot("submitted")
+        screenshot(page, f"registration-submitted-{size}")
         assert layout_problems(page, context="main") == []
 
         # The worker talks to Twilio; the status page then shows each step approved.
@@ -109,7 +102,7 @@ def test_owner_registers_and_texting_turns_on(
         expect(page.locator("#status-heading")).to_contain_text("Approved")
         expect(page.locator("#registration-status table")).to_contain_text("Approved")
         expect(page.locator("#registration-notice")).to_have_count(0)
-        shot("approved")
+        screenshot(page, f"registration-approved-{size}")
         assert layout_problems(page, context="main") == []
         db.session.expire_all()
         assert unregistered_owner.registration.status == RegistrationStatus.APPROVED
@@ -119,7 +112,7 @@ def test_owner_registers_and_texting_turns_on(
         token = unregistered_owner.registration.public_token
         page.goto(f"{live_server.url}/c/{token}/sms-terms")
         expect(page.locator("h1")).to_contain_text("text message terms")
-        shot("terms")
+        screenshot(page, f"registration-terms-{size}")
         assert layout_problems(page, context="main") == []
     finally:
         context.close()
@@ -153,7 +146,7 @@ def test_rejected_registration_explains_and_resubmits(
         expect(page.locator("#status-heading")).to_contain_text("Needs changes")
         expect(page.get_by_role("alert")).to_contain_text("IRS letter CP 575")
         expect(page.locator("#legal_name")).to_have_value("Lone Star Plumbing LLC")
-        page.screenshot(path=str(ARTIFACTS / "registration-rejected-390.png"), full_page=True)
+        screenshot(page, "registration-rejected-390")
         assert layout_problems(page, context="main") == []
         page.fill("#legal_name", "Lone Star Plumbing, LLC")
         fake.set_registration_outcome("approve")

@@ -4,24 +4,20 @@ one confirmation and nothing else (the booking text held meanwhile never goes)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Message, MessageKind, MessageStatus, OptOut, RevocationFlag
-from tests.fixtures.live import stored
+from tests.fixtures.live import screenshot, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_office_opts_out_a_flagged_stop_texting_me(
     live_server, phone_page, browser, browser_login, sms_world, make, fake, dispatcher
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     customer = sms_world.customer
     job = make.job(sms_world.company, customer=customer)  # its booking text waits to go
     db.session.commit()
@@ -58,11 +54,11 @@ def test_office_opts_out_a_flagged_stop_texting_me(
     expect(banner).to_contain_text("Please stop texting me")
     expect(banner).to_contain_text("10 business days left")
     expect(office.locator(f"#message-{booked.id}")).to_contain_text("Held")
-    office.screenshot(path=str(ARTIFACTS / "revocation-inbox-1280.png"), full_page=True)
+    screenshot(office, "revocation-inbox-1280")
     office.click("#revocation button[value=opt_out]")
     expect(office.locator("#revocation")).to_have_count(0)
     expect(office.locator("#thread-messages")).to_contain_text("Automatic: opt-out confirmation")
-    office.screenshot(path=str(ARTIFACTS / "revocation-decided-1280.png"), full_page=True)
+    screenshot(office, "revocation-decided-1280")
     desktop.close()
 
     # The outbox sends what may go: only the confirmation reaches the phone.
@@ -72,7 +68,7 @@ def test_office_opts_out_a_flagged_stop_texting_me(
     received = phone.locator("#sim-thread .sim-theirs .sim-bubble")
     expect(received).to_have_count(1)
     expect(received).to_contain_text("You're unsubscribed")
-    phone.screenshot(path=str(ARTIFACTS / "revocation-phone-390.png"), full_page=True)
+    screenshot(phone, "revocation-phone-390")
 
     db.session.expire_all()
     assert [m.body for m in fake.outbound()] == [received.inner_text()]

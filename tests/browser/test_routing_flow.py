@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Role, utcnow
-from tests.fixtures.live import past_arming, serious_axe_violations, stored
+from tests.fixtures.live import past_arming, screenshot, serious_axe_violations, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
@@ -54,7 +54,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
     phone_page.clock.fast_forward(4000)
     messages = phone_page.locator("#messages")
     expect(messages).to_contain_text("Gate code is 1234, dog is friendly", timeout=WAIT)
-    phone_page.screenshot(path="test-artifacts/routing-flow-tech-phone.png", full_page=True)
+    screenshot(phone_page, "routing-flow-tech-phone")
 
     # Bob (the POC) opens his inbox: the text is there, routed to Maria, and says why.
     office = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -101,7 +101,7 @@ def test_in_progress_text_reaches_the_tech_then_the_poc_after_finished(
         status = bob_page.locator("#thread-status")
         expect(status).to_contain_text("Finished")
         expect(status).to_contain_text("goes to: Bob Office")
-        bob_page.screenshot(path="test-artifacts/routing-flow-poc-inbox.png")
+        screenshot(bob_page, "routing-flow-poc-inbox", full_page=False)
         assert serious_axe_violations(bob_page) == []
 
         # Bob replies from the inbox; the segment counter counts as he types.

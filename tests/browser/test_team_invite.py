@@ -3,24 +3,15 @@ them from the team page with htmx (role change, deactivation behind a confirm)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Role, User
 from tests.fixtures.factories import PASSWORD
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import screenshot, serious_axe_violations
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path("test-artifacts")
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"a-{name}.png"), full_page=True)
 
 
 def test_sign_up_invite_join_and_manage(browser, live_server):
@@ -37,12 +28,12 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     owner.fill("input[name=password]", PASSWORD)
     owner.fill("input[name=business_phone]", "512 555 0150")
     owner.select_option("select[name=time_zone]", "America/Chicago")
-    _shot(owner, "signup-desktop")
+    screenshot(owner, "a-signup-desktop")
     assert serious_axe_violations(owner) == []
     owner.click("button[type=submit]")
     owner.wait_for_url(live_server.url + "/settings")
     assert owner.get_by_text("Welcome to ProSMS, Rosa!").is_visible()
-    _shot(owner, "settings-desktop")
+    screenshot(owner, "a-settings-desktop")
 
     owner.click("a.settings-card:has-text('Team')")
     owner.wait_for_url(live_server.url + "/team")
@@ -57,7 +48,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     # htmx swapped the section in place: still on /team, no reload.
     assert owner.url == live_server.url + "/team"
     assert owner.locator(".invitation-list li").count() == 1
-    _shot(owner, "team-invited-desktop")
+    screenshot(owner, "a-team-invited-desktop")
 
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
@@ -68,7 +59,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     assert newcomer.input_value("input[name=name]") == "Tomás Reyes"
     newcomer.fill("input[name=password]", PASSWORD)
     newcomer.fill("input[name=confirm]", PASSWORD)
-    _shot(newcomer, "invite-accept-phone")
+    screenshot(newcomer, "a-invite-accept-phone")
     assert serious_axe_violations(newcomer) == []
     newcomer.click("button[type=submit]")
     newcomer.wait_for_load_state()
@@ -92,7 +83,7 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
     owner.once("dialog", lambda dialog: dialog.accept())
     owner.locator(f"#user-{tomas.id}").get_by_role("button", name="Deactivate").click()
     owner.locator(f"#user-{tomas.id}.is-inactive").wait_for()
-    _shot(owner, "team-managed-desktop")
+    screenshot(owner, "a-team-managed-desktop")
     assert serious_axe_violations(owner) == []
 
     db.session.expire_all()
@@ -115,11 +106,11 @@ def test_sign_up_invite_join_and_manage(browser, live_server):
         ("/settings", "settings-phone"),
     ):
         owner_phone.goto(live_server.url + path)
-        _shot(owner_phone, name)
+        screenshot(owner_phone, f"a-{name}")
         width = owner_phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
         assert serious_axe_violations(owner_phone) == [], path
     owner.goto(live_server.url + "/settings/company")
-    _shot(owner, "company-desktop")
+    screenshot(owner, "a-company-desktop")
     desktop.close()
     phone.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,12 +17,11 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Conversation, Message, MessageKind, Role, utcnow
 from app.services.thread_links import short_thread_link
-from tests.fixtures.live import serious_axe_violations, stored
+from tests.fixtures.live import screenshot, serious_axe_violations, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms; the thread polls every 4 s, the list every 5 s
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -40,7 +38,7 @@ def poc_tech(make):
 
 def _screenshot(page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def _no_sideways_scroll(page) -> bool:
@@ -51,7 +49,6 @@ def test_a_tech_reads_and_replies_in_messages_on_the_phone(
     browser, phone_page, live_server, browser_login, poc_tech, csrf_enabled, request
 ):
     company, maria, jane = poc_tech
-    ARTIFACTS.mkdir(exist_ok=True)
 
     # Jane texts from her phone (the simulator, driven by the office in a desktop window).
     office = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -176,7 +173,6 @@ def test_the_messages_chip_counts_a_new_text_without_a_reload(
             description="Water heater flush",
         )
     db.session.commit()
-    ARTIFACTS.mkdir(exist_ok=True)
 
     page = phone_page
     # The page's clock runs on its own but can be moved ahead: My day's 10 s poll is
@@ -208,8 +204,8 @@ def test_the_messages_chip_counts_a_new_text_without_a_reload(
     assert page.evaluate("document.activeElement.id") == "messages-chip"
     assert page.evaluate("window.scrollY") == scrolled
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(ARTIFACTS / "tech-myday-chip-390.png"))
+    screenshot(page, "tech-myday-chip-390", full_page=False)
     assert serious_axe_violations(page) == []
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.screenshot(path=str(ARTIFACTS / "tech-myday-chip-1280.png"))
+    screenshot(page, "tech-myday-chip-1280", full_page=False)
     assert _no_sideways_scroll(page)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,12 +15,11 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Job, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
-from tests.fixtures.live import past_arming, serious_axe_violations, stored
+from tests.fixtures.live import past_arming, screenshot, serious_axe_violations, stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000  # ms; the conversation polls every 4 s
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -95,7 +93,7 @@ def _layout_problems(page) -> list[str]:
 
 def _screenshot(page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")  # full-page shots of a scrolled page misplace the bar
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def _job_messages(job: Job, kind: str) -> int:
@@ -110,7 +108,6 @@ def test_a_tech_works_a_job_from_the_phone(
 ):
     company, tech, jane, job = day
     page = phone_page
-    ARTIFACTS.mkdir(exist_ok=True)
     # The pages' clocks run on their own but can be moved ahead: a poll (every 4 s here, 2 s
     # on the simulator) is fast-forwarded once what it will show is in the database.
     page.clock.install()
@@ -313,7 +310,6 @@ def test_the_tech_reads_the_profile_in_the_tech_layout_and_goes_back_to_my_day(
     company = make.company("Drip Busters Plumbing")
     tech = make.user(company, Role.TECH, name="Maria Lopez")
     db.session.commit()
-    ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
     browser_login(page, tech)
     page.locator(".tech-bar").get_by_role("link", name="Profile").tap()
@@ -322,10 +318,10 @@ def test_the_tech_reads_the_profile_in_the_tech_layout_and_goes_back_to_my_day(
     expect(page.locator(".tech-bar .tech-bar-title")).to_have_text("Profile")
     expect(page.locator(".mainnav")).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    page.screenshot(path=str(ARTIFACTS / "tech-profile-390.png"), full_page=True)
+    screenshot(page, "tech-profile-390")
     assert serious_axe_violations(page) == []
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.screenshot(path=str(ARTIFACTS / "tech-profile-1280.png"), full_page=True)
+    screenshot(page, "tech-profile-1280")
     page.set_viewport_size({"width": 390, "height": 844})
 
     page.locator(".tech-bar").get_by_role("link", name="My day").tap()
@@ -338,4 +334,4 @@ def test_the_tech_reads_the_profile_in_the_tech_layout_and_goes_back_to_my_day(
     browser_login(desk, company.owner, then="/me")
     expect(desk.locator(".mainnav")).to_be_visible()
     expect(desk.locator(".tech-bar")).to_have_count(0)
-    desk.screenshot(path=str(ARTIFACTS / "office-profile-1280.png"))
+    screenshot(desk, "office-profile-1280", full_page=False)

@@ -7,7 +7,6 @@ accessible dialog; Start without On My Way asking once; a double tap taking one 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,12 +16,11 @@ from app.extensions import db
 from app.models import JobStatus, Message, MessageKind, Role, utcnow
 from app.services.job_events import job_status_changed
 from app.services.job_status import job_set_status
-from tests.fixtures.live import PHONE, past_arming, serious_axe_violations
+from tests.fixtures.live import PHONE, past_arming, screenshot, serious_axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("inbound_worker")]
 
 WAIT = 15_000
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -78,11 +76,6 @@ def _texts(job, kind: str) -> list[Message]:
     return list(db.session.scalars(sa.select(Message).filter_by(job_id=job.id, kind=kind)))
 
 
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"tech-taps-{name}.png"))
-
-
 def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     browser, phone_page, live_server, browser_login, day, transitions, csrf_enabled, request
 ):
@@ -102,7 +95,7 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     for chip in sheet.locator(".eta-chip").all():
         box = chip.bounding_box()
         assert box["height"] >= 48 and box["width"] >= 48
-    _shot(page, "day-sheet-390")
+    screenshot(page, "tech-taps-day-sheet-390", full_page=False)
     assert serious_axe_violations(page) == []
 
     # 2: an ETA chip sends it; the job page opens with the text on its way.
@@ -117,7 +110,7 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     assert transitions == [(first.id, "on_my_way")]
     (on_my_way,) = _texts(first, MessageKind.ON_MY_WAY)
     assert "30" in on_my_way.body
-    _shot(page, "job-on-my-way-390")
+    screenshot(page, "tech-taps-job-on-my-way-390", full_page=False)
 
     # 3 and 4: Finished (Start is optional), and its one question.
     tap(actions.get_by_role("link", name="Finished"))
@@ -134,7 +127,7 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     if next_job.count():
         expect(actions).to_contain_text("1 of 2 done")
         expect(actions).to_contain_text("Next job: Sam Second")
-    _shot(page, "job-finished-390")
+    screenshot(page, "tech-taps-job-finished-390", full_page=False)
     assert serious_axe_violations(page) == []
 
     # Both texts reached Jane's phone, once each (the fake Twilio's phone simulator).
@@ -157,9 +150,9 @@ def test_on_my_way_in_two_taps_and_a_whole_job_in_four(
     browser_login(desk, tech, then="/tech")
     desk.locator(".job-card", has_text="Sam Second").get_by_role("link", name="On My Way").click()
     expect(desk.get_by_role("dialog")).to_be_visible()
-    _shot(desk, "day-sheet-1280")
+    screenshot(desk, "tech-taps-day-sheet-1280", full_page=False)
     desk.goto(f"{live_server.url}/tech/jobs/{first.id}")
-    _shot(desk, "job-finished-1280")
+    screenshot(desk, "tech-taps-job-finished-1280", full_page=False)
 
 
 def test_a_whole_job_with_start_is_four_taps_and_a_double_tap_takes_one_step(
@@ -298,11 +291,11 @@ def test_start_without_on_my_way_sits_below_it_and_asks_once(
     go = actions.get_by_role("link", name="On My Way", exact=True)
     start = actions.get_by_role("link", name="Already there? Start without On My Way")
     assert go.bounding_box()["y"] + go.bounding_box()["height"] <= start.bounding_box()["y"]
-    _shot(page, "job-scheduled-390")
+    screenshot(page, "tech-taps-job-scheduled-390", full_page=False)
 
     start.tap()
     expect(page.get_by_text("Start without texting the customer?")).to_be_visible()
-    _shot(page, "job-start-question-390")
+    screenshot(page, "tech-taps-job-start-question-390", full_page=False)
     past_arming(page)
     actions.get_by_role("link", name="Go back").tap()
     expect(go).to_be_visible()
@@ -335,7 +328,7 @@ def test_without_javascript_on_my_way_is_still_two_taps(
         )
     )
     expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
-    _shot(page, "sheet-page-nojs-390")
+    screenshot(page, "tech-taps-sheet-page-nojs-390", full_page=False)
     tap(page.get_by_role("button", name="45 min"))
 
     expect(page).to_have_url(f"{live_server.url}/tech/jobs/{first.id}")
@@ -367,7 +360,7 @@ def test_the_done_message_goes_by_itself_or_with_a_tap(phone_page, live_server, 
     dismiss = done.get_by_role("button", name="Dismiss: On My Way: done.")
     box = dismiss.bounding_box()
     assert box["width"] >= 44 and box["height"] >= 44
-    _shot(page, "done-message-390")
+    screenshot(page, "tech-taps-done-message-390", full_page=False)
     assert serious_axe_violations(page) == []
     page.clock.fast_forward(3000)
     expect(done).to_be_visible()
@@ -388,7 +381,7 @@ def test_the_done_message_goes_by_itself_or_with_a_tap(phone_page, live_server, 
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/tech/jobs/{first.id}/on-my-way")
     expect(page.locator(".flash-dismiss")).to_have_count(1)
-    _shot(page, "done-message-1280")
+    screenshot(page, "tech-taps-done-message-1280", full_page=False)
 
 
 @pytest.fixture
@@ -423,7 +416,7 @@ def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
     card = actions.get_by_role("group", name="Next job: Sam Second")
     expect(card).to_be_visible()
     expect(actions).to_contain_text("1 of 2 done")
-    _shot(page, "finished-next-job-390")
+    screenshot(page, "tech-taps-finished-next-job-390", full_page=False)
     assert serious_axe_violations(page) == []
 
     # From the Finished screen: On My Way on the next job's card, then an ETA.
@@ -432,7 +425,7 @@ def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
     sheet = page.get_by_role("dialog", name="On My Way to Sam Second")
     expect(sheet).to_be_visible()
     expect(sheet.get_by_role("button", name="15 min")).to_be_focused()
-    _shot(page, "finished-next-sheet-390")
+    screenshot(page, "tech-taps-finished-next-sheet-390", full_page=False)
     assert serious_axe_violations(page) == []
     tap(sheet.get_by_role("button", name="30 min"))
 
@@ -457,4 +450,4 @@ def test_the_next_jobs_on_my_way_is_two_taps_from_finished(
     expect(card.get_by_role("link", name="On My Way")).to_have_count(0)
     expect(card.get_by_role("link", name="Open next job")).to_be_visible()
     page.locator("#actions").scroll_into_view_if_needed()
-    _shot(page, "finished-next-job-1280")
+    screenshot(page, "tech-taps-finished-next-job-1280", full_page=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,17 +15,15 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Message, MessageKind, Role, utcnow
 from app.services.photos import store_profile_photo
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import screenshot, serious_axe_violations
 from tests.fixtures.notifications import image_bytes
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     live_server, browser, phone_page, browser_login, make, fake, dispatcher
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     company = make.company(name="Acme Plumbing")
     make.number(company)
     customer = make.customer(company, name="Ann Smith")
@@ -46,7 +43,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     # Playwright's clock (time still flows) the test skips that pause after each edit.
     office.clock.install()
     browser_login(office, company.owner, then="/texts")
-    office.screenshot(path=str(ARTIFACTS / "texts-list-1280.png"), full_page=True)
+    screenshot(office, "texts-list-1280")
     office.get_by_role("link", name="On My Way", exact=True).click()
     expect(office.locator("h1")).to_have_text("On My Way text")
     office.wait_for_load_state()  # htmx listens before the first keystroke
@@ -67,7 +64,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     assert summary.inner_text() != default_summary
     warning = office.locator(".ucs2-warning")
     expect(warning).to_contain_text("right single quotation mark")
-    office.screenshot(path=str(ARTIFACTS / "template-editor-ucs2-1280.png"), full_page=True)
+    screenshot(office, "template-editor-ucs2-1280")
 
     warning.get_by_role("button", name=re.compile("Replace with")).click()
     office.clock.fast_forward(300)
@@ -91,14 +88,14 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
 
     office.get_by_role("button", name="Save text").click()
     expect(office.locator(".flash-success")).to_contain_text("Saved")
-    office.screenshot(path=str(ARTIFACTS / "template-editor-saved-1280.png"), full_page=True)
+    screenshot(office, "template-editor-saved-1280")
 
     # Sam taps On My Way on his phone.
     browser_login(phone_page, sam, then=f"/tech/jobs/{job.id}")
     phone_page.get_by_role("link", name="On My Way", exact=True).click()
     phone_page.get_by_role("dialog").get_by_role("button", name="30 min").click()
     expect(phone_page.locator("#actions .status")).to_have_text("On my way")
-    phone_page.screenshot(path=str(ARTIFACTS / "tech-on-my-way-390.png"), full_page=True)
+    screenshot(phone_page, "tech-on-my-way-390")
 
     db.session.expire_all()
     (text,) = db.session.scalars(
@@ -124,7 +121,7 @@ def test_edit_preview_save_then_on_my_way_reaches_the_customers_phone(
     photo = thread.locator(f".sim-theirs img[src='/dev/phone/media/{held.sid}']")
     expect(photo).to_be_visible()
     assert photo.evaluate("img => img.naturalWidth") == 480
-    office.screenshot(path=str(ARTIFACTS / "phone-on-my-way-1280.png"), full_page=True)
+    screenshot(office, "phone-on-my-way-1280")
     desktop.close()
 
 
@@ -136,12 +133,12 @@ def test_editor_at_phone_size(live_server, phone_page, browser_login, make):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the editor scrolls sideways at phone size ({width}px)"
     assert serious_axe_violations(phone_page) == []
-    phone_page.screenshot(path=str(ARTIFACTS / "template-editor-390.png"), full_page=True)
+    screenshot(phone_page, "template-editor-390")
     phone_page.goto(f"{live_server.url}/texts")
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the texts list scrolls sideways at phone size ({width}px)"
     assert serious_axe_violations(phone_page) == []
-    phone_page.screenshot(path=str(ARTIFACTS / "texts-list-390.png"), full_page=True)
+    screenshot(phone_page, "texts-list-390")
 
 
 def test_a_tech_uploads_a_photo_from_the_phone(
@@ -164,4 +161,4 @@ def test_a_tech_uploads_a_photo_from_the_phone(
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the profile page scrolls sideways at phone size ({width}px)"
     assert serious_axe_violations(phone_page) == []
-    phone_page.screenshot(path=str(ARTIFACTS / "profile-photo-390.png"), full_page=True)
+    screenshot(phone_page, "profile-photo-390")

@@ -4,24 +4,20 @@ recording from the app (never from Twilio), and the transcript."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import utcnow
 from app.services.voicemail import fetch_due_voicemails
-from tests.fixtures.live import serious_axe_violations
+from tests.fixtures.live import screenshot, serious_axe_violations
 
 pytestmark = [pytest.mark.browser]
-ARTIFACTS = Path("test-artifacts")
 
 
 def test_a_voicemail_left_on_the_simulated_phone_is_heard_in_the_inbox(
     live_server, phone_page, browser, browser_login, sms_world, fake
 ):
-    ARTIFACTS.mkdir(exist_ok=True)
     page = phone_page
     browser_login(
         page, sms_world.company.owner, then=f"/dev/phone?customer={sms_world.customer.id}"
@@ -33,7 +29,7 @@ def test_a_voicemail_left_on_the_simulated_phone_is_heard_in_the_inbox(
     call = page.locator("#sim-call")
     expect(call).to_contain_text("Voicemail left: “Hi, it's Avery.")
     expect(call).to_contain_text("leave a message after the tone")
-    page.screenshot(path=str(ARTIFACTS / "simulator-voicemail-390.png"), full_page=True)
+    screenshot(page, "simulator-voicemail-390")
 
     # What Twilio does a moment after the call, and the worker's fetch.
     fake.run_all_callbacks()
@@ -55,12 +51,12 @@ def test_a_voicemail_left_on_the_simulated_phone_is_heard_in_the_inbox(
     )
     assert audio.evaluate("el => el.error") is None
     assert serious_axe_violations(page, context="#thread-messages") == []
-    page.screenshot(path=str(ARTIFACTS / "inbox-voicemail-390.png"), full_page=True)
+    screenshot(page, "inbox-voicemail-390")
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 800})
     wide = desktop.new_page()
     browser_login(wide, sms_world.company.owner, then="/inbox")
     wide.locator(".conv-item", has_text="Avery Johnson").first.click()
     expect(wide.locator(".msg-call audio")).to_have_count(1)
-    wide.screenshot(path=str(ARTIFACTS / "inbox-voicemail-1280.png"), full_page=True)
+    screenshot(wide, "inbox-voicemail-1280")
     desktop.close()

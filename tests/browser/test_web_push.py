@@ -36,7 +36,7 @@ from app.push.fake_service import FakePushService, fake_push_service
 from app.services import push
 from app.services.routing import apply_routing
 from tests.fixtures.inbox import store_inbound
-from tests.fixtures.live import PHONE, serious_axe_violations
+from tests.fixtures.live import PHONE, screenshot, serious_axe_violations
 from tests.push_support import BrowserKeys
 from tests.support import serving
 
@@ -136,7 +136,7 @@ def test_subscribe_get_a_push_tap_it_and_reply(
             "Notifications are on for this device.", timeout=WAIT
         )
         expect(phone.locator("#push-settings .push-devices")).to_contain_text("Chrome on ")
-        phone.screenshot(path="/tmp/push-profile-390.png", full_page=True)
+        screenshot(phone, "push-profile-390")
         assert serious_axe_violations(phone, context="#push-settings") == []
         subscription = db.session.scalars(sa.select(PushSubscription)).one()
         assert (subscription.user_id, subscription.previews) == (maria.id, True)
@@ -226,7 +226,7 @@ def test_subscribe_get_a_push_tap_it_and_reply(
         expect(phone.locator("#thread-messages .msg-out").last).to_contain_text(
             "On my way, see you in 20!", timeout=WAIT
         )
-        phone.screenshot(path="/tmp/push-thread-390.png")
+        screenshot(phone, "push-thread-390", full_page=False)
         assert serious_axe_violations(phone) == []
         office.close()
 
@@ -267,7 +267,7 @@ def test_an_iphone_outside_the_home_screen_app_is_told_how(
         expect(card.locator("[data-push-state=unsupported]")).to_be_hidden()
         expect(card.get_by_role("button", name="Turn on notifications")).to_be_hidden()
         card.scroll_into_view_if_needed()
-        page.screenshot(path="/tmp/push-iphone-390.png")
+        screenshot(page, "push-iphone-390", full_page=False)
         assert serious_axe_violations(page, context="#push-settings") == []
     finally:
         context.close()
@@ -286,7 +286,7 @@ def test_the_card_before_turning_on_at_desktop_width(
         expect(card.get_by_role("button", name="Turn on notifications")).to_be_visible()
         expect(card.get_by_label("Show the message text in notifications")).not_to_be_checked()
         card.scroll_into_view_if_needed()
-        page.screenshot(path="/tmp/push-profile-1280.png")
+        screenshot(page, "push-profile-1280", full_page=False)
         assert serious_axe_violations(page, context="#push-settings") == []
 
         # The fake push service's page (in-process, WEB_PUSH_FAKE on): a push it took.
@@ -308,7 +308,7 @@ def test_the_card_before_turning_on_at_desktop_width(
         expect(page.get_by_role("heading", name="Fake push service")).to_be_visible()
         expect(page.locator("tbody tr")).to_have_count(1)
         expect(page.locator("tbody")).to_contain_text("201")
-        page.screenshot(path="/tmp/push-dev-1280.png", full_page=True)
+        screenshot(page, "push-dev-1280")
         assert serious_axe_violations(page) == []
     finally:
         context.close()
