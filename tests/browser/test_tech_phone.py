@@ -68,6 +68,9 @@ def day(make):
 
 def _layout_problems(page) -> list[str]:
     """Horizontal scrolling and visible tap targets smaller than 44x44 px."""
+    # Measured once the stylesheets are in: right after a tap opens a page, its text can
+    # be there before its CSS (a link then measures 69x19).
+    page.wait_for_load_state()
     return page.evaluate(
         """() => {
           const problems = [];
