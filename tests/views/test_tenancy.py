@@ -23,7 +23,6 @@ from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.models import Role
-from tests.fixtures.snapshots import load_rows
 from tests.fixtures.tenants import (
     ARG_ROWS,
     ROLES,
@@ -95,15 +94,17 @@ def _stored_state(tenant: Tenant) -> tuple[dict, dict]:
         sa.select(*(sa.select(sa.func.count()).select_from(t).scalar_subquery() for t in tables))
     ).one()
     counts = dict(zip((table.name for table in tables), counted, strict=True))
-    rows = {}
-    tenant_rows = (tenant.company, *tenant.users.values(), *tenant.rows.values())
-    # The identity, not `row.id`: reading an expired attribute would load the row alone.
-    load_rows(((type(row), sa.inspect(row).identity[0]) for row in tenant_rows), reread=True)
-    for row in tenant_rows:
-        mapper = sa.inspect(row).mapper
-        rows[f"{mapper.class_.__name__} {row.id}"] = {
-            attr.key: getattr(row, attr.key) for attr in mapper.column_attrs
-        }
+    # The tenant's rows read as plain rows, a query a table: through the ORM (the session
+    # refreshing every object) this was two thirds of the test's time.
+    ids: dict[sa.Table, set[int]] = {}
+    for row in (tenant.company, *tenant.users.values(), *tenant.rows.values()):
+        state = sa.inspect(row)  # the identity, not `row.id`: that would load the row
+        ids.setdefault(state.mapper.local_table, set()).add(state.identity[0])
+    rows = {
+        f"{table.name} {row.id}": dict(row._mapping)
+        for table, table_ids in ids.items()
+        for row in db.session.execute(sa.select(table).where(table.c.id.in_(table_ids)))
+    }
     return counts, rows
 
 
