@@ -1,7 +1,7 @@
 """In real Chromium: a tech saves a mobile Twilio Lookup calls a landline on their profile
 (390x844) and is warned; the owner sees it on the team page, adds a customer whose mobile
 is a landline and sees the warning on the customer page, and sets a line type on
-/dev/lookups (1280 px). Axe clean; screenshots in /tmp for a person to look at."""
+/dev/lookups (1280 px). Axe clean; `make screenshots` saves the pages to look at."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 # Not pages: files, fragments for htmx, and actions reached by GET only as redirects.
 NOT_PAGES = {"office.company_logo", "office.customer_search", "office.voicemail_audio"}
-# Pages screenshotted into test-artifacts/ even when they fit, to look at.
+# Pages `make screenshots` saves even when they fit, to look at.
 LOOK_AT = {"office.estimate_detail", "office.invoice_detail", "office.customer_detail"}
 
 
